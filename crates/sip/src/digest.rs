@@ -1,0 +1,311 @@
+//! HTTP Digest authentication for SIP (RFC 2617, RFC 7616, RFC 8760):
+//! challenges, credentials, response computation with MD5 and SHA-256, and
+//! stateless nonces (HMAC over a timestamp) that any node can verify.
+
+use crate::grammar;
+use hmac::{Hmac, Mac};
+use md5::{Digest as _, Md5};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+/// A digest algorithm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    /// MD5 (RFC 2617).
+    Md5,
+    /// SHA-256 (RFC 8760).
+    Sha256,
+}
+
+impl Algorithm {
+    /// The token used in headers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::Md5 => "MD5",
+            Algorithm::Sha256 => "SHA-256",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Algorithm> {
+        if s.eq_ignore_ascii_case("MD5") {
+            Some(Algorithm::Md5)
+        } else if s.eq_ignore_ascii_case("SHA-256") {
+            Some(Algorithm::Sha256)
+        } else {
+            None
+        }
+    }
+
+    /// Hex digest of `data` with this algorithm.
+    pub fn hash_hex(self, data: &[u8]) -> String {
+        match self {
+            Algorithm::Md5 => hex(&Md5::digest(data)),
+            Algorithm::Sha256 => hex(&Sha256::digest(data)),
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(HEX[usize::from(b >> 4)] as char);
+        s.push(HEX[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+/// A challenge to put in `WWW-Authenticate` / `Proxy-Authenticate`.
+#[derive(Clone, Debug)]
+pub struct Challenge {
+    /// Realm (the tenant's domain).
+    pub realm: String,
+    /// Server nonce.
+    pub nonce: String,
+    /// Algorithm.
+    pub algorithm: Algorithm,
+    /// True when the client's nonce was valid but expired.
+    pub stale: bool,
+}
+
+impl Challenge {
+    /// The header value.
+    pub fn header_value(&self) -> String {
+        let mut v = format!(
+            "Digest realm={}, nonce=\"{}\", algorithm={}, qop=\"auth\"",
+            grammar::quote(&self.realm),
+            self.nonce,
+            self.algorithm.as_str()
+        );
+        if self.stale {
+            v.push_str(", stale=true");
+        }
+        v
+    }
+}
+
+/// Credentials from an `Authorization` / `Proxy-Authorization` header.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Credentials {
+    /// username
+    pub username: String,
+    /// realm
+    pub realm: String,
+    /// nonce
+    pub nonce: String,
+    /// digest-uri
+    pub uri: String,
+    /// request-digest
+    pub response: String,
+    /// algorithm (MD5 when absent)
+    pub algorithm: Option<String>,
+    /// cnonce
+    pub cnonce: Option<String>,
+    /// nonce-count, as hex text
+    pub nc: Option<String>,
+    /// qop
+    pub qop: Option<String>,
+    /// opaque
+    pub opaque: Option<String>,
+}
+
+impl Credentials {
+    /// Parses a `Digest ...` header value; `None` for other schemes or garbage.
+    pub fn parse(v: &[u8]) -> Option<Credentials> {
+        let v = grammar::trim(v);
+        let sp = v.iter().position(|&b| grammar::is_ws(b))?;
+        if !v[..sp].eq_ignore_ascii_case(b"Digest") {
+            return None;
+        }
+        let mut c = Credentials::default();
+        for item in grammar::split_top_level(&v[sp..], b',') {
+            let item = grammar::trim(item);
+            if item.is_empty() {
+                continue;
+            }
+            let eq = item.iter().position(|&b| b == b'=')?;
+            let key = String::from_utf8_lossy(grammar::trim(&item[..eq])).to_ascii_lowercase();
+            let raw = grammar::trim(&item[eq + 1..]);
+            let value = if raw.first() == Some(&b'"') {
+                let (s, used) = grammar::parse_quoted(raw)?;
+                if used != raw.len() {
+                    return None;
+                }
+                s
+            } else {
+                String::from_utf8_lossy(raw).into_owned()
+            };
+            match key.as_str() {
+                "username" => c.username = value,
+                "realm" => c.realm = value,
+                "nonce" => c.nonce = value,
+                "uri" => c.uri = value,
+                "response" => c.response = value,
+                "algorithm" => c.algorithm = Some(value),
+                "cnonce" => c.cnonce = Some(value),
+                "nc" => c.nc = Some(value),
+                "qop" => c.qop = Some(value),
+                "opaque" => c.opaque = Some(value),
+                _ => {}
+            }
+        }
+        let complete = !c.username.is_empty() && !c.nonce.is_empty() && !c.response.is_empty();
+        complete.then_some(c)
+    }
+
+    /// The algorithm named, defaulting to MD5; `None` for unsupported ones.
+    pub fn algorithm(&self) -> Option<Algorithm> {
+        self.algorithm.as_deref().map_or(Some(Algorithm::Md5), Algorithm::parse)
+    }
+
+    /// The nonce-count as a number (qop=auth), if present and valid.
+    pub fn nonce_count(&self) -> Option<u32> {
+        u32::from_str_radix(self.nc.as_deref()?, 16).ok()
+    }
+
+    /// Whether `response` is right for this password and request method,
+    /// compared in constant time.
+    pub fn verify(&self, password: &str, method: &str) -> bool {
+        let Some(alg) = self.algorithm() else { return false };
+        let expected = compute_response(alg, self, password, method);
+        expected.len() == self.response.len()
+            && bool::from(expected.as_bytes().ct_eq(self.response.to_ascii_lowercase().as_bytes()))
+    }
+}
+
+/// The request-digest for credentials `c` (fields other than `response`).
+pub fn compute_response(alg: Algorithm, c: &Credentials, password: &str, method: &str) -> String {
+    let ha1 = alg.hash_hex(format!("{}:{}:{}", c.username, c.realm, password).as_bytes());
+    let ha2 = alg.hash_hex(format!("{}:{}", method, c.uri).as_bytes());
+    match (&c.qop, &c.nc, &c.cnonce) {
+        (Some(qop), Some(nc), Some(cnonce)) => {
+            alg.hash_hex(format!("{ha1}:{}:{nc}:{cnonce}:{qop}:{ha2}", c.nonce).as_bytes())
+        }
+        _ => alg.hash_hex(format!("{ha1}:{}:{ha2}", c.nonce).as_bytes()),
+    }
+}
+
+/// What a presented nonce is worth.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NonceCheck {
+    /// Issued by us and still fresh.
+    Valid,
+    /// Issued by us but expired: answer with `stale=true`.
+    Stale,
+    /// Not ours (or tampered with).
+    Invalid,
+}
+
+/// Issues and verifies stateless nonces: `hex(timestamp) . hex(hmac)`.
+/// Nodes sharing the secret verify each other's nonces.
+#[derive(Clone)]
+pub struct NonceIssuer {
+    secret: Vec<u8>,
+    lifetime_s: u64,
+}
+
+impl NonceIssuer {
+    /// A new issuer with a server secret and a nonce lifetime in seconds.
+    pub fn new(secret: &[u8], lifetime_s: u64) -> NonceIssuer {
+        NonceIssuer { secret: secret.to_vec(), lifetime_s }
+    }
+
+    fn mac(&self, ts: u64, realm: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length");
+        mac.update(&ts.to_be_bytes());
+        mac.update(realm.as_bytes());
+        hex(&mac.finalize().into_bytes()[..16])
+    }
+
+    /// A nonce for `realm` at `now_s` (seconds since an epoch the caller keeps).
+    pub fn issue(&self, realm: &str, now_s: u64) -> String {
+        format!("{now_s:x}.{}", self.mac(now_s, realm))
+    }
+
+    /// Verifies a nonce for `realm` at `now_s`.
+    pub fn check(&self, nonce: &str, realm: &str, now_s: u64) -> NonceCheck {
+        let Some((ts_hex, mac)) = nonce.split_once('.') else { return NonceCheck::Invalid };
+        let Ok(ts) = u64::from_str_radix(ts_hex, 16) else { return NonceCheck::Invalid };
+        let expected = self.mac(ts, realm);
+        if expected.len() != mac.len() || !bool::from(expected.as_bytes().ct_eq(mac.as_bytes())) {
+            return NonceCheck::Invalid;
+        }
+        if ts > now_s + 5 {
+            NonceCheck::Invalid
+        } else if now_s - ts.min(now_s) > self.lifetime_s {
+            NonceCheck::Stale
+        } else {
+            NonceCheck::Valid
+        }
+    }
+
+    /// When a nonce issued at the time it names stops being valid.
+    pub fn expiry(&self, nonce: &str) -> Option<u64> {
+        let ts = u64::from_str_radix(nonce.split_once('.')?.0, 16).ok()?;
+        Some(ts + self.lifetime_s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc2617_example_md5() {
+        // RFC 2617 §3.5 example (HTTP, but the computation is the same).
+        let c = Credentials {
+            username: "Mufasa".into(),
+            realm: "testrealm@host.com".into(),
+            nonce: "dcd98b7102dd2f0e8b11d0f600bfb0c093".into(),
+            uri: "/dir/index.html".into(),
+            qop: Some("auth".into()),
+            nc: Some("00000001".into()),
+            cnonce: Some("0a4f113b".into()),
+            ..Default::default()
+        };
+        assert_eq!(compute_response(Algorithm::Md5, &c, "Circle Of Life", "GET"), "6629fae49393a05397450978507c4ef1");
+    }
+
+    #[test]
+    fn rfc7616_example_sha256() {
+        // RFC 7616 §3.9.1 example.
+        let c = Credentials {
+            username: "Mufasa".into(),
+            realm: "http-auth@example.org".into(),
+            nonce: "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v".into(),
+            uri: "/dir/index.html".into(),
+            qop: Some("auth".into()),
+            nc: Some("00000001".into()),
+            cnonce: Some("f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            compute_response(Algorithm::Sha256, &c, "Circle of Life", "GET"),
+            "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"
+        );
+    }
+
+    #[test]
+    fn parses_credentials_and_verifies() {
+        let v = br#"Digest username="333", realm="acme.example", nonce="n1", uri="sip:acme.example", response="x", algorithm=SHA-256, qop=auth, nc=00000002, cnonce="abc""#;
+        let mut c = Credentials::parse(v).unwrap();
+        assert_eq!(c.algorithm(), Some(Algorithm::Sha256));
+        assert_eq!(c.nonce_count(), Some(2));
+        c.response = compute_response(Algorithm::Sha256, &c, "pw", "REGISTER");
+        assert!(c.verify("pw", "REGISTER"));
+        assert!(!c.verify("wrong", "REGISTER"));
+        assert!(Credentials::parse(b"NoOneKnowsThisScheme opaque-data=here").is_none());
+    }
+
+    #[test]
+    fn nonces_expire_and_resist_tampering() {
+        let issuer = NonceIssuer::new(b"secret", 300);
+        let n = issuer.issue("acme", 1000);
+        assert_eq!(issuer.check(&n, "acme", 1100), NonceCheck::Valid);
+        assert_eq!(issuer.check(&n, "acme", 1301), NonceCheck::Stale);
+        assert_eq!(issuer.check(&n, "other", 1100), NonceCheck::Invalid);
+        let forged = n.replacen('3', "4", 1);
+        assert_eq!(issuer.check(&forged, "acme", 1100), NonceCheck::Invalid);
+        assert_eq!(NonceIssuer::new(b"other", 300).check(&n, "acme", 1100), NonceCheck::Invalid);
+    }
+}

@@ -1,0 +1,352 @@
+//! The transaction layer (RFC 3261 §17): server and client transactions for
+//! INVITE and non-INVITE, matched by branch, driven by events and deadlines.
+//! No IO: the caller passes `now`, feeds messages and collects what to send.
+
+mod client_invite;
+mod client_non_invite;
+mod key;
+mod server_invite;
+mod server_non_invite;
+mod timers;
+
+pub use client_invite::ClientInvite;
+pub use client_non_invite::ClientNonInvite;
+pub use key::{ClientKey, ServerKey};
+pub use server_invite::ServerInvite;
+pub use server_non_invite::ServerNonInvite;
+pub use timers::Timers;
+
+use crate::message::{Request, Response, SipHeaders};
+use crate::method::Method;
+use bytes::Bytes;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::time::Instant;
+
+/// What a single transaction asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxOutput {
+    /// Send these bytes to the transaction's peer.
+    Transmit(Bytes),
+    /// The transaction timed out (B, F or H).
+    Timeout,
+}
+
+/// What the layer tells the transaction user (TU) and the transport.
+#[derive(Clone, Debug)]
+pub enum Output<P> {
+    /// Send bytes to a peer.
+    Transmit(P, Bytes),
+    /// A server transaction's final response was never acknowledged (timer H).
+    ServerTimeout(ServerKey),
+    /// A client transaction got no final response (timer B or F).
+    ClientTimeout(ClientKey),
+}
+
+/// How the layer classified an incoming request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Incoming {
+    /// A new request: the TU must answer it via [`Layer::respond`].
+    New(ServerKey),
+    /// A retransmission, handled by the layer.
+    Retransmission,
+    /// An ACK that matched an INVITE transaction with a non-2xx final: absorbed.
+    AckAbsorbed,
+    /// An ACK for a 2xx (or unknown): goes to the TU/dialog, no transaction.
+    AckForDialog,
+}
+
+enum Server {
+    Invite(ServerInvite),
+    NonInvite(ServerNonInvite),
+}
+
+enum Client {
+    Invite(ClientInvite),
+    NonInvite(ClientNonInvite),
+}
+
+struct Entry<T, P, K> {
+    tx: T,
+    peer: P,
+    key: K,
+}
+
+/// All transactions of one switch core.
+pub struct Layer<P: Clone> {
+    timers: Timers,
+    servers: HashMap<ServerKey, u64>,
+    clients: HashMap<ClientKey, u64>,
+    server_entries: HashMap<u64, Entry<Server, P, ServerKey>>,
+    client_entries: HashMap<u64, Entry<Client, P, ClientKey>>,
+    requests: HashMap<u64, Request>,
+    deadlines: BinaryHeap<Reverse<(Instant, u64)>>,
+    next_id: u64,
+    outputs: Vec<Output<P>>,
+    scratch: Vec<TxOutput>,
+}
+
+impl<P: Clone> Layer<P> {
+    /// An empty layer.
+    pub fn new(timers: Timers) -> Layer<P> {
+        Layer {
+            timers,
+            servers: HashMap::new(),
+            clients: HashMap::new(),
+            server_entries: HashMap::new(),
+            client_entries: HashMap::new(),
+            requests: HashMap::new(),
+            deadlines: BinaryHeap::new(),
+            next_id: 0,
+            outputs: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Number of live server and client transactions.
+    pub fn len(&self) -> (usize, usize) {
+        (self.server_entries.len(), self.client_entries.len())
+    }
+
+    /// Whether there are no transactions.
+    pub fn is_empty(&self) -> bool {
+        self.server_entries.is_empty() && self.client_entries.is_empty()
+    }
+
+    /// Classifies a received request, creating a server transaction if new.
+    pub fn on_request(&mut self, now: Instant, req: &Request, peer: P, reliable: bool) -> Option<Incoming> {
+        let key = ServerKey::of(req)?;
+        if let Some(&id) = self.servers.get(&key) {
+            let entry = self.server_entries.get_mut(&id)?;
+            let incoming = match (&mut entry.tx, &req.method) {
+                (Server::Invite(tx), Method::Ack) => {
+                    if tx.is_final_sent() && !matches!(tx.deadline(), None) {
+                        tx.on_ack(now, &self.timers);
+                        Incoming::AckAbsorbed
+                    } else {
+                        Incoming::AckForDialog
+                    }
+                }
+                (Server::Invite(tx), _) => {
+                    tx.on_retransmission(&mut self.scratch);
+                    Incoming::Retransmission
+                }
+                (Server::NonInvite(tx), _) => {
+                    tx.on_retransmission(&mut self.scratch);
+                    Incoming::Retransmission
+                }
+            };
+            entry.peer = peer;
+            self.flush_server(id);
+            self.schedule_server(id);
+            return Some(incoming);
+        }
+        if req.method == Method::Ack {
+            return Some(Incoming::AckForDialog);
+        }
+        let id = self.alloc_id();
+        let tx = if req.method == Method::Invite {
+            Server::Invite(ServerInvite::new(reliable))
+        } else {
+            Server::NonInvite(ServerNonInvite::new(reliable))
+        };
+        self.servers.insert(key.clone(), id);
+        self.server_entries.insert(id, Entry { tx, peer, key: key.clone() });
+        Some(Incoming::New(key))
+    }
+
+    /// Whether a server transaction exists (e.g. the INVITE a CANCEL targets).
+    pub fn has_server(&self, key: &ServerKey) -> bool {
+        self.servers.contains_key(key)
+    }
+
+    /// The TU answers a server transaction.
+    pub fn respond(&mut self, now: Instant, key: &ServerKey, resp: &Response) {
+        let Some(&id) = self.servers.get(key) else { return };
+        let wire = resp.encode();
+        if let Some(entry) = self.server_entries.get_mut(&id) {
+            match &mut entry.tx {
+                Server::Invite(tx) => tx.respond(now, &self.timers, resp.status, wire, &mut self.scratch),
+                Server::NonInvite(tx) => tx.respond(now, &self.timers, resp.status, wire, &mut self.scratch),
+            }
+        }
+        self.flush_server(id);
+        self.schedule_server(id);
+    }
+
+    /// Starts a client transaction for a request the TU sends.
+    pub fn send_request(&mut self, now: Instant, req: Request, peer: P, reliable: bool) -> Option<ClientKey> {
+        let key = ClientKey::of_request(&req)?;
+        let wire = req.encode();
+        let id = self.alloc_id();
+        let tx = if req.method == Method::Invite {
+            Client::Invite(ClientInvite::start(now, &self.timers, reliable, wire, &mut self.scratch))
+        } else {
+            Client::NonInvite(ClientNonInvite::start(now, &self.timers, reliable, wire, &mut self.scratch))
+        };
+        self.clients.insert(key.clone(), id);
+        self.client_entries.insert(id, Entry { tx, peer, key: key.clone() });
+        self.requests.insert(id, req);
+        self.flush_client(id);
+        self.schedule_client(id);
+        Some(key)
+    }
+
+    /// Matches a response; returns its transaction key if the TU should see it.
+    pub fn on_response(&mut self, now: Instant, resp: &Response) -> Option<ClientKey> {
+        let key = ClientKey::of_response(resp)?;
+        let id = *self.clients.get(&key)?;
+        let entry = self.client_entries.get_mut(&id)?;
+        let up = match &mut entry.tx {
+            Client::Invite(tx) => {
+                let req = self.requests.get(&id);
+                tx.on_response(now, &self.timers, resp.status, || ack_for(req, resp), &mut self.scratch)
+            }
+            Client::NonInvite(tx) => tx.on_response(now, &self.timers, resp.status),
+        };
+        self.flush_client(id);
+        self.schedule_client(id);
+        up.then_some(key)
+    }
+
+    /// The earliest deadline of any transaction.
+    pub fn next_deadline(&mut self) -> Option<Instant> {
+        while let Some(Reverse((at, id))) = self.deadlines.peek().copied() {
+            let live = self.deadline_of(id);
+            if live == Some(at) {
+                return Some(at);
+            }
+            self.deadlines.pop();
+            if let Some(d) = live {
+                self.deadlines.push(Reverse((d, id)));
+            }
+        }
+        None
+    }
+
+    fn deadline_of(&self, id: u64) -> Option<Instant> {
+        if let Some(e) = self.server_entries.get(&id) {
+            return match &e.tx {
+                Server::Invite(t) => t.deadline(),
+                Server::NonInvite(t) => t.deadline(),
+            };
+        }
+        self.client_entries.get(&id).and_then(|e| match &e.tx {
+            Client::Invite(t) => t.deadline(),
+            Client::NonInvite(t) => t.deadline(),
+        })
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn on_timeout(&mut self, now: Instant) {
+        while let Some(Reverse((at, id))) = self.deadlines.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.deadlines.pop();
+            if let Some(e) = self.server_entries.get_mut(&id) {
+                match &mut e.tx {
+                    Server::Invite(t) => t.on_timeout(now, &self.timers, &mut self.scratch),
+                    Server::NonInvite(t) => t.on_timeout(now),
+                }
+                self.flush_server(id);
+                self.schedule_server(id);
+            } else if let Some(e) = self.client_entries.get_mut(&id) {
+                match &mut e.tx {
+                    Client::Invite(t) => t.on_timeout(now, &mut self.scratch),
+                    Client::NonInvite(t) => t.on_timeout(now, &self.timers, &mut self.scratch),
+                }
+                self.flush_client(id);
+                self.schedule_client(id);
+            }
+        }
+    }
+
+    /// Takes the next output.
+    pub fn poll_output(&mut self) -> Option<Output<P>> {
+        if self.outputs.is_empty() {
+            return None;
+        }
+        Some(self.outputs.remove(0))
+    }
+
+    /// Takes every pending output.
+    pub fn drain_outputs(&mut self) -> std::vec::Drain<'_, Output<P>> {
+        self.outputs.drain(..)
+    }
+
+    fn alloc_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn flush_server(&mut self, id: u64) {
+        let Some(e) = self.server_entries.get(&id) else { return };
+        for o in self.scratch.drain(..) {
+            self.outputs.push(match o {
+                TxOutput::Transmit(b) => Output::Transmit(e.peer.clone(), b),
+                TxOutput::Timeout => Output::ServerTimeout(e.key.clone()),
+            });
+        }
+        let done = match &e.tx {
+            Server::Invite(t) => t.is_terminated(),
+            Server::NonInvite(t) => t.is_terminated(),
+        };
+        if done {
+            let key = e.key.clone();
+            self.server_entries.remove(&id);
+            self.servers.remove(&key);
+        }
+    }
+
+    fn flush_client(&mut self, id: u64) {
+        let Some(e) = self.client_entries.get(&id) else { return };
+        for o in self.scratch.drain(..) {
+            self.outputs.push(match o {
+                TxOutput::Transmit(b) => Output::Transmit(e.peer.clone(), b),
+                TxOutput::Timeout => Output::ClientTimeout(e.key.clone()),
+            });
+        }
+        let done = match &e.tx {
+            Client::Invite(t) => t.is_terminated(),
+            Client::NonInvite(t) => t.is_terminated(),
+        };
+        if done {
+            let key = e.key.clone();
+            self.client_entries.remove(&id);
+            self.clients.remove(&key);
+            self.requests.remove(&id);
+        }
+    }
+
+    fn schedule_server(&mut self, id: u64) {
+        if let Some(d) = self.deadline_of(id) {
+            self.deadlines.push(Reverse((d, id)));
+        }
+    }
+
+    fn schedule_client(&mut self, id: u64) {
+        self.schedule_server(id);
+    }
+}
+
+/// The ACK for a non-2xx final response (RFC 3261 §17.1.1.3).
+fn ack_for(req: Option<&Request>, resp: &Response) -> Bytes {
+    use crate::header::{Headers, Name};
+    let Some(req) = req else { return Bytes::new() };
+    let mut headers = Headers::default();
+    if let Some(top) = req.headers.values(Name::Via).first() {
+        headers.push(Name::Via, Bytes::copy_from_slice(top));
+    }
+    headers.copy_from(&req.headers, Name::Route);
+    headers.copy_from(&req.headers, Name::From);
+    headers.copy_from(&resp.headers, Name::To);
+    headers.copy_from(&req.headers, Name::CallId);
+    let seq = req.cseq().map(|c| c.seq).unwrap_or(1);
+    headers.push(Name::CSeq, format!("{seq} ACK"));
+    headers.push(Name::MaxForwards, "70");
+    Request { method: Method::Ack, uri: req.uri.clone(), headers, body: Bytes::new() }.encode()
+}
+
+#[cfg(test)]
+mod tests;
