@@ -1,1 +1,13 @@
-//! accounts
+//! Parkline's account model: tenants (one PBX each), extensions, DIDs, trunks
+//! and registrations, plus [`Directory`], the in-memory index the switch
+//! consults on every request. Plain data, no IO.
+
+#![warn(missing_docs)]
+
+mod binding;
+mod directory;
+mod model;
+
+pub use binding::Binding;
+pub use directory::Directory;
+pub use model::{Did, Extension, Source, Tenant, Trunk};

@@ -167,7 +167,17 @@ impl Credentials {
     /// compared in constant time.
     pub fn verify(&self, password: &str, method: &str) -> bool {
         let Some(alg) = self.algorithm() else { return false };
-        let expected = compute_response(alg, self, password, method);
+        let ha1 = alg.hash_hex(format!("{}:{}:{}", self.username, self.realm, password).as_bytes());
+        self.verify_ha1(alg, &ha1, method)
+    }
+
+    /// Like [`Credentials::verify`] from a stored HA1 (the password is not kept).
+    /// `alg` must be the algorithm the credentials name.
+    pub fn verify_ha1(&self, alg: Algorithm, ha1: &str, method: &str) -> bool {
+        if self.algorithm() != Some(alg) {
+            return false;
+        }
+        let expected = response_from_ha1(alg, ha1, self, method);
         expected.len() == self.response.len()
             && bool::from(expected.as_bytes().ct_eq(self.response.to_ascii_lowercase().as_bytes()))
     }
@@ -176,6 +186,11 @@ impl Credentials {
 /// The request-digest for credentials `c` (fields other than `response`).
 pub fn compute_response(alg: Algorithm, c: &Credentials, password: &str, method: &str) -> String {
     let ha1 = alg.hash_hex(format!("{}:{}:{}", c.username, c.realm, password).as_bytes());
+    response_from_ha1(alg, &ha1, c, method)
+}
+
+/// The request-digest from HA1.
+pub fn response_from_ha1(alg: Algorithm, ha1: &str, c: &Credentials, method: &str) -> String {
     let ha2 = alg.hash_hex(format!("{}:{}", method, c.uri).as_bytes());
     match (&c.qop, &c.nc, &c.cnonce) {
         (Some(qop), Some(nc), Some(cnonce)) => {

@@ -1,1 +1,82 @@
-//! store
+//! Persistence for Parkline: the [`Store`] trait and its embedded SQLite
+//! implementation with versioned migrations. The switch never calls the store
+//! on its hot path: it works from an in-memory [`accounts::Directory`] and
+//! hands writes (bindings) to a writer outside the core.
+
+#![warn(missing_docs)]
+
+mod migrations;
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use accounts::{Binding, Did, Directory, Extension, Source, Tenant, Trunk};
+
+/// A store error with context.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("database error: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// A reference to something that does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// Anything else wrong with the data.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Result alias.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Everything Parkline keeps across restarts. Implementations: SQLite now,
+/// PostgreSQL later (same schema).
+pub trait Store: Send {
+    /// Inserts or updates a tenant (by name).
+    fn upsert_tenant(&mut self, t: &Tenant) -> Result<()>;
+    /// Inserts or updates an extension (by tenant and number).
+    fn upsert_extension(&mut self, e: &Extension) -> Result<()>;
+    /// Inserts or updates a DID (by number).
+    fn upsert_did(&mut self, d: &Did) -> Result<()>;
+    /// Inserts or updates a trunk (by name).
+    fn upsert_trunk(&mut self, t: &Trunk) -> Result<()>;
+    /// Removes config-sourced items that the config no longer declares.
+    fn prune_config_items(&mut self, keep: &ConfigKeys) -> Result<usize>;
+    /// All tenants.
+    fn tenants(&self) -> Result<Vec<Tenant>>;
+    /// All extensions (optionally of one tenant).
+    fn extensions(&self, tenant: Option<&str>) -> Result<Vec<Extension>>;
+    /// All DIDs (optionally of one tenant).
+    fn dids(&self, tenant: Option<&str>) -> Result<Vec<Did>>;
+    /// All trunks.
+    fn trunks(&self) -> Result<Vec<Trunk>>;
+    /// Saves (inserts or refreshes) a binding.
+    fn save_binding(&mut self, b: &Binding) -> Result<()>;
+    /// Removes one binding.
+    fn remove_binding(&mut self, tenant: &str, extension: &str, contact: &str) -> Result<()>;
+    /// Every stored binding.
+    fn bindings(&self) -> Result<Vec<Binding>>;
+
+    /// Loads the whole directory.
+    fn load_directory(&self) -> Result<Directory> {
+        Ok(Directory::new(self.tenants()?, self.extensions(None)?, self.dids(None)?, self.trunks()?))
+    }
+}
+
+/// The keys of every item a config declares, for pruning.
+#[derive(Clone, Debug, Default)]
+pub struct ConfigKeys {
+    /// Tenant names.
+    pub tenants: Vec<String>,
+    /// (tenant, number) of extensions.
+    pub extensions: Vec<(String, String)>,
+    /// DID numbers.
+    pub dids: Vec<String>,
+    /// Trunk names.
+    pub trunks: Vec<String>,
+}
+
+/// Helper for implementations: provenance from a stored string.
+pub fn source_of(s: &str) -> Source {
+    Source::parse(s)
+}

@@ -1,1 +1,26 @@
-//! switch
+//! Parkline's call logic, sans-IO. [`Switch`] takes input events (a message
+//! from a peer, a timer deadline) with the current time and returns outputs
+//! (bytes to send to a peer, writes for the store) and its next deadline.
+//! The tokio shell in the `parkline` binary owns sockets and clocks.
+
+#![warn(missing_docs)]
+
+mod auth;
+mod config;
+mod core;
+pub use crate::core::Stats;
+mod output;
+mod peer;
+mod rate_limit;
+mod registrar;
+mod respond;
+mod tenancy;
+mod time;
+
+pub use auth::{ha1, AuthOutcome, Authenticator};
+pub use config::SwitchConfig;
+pub use core::Switch;
+pub use output::{Output, StoreOp};
+pub use peer::{Peer, Transport};
+pub use registrar::Registrar;
+pub use time::Now;

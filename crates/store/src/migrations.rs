@@ -1,0 +1,54 @@
+//! Schema migrations, applied in order and recorded in `PRAGMA user_version`.
+
+/// Each entry moves the schema one version up. Never edit a shipped entry:
+/// append a new one.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: accounts and registrations
+    "CREATE TABLE tenants (
+        name TEXT PRIMARY KEY,
+        domain TEXT NOT NULL UNIQUE,
+        park_prefix TEXT NOT NULL,
+        release_prefix TEXT NOT NULL,
+        park_timeout_s INTEGER NOT NULL,
+        park_comeback_ring_s INTEGER NOT NULL,
+        park_code_length INTEGER NOT NULL,
+        park_fallback TEXT,
+        source TEXT NOT NULL
+    );
+    CREATE TABLE extensions (
+        tenant TEXT NOT NULL REFERENCES tenants(name) ON DELETE CASCADE,
+        number TEXT NOT NULL,
+        name TEXT NOT NULL,
+        ha1_md5 TEXT NOT NULL,
+        ha1_sha256 TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        can_call_out INTEGER NOT NULL,
+        can_park INTEGER NOT NULL,
+        can_retrieve INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        PRIMARY KEY (tenant, number)
+    );
+    CREATE TABLE dids (
+        number TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL REFERENCES tenants(name) ON DELETE CASCADE,
+        extension TEXT NOT NULL,
+        source TEXT NOT NULL
+    );
+    CREATE TABLE trunks (
+        name TEXT PRIMARY KEY,
+        address TEXT NOT NULL,
+        tenant TEXT NOT NULL REFERENCES tenants(name) ON DELETE CASCADE,
+        source TEXT NOT NULL
+    );
+    CREATE TABLE bindings (
+        tenant TEXT NOT NULL,
+        extension TEXT NOT NULL,
+        contact TEXT NOT NULL,
+        source TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        call_id TEXT NOT NULL,
+        cseq INTEGER NOT NULL,
+        user_agent TEXT NOT NULL,
+        PRIMARY KEY (tenant, extension, contact)
+    );",
+];

@@ -1,0 +1,374 @@
+//! The embedded SQLite store.
+
+use crate::migrations::MIGRATIONS;
+use crate::{source_of, ConfigKeys, Result, Store, StoreError};
+use accounts::{Binding, Did, Extension, Tenant, Trunk};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+
+/// A store in one SQLite file (WAL mode).
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+impl SqliteStore {
+    /// Opens (creating folders and file if needed) and migrates.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Invalid(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        Self::init(conn)
+    }
+
+    /// An in-memory store (tests).
+    pub fn in_memory() -> Result<SqliteStore> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<SqliteStore> {
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut store = SqliteStore { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The schema version.
+    pub fn schema_version(&self) -> Result<usize> {
+        Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let current = self.schema_version()?;
+        if current > MIGRATIONS.len() {
+            return Err(StoreError::Invalid(format!(
+                "database schema version {current} is newer than this Parkline ({})",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    fn require_tenant(&self, name: &str) -> Result<()> {
+        let found: Option<String> = self
+            .conn
+            .query_row("SELECT name FROM tenants WHERE name = ?1", [name], |r| r.get(0))
+            .optional()?;
+        found.map(|_| ()).ok_or_else(|| StoreError::NotFound(format!("no tenant named '{name}'")))
+    }
+}
+
+impl Store for SqliteStore {
+    fn upsert_tenant(&mut self, t: &Tenant) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO tenants (name, domain, park_prefix, release_prefix, park_timeout_s,
+                park_comeback_ring_s, park_code_length, park_fallback, source)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT(name) DO UPDATE SET domain = excluded.domain, park_prefix = excluded.park_prefix,
+                release_prefix = excluded.release_prefix, park_timeout_s = excluded.park_timeout_s,
+                park_comeback_ring_s = excluded.park_comeback_ring_s,
+                park_code_length = excluded.park_code_length, park_fallback = excluded.park_fallback,
+                source = excluded.source",
+            params![
+                t.name,
+                t.domain,
+                t.park_prefix,
+                t.release_prefix,
+                t.park_timeout_s,
+                t.park_comeback_ring_s,
+                t.park_code_length,
+                t.park_fallback,
+                t.source.as_str()
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn upsert_extension(&mut self, e: &Extension) -> Result<()> {
+        self.require_tenant(&e.tenant)?;
+        self.conn.execute(
+            "INSERT INTO extensions (tenant, number, name, ha1_md5, ha1_sha256, enabled, can_call_out,
+                can_park, can_retrieve, source)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT(tenant, number) DO UPDATE SET name = excluded.name, ha1_md5 = excluded.ha1_md5,
+                ha1_sha256 = excluded.ha1_sha256, enabled = excluded.enabled,
+                can_call_out = excluded.can_call_out, can_park = excluded.can_park,
+                can_retrieve = excluded.can_retrieve, source = excluded.source",
+            params![
+                e.tenant,
+                e.number,
+                e.name,
+                e.ha1_md5,
+                e.ha1_sha256,
+                e.enabled,
+                e.can_call_out,
+                e.can_park,
+                e.can_retrieve,
+                e.source.as_str()
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn upsert_did(&mut self, d: &Did) -> Result<()> {
+        self.require_tenant(&d.tenant)?;
+        let ext_exists: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT number FROM extensions WHERE tenant = ?1 AND number = ?2",
+                [&d.tenant, &d.extension],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if ext_exists.is_none() {
+            return Err(StoreError::NotFound(format!("tenant '{}' has no extension '{}'", d.tenant, d.extension)));
+        }
+        self.conn.execute(
+            "INSERT INTO dids (number, tenant, extension, source) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(number) DO UPDATE SET tenant = excluded.tenant, extension = excluded.extension,
+                source = excluded.source",
+            params![d.number, d.tenant, d.extension, d.source.as_str()],
+        )?;
+        Ok(())
+    }
+
+    fn upsert_trunk(&mut self, t: &Trunk) -> Result<()> {
+        self.require_tenant(&t.tenant)?;
+        self.conn.execute(
+            "INSERT INTO trunks (name, address, tenant, source) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(name) DO UPDATE SET address = excluded.address, tenant = excluded.tenant,
+                source = excluded.source",
+            params![t.name, t.address, t.tenant, t.source.as_str()],
+        )?;
+        Ok(())
+    }
+
+    fn prune_config_items(&mut self, keep: &ConfigKeys) -> Result<usize> {
+        let mut removed = 0;
+        for d in self.dids(None)? {
+            if d.source == accounts::Source::Config && !keep.dids.contains(&d.number) {
+                removed += self.conn.execute("DELETE FROM dids WHERE number = ?1", [&d.number])?;
+            }
+        }
+        for t in self.trunks()? {
+            if t.source == accounts::Source::Config && !keep.trunks.contains(&t.name) {
+                removed += self.conn.execute("DELETE FROM trunks WHERE name = ?1", [&t.name])?;
+            }
+        }
+        for e in self.extensions(None)? {
+            let key = (e.tenant.clone(), e.number.clone());
+            if e.source == accounts::Source::Config && !keep.extensions.contains(&key) {
+                removed += self
+                    .conn
+                    .execute("DELETE FROM extensions WHERE tenant = ?1 AND number = ?2", [&e.tenant, &e.number])?;
+            }
+        }
+        for t in self.tenants()? {
+            if t.source == accounts::Source::Config && !keep.tenants.contains(&t.name) {
+                removed += self.conn.execute("DELETE FROM tenants WHERE name = ?1", [&t.name])?;
+            }
+        }
+        Ok(removed)
+    }
+
+    fn tenants(&self) -> Result<Vec<Tenant>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT name, domain, park_prefix, release_prefix, park_timeout_s, park_comeback_ring_s,
+                park_code_length, park_fallback, source FROM tenants ORDER BY name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Tenant {
+                name: r.get(0)?,
+                domain: r.get(1)?,
+                park_prefix: r.get(2)?,
+                release_prefix: r.get(3)?,
+                park_timeout_s: r.get(4)?,
+                park_comeback_ring_s: r.get(5)?,
+                park_code_length: r.get(6)?,
+                park_fallback: r.get(7)?,
+                source: source_of(&r.get::<_, String>(8)?),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn extensions(&self, tenant: Option<&str>) -> Result<Vec<Extension>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT tenant, number, name, ha1_md5, ha1_sha256, enabled, can_call_out, can_park,
+                can_retrieve, source FROM extensions WHERE ?1 IS NULL OR tenant = ?1 ORDER BY tenant, number",
+        )?;
+        let rows = stmt.query_map([tenant], |r| {
+            Ok(Extension {
+                tenant: r.get(0)?,
+                number: r.get(1)?,
+                name: r.get(2)?,
+                ha1_md5: r.get(3)?,
+                ha1_sha256: r.get(4)?,
+                enabled: r.get(5)?,
+                can_call_out: r.get(6)?,
+                can_park: r.get(7)?,
+                can_retrieve: r.get(8)?,
+                source: source_of(&r.get::<_, String>(9)?),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn dids(&self, tenant: Option<&str>) -> Result<Vec<Did>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT number, tenant, extension, source FROM dids WHERE ?1 IS NULL OR tenant = ?1 ORDER BY number",
+        )?;
+        let rows = stmt.query_map([tenant], |r| {
+            Ok(Did {
+                number: r.get(0)?,
+                tenant: r.get(1)?,
+                extension: r.get(2)?,
+                source: source_of(&r.get::<_, String>(3)?),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn trunks(&self) -> Result<Vec<Trunk>> {
+        let mut stmt = self.conn.prepare("SELECT name, address, tenant, source FROM trunks ORDER BY name")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Trunk {
+                name: r.get(0)?,
+                address: r.get(1)?,
+                tenant: r.get(2)?,
+                source: source_of(&r.get::<_, String>(3)?),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn save_binding(&mut self, b: &Binding) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO bindings (tenant, extension, contact, source, expires_at, call_id, cseq, user_agent)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT(tenant, extension, contact) DO UPDATE SET source = excluded.source,
+                expires_at = excluded.expires_at, call_id = excluded.call_id, cseq = excluded.cseq,
+                user_agent = excluded.user_agent",
+            params![b.tenant, b.extension, b.contact, b.source, b.expires_at as i64, b.call_id, b.cseq, b.user_agent],
+        )?;
+        Ok(())
+    }
+
+    fn remove_binding(&mut self, tenant: &str, extension: &str, contact: &str) -> Result<()> {
+        self.conn.execute(
+            "DELETE FROM bindings WHERE tenant = ?1 AND extension = ?2 AND contact = ?3",
+            [tenant, extension, contact],
+        )?;
+        Ok(())
+    }
+
+    fn bindings(&self) -> Result<Vec<Binding>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT tenant, extension, contact, source, expires_at, call_id, cseq, user_agent
+             FROM bindings ORDER BY tenant, extension, contact",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Binding {
+                tenant: r.get(0)?,
+                extension: r.get(1)?,
+                contact: r.get(2)?,
+                source: r.get(3)?,
+                expires_at: r.get::<_, i64>(4)? as u64,
+                call_id: r.get(5)?,
+                cseq: r.get(6)?,
+                user_agent: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use accounts::Source;
+
+    fn ext(tenant: &str, number: &str, source: Source) -> Extension {
+        Extension {
+            tenant: tenant.into(),
+            number: number.into(),
+            name: format!("Ext {number}"),
+            ha1_md5: "m".into(),
+            ha1_sha256: "s".into(),
+            enabled: true,
+            can_call_out: true,
+            can_park: true,
+            can_retrieve: true,
+            source,
+        }
+    }
+
+    #[test]
+    fn migrates_and_round_trips_accounts() {
+        let mut s = SqliteStore::in_memory().unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len());
+        let mut t = Tenant::new("acme", "acme.example");
+        t.source = Source::Config;
+        s.upsert_tenant(&t).unwrap();
+        s.upsert_tenant(&t).unwrap();
+        s.upsert_extension(&ext("acme", "333", Source::Config)).unwrap();
+        s.upsert_did(&Did { number: "15550100333".into(), tenant: "acme".into(), extension: "333".into(), source: Source::Config }).unwrap();
+        let bad = Did { number: "1".into(), tenant: "acme".into(), extension: "999".into(), source: Source::Manual };
+        assert!(matches!(s.upsert_did(&bad), Err(StoreError::NotFound(_))));
+        assert!(s.upsert_extension(&ext("nobody", "1", Source::Manual)).is_err());
+        let dir = s.load_directory().unwrap();
+        assert_eq!(dir.tenant("acme").unwrap().domain, "acme.example");
+        assert_eq!(dir.did("15550100333").unwrap().extension, "333");
+    }
+
+    #[test]
+    fn prune_removes_only_config_items_no_longer_declared() {
+        let mut s = SqliteStore::in_memory().unwrap();
+        let mut t = Tenant::new("acme", "acme.example");
+        t.source = Source::Config;
+        s.upsert_tenant(&t).unwrap();
+        s.upsert_extension(&ext("acme", "333", Source::Config)).unwrap();
+        s.upsert_extension(&ext("acme", "444", Source::Config)).unwrap();
+        s.upsert_extension(&ext("acme", "555", Source::Manual)).unwrap();
+        let keep = ConfigKeys {
+            tenants: vec!["acme".into()],
+            extensions: vec![("acme".into(), "333".into())],
+            ..Default::default()
+        };
+        assert_eq!(s.prune_config_items(&keep).unwrap(), 1);
+        let numbers: Vec<_> = s.extensions(Some("acme")).unwrap().into_iter().map(|e| e.number).collect();
+        assert_eq!(numbers, ["333", "555"]);
+    }
+
+    #[test]
+    fn bindings_survive_reopen() {
+        let dir = std::env::temp_dir().join(format!("parkline-store-test-{}", std::process::id()));
+        let path = dir.join("p.db");
+        let b = Binding {
+            tenant: "acme".into(),
+            extension: "333".into(),
+            contact: "<sip:333-0x1@127.0.0.1:5070>".into(),
+            source: "udp:127.0.0.1:5070".into(),
+            expires_at: 42,
+            call_id: "c".into(),
+            cseq: 2,
+            user_agent: "ua".into(),
+        };
+        {
+            let mut s = SqliteStore::open(&path).unwrap();
+            s.save_binding(&b).unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.bindings().unwrap(), vec![b]);
+        std::fs::remove_dir_all(dir).ok();
+    }
+}

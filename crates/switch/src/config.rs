@@ -1,0 +1,54 @@
+//! Settings of the switch core; every limit is a named value with a default.
+
+use std::time::Duration;
+
+/// Core settings.
+#[derive(Clone, Debug)]
+pub struct SwitchConfig {
+    /// Secret for nonces and tags (shared by nodes that verify each other's nonces).
+    pub secret: Vec<u8>,
+    /// Seconds a nonce stays valid.
+    pub nonce_lifetime_s: u64,
+    /// Registration interval bounds and default, seconds.
+    pub min_expires: u32,
+    /// Longest registration granted.
+    pub max_expires: u32,
+    /// Interval granted when the UA names none.
+    pub default_expires: u32,
+    /// Most contacts one extension may register (oldest is replaced).
+    pub max_contacts_per_extension: usize,
+    /// Most live server transactions before new requests get 503.
+    pub max_transactions: usize,
+    /// Failed authentications per source IP per minute before refusing.
+    pub max_auth_failures_per_minute: u32,
+    /// Tenant used when a request names the switch by IP address.
+    pub default_tenant: Option<String>,
+    /// `Server` / `User-Agent` header value.
+    pub server_name: String,
+    /// Parser limits.
+    pub limits: sip::Limits,
+    /// RFC 3261 T1/T2/T4.
+    pub timers: sip::transaction::Timers,
+    /// How often expired bindings are swept.
+    pub sweep_interval: Duration,
+}
+
+impl Default for SwitchConfig {
+    fn default() -> SwitchConfig {
+        SwitchConfig {
+            secret: b"parkline-default-secret-change-me".to_vec(),
+            nonce_lifetime_s: 300,
+            min_expires: 60,
+            max_expires: 3600,
+            default_expires: 3600,
+            max_contacts_per_extension: 10,
+            max_transactions: 50_000,
+            max_auth_failures_per_minute: 30,
+            default_tenant: None,
+            server_name: concat!("Parkline/", env!("CARGO_PKG_VERSION")).to_string(),
+            limits: sip::Limits::default(),
+            timers: sip::transaction::Timers::default(),
+            sweep_interval: Duration::from_secs(1),
+        }
+    }
+}

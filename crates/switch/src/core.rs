@@ -1,0 +1,332 @@
+//! The switch core: takes messages and timer ticks, answers through the
+//! transaction layer, and reports what to send and what to persist.
+
+use crate::auth::{AuthOutcome, Authenticator};
+use crate::config::SwitchConfig;
+use crate::output::Output;
+use crate::peer::Peer;
+use crate::registrar::Registrar;
+use crate::respond;
+use crate::tenancy;
+use crate::time::Now;
+use accounts::{Binding, Directory};
+use bytes::Bytes;
+use sip::transaction::{Incoming, Layer, Output as TxOut, ServerKey};
+use sip::validate::{check_structure, validate_request, Capabilities};
+use sip::{Message, Method, Name, ParseError, Request, Response, SipHeaders};
+use std::collections::VecDeque;
+use std::time::Instant;
+use tracing::{debug, info, warn};
+
+/// Methods the switch implements today.
+const METHODS: [Method; 6] = [Method::Invite, Method::Ack, Method::Bye, Method::Cancel, Method::Options, Method::Register];
+
+/// Counters for metrics and the admin API.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    /// Requests received (including retransmissions).
+    pub requests: u64,
+    /// Responses received.
+    pub responses: u64,
+    /// Messages that failed to parse.
+    pub parse_errors: u64,
+    /// Responses sent (first transmissions and retransmissions).
+    pub sent: u64,
+    /// Successful registrations (including refreshes).
+    pub registrations: u64,
+    /// Authentication failures.
+    pub auth_failures: u64,
+}
+
+/// The sans-IO switch.
+pub struct Switch {
+    cfg: SwitchConfig,
+    dir: Directory,
+    layer: Layer<Peer>,
+    registrar: Registrar,
+    auth: Authenticator,
+    caps: Capabilities,
+    outputs: VecDeque<Output>,
+    next_sweep: Option<Instant>,
+    stats: Stats,
+}
+
+impl Switch {
+    /// A switch with its settings and account directory.
+    pub fn new(cfg: SwitchConfig, dir: Directory) -> Switch {
+        let registrar =
+            Registrar::new(cfg.min_expires, cfg.max_expires, cfg.default_expires, cfg.max_contacts_per_extension);
+        let auth = Authenticator::new(&cfg.secret, cfg.nonce_lifetime_s, cfg.max_auth_failures_per_minute);
+        Switch {
+            layer: Layer::new(cfg.timers),
+            caps: Capabilities {
+                methods: METHODS.to_vec(),
+                extensions: vec![],
+                content_types: vec!["application/sdp", "multipart/mixed"],
+            },
+            cfg,
+            dir,
+            registrar,
+            auth,
+            outputs: VecDeque::new(),
+            next_sweep: None,
+            stats: Stats::default(),
+        }
+    }
+
+    /// Replaces the account directory (after provisioning changes).
+    pub fn set_directory(&mut self, dir: Directory) {
+        self.dir = dir;
+    }
+
+    /// Restores bindings from the store at start.
+    pub fn restore_bindings(&mut self, bindings: Vec<Binding>, now: Now) {
+        for op in self.registrar.restore(bindings, now.unix_s) {
+            self.outputs.push_back(Output::Store(op));
+        }
+    }
+
+    /// Current bindings.
+    pub fn bindings(&self) -> Vec<Binding> {
+        let mut v: Vec<_> = self.registrar.all().cloned().collect();
+        v.sort_by(|a, b| (&a.tenant, &a.extension, &a.contact).cmp(&(&b.tenant, &b.extension, &b.contact)));
+        v
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Live (server, client) transactions.
+    pub fn transactions(&self) -> (usize, usize) {
+        self.layer.len()
+    }
+
+    /// Next output to carry out.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// Earliest time [`Switch::handle_timeout`] must be called.
+    pub fn next_deadline(&mut self) -> Option<Instant> {
+        [self.layer.next_deadline(), self.next_sweep].into_iter().flatten().min()
+    }
+
+    /// Fires due timers.
+    pub fn handle_timeout(&mut self, now: Now) {
+        self.layer.on_timeout(now.mono);
+        self.drain_layer();
+        if self.next_sweep.is_none_or(|s| now.mono >= s) {
+            for op in self.registrar.sweep(now.unix_s) {
+                self.outputs.push_back(Output::Store(op));
+            }
+            self.auth.sweep(now.unix_s);
+            self.next_sweep = Some(now.mono + self.cfg.sweep_interval);
+        }
+    }
+
+    /// A UDP datagram arrived.
+    pub fn handle_datagram(&mut self, now: Now, peer: Peer, data: Bytes) {
+        match sip::parse_datagram(&data, &self.cfg.limits) {
+            Ok(Some(msg)) => self.handle_message(now, peer, msg),
+            Ok(None) => {}
+            Err(e) => self.handle_parse_error(peer, e),
+        }
+    }
+
+    /// A message that could not be parsed: answer requests statelessly
+    /// (400/505/513) when they carry a usable Via, drop anything else.
+    pub fn handle_parse_error(&mut self, peer: Peer, err: ParseError) {
+        self.stats.parse_errors += 1;
+        debug!(%peer, status = err.status, reason = err.reason, "unparseable message");
+        if !err.is_request {
+            return;
+        }
+        let Some(headers) = err.headers.as_ref() else { return };
+        self.stateless(peer, headers, err.status, err.reason);
+    }
+
+    fn stateless(&mut self, peer: Peer, headers: &sip::Headers, status: u16, reason: &str) {
+        if let Some((resp, via)) = respond::stateless(headers, status, reason, &self.cfg.server_name) {
+            let to = respond::response_peer(peer, via.as_ref());
+            self.transmit(to, resp.encode());
+        }
+    }
+
+    /// A parsed message arrived (UDP, or framed from a TCP stream).
+    pub fn handle_message(&mut self, now: Now, peer: Peer, msg: Message) {
+        match msg {
+            Message::Request(req) => self.handle_request(now, peer, req),
+            Message::Response(resp) => {
+                self.stats.responses += 1;
+                // No client transactions yet: stray responses are dropped.
+                let _ = self.layer.on_response(now.mono, &resp);
+                self.drain_layer();
+            }
+        }
+    }
+
+    fn handle_request(&mut self, now: Now, peer: Peer, mut req: Request) {
+        self.stats.requests += 1;
+        if let Err(rej) = check_structure(&req) {
+            debug!(%peer, status = rej.status, reason = rej.reason, "malformed request");
+            if req.method != Method::Ack {
+                self.stateless(peer, &req.headers.clone(), rej.status, rej.reason);
+            }
+            return;
+        }
+        respond::stamp_via(&mut req, peer);
+        let top_via = req.top_via().ok();
+        let resp_peer = respond::response_peer(peer, top_via.as_ref());
+        let Some(key) = ServerKey::of(&req) else { return };
+        if !self.layer.has_server(&key) && self.layer.len().0 >= self.cfg.max_transactions && req.method != Method::Ack {
+            warn!(%peer, "transaction limit reached: 503");
+            self.stateless(peer, &req.headers.clone(), 503, "Service Unavailable");
+            return;
+        }
+        match self.layer.on_request(now.mono, &req, resp_peer, peer.is_reliable()) {
+            Some(Incoming::New(key)) => self.handle_new_request(now, peer, key, req),
+            Some(_) => self.drain_layer(),
+            None => {}
+        }
+    }
+
+    fn handle_new_request(&mut self, now: Now, peer: Peer, key: ServerKey, req: Request) {
+        if let Err(rej) = validate_request(&req, &self.caps) {
+            let mut resp = self.response(&req, rej.status, Some(rej.reason));
+            for (name, value) in rej.headers {
+                resp.headers.push(name, value);
+            }
+            return self.reply(now, &key, resp);
+        }
+        match req.method {
+            Method::Options => {
+                let mut resp = self.response(&req, 200, None);
+                self.advertise(&mut resp);
+                self.reply(now, &key, resp)
+            }
+            Method::Register => self.handle_register(now, peer, key, req),
+            Method::Invite => self.handle_invite(now, peer, key, req),
+            _ => {
+                let resp = self.response(&req, 481, None);
+                self.reply(now, &key, resp)
+            }
+        }
+    }
+
+    fn advertise(&self, resp: &mut Response) {
+        let allow = METHODS.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+        resp.headers.push(Name::Allow, allow);
+        resp.headers.push(Name::Accept, "application/sdp");
+    }
+
+    fn handle_register(&mut self, now: Now, peer: Peer, key: ServerKey, req: Request) {
+        let to = req.to_addr().ok();
+        if !to.as_ref().is_some_and(|t| t.uri.is_sip()) {
+            let resp = self.response(&req, 400, Some("Address-of-record must be a SIP URI"));
+            return self.reply(now, &key, resp);
+        }
+        let ext = match self.authenticate(now, peer, &key, &req, Name::WwwAuthenticate) {
+            Some(ext) => ext,
+            None => return,
+        };
+        let aor_user = to.and_then(|t| t.uri.user_decoded()).unwrap_or_default();
+        if aor_user != ext.number {
+            let resp = self.response(&req, 403, Some("Not allowed to register this address"));
+            return self.reply(now, &key, resp);
+        }
+        match self.registrar.register(&req, &ext.tenant, &ext.number, &peer.to_string(), now.unix_s) {
+            Ok(ops) => {
+                self.stats.registrations += 1;
+                info!(tenant = %ext.tenant, extension = %ext.number, %peer, changes = ops.len(), "registered");
+                self.outputs.extend(ops.into_iter().map(Output::Store));
+                let mut resp = self.response(&req, 200, None);
+                for c in self.registrar.contact_headers(&ext.tenant, &ext.number, now.unix_s) {
+                    resp.headers.push(Name::Contact, c);
+                }
+                self.reply(now, &key, resp)
+            }
+            Err(e) => {
+                let mut resp = self.response(&req, e.status, Some(e.reason));
+                if let Some(m) = e.min_expires {
+                    resp.headers.push(Name::MinExpires, m.to_string());
+                }
+                self.reply(now, &key, resp)
+            }
+        }
+    }
+
+    fn handle_invite(&mut self, now: Now, peer: Peer, key: ServerKey, req: Request) {
+        if self.authenticate(now, peer, &key, &req, Name::ProxyAuthenticate).is_none() {
+            return;
+        }
+        let resp = self.response(&req, 480, Some("Calls are not yet routed"));
+        self.reply(now, &key, resp)
+    }
+
+    /// Authenticates a request; on anything but success it answers the
+    /// request (401/407 challenge or 403) and returns `None`.
+    fn authenticate(
+        &mut self,
+        now: Now,
+        peer: Peer,
+        key: &ServerKey,
+        req: &Request,
+        challenge_header: Name,
+    ) -> Option<accounts::Extension> {
+        let resolved = tenancy::resolve(&self.dir, req, self.cfg.default_tenant.as_deref());
+        let (tenant, realm) = match &resolved {
+            Ok(t) => (Some(*t), t.domain.clone()),
+            Err(realm) => (None, realm.clone()),
+        };
+        let tenant = tenant.cloned();
+        match self.auth.authenticate(req, tenant.as_ref(), &realm, &self.dir, peer.addr.ip(), now.unix_s) {
+            AuthOutcome::Authenticated(ext) => Some(ext),
+            AuthOutcome::Challenge(values) => {
+                let status = if challenge_header == Name::WwwAuthenticate { 401 } else { 407 };
+                let mut resp = self.response(req, status, None);
+                for v in values {
+                    resp.headers.push(challenge_header, v);
+                }
+                self.reply(now, key, resp);
+                None
+            }
+            AuthOutcome::Forbidden(reason) => {
+                self.stats.auth_failures += 1;
+                warn!(%peer, method = %req.method, "authentication failed");
+                let resp = self.response(req, 403, Some(reason));
+                self.reply(now, key, resp);
+                None
+            }
+        }
+    }
+
+    fn response(&self, req: &Request, status: u16, reason: Option<&str>) -> Response {
+        respond::build(req, status, reason, &self.cfg.secret, &self.cfg.server_name)
+    }
+
+    fn reply(&mut self, now: Now, key: &ServerKey, resp: Response) {
+        self.layer.respond(now.mono, key, &resp);
+        self.drain_layer();
+    }
+
+    fn transmit(&mut self, peer: Peer, data: Bytes) {
+        self.stats.sent += 1;
+        self.outputs.push_back(Output::Transmit(peer, data));
+    }
+
+    fn drain_layer(&mut self) {
+        let outs: Vec<_> = self.layer.drain_outputs().collect();
+        for o in outs {
+            match o {
+                TxOut::Transmit(p, b) => self.transmit(p, b),
+                TxOut::ServerTimeout(k) => debug!(branch = %k.branch, "final response never acknowledged"),
+                TxOut::ClientTimeout(k) => debug!(branch = %k.branch, "request timed out"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

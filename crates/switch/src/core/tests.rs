@@ -1,0 +1,189 @@
+//! The core driven with hand-made datagrams and a fake clock.
+
+use super::*;
+use crate::auth::ha1;
+use crate::peer::Transport;
+use accounts::{Extension, Source, Tenant};
+use sip::digest::{compute_response, Algorithm, Credentials};
+use std::time::{Duration, Instant};
+use crate::output::StoreOp;
+
+/// Store writes pending in an output list (helper for tests and shells).
+fn store_ops(outputs: &[Output]) -> Vec<&StoreOp> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Store(s) => Some(s),
+            _ => None,
+        })
+        .collect()
+}
+
+
+
+fn directory() -> Directory {
+    let t = Tenant::new("acme", "acme.example");
+    let ext = |n: &str, pw: &str, enabled: bool| Extension {
+        tenant: "acme".into(),
+        number: n.into(),
+        name: format!("Ext {n}"),
+        ha1_md5: ha1(Algorithm::Md5, n, "acme.example", pw),
+        ha1_sha256: ha1(Algorithm::Sha256, n, "acme.example", pw),
+        enabled,
+        can_call_out: true,
+        can_park: true,
+        can_retrieve: true,
+        source: Source::Config,
+    };
+    Directory::new(vec![t], vec![ext("333", "secret-333", true), ext("555", "pw", false)], vec![], vec![])
+}
+
+struct Harness {
+    sw: Switch,
+    now: Now,
+    peer: Peer,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let cfg = SwitchConfig { default_tenant: Some("acme".into()), ..Default::default() };
+        Harness {
+            sw: Switch::new(cfg, directory()),
+            now: Now { mono: Instant::now(), unix_s: 1_700_000_000 },
+            peer: Peer { transport: Transport::Udp, addr: "127.0.0.1:5070".parse().unwrap() },
+        }
+    }
+
+    fn send(&mut self, text: &str) -> Vec<Output> {
+        self.sw.handle_datagram(self.now, self.peer, Bytes::copy_from_slice(text.as_bytes()));
+        std::iter::from_fn(|| self.sw.poll_output()).collect()
+    }
+
+    fn response(&mut self, text: &str) -> Response {
+        let outs = self.send(text);
+        let wire = outs
+            .iter()
+            .find_map(|o| match o {
+                Output::Transmit(_, b) => Some(b.clone()),
+                _ => None,
+            })
+            .expect("a response was sent");
+        match sip::parse_datagram(&wire, &sip::Limits::default()).unwrap() {
+            Some(Message::Response(r)) => r,
+            _ => panic!("not a response"),
+        }
+    }
+}
+
+fn register(user: &str, cseq: u32, auth: Option<String>, expires: u32) -> String {
+    let auth = auth.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
+    format!(
+        "REGISTER sip:acme.example SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKr{cseq};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@acme.example>;tag=f\r\nTo: <sip:{user}@acme.example>\r\nCall-ID: reg-{user}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@127.0.0.1:5070>\r\nExpires: {expires}\r\n{auth}Content-Length: 0\r\n\r\n"
+    )
+}
+
+fn answer(challenge: &Response, user: &str, pw: &str, nc: u32) -> String {
+    let www = challenge.headers.get_str(Name::WwwAuthenticate).unwrap();
+    let nonce = www.split("nonce=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let mut c = Credentials {
+        username: user.into(),
+        realm: "acme.example".into(),
+        nonce,
+        uri: "sip:acme.example".into(),
+        qop: Some("auth".into()),
+        nc: Some(format!("{nc:08x}")),
+        cnonce: Some("c0ffee".into()),
+        algorithm: Some("SHA-256".into()),
+        ..Default::default()
+    };
+    c.response = compute_response(Algorithm::Sha256, &c, pw, "REGISTER");
+    format!(
+        "Digest username=\"{user}\", realm=\"acme.example\", nonce=\"{}\", uri=\"sip:acme.example\", response=\"{}\", algorithm=SHA-256, qop=auth, nc={nc:08x}, cnonce=\"c0ffee\"",
+        c.nonce, c.response
+    )
+}
+
+#[test]
+fn register_challenge_then_success_and_binding_persisted() {
+    let mut h = Harness::new();
+    let challenge = h.response(&register("333", 1, None, 600));
+    assert_eq!(challenge.status, 401);
+    assert_eq!(challenge.headers.count(Name::WwwAuthenticate), 2);
+    let auth = answer(&challenge, "333", "secret-333", 1);
+    let outs = h.send(&register("333", 2, Some(auth), 600));
+    let ops = store_ops(&outs);
+    assert!(matches!(ops.as_slice(), [StoreOp::SaveBinding(b)] if b.contact == "sip:333@127.0.0.1:5070"));
+    assert_eq!(h.sw.bindings().len(), 1);
+    let via = outs
+        .iter()
+        .find_map(|o| match o {
+            Output::Transmit(_, b) => Some(String::from_utf8_lossy(b).into_owned()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(via.starts_with("SIP/2.0 200 OK"));
+    assert!(via.contains("rport=5070"), "{via}");
+}
+
+#[test]
+fn replayed_nonce_count_is_refused() {
+    let mut h = Harness::new();
+    let challenge = h.response(&register("333", 1, None, 600));
+    let auth = answer(&challenge, "333", "secret-333", 1);
+    assert_eq!(h.response(&register("333", 2, Some(auth.clone()), 600)).status, 200);
+    let again = h.response(&register("333", 3, Some(auth), 600));
+    assert_eq!(again.status, 401);
+    assert!(again.headers.get_str(Name::WwwAuthenticate).unwrap().contains("stale=true"));
+}
+
+#[test]
+fn expired_nonce_is_stale() {
+    let mut h = Harness::new();
+    let challenge = h.response(&register("333", 1, None, 600));
+    let auth = answer(&challenge, "333", "secret-333", 1);
+    h.now.unix_s += 301;
+    let resp = h.response(&register("333", 2, Some(auth), 600));
+    assert_eq!(resp.status, 401);
+    assert!(resp.headers.get_str(Name::WwwAuthenticate).unwrap().contains("stale=true"));
+}
+
+#[test]
+fn wrong_password_unknown_user_and_disabled_get_the_same_answer() {
+    let mut h = Harness::new();
+    let known = h.response(&register("333", 1, None, 600));
+    let unknown = h.response(&register("999", 1, None, 600));
+    let shape = |r: &Response| {
+        let v = r.headers.get_str(Name::WwwAuthenticate).unwrap();
+        (r.status, v.split("nonce=").next().unwrap().to_string())
+    };
+    assert_eq!(shape(&known), shape(&unknown), "challenges must not reveal which users exist");
+    for (user, pw) in [("333", "wrong"), ("999", "anything"), ("555", "pw")] {
+        let c = h.response(&register(user, 5, None, 600));
+        let resp = h.response(&register(user, 6, Some(answer(&c, user, pw, 1)), 600));
+        assert_eq!((resp.status, resp.reason.as_str()), (403, "Forbidden"), "{user}");
+    }
+    assert!(h.sw.bindings().is_empty());
+}
+
+#[test]
+fn unregister_and_sweep() {
+    let mut h = Harness::new();
+    let c = h.response(&register("333", 1, None, 60));
+    assert_eq!(h.response(&register("333", 2, Some(answer(&c, "333", "secret-333", 1)), 60)).status, 200);
+    h.now.unix_s += 61;
+    h.now.mono += Duration::from_secs(61);
+    h.sw.handle_timeout(h.now);
+    let ops: Vec<_> = std::iter::from_fn(|| h.sw.poll_output()).collect();
+    assert_eq!(store_ops(&ops).len(), 1);
+    assert!(h.sw.bindings().is_empty());
+}
+
+#[test]
+fn options_answered_and_garbage_survived() {
+    let mut h = Harness::new();
+    let r = h.response("OPTIONS sip:acme.example SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKo\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:acme.example>\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert!(r.headers.get_str(Name::Allow).unwrap().contains("REGISTER"));
+    assert!(h.send("\u{0}\u{1}garbage\r\n\r\n").is_empty());
+    assert!(h.send("SIP/2.0 200 OK\r\n\r\n").is_empty());
+}
