@@ -26,7 +26,8 @@ impl Algorithm {
         }
     }
 
-    fn parse(s: &str) -> Option<Algorithm> {
+    /// Parses an algorithm token (`MD5`, `SHA-256`), case-insensitively.
+    pub fn parse(s: &str) -> Option<Algorithm> {
         if s.eq_ignore_ascii_case("MD5") {
             Some(Algorithm::Md5)
         } else if s.eq_ignore_ascii_case("SHA-256") {

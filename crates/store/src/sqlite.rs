@@ -36,6 +36,12 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// SQLite's `data_version`: changes when another connection (the CLI)
+    /// has written to the database.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+
     /// The schema version.
     pub fn schema_version(&self) -> Result<usize> {
         Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize)

@@ -28,6 +28,7 @@ pub enum AuthOutcome {
 
 /// Issues challenges and checks credentials.
 pub struct Authenticator {
+    algorithms: Vec<Algorithm>,
     nonces: NonceIssuer,
     seen_nc: HashMap<String, (u32, u64)>,
     failures: RateLimit<IpAddr>,
@@ -35,9 +36,15 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    /// A new authenticator.
-    pub fn new(secret: &[u8], nonce_lifetime_s: u64, failures_per_minute: u32) -> Authenticator {
+    /// A new authenticator offering `algorithms` in that order.
+    pub fn new(
+        algorithms: Vec<Algorithm>,
+        secret: &[u8],
+        nonce_lifetime_s: u64,
+        failures_per_minute: u32,
+    ) -> Authenticator {
         Authenticator {
+            algorithms,
             nonces: NonceIssuer::new(secret, nonce_lifetime_s),
             seen_nc: HashMap::new(),
             failures: RateLimit::new(failures_per_minute, 60, 100_000),
@@ -45,11 +52,12 @@ impl Authenticator {
         }
     }
 
-    /// Challenges for `realm`: SHA-256 first (RFC 8760 order of preference), then MD5.
+    /// One challenge per offered algorithm, in order of preference (RFC 8760 §2.4).
     pub fn challenges(&self, realm: &str, now_s: u64, stale: bool) -> Vec<String> {
         let nonce = self.nonces.issue(realm, now_s);
-        [Algorithm::Sha256, Algorithm::Md5]
-            .into_iter()
+        self.algorithms
+            .iter()
+            .copied()
             .map(|algorithm| Challenge { realm: realm.to_string(), nonce: nonce.clone(), algorithm, stale }.header_value())
             .collect()
     }
@@ -83,7 +91,8 @@ impl Authenticator {
             NonceCheck::Invalid => return AuthOutcome::Challenge(self.challenges(realm, now_s, false)),
         }
         let ext = tenant.and_then(|t| dir.extension(&t.name, &creds.username));
-        let verified = ext.is_some_and(|e| verify(&creds, e, req.method.as_str()));
+        let offered = creds.algorithm().is_some_and(|a| self.algorithms.contains(&a));
+        let verified = offered && ext.is_some_and(|e| verify(&creds, e, req.method.as_str()));
         if !verified {
             self.failures.record(source, now_s);
             return AuthOutcome::Forbidden("Forbidden");

@@ -7,6 +7,8 @@ use std::time::Duration;
 pub struct SwitchConfig {
     /// Secret for nonces and tags (shared by nodes that verify each other's nonces).
     pub secret: Vec<u8>,
+    /// Digest algorithms offered, most preferred first (one challenge each).
+    pub digest_algorithms: Vec<sip::digest::Algorithm>,
     /// Seconds a nonce stays valid.
     pub nonce_lifetime_s: u64,
     /// Registration interval bounds and default, seconds.
@@ -37,6 +39,7 @@ impl Default for SwitchConfig {
     fn default() -> SwitchConfig {
         SwitchConfig {
             secret: b"parkline-default-secret-change-me".to_vec(),
+            digest_algorithms: vec![sip::digest::Algorithm::Md5, sip::digest::Algorithm::Sha256],
             nonce_lifetime_s: 300,
             min_expires: 60,
             max_expires: 3600,

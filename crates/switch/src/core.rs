@@ -56,7 +56,7 @@ impl Switch {
     pub fn new(cfg: SwitchConfig, dir: Directory) -> Switch {
         let registrar =
             Registrar::new(cfg.min_expires, cfg.max_expires, cfg.default_expires, cfg.max_contacts_per_extension);
-        let auth = Authenticator::new(&cfg.secret, cfg.nonce_lifetime_s, cfg.max_auth_failures_per_minute);
+        let auth = Authenticator::new(cfg.digest_algorithms.clone(), &cfg.secret, cfg.nonce_lifetime_s, cfg.max_auth_failures_per_minute);
         Switch {
             layer: Layer::new(cfg.timers),
             caps: Capabilities {

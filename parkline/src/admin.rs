@@ -1,0 +1,121 @@
+//! The provisioning subcommands: list and add accounts in the store.
+
+use crate::cli::{DidCmd, ExtensionCmd, TenantCmd, TrunkCmd};
+use crate::provision::extension_record;
+use accounts::{Did, Source, Tenant, Trunk};
+use anyhow::{bail, Context, Result};
+use store::Store;
+
+/// `parkline tenant ...`
+pub fn tenant(store: &mut dyn Store, cmd: TenantCmd) -> Result<()> {
+    match cmd {
+        TenantCmd::List => {
+            println!("{:<12} {:<28} {:<6} {:<6}", "NAME", "DOMAIN", "PARK", "RELEASE");
+            for t in store.tenants()? {
+                println!("{:<12} {:<28} {:<6} {:<6}", t.name, t.domain, t.park_prefix, t.release_prefix);
+            }
+        }
+        TenantCmd::Add(a) => {
+            if sip::Host::parse(a.domain.as_bytes()).is_none() {
+                bail!("'{}' is not a valid domain", a.domain);
+            }
+            let mut t = Tenant::new(&a.name, &a.domain.to_ascii_lowercase());
+            t.park_prefix = a.park_prefix;
+            t.release_prefix = a.release_prefix;
+            store.upsert_tenant(&t)?;
+            println!("tenant '{}' saved", t.name);
+        }
+    }
+    Ok(())
+}
+
+/// `parkline extension ...`
+pub fn extension(store: &mut dyn Store, cmd: ExtensionCmd) -> Result<()> {
+    match cmd {
+        ExtensionCmd::List { tenant } => {
+            println!("{:<10} {:<8} {:<24} {:<8} {}", "TENANT", "NUMBER", "NAME", "ENABLED", "PERMISSIONS");
+            for e in store.extensions(tenant.as_deref())? {
+                let perms: Vec<&str> = [(e.can_call_out, "call-out"), (e.can_park, "park"), (e.can_retrieve, "retrieve")]
+                    .into_iter()
+                    .filter_map(|(ok, name)| ok.then_some(name))
+                    .collect();
+                println!("{:<10} {:<8} {:<24} {:<8} {}", e.tenant, e.number, e.name, e.enabled, perms.join(","));
+            }
+        }
+        ExtensionCmd::Add(a) => {
+            if a.number.is_empty() || !a.number.bytes().all(|b| b.is_ascii_digit()) {
+                bail!("extension number '{}' must be digits", a.number);
+            }
+            if a.password.len() < 6 {
+                bail!("the password must have at least 6 characters");
+            }
+            let tenant = store
+                .tenants()?
+                .into_iter()
+                .find(|t| t.name == a.tenant)
+                .with_context(|| format!("no tenant named '{}'", a.tenant))?;
+            let mut e = extension_record(&tenant, &a.number, &a.name, &a.password, Source::Manual);
+            e.can_call_out = !a.no_call_out;
+            e.can_park = !a.no_park;
+            e.can_retrieve = !a.no_retrieve;
+            e.enabled = !a.disabled;
+            store.upsert_extension(&e)?;
+            println!("extension {} of '{}' saved", e.number, e.tenant);
+        }
+    }
+    Ok(())
+}
+
+/// `parkline did ...`
+pub fn did(store: &mut dyn Store, cmd: DidCmd) -> Result<()> {
+    match cmd {
+        DidCmd::List { tenant } => {
+            println!("{:<16} {:<10} {}", "NUMBER", "TENANT", "EXTENSION");
+            for d in store.dids(tenant.as_deref())? {
+                println!("{:<16} {:<10} {}", d.number, d.tenant, d.extension);
+            }
+        }
+        DidCmd::Add { number, tenant, extension } => {
+            let digits = number.strip_prefix('+').unwrap_or(&number);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                bail!("DID '{number}' must be digits with an optional leading '+'");
+            }
+            store.upsert_did(&Did { number: number.clone(), tenant, extension, source: Source::Manual })?;
+            println!("DID {number} saved");
+        }
+    }
+    Ok(())
+}
+
+/// `parkline trunk ...`
+pub fn trunk(store: &mut dyn Store, cmd: TrunkCmd) -> Result<()> {
+    match cmd {
+        TrunkCmd::List => {
+            println!("{:<12} {:<24} {}", "NAME", "ADDRESS", "TENANT");
+            for t in store.trunks()? {
+                println!("{:<12} {:<24} {}", t.name, t.address, t.tenant);
+            }
+        }
+        TrunkCmd::Add { name, address, tenant } => {
+            if address.parse::<std::net::SocketAddr>().is_err() {
+                bail!("trunk address '{address}' is not IP:PORT");
+            }
+            store.upsert_trunk(&Trunk { name: name.clone(), address, tenant, source: Source::Manual })?;
+            println!("trunk '{name}' saved");
+        }
+    }
+    Ok(())
+}
+
+/// `parkline registrations`
+pub fn registrations(store: &dyn Store, tenant: Option<&str>) -> Result<()> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    println!("{:<10} {:<8} {:<8} {:<24} {}", "TENANT", "EXT", "EXPIRES", "SOURCE", "CONTACT");
+    for b in store.bindings()? {
+        if tenant.is_some_and(|t| t != b.tenant) || b.expires_at <= now {
+            continue;
+        }
+        println!("{:<10} {:<8} {:<8} {:<24} {}", b.tenant, b.extension, b.expires_at - now, b.source, b.contact);
+    }
+    Ok(())
+}

@@ -1,0 +1,532 @@
+//! The TOML configuration: server settings and declarative provisioning.
+//! Errors, syntactic or semantic, name the file and line.
+
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use toml::Spanned;
+
+/// The embedded default configuration (a demo PBX on loopback).
+pub const DEMO: &str = include_str!("demo.toml");
+
+/// The whole configuration file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// SIP listeners and limits.
+    #[serde(default)]
+    pub sip: SipSection,
+    /// Media settings.
+    #[serde(default)]
+    pub media: MediaSection,
+    /// Admin HTTP API.
+    #[serde(default)]
+    pub http: HttpSection,
+    /// Storage.
+    #[serde(default)]
+    pub store: StoreSection,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogSection,
+    /// Tenants (PBXes) to provision.
+    #[serde(default)]
+    pub tenants: Vec<TenantConfig>,
+    /// SIP trunks.
+    #[serde(default)]
+    pub trunks: Vec<TrunkConfig>,
+}
+
+/// `[sip]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipSection {
+    /// `udp:IP:PORT` / `tcp:IP:PORT` listeners.
+    pub listen: Vec<Spanned<String>>,
+    /// Tenant for requests addressed to the switch by IP.
+    pub default_tenant: Option<Spanned<String>>,
+    /// Secret for nonces (share it between nodes); random per start if unset.
+    pub secret: Option<String>,
+    /// Digest algorithms offered, most preferred first: `MD5`, `SHA-256`.
+    pub digest_algorithms: Vec<Spanned<String>>,
+    /// Seconds a digest nonce stays valid.
+    pub nonce_lifetime_s: u64,
+    /// Shortest registration accepted (423 below).
+    pub min_expires: u32,
+    /// Longest registration granted.
+    pub max_expires: u32,
+    /// Registration interval when the phone names none.
+    pub default_expires: u32,
+    /// Most contacts per extension.
+    pub max_contacts_per_extension: usize,
+    /// Largest SIP message accepted, bytes.
+    pub max_message_bytes: usize,
+    /// Most live server transactions (503 beyond).
+    pub max_transactions: usize,
+    /// Most open TCP connections.
+    pub max_tcp_connections: usize,
+    /// Failed authentications per source IP per minute before refusing.
+    pub max_auth_failures_per_minute: u32,
+}
+
+impl Default for SipSection {
+    fn default() -> Self {
+        SipSection {
+            listen: vec![Spanned::new(0..0, "udp:127.0.0.1:5060".into()), Spanned::new(0..0, "tcp:127.0.0.1:5060".into())],
+            default_tenant: None,
+            secret: None,
+            digest_algorithms: vec![Spanned::new(0..0, "MD5".into()), Spanned::new(0..0, "SHA-256".into())],
+            nonce_lifetime_s: 300,
+            min_expires: 60,
+            max_expires: 3600,
+            default_expires: 3600,
+            max_contacts_per_extension: 10,
+            max_message_bytes: 65_535,
+            max_transactions: 50_000,
+            max_tcp_connections: 4096,
+            max_auth_failures_per_minute: 30,
+        }
+    }
+}
+
+/// `[media]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaSection {
+    /// Address RTP ports are bound on and advertised in SDP.
+    pub address: Spanned<String>,
+    /// RTP port range `LOW-HIGH`.
+    pub rtp_ports: Spanned<String>,
+}
+
+impl Default for MediaSection {
+    fn default() -> Self {
+        MediaSection {
+            address: Spanned::new(0..0, "127.0.0.1".into()),
+            rtp_ports: Spanned::new(0..0, "20000-20999".into()),
+        }
+    }
+}
+
+/// `[http]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSection {
+    /// Listen address of the admin API; empty to disable.
+    pub listen: Spanned<String>,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        HttpSection { listen: Spanned::new(0..0, "127.0.0.1:8080".into()) }
+    }
+}
+
+/// `[store]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSection {
+    /// SQLite database file.
+    pub path: String,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        StoreSection { path: "parkline-data/parkline.db".into() }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    /// A tracing filter (`info`, `parkline=debug,switch=debug`). RUST_LOG wins.
+    pub level: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection { level: "info".into() }
+    }
+}
+
+/// `[[tenants]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Unique short name.
+    pub name: Spanned<String>,
+    /// SIP domain and digest realm.
+    pub domain: Spanned<String>,
+    /// Parking prefix.
+    #[serde(default = "default_park_prefix")]
+    pub park_prefix: Spanned<String>,
+    /// Release prefix.
+    #[serde(default = "default_release_prefix")]
+    pub release_prefix: Spanned<String>,
+    /// Seconds before a parked call rings the parker back.
+    #[serde(default = "default_park_timeout")]
+    pub park_timeout_s: u32,
+    /// Seconds a comeback call rings.
+    #[serde(default = "default_comeback_ring")]
+    pub park_comeback_ring_s: u32,
+    /// Digits in random parking codes.
+    #[serde(default = "default_code_length")]
+    pub park_code_length: Spanned<u8>,
+    /// Extension that gets unanswered comebacks.
+    #[serde(default)]
+    pub park_fallback: Option<Spanned<String>>,
+    /// Extensions.
+    #[serde(default)]
+    pub extensions: Vec<ExtensionConfig>,
+    /// DIDs.
+    #[serde(default)]
+    pub dids: Vec<DidConfig>,
+}
+
+fn default_park_prefix() -> Spanned<String> {
+    Spanned::new(0..0, "*70".into())
+}
+fn default_release_prefix() -> Spanned<String> {
+    Spanned::new(0..0, "*71".into())
+}
+fn default_park_timeout() -> u32 {
+    180
+}
+fn default_comeback_ring() -> u32 {
+    30
+}
+fn default_code_length() -> Spanned<u8> {
+    Spanned::new(0..0, 4)
+}
+fn yes() -> bool {
+    true
+}
+
+/// `[[tenants.extensions]]`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionConfig {
+    /// Extension number (digits).
+    pub number: Spanned<String>,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// SIP password (stored only as digest hashes).
+    pub password: Spanned<String>,
+    /// Account usable.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// May call external numbers.
+    #[serde(default = "yes")]
+    pub can_call_out: bool,
+    /// May park.
+    #[serde(default = "yes")]
+    pub can_park: bool,
+    /// May retrieve.
+    #[serde(default = "yes")]
+    pub can_retrieve: bool,
+}
+
+impl std::fmt::Debug for ExtensionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExtensionConfig").field("number", &self.number).field("password", &"<redacted>").finish()
+    }
+}
+
+/// `[[tenants.dids]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DidConfig {
+    /// External number.
+    pub number: Spanned<String>,
+    /// Target extension.
+    pub extension: Spanned<String>,
+}
+
+/// `[[trunks]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkConfig {
+    /// Unique name.
+    pub name: Spanned<String>,
+    /// `IP:PORT` of the peer.
+    pub address: Spanned<String>,
+    /// Tenant served.
+    pub tenant: Spanned<String>,
+}
+
+/// A listener from `sip.listen`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listen {
+    /// UDP socket.
+    Udp(SocketAddr),
+    /// TCP listener.
+    Tcp(SocketAddr),
+}
+
+/// Every problem found in a config, each as `FILE:LINE: message`.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for e in &self.0 {
+            writeln!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+struct Checker<'a> {
+    file: &'a str,
+    text: &'a str,
+    errors: Vec<String>,
+}
+
+impl Checker<'_> {
+    fn line(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+    }
+
+    fn err<T>(&mut self, at: &Spanned<T>, msg: String) {
+        let line = self.line(at.span().start);
+        self.errors.push(format!("{}:{line}: {msg}", self.file));
+    }
+}
+
+impl Config {
+    /// Parses and validates `text` (read from `file`, used in messages).
+    pub fn parse(file: &str, text: &str) -> Result<Config, ConfigErrors> {
+        let cfg: Config = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let msg = e.message().to_string();
+            ConfigErrors(vec![match line {
+                Some(l) => format!("{file}:{l}: {msg}"),
+                None => format!("{file}: {msg}"),
+            }])
+        })?;
+        let mut c = Checker { file, text, errors: Vec::new() };
+        cfg.check(&mut c);
+        if c.errors.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(ConfigErrors(c.errors))
+        }
+    }
+
+    /// The digest algorithms offered, in order.
+    pub fn digest_algorithms(&self) -> Vec<sip::digest::Algorithm> {
+        self.sip.digest_algorithms.iter().filter_map(|a| sip::digest::Algorithm::parse(a.get_ref())).collect()
+    }
+
+    /// The listeners.
+    pub fn listeners(&self) -> Vec<Listen> {
+        self.sip.listen.iter().filter_map(|l| parse_listen(l.get_ref()).ok()).collect()
+    }
+
+    fn check(&self, c: &mut Checker) {
+        if self.sip.listen.is_empty() {
+            c.errors.push(format!("{}: sip.listen must name at least one listener", c.file));
+        }
+        for l in &self.sip.listen {
+            if let Err(e) = parse_listen(l.get_ref()) {
+                c.err(l, e);
+            }
+        }
+        if self.sip.digest_algorithms.is_empty() {
+            c.errors.push(format!("{}: sip.digest_algorithms must name at least one algorithm", c.file));
+        }
+        for a in &self.sip.digest_algorithms {
+            if sip::digest::Algorithm::parse(a.get_ref()).is_none() {
+                c.err(a, format!("digest algorithm '{}' is not MD5 or SHA-256", a.get_ref()));
+            }
+        }
+        if self.sip.min_expires == 0 || self.sip.min_expires > self.sip.max_expires {
+            c.errors.push(format!("{}: sip.min_expires must be between 1 and sip.max_expires", c.file));
+        }
+        if self.sip.max_message_bytes < 1500 {
+            c.errors.push(format!("{}: sip.max_message_bytes must be at least 1500", c.file));
+        }
+        if self.media.address.get_ref().parse::<IpAddr>().is_err() {
+            c.err(&self.media.address, format!("media.address '{}' is not an IP address", self.media.address.get_ref()));
+        }
+        if parse_range(self.media.rtp_ports.get_ref()).is_none() {
+            c.err(
+                &self.media.rtp_ports,
+                format!("media.rtp_ports '{}' must be LOW-HIGH with 1024 <= LOW < HIGH <= 65535", self.media.rtp_ports.get_ref()),
+            );
+        }
+        let http = self.http.listen.get_ref();
+        if !http.is_empty() && http.parse::<SocketAddr>().is_err() {
+            c.err(&self.http.listen, format!("http.listen '{http}' is not IP:PORT"));
+        }
+        if self.store.path.trim().is_empty() {
+            c.errors.push(format!("{}: store.path must not be empty", c.file));
+        }
+        self.check_tenants(c);
+        if let Some(d) = &self.sip.default_tenant {
+            if !self.tenants.iter().any(|t| t.name.get_ref() == d.get_ref()) {
+                c.err(d, format!("sip.default_tenant '{}' is not a configured tenant", d.get_ref()));
+            }
+        }
+    }
+
+    fn check_tenants(&self, c: &mut Checker) {
+        let mut names = HashSet::new();
+        let mut domains = HashSet::new();
+        let mut dids = HashSet::new();
+        for t in &self.tenants {
+            let name = t.name.get_ref();
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                c.err(&t.name, format!("tenant name '{name}' must be letters, digits, '-' or '_'"));
+            }
+            if !names.insert(name.clone()) {
+                c.err(&t.name, format!("tenant '{name}' is declared twice"));
+            }
+            let domain = t.domain.get_ref().to_ascii_lowercase();
+            if sip::Host::parse(domain.as_bytes()).is_none() {
+                c.err(&t.domain, format!("tenant '{name}': domain '{domain}' is not a valid host name"));
+            }
+            if !domains.insert(domain.clone()) {
+                c.err(&t.domain, format!("domain '{domain}' is used by two tenants"));
+            }
+            check_prefixes(c, t);
+            let len = *t.park_code_length.get_ref();
+            if !(2..=8).contains(&len) {
+                c.err(&t.park_code_length, format!("tenant '{name}': park_code_length must be 2 to 8, not {len}"));
+            }
+            let mut numbers = HashSet::new();
+            for e in &t.extensions {
+                let n = e.number.get_ref();
+                if n.is_empty() || n.len() > 15 || !n.bytes().all(|b| b.is_ascii_digit()) {
+                    c.err(&e.number, format!("tenant '{name}': extension number '{n}' must be 1 to 15 digits"));
+                }
+                if !numbers.insert(n.clone()) {
+                    c.err(&e.number, format!("tenant '{name}': extension '{n}' is declared twice"));
+                }
+                for p in [t.park_prefix.get_ref(), t.release_prefix.get_ref()] {
+                    if n.starts_with(p.as_str()) {
+                        c.err(&e.number, format!("tenant '{name}': extension '{n}' starts with the feature prefix '{p}'"));
+                    }
+                }
+                if e.password.get_ref().len() < 6 {
+                    c.err(&e.password, format!("tenant '{name}': extension '{n}' needs a password of at least 6 characters"));
+                }
+            }
+            for d in &t.dids {
+                let n = d.number.get_ref();
+                let digits = n.strip_prefix('+').unwrap_or(n);
+                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    c.err(&d.number, format!("DID '{n}' must be digits with an optional leading '+'"));
+                }
+                if !dids.insert(n.clone()) {
+                    c.err(&d.number, format!("DID '{n}' is declared twice"));
+                }
+                if !numbers.contains(d.extension.get_ref()) {
+                    c.err(&d.extension, format!("DID '{n}' points at '{}', which is not an extension of tenant '{name}'", d.extension.get_ref()));
+                }
+            }
+            if let Some(f) = &t.park_fallback {
+                if !numbers.contains(f.get_ref()) {
+                    c.err(f, format!("tenant '{name}': park_fallback '{}' is not an extension", f.get_ref()));
+                }
+            }
+        }
+        let mut trunks = HashSet::new();
+        for tr in &self.trunks {
+            if !trunks.insert(tr.name.get_ref().clone()) {
+                c.err(&tr.name, format!("trunk '{}' is declared twice", tr.name.get_ref()));
+            }
+            if tr.address.get_ref().parse::<SocketAddr>().is_err() {
+                c.err(&tr.address, format!("trunk address '{}' is not IP:PORT", tr.address.get_ref()));
+            }
+            if !names.contains(tr.tenant.get_ref()) {
+                c.err(&tr.tenant, format!("trunk '{}' names unknown tenant '{}'", tr.name.get_ref(), tr.tenant.get_ref()));
+            }
+        }
+    }
+}
+
+fn check_prefixes(c: &mut Checker, t: &TenantConfig) {
+    let name = t.name.get_ref();
+    let (park, release) = (t.park_prefix.get_ref(), t.release_prefix.get_ref());
+    for p in [&t.park_prefix, &t.release_prefix] {
+        let v = p.get_ref();
+        if v.is_empty() || v.len() > 8 || !v.bytes().all(|b| b.is_ascii_digit() || b == b'*' || b == b'#') {
+            c.err(p, format!("tenant '{name}': prefix '{v}' must be 1 to 8 of 0-9, * and #"));
+        }
+    }
+    if park.starts_with(release.as_str()) || release.starts_with(park.as_str()) {
+        c.err(&t.release_prefix, format!("tenant '{name}': park prefix '{park}' and release prefix '{release}' overlap"));
+    }
+}
+
+/// Parses `udp:IP:PORT` or `tcp:IP:PORT`.
+pub fn parse_listen(s: &str) -> Result<Listen, String> {
+    let (proto, addr) = s.split_once(':').ok_or_else(|| format!("listener '{s}' must be udp:IP:PORT or tcp:IP:PORT"))?;
+    let addr: SocketAddr = addr.parse().map_err(|_| format!("listener '{s}': '{addr}' is not IP:PORT"))?;
+    match proto {
+        "udp" => Ok(Listen::Udp(addr)),
+        "tcp" => Ok(Listen::Tcp(addr)),
+        _ => Err(format!("listener '{s}': transport must be udp or tcp")),
+    }
+}
+
+fn parse_range(s: &str) -> Option<(u16, u16)> {
+    let (a, b) = s.split_once('-')?;
+    let (a, b): (u16, u16) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+    (a >= 1024 && a < b).then_some((a, b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_config_is_valid() {
+        let cfg = Config::parse("demo.toml", DEMO).unwrap();
+        assert_eq!(cfg.tenants.len(), 2);
+        assert_eq!(cfg.listeners().len(), 2);
+    }
+
+    #[test]
+    fn syntax_errors_have_line_numbers() {
+        let err = Config::parse("x.toml", "[sip]\nlisten = [\"udp:127.0.0.1:5060\"]\nbogus = 1\n").unwrap_err();
+        assert_eq!(err.0.len(), 1);
+        assert!(err.0[0].starts_with("x.toml:3:"), "{err}");
+    }
+
+    #[test]
+    fn semantic_errors_have_line_numbers() {
+        let text = r#"
+[sip]
+listen = ["udp:127.0.0.1:5060", "sctp:1.2.3.4:5"]
+
+[[tenants]]
+name = "acme"
+domain = "acme.example"
+park_prefix = "*7"
+release_prefix = "*71"
+
+[[tenants.extensions]]
+number = "33a"
+password = "secret-333"
+
+[[tenants.dids]]
+number = "1555"
+extension = "999"
+
+[[trunks]]
+name = "carrier"
+address = "nowhere"
+tenant = "nobody"
+"#;
+        let err = Config::parse("bad.toml", text).unwrap_err();
+        let all = err.to_string();
+        for expected in ["bad.toml:3:", "bad.toml:9:", "bad.toml:12:", "bad.toml:17:", "bad.toml:21:", "bad.toml:22:"] {
+            assert!(all.contains(expected), "missing {expected} in\n{all}");
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! `parkline serve`: open the store, provision, bind sockets, run.
+
+use crate::config::{Config, Listen};
+use crate::shell::{self, Event};
+use crate::{http, persist, provision, transport};
+use anyhow::{Context, Result};
+use rand::RngCore;
+use std::path::Path;
+use std::sync::Arc;
+use store::{SqliteStore, Store};
+use switch::{Switch, SwitchConfig};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
+use tracing::info;
+
+fn switch_config(cfg: &Config) -> SwitchConfig {
+    let secret = match &cfg.sip.secret {
+        Some(s) => s.as_bytes().to_vec(),
+        None => {
+            let mut s = vec![0u8; 32];
+            rand::thread_rng().fill_bytes(&mut s);
+            s
+        }
+    };
+    SwitchConfig {
+        secret,
+        digest_algorithms: cfg.digest_algorithms(),
+        nonce_lifetime_s: cfg.sip.nonce_lifetime_s,
+        min_expires: cfg.sip.min_expires,
+        max_expires: cfg.sip.max_expires,
+        default_expires: cfg.sip.default_expires,
+        max_contacts_per_extension: cfg.sip.max_contacts_per_extension,
+        max_transactions: cfg.sip.max_transactions,
+        max_auth_failures_per_minute: cfg.sip.max_auth_failures_per_minute,
+        default_tenant: cfg.sip.default_tenant.as_ref().map(|t| t.get_ref().clone()),
+        limits: sip::Limits { max_message: cfg.sip.max_message_bytes, ..Default::default() },
+        ..SwitchConfig::default()
+    }
+}
+
+/// Runs the switch until SIGINT/SIGTERM.
+pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
+    let mut store = SqliteStore::open(db).with_context(|| format!("cannot open the store at {}", db.display()))?;
+    let report = provision::sync(&cfg, &mut store).context("provisioning from the configuration failed")?;
+    info!(
+        tenants = report.tenants,
+        extensions = report.extensions,
+        dids = report.dids,
+        trunks = report.trunks,
+        removed = report.removed,
+        "provisioned from configuration"
+    );
+    let dir = store.load_directory()?;
+    let bindings = store.bindings()?;
+
+    let (events_tx, events_rx) = mpsc::channel::<Event>(8192);
+    let limits = sip::Limits { max_message: cfg.sip.max_message_bytes, ..Default::default() };
+    let mut udp = Vec::new();
+    for l in cfg.listeners() {
+        match l {
+            Listen::Udp(addr) => {
+                let s = UdpSocket::bind(addr).await.with_context(|| format!("cannot bind udp:{addr}"))?;
+                let s = Arc::new(s);
+                info!("listening on udp:{}", s.local_addr()?);
+                tokio::spawn(transport::udp::read_loop(s.clone(), events_tx.clone(), limits.max_message));
+                udp.push(s);
+            }
+            Listen::Tcp(addr) => {
+                let l = TcpListener::bind(addr).await.with_context(|| format!("cannot bind tcp:{addr}"))?;
+                info!("listening on tcp:{}", l.local_addr()?);
+                tokio::spawn(transport::tcp::accept_loop(l, events_tx.clone(), limits, cfg.sip.max_tcp_connections));
+            }
+        }
+    }
+    let http_addr = cfg.http.listen.get_ref();
+    if !http_addr.is_empty() {
+        let listener = TcpListener::bind(http_addr.as_str())
+            .await
+            .with_context(|| format!("cannot bind the HTTP API on {http_addr}"))?;
+        info!("admin API on http://{}", listener.local_addr()?);
+        let app = http::router(events_tx.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+    }
+
+    let mut sw = Switch::new(switch_config(&cfg), dir);
+    sw.restore_bindings(bindings, shell::now());
+    let (store_tx, store_rx) = std::sync::mpsc::channel();
+    let store_events = events_tx.clone();
+    let store_thread = std::thread::spawn(move || persist::run(store, store_rx, store_events));
+    drop(events_tx);
+    let core = tokio::spawn(shell::run(sw, events_rx, udp, store_tx.clone()));
+    info!("Parkline is running");
+    shutdown_signal().await;
+    info!("shutting down");
+    core.abort();
+    let _ = store_tx.send(persist::StoreMsg::Stop);
+    let _ = tokio::task::spawn_blocking(move || store_thread.join()).await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,184 @@
+//! The core task: owns the sans-IO [`Switch`], feeds it events from the
+//! sockets and timers, and carries out its outputs. One task owns all core
+//! state, so the signalling path takes no locks.
+
+use accounts::{Binding, Directory};
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::mpsc as smpsc;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use switch::{Now, Output, Peer, Stats, Switch, Transport};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, warn};
+
+use crate::persist::StoreMsg;
+
+/// Inputs of the core task.
+pub enum Event {
+    /// A UDP datagram.
+    Datagram(Peer, Bytes),
+    /// A message framed from a TCP stream.
+    Message(Peer, Box<sip::Message>),
+    /// A TCP stream that failed to frame.
+    ParseError(Peer, sip::ParseError),
+    /// Raw bytes to send (TCP keep-alive pong).
+    Send(Peer, Bytes),
+    /// A TCP connection opened, with its writer.
+    TcpOpen(u64, mpsc::Sender<Bytes>),
+    /// A TCP connection closed.
+    TcpClosed(u64),
+    /// New accounts from the store.
+    Directory(Box<Directory>),
+    /// A question from the admin API.
+    Query(Query),
+}
+
+/// Questions the admin API asks the core.
+pub enum Query {
+    /// Current bindings.
+    Bindings(oneshot::Sender<Vec<Binding>>),
+    /// Counters and sizes.
+    Status(oneshot::Sender<Status>),
+}
+
+/// A snapshot for the admin API.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Status {
+    /// Requests received.
+    pub requests: u64,
+    /// Responses received.
+    pub responses: u64,
+    /// Unparseable messages.
+    pub parse_errors: u64,
+    /// Messages sent.
+    pub sent: u64,
+    /// Successful registrations.
+    pub registrations: u64,
+    /// Failed authentications.
+    pub auth_failures: u64,
+    /// Live bindings.
+    pub bindings: usize,
+    /// Live server transactions.
+    pub server_transactions: usize,
+    /// Live client transactions.
+    pub client_transactions: usize,
+    /// Open TCP connections.
+    pub tcp_connections: usize,
+}
+
+fn status(stats: Stats, sw: &Switch, bindings: usize, tcp: usize) -> Status {
+    let (server_transactions, client_transactions) = sw.transactions();
+    Status {
+        requests: stats.requests,
+        responses: stats.responses,
+        parse_errors: stats.parse_errors,
+        sent: stats.sent,
+        registrations: stats.registrations,
+        auth_failures: stats.auth_failures,
+        bindings,
+        server_transactions,
+        client_transactions,
+        tcp_connections: tcp,
+    }
+}
+
+/// The current time for the core.
+pub fn now() -> Now {
+    let unix_s = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    Now { mono: Instant::now(), unix_s }
+}
+
+/// Runs the core until the event queue closes.
+pub async fn run(
+    mut sw: Switch,
+    mut events: mpsc::Receiver<Event>,
+    udp: Vec<Arc<UdpSocket>>,
+    store: smpsc::Sender<StoreMsg>,
+) {
+    let mut tcp: HashMap<u64, mpsc::Sender<Bytes>> = HashMap::new();
+    let mut batch = Vec::with_capacity(64);
+    loop {
+        let deadline = sw.next_deadline();
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            n = events.recv_many(&mut batch, 64) => {
+                if n == 0 {
+                    return;
+                }
+                let now = now();
+                for ev in batch.drain(..) {
+                    handle(&mut sw, &mut tcp, now, ev);
+                }
+            }
+            _ = sleep => sw.handle_timeout(now()),
+        }
+        while let Some(out) = sw.poll_output() {
+            match out {
+                Output::Transmit(peer, data) => send(&udp, &tcp, peer, data),
+                Output::Store(op) => {
+                    let _ = store.send(StoreMsg::Op(op));
+                }
+            }
+        }
+    }
+}
+
+fn handle(sw: &mut Switch, tcp: &mut HashMap<u64, mpsc::Sender<Bytes>>, now: Now, ev: Event) {
+    match ev {
+        Event::Datagram(peer, data) => sw.handle_datagram(now, peer, data),
+        Event::Message(peer, msg) => sw.handle_message(now, peer, *msg),
+        Event::ParseError(peer, err) => sw.handle_parse_error(peer, err),
+        Event::Send(peer, data) => {
+            if let Transport::Tcp(id) = peer.transport {
+                if let Some(w) = tcp.get(&id) {
+                    let _ = w.try_send(data);
+                }
+            }
+        }
+        Event::TcpOpen(id, writer) => {
+            tcp.insert(id, writer);
+        }
+        Event::TcpClosed(id) => {
+            tcp.remove(&id);
+        }
+        Event::Directory(dir) => sw.set_directory(*dir),
+        Event::Query(Query::Bindings(reply)) => {
+            let _ = reply.send(sw.bindings());
+        }
+        Event::Query(Query::Status(reply)) => {
+            let bindings = sw.bindings().len();
+            let _ = reply.send(status(sw.stats(), sw, bindings, tcp.len()));
+        }
+    }
+}
+
+fn send(udp: &[Arc<UdpSocket>], tcp: &HashMap<u64, mpsc::Sender<Bytes>>, peer: Peer, data: Bytes) {
+    match peer.transport {
+        Transport::Udp => {
+            let sock = udp.iter().find(|s| s.local_addr().is_ok_and(|a| a.is_ipv4() == peer.addr.is_ipv4()));
+            match sock {
+                Some(s) => {
+                    if let Err(e) = s.try_send_to(&data, peer.addr) {
+                        debug!(%peer, "udp send failed: {e}");
+                    }
+                }
+                None => warn!(%peer, "no UDP socket for this address family"),
+            }
+        }
+        Transport::Tcp(id) => match tcp.get(&id) {
+            Some(w) => {
+                if w.try_send(data).is_err() {
+                    warn!(%peer, "tcp writer full or closed: message dropped");
+                }
+            }
+            None => debug!(%peer, "tcp connection gone: message dropped"),
+        },
+    }
+}
