@@ -10,9 +10,15 @@ use store::Store;
 pub fn tenant(store: &mut dyn Store, cmd: TenantCmd) -> Result<()> {
     match cmd {
         TenantCmd::List => {
-            println!("{:<12} {:<28} {:<6} {:<6}", "NAME", "DOMAIN", "PARK", "RELEASE");
+            println!(
+                "{:<12} {:<28} {:<6} {:<6}",
+                "NAME", "DOMAIN", "PARK", "RELEASE"
+            );
             for t in store.tenants()? {
-                println!("{:<12} {:<28} {:<6} {:<6}", t.name, t.domain, t.park_prefix, t.release_prefix);
+                println!(
+                    "{:<12} {:<28} {:<6} {:<6}",
+                    t.name, t.domain, t.park_prefix, t.release_prefix
+                );
             }
         }
         TenantCmd::Add(a) => {
@@ -33,13 +39,27 @@ pub fn tenant(store: &mut dyn Store, cmd: TenantCmd) -> Result<()> {
 pub fn extension(store: &mut dyn Store, cmd: ExtensionCmd) -> Result<()> {
     match cmd {
         ExtensionCmd::List { tenant } => {
-            println!("{:<10} {:<8} {:<24} {:<8} {}", "TENANT", "NUMBER", "NAME", "ENABLED", "PERMISSIONS");
+            println!(
+                "{:<10} {:<8} {:<24} {:<8} {}",
+                "TENANT", "NUMBER", "NAME", "ENABLED", "PERMISSIONS"
+            );
             for e in store.extensions(tenant.as_deref())? {
-                let perms: Vec<&str> = [(e.can_call_out, "call-out"), (e.can_park, "park"), (e.can_retrieve, "retrieve")]
-                    .into_iter()
-                    .filter_map(|(ok, name)| ok.then_some(name))
-                    .collect();
-                println!("{:<10} {:<8} {:<24} {:<8} {}", e.tenant, e.number, e.name, e.enabled, perms.join(","));
+                let perms: Vec<&str> = [
+                    (e.can_call_out, "call-out"),
+                    (e.can_park, "park"),
+                    (e.can_retrieve, "retrieve"),
+                ]
+                .into_iter()
+                .filter_map(|(ok, name)| ok.then_some(name))
+                .collect();
+                println!(
+                    "{:<10} {:<8} {:<24} {:<8} {}",
+                    e.tenant,
+                    e.number,
+                    e.name,
+                    e.enabled,
+                    perms.join(",")
+                );
             }
         }
         ExtensionCmd::Add(a) => {
@@ -75,12 +95,21 @@ pub fn did(store: &mut dyn Store, cmd: DidCmd) -> Result<()> {
                 println!("{:<16} {:<10} {}", d.number, d.tenant, d.extension);
             }
         }
-        DidCmd::Add { number, tenant, extension } => {
+        DidCmd::Add {
+            number,
+            tenant,
+            extension,
+        } => {
             let digits = number.strip_prefix('+').unwrap_or(&number);
             if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
                 bail!("DID '{number}' must be digits with an optional leading '+'");
             }
-            store.upsert_did(&Did { number: number.clone(), tenant, extension, source: Source::Manual })?;
+            store.upsert_did(&Did {
+                number: number.clone(),
+                tenant,
+                extension,
+                source: Source::Manual,
+            })?;
             println!("DID {number} saved");
         }
     }
@@ -96,11 +125,20 @@ pub fn trunk(store: &mut dyn Store, cmd: TrunkCmd) -> Result<()> {
                 println!("{:<12} {:<24} {}", t.name, t.address, t.tenant);
             }
         }
-        TrunkCmd::Add { name, address, tenant } => {
+        TrunkCmd::Add {
+            name,
+            address,
+            tenant,
+        } => {
             if address.parse::<std::net::SocketAddr>().is_err() {
                 bail!("trunk address '{address}' is not IP:PORT");
             }
-            store.upsert_trunk(&Trunk { name: name.clone(), address, tenant, source: Source::Manual })?;
+            store.upsert_trunk(&Trunk {
+                name: name.clone(),
+                address,
+                tenant,
+                source: Source::Manual,
+            })?;
             println!("trunk '{name}' saved");
         }
     }
@@ -109,13 +147,25 @@ pub fn trunk(store: &mut dyn Store, cmd: TrunkCmd) -> Result<()> {
 
 /// `parkline registrations`
 pub fn registrations(store: &dyn Store, tenant: Option<&str>) -> Result<()> {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-    println!("{:<10} {:<8} {:<8} {:<24} {}", "TENANT", "EXT", "EXPIRES", "SOURCE", "CONTACT");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    println!(
+        "{:<10} {:<8} {:<8} {:<24} {}",
+        "TENANT", "EXT", "EXPIRES", "SOURCE", "CONTACT"
+    );
     for b in store.bindings()? {
         if tenant.is_some_and(|t| t != b.tenant) || b.expires_at <= now {
             continue;
         }
-        println!("{:<10} {:<8} {:<8} {:<24} {}", b.tenant, b.extension, b.expires_at - now, b.source, b.contact);
+        println!(
+            "{:<10} {:<8} {:<8} {:<24} {}",
+            b.tenant,
+            b.extension,
+            b.expires_at - now,
+            b.source,
+            b.contact
+        );
     }
     Ok(())
 }

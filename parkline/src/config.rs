@@ -47,6 +47,7 @@ pub struct SipSection {
     /// Secret for nonces (share it between nodes); random per start if unset.
     pub secret: Option<String>,
     /// Digest algorithms offered, most preferred first: `MD5`, `SHA-256`.
+    /// Default `["MD5"]`: some phones (baresip 1.0) fail on any SHA-256 challenge.
     pub digest_algorithms: Vec<Spanned<String>>,
     /// Seconds a digest nonce stays valid.
     pub nonce_lifetime_s: u64,
@@ -71,10 +72,13 @@ pub struct SipSection {
 impl Default for SipSection {
     fn default() -> Self {
         SipSection {
-            listen: vec![Spanned::new(0..0, "udp:127.0.0.1:5060".into()), Spanned::new(0..0, "tcp:127.0.0.1:5060".into())],
+            listen: vec![
+                Spanned::new(0..0, "udp:127.0.0.1:5060".into()),
+                Spanned::new(0..0, "tcp:127.0.0.1:5060".into()),
+            ],
             default_tenant: None,
             secret: None,
-            digest_algorithms: vec![Spanned::new(0..0, "MD5".into()), Spanned::new(0..0, "SHA-256".into())],
+            digest_algorithms: vec![Spanned::new(0..0, "MD5".into())],
             nonce_lifetime_s: 300,
             min_expires: 60,
             max_expires: 3600,
@@ -117,7 +121,9 @@ pub struct HttpSection {
 
 impl Default for HttpSection {
     fn default() -> Self {
-        HttpSection { listen: Spanned::new(0..0, "127.0.0.1:8080".into()) }
+        HttpSection {
+            listen: Spanned::new(0..0, "127.0.0.1:8080".into()),
+        }
     }
 }
 
@@ -131,7 +137,9 @@ pub struct StoreSection {
 
 impl Default for StoreSection {
     fn default() -> Self {
-        StoreSection { path: "parkline-data/parkline.db".into() }
+        StoreSection {
+            path: "parkline-data/parkline.db".into(),
+        }
     }
 }
 
@@ -145,7 +153,9 @@ pub struct LogSection {
 
 impl Default for LogSection {
     fn default() -> Self {
-        LogSection { level: "info".into() }
+        LogSection {
+            level: "info".into(),
+        }
     }
 }
 
@@ -229,7 +239,10 @@ pub struct ExtensionConfig {
 
 impl std::fmt::Debug for ExtensionConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExtensionConfig").field("number", &self.number).field("password", &"<redacted>").finish()
+        f.debug_struct("ExtensionConfig")
+            .field("number", &self.number)
+            .field("password", &"<redacted>")
+            .finish()
     }
 }
 
@@ -287,7 +300,11 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn line(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+        self.text[..offset.min(self.text.len())]
+            .bytes()
+            .filter(|&b| b == b'\n')
+            .count()
+            + 1
     }
 
     fn err<T>(&mut self, at: &Spanned<T>, msg: String) {
@@ -300,14 +317,20 @@ impl Config {
     /// Parses and validates `text` (read from `file`, used in messages).
     pub fn parse(file: &str, text: &str) -> Result<Config, ConfigErrors> {
         let cfg: Config = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
             let msg = e.message().to_string();
             ConfigErrors(vec![match line {
                 Some(l) => format!("{file}:{l}: {msg}"),
                 None => format!("{file}: {msg}"),
             }])
         })?;
-        let mut c = Checker { file, text, errors: Vec::new() };
+        let mut c = Checker {
+            file,
+            text,
+            errors: Vec::new(),
+        };
         cfg.check(&mut c);
         if c.errors.is_empty() {
             Ok(cfg)
@@ -318,17 +341,28 @@ impl Config {
 
     /// The digest algorithms offered, in order.
     pub fn digest_algorithms(&self) -> Vec<sip::digest::Algorithm> {
-        self.sip.digest_algorithms.iter().filter_map(|a| sip::digest::Algorithm::parse(a.get_ref())).collect()
+        self.sip
+            .digest_algorithms
+            .iter()
+            .filter_map(|a| sip::digest::Algorithm::parse(a.get_ref()))
+            .collect()
     }
 
     /// The listeners.
     pub fn listeners(&self) -> Vec<Listen> {
-        self.sip.listen.iter().filter_map(|l| parse_listen(l.get_ref()).ok()).collect()
+        self.sip
+            .listen
+            .iter()
+            .filter_map(|l| parse_listen(l.get_ref()).ok())
+            .collect()
     }
 
     fn check(&self, c: &mut Checker) {
         if self.sip.listen.is_empty() {
-            c.errors.push(format!("{}: sip.listen must name at least one listener", c.file));
+            c.errors.push(format!(
+                "{}: sip.listen must name at least one listener",
+                c.file
+            ));
         }
         for l in &self.sip.listen {
             if let Err(e) = parse_listen(l.get_ref()) {
@@ -336,39 +370,70 @@ impl Config {
             }
         }
         if self.sip.digest_algorithms.is_empty() {
-            c.errors.push(format!("{}: sip.digest_algorithms must name at least one algorithm", c.file));
+            c.errors.push(format!(
+                "{}: sip.digest_algorithms must name at least one algorithm",
+                c.file
+            ));
         }
         for a in &self.sip.digest_algorithms {
             if sip::digest::Algorithm::parse(a.get_ref()).is_none() {
-                c.err(a, format!("digest algorithm '{}' is not MD5 or SHA-256", a.get_ref()));
+                c.err(
+                    a,
+                    format!("digest algorithm '{}' is not MD5 or SHA-256", a.get_ref()),
+                );
             }
         }
         if self.sip.min_expires == 0 || self.sip.min_expires > self.sip.max_expires {
-            c.errors.push(format!("{}: sip.min_expires must be between 1 and sip.max_expires", c.file));
+            c.errors.push(format!(
+                "{}: sip.min_expires must be between 1 and sip.max_expires",
+                c.file
+            ));
         }
         if self.sip.max_message_bytes < 1500 {
-            c.errors.push(format!("{}: sip.max_message_bytes must be at least 1500", c.file));
+            c.errors.push(format!(
+                "{}: sip.max_message_bytes must be at least 1500",
+                c.file
+            ));
         }
         if self.media.address.get_ref().parse::<IpAddr>().is_err() {
-            c.err(&self.media.address, format!("media.address '{}' is not an IP address", self.media.address.get_ref()));
+            c.err(
+                &self.media.address,
+                format!(
+                    "media.address '{}' is not an IP address",
+                    self.media.address.get_ref()
+                ),
+            );
         }
         if parse_range(self.media.rtp_ports.get_ref()).is_none() {
             c.err(
                 &self.media.rtp_ports,
-                format!("media.rtp_ports '{}' must be LOW-HIGH with 1024 <= LOW < HIGH <= 65535", self.media.rtp_ports.get_ref()),
+                format!(
+                    "media.rtp_ports '{}' must be LOW-HIGH with 1024 <= LOW < HIGH <= 65535",
+                    self.media.rtp_ports.get_ref()
+                ),
             );
         }
         let http = self.http.listen.get_ref();
         if !http.is_empty() && http.parse::<SocketAddr>().is_err() {
-            c.err(&self.http.listen, format!("http.listen '{http}' is not IP:PORT"));
+            c.err(
+                &self.http.listen,
+                format!("http.listen '{http}' is not IP:PORT"),
+            );
         }
         if self.store.path.trim().is_empty() {
-            c.errors.push(format!("{}: store.path must not be empty", c.file));
+            c.errors
+                .push(format!("{}: store.path must not be empty", c.file));
         }
         self.check_tenants(c);
         if let Some(d) = &self.sip.default_tenant {
             if !self.tenants.iter().any(|t| t.name.get_ref() == d.get_ref()) {
-                c.err(d, format!("sip.default_tenant '{}' is not a configured tenant", d.get_ref()));
+                c.err(
+                    d,
+                    format!(
+                        "sip.default_tenant '{}' is not a configured tenant",
+                        d.get_ref()
+                    ),
+                );
             }
         }
     }
@@ -379,32 +444,54 @@ impl Config {
         let mut dids = HashSet::new();
         for t in &self.tenants {
             let name = t.name.get_ref();
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-                c.err(&t.name, format!("tenant name '{name}' must be letters, digits, '-' or '_'"));
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                c.err(
+                    &t.name,
+                    format!("tenant name '{name}' must be letters, digits, '-' or '_'"),
+                );
             }
             if !names.insert(name.clone()) {
                 c.err(&t.name, format!("tenant '{name}' is declared twice"));
             }
             let domain = t.domain.get_ref().to_ascii_lowercase();
             if sip::Host::parse(domain.as_bytes()).is_none() {
-                c.err(&t.domain, format!("tenant '{name}': domain '{domain}' is not a valid host name"));
+                c.err(
+                    &t.domain,
+                    format!("tenant '{name}': domain '{domain}' is not a valid host name"),
+                );
             }
             if !domains.insert(domain.clone()) {
-                c.err(&t.domain, format!("domain '{domain}' is used by two tenants"));
+                c.err(
+                    &t.domain,
+                    format!("domain '{domain}' is used by two tenants"),
+                );
             }
             check_prefixes(c, t);
             let len = *t.park_code_length.get_ref();
             if !(2..=8).contains(&len) {
-                c.err(&t.park_code_length, format!("tenant '{name}': park_code_length must be 2 to 8, not {len}"));
+                c.err(
+                    &t.park_code_length,
+                    format!("tenant '{name}': park_code_length must be 2 to 8, not {len}"),
+                );
             }
             let mut numbers = HashSet::new();
             for e in &t.extensions {
                 let n = e.number.get_ref();
                 if n.is_empty() || n.len() > 15 || !n.bytes().all(|b| b.is_ascii_digit()) {
-                    c.err(&e.number, format!("tenant '{name}': extension number '{n}' must be 1 to 15 digits"));
+                    c.err(
+                        &e.number,
+                        format!("tenant '{name}': extension number '{n}' must be 1 to 15 digits"),
+                    );
                 }
                 if !numbers.insert(n.clone()) {
-                    c.err(&e.number, format!("tenant '{name}': extension '{n}' is declared twice"));
+                    c.err(
+                        &e.number,
+                        format!("tenant '{name}': extension '{n}' is declared twice"),
+                    );
                 }
                 for p in [t.park_prefix.get_ref(), t.release_prefix.get_ref()] {
                     if n.starts_with(p.as_str()) {
@@ -419,7 +506,10 @@ impl Config {
                 let n = d.number.get_ref();
                 let digits = n.strip_prefix('+').unwrap_or(n);
                 if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                    c.err(&d.number, format!("DID '{n}' must be digits with an optional leading '+'"));
+                    c.err(
+                        &d.number,
+                        format!("DID '{n}' must be digits with an optional leading '+'"),
+                    );
                 }
                 if !dids.insert(n.clone()) {
                     c.err(&d.number, format!("DID '{n}' is declared twice"));
@@ -430,20 +520,39 @@ impl Config {
             }
             if let Some(f) = &t.park_fallback {
                 if !numbers.contains(f.get_ref()) {
-                    c.err(f, format!("tenant '{name}': park_fallback '{}' is not an extension", f.get_ref()));
+                    c.err(
+                        f,
+                        format!(
+                            "tenant '{name}': park_fallback '{}' is not an extension",
+                            f.get_ref()
+                        ),
+                    );
                 }
             }
         }
         let mut trunks = HashSet::new();
         for tr in &self.trunks {
             if !trunks.insert(tr.name.get_ref().clone()) {
-                c.err(&tr.name, format!("trunk '{}' is declared twice", tr.name.get_ref()));
+                c.err(
+                    &tr.name,
+                    format!("trunk '{}' is declared twice", tr.name.get_ref()),
+                );
             }
             if tr.address.get_ref().parse::<SocketAddr>().is_err() {
-                c.err(&tr.address, format!("trunk address '{}' is not IP:PORT", tr.address.get_ref()));
+                c.err(
+                    &tr.address,
+                    format!("trunk address '{}' is not IP:PORT", tr.address.get_ref()),
+                );
             }
             if !names.contains(tr.tenant.get_ref()) {
-                c.err(&tr.tenant, format!("trunk '{}' names unknown tenant '{}'", tr.name.get_ref(), tr.tenant.get_ref()));
+                c.err(
+                    &tr.tenant,
+                    format!(
+                        "trunk '{}' names unknown tenant '{}'",
+                        tr.name.get_ref(),
+                        tr.tenant.get_ref()
+                    ),
+                );
             }
         }
     }
@@ -454,19 +563,40 @@ fn check_prefixes(c: &mut Checker, t: &TenantConfig) {
     let (park, release) = (t.park_prefix.get_ref(), t.release_prefix.get_ref());
     for p in [&t.park_prefix, &t.release_prefix] {
         let v = p.get_ref();
-        if v.is_empty() || v.len() > 8 || !v.bytes().all(|b| b.is_ascii_digit() || b == b'*' || b == b'#') {
-            c.err(p, format!("tenant '{name}': prefix '{v}' must be 1 to 8 of 0-9, * and #"));
+        if v.is_empty()
+            || v.len() > 8
+            || !v
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#')
+        {
+            c.err(
+                p,
+                format!("tenant '{name}': prefix '{v}' must be 1 to 8 of 0-9, * and #"),
+            );
         }
     }
     if park.starts_with(release.as_str()) || release.starts_with(park.as_str()) {
-        c.err(&t.release_prefix, format!("tenant '{name}': park prefix '{park}' and release prefix '{release}' overlap"));
+        // Point at whichever prefix the file sets (a defaulted one has no line).
+        let msg =
+            format!("tenant '{name}': park prefix '{park}' and release prefix '{release}' overlap");
+        if t.release_prefix.span().end > 0 {
+            c.err(&t.release_prefix, msg);
+        } else if t.park_prefix.span().end > 0 {
+            c.err(&t.park_prefix, msg);
+        } else {
+            c.err(&t.name, msg);
+        }
     }
 }
 
 /// Parses `udp:IP:PORT` or `tcp:IP:PORT`.
 pub fn parse_listen(s: &str) -> Result<Listen, String> {
-    let (proto, addr) = s.split_once(':').ok_or_else(|| format!("listener '{s}' must be udp:IP:PORT or tcp:IP:PORT"))?;
-    let addr: SocketAddr = addr.parse().map_err(|_| format!("listener '{s}': '{addr}' is not IP:PORT"))?;
+    let (proto, addr) = s
+        .split_once(':')
+        .ok_or_else(|| format!("listener '{s}' must be udp:IP:PORT or tcp:IP:PORT"))?;
+    let addr: SocketAddr = addr
+        .parse()
+        .map_err(|_| format!("listener '{s}': '{addr}' is not IP:PORT"))?;
     match proto {
         "udp" => Ok(Listen::Udp(addr)),
         "tcp" => Ok(Listen::Tcp(addr)),
@@ -493,7 +623,11 @@ mod tests {
 
     #[test]
     fn syntax_errors_have_line_numbers() {
-        let err = Config::parse("x.toml", "[sip]\nlisten = [\"udp:127.0.0.1:5060\"]\nbogus = 1\n").unwrap_err();
+        let err = Config::parse(
+            "x.toml",
+            "[sip]\nlisten = [\"udp:127.0.0.1:5060\"]\nbogus = 1\n",
+        )
+        .unwrap_err();
         assert_eq!(err.0.len(), 1);
         assert!(err.0[0].starts_with("x.toml:3:"), "{err}");
     }
@@ -525,7 +659,14 @@ tenant = "nobody"
 "#;
         let err = Config::parse("bad.toml", text).unwrap_err();
         let all = err.to_string();
-        for expected in ["bad.toml:3:", "bad.toml:9:", "bad.toml:12:", "bad.toml:17:", "bad.toml:21:", "bad.toml:22:"] {
+        for expected in [
+            "bad.toml:3:",
+            "bad.toml:9:",
+            "bad.toml:12:",
+            "bad.toml:17:",
+            "bad.toml:21:",
+            "bad.toml:22:",
+        ] {
             assert!(all.contains(expected), "missing {expected} in\n{all}");
         }
     }

@@ -16,16 +16,26 @@ pub fn router(events: mpsc::Sender<Event>) -> Router {
         .with_state(events)
 }
 
-async fn ask<T>(events: &mpsc::Sender<Event>, make: impl FnOnce(oneshot::Sender<T>) -> Query) -> Result<T, StatusCode> {
+async fn ask<T>(
+    events: &mpsc::Sender<Event>,
+    make: impl FnOnce(oneshot::Sender<T>) -> Query,
+) -> Result<T, StatusCode> {
     let (tx, rx) = oneshot::channel();
-    events.send(Event::Query(make(tx))).await.map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
+    events
+        .send(Event::Query(make(tx)))
+        .await
+        .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
     rx.await.map_err(|_| StatusCode::SERVICE_UNAVAILABLE)
 }
 
-async fn status(State(events): State<mpsc::Sender<Event>>) -> Result<Json<crate::shell::Status>, StatusCode> {
+async fn status(
+    State(events): State<mpsc::Sender<Event>>,
+) -> Result<Json<crate::shell::Status>, StatusCode> {
     ask(&events, Query::Status).await.map(Json)
 }
 
-async fn registrations(State(events): State<mpsc::Sender<Event>>) -> Result<Json<Vec<accounts::Binding>>, StatusCode> {
+async fn registrations(
+    State(events): State<mpsc::Sender<Event>>,
+) -> Result<Json<Vec<accounts::Binding>>, StatusCode> {
     ask(&events, Query::Bindings).await.map(Json)
 }

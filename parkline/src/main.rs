@@ -23,7 +23,8 @@ fn load_config(path: Option<&Path>) -> Result<Config, String> {
     match path {
         None => Config::parse("<embedded demo config>", DEMO).map_err(|e| e.to_string()),
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: cannot read: {e}", p.display()))?;
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| format!("{}: cannot read: {e}", p.display()))?;
             Config::parse(&p.display().to_string(), &text).map_err(|e| e.to_string())
         }
     }
@@ -33,7 +34,10 @@ fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn main() -> ExitCode {
@@ -51,7 +55,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
     if let Command::CheckConfig { file } = &cli.command {
         return Ok(match load_config(Some(file)) {
             Ok(cfg) => {
-                println!("{}: ok ({} tenants, {} trunks)", file.display(), cfg.tenants.len(), cfg.trunks.len());
+                println!(
+                    "{}: ok ({} tenants, {} trunks)",
+                    file.display(),
+                    cfg.tenants.len(),
+                    cfg.trunks.len()
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -72,11 +81,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let db: PathBuf = cli.db.clone().unwrap_or_else(|| PathBuf::from(&cfg.store.path));
+    let db: PathBuf = cli
+        .db
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&cfg.store.path));
     match cli.command {
         Command::Serve => {
             init_logging(&cfg.log.level);
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             rt.block_on(serve::serve(cfg, &db))?;
         }
         Command::Tenant(c) => admin::tenant(&mut open(&db)?, c)?,

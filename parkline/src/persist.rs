@@ -32,7 +32,10 @@ pub fn run(mut store: SqliteStore, rx: mpsc::Receiver<StoreMsg>, events: tmpsc::
             match store.load_directory() {
                 Ok(dir) => {
                     info!("accounts changed in the store: reloading");
-                    if events.blocking_send(Event::Directory(Box::new(dir))).is_err() {
+                    if events
+                        .blocking_send(Event::Directory(Box::new(dir)))
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -45,7 +48,11 @@ pub fn run(mut store: SqliteStore, rx: mpsc::Receiver<StoreMsg>, events: tmpsc::
 fn apply(store: &mut SqliteStore, op: StoreOp) {
     let result = match &op {
         StoreOp::SaveBinding(b) => store.save_binding(b),
-        StoreOp::RemoveBinding { tenant, extension, contact } => store.remove_binding(tenant, extension, contact),
+        StoreOp::RemoveBinding {
+            tenant,
+            extension,
+            contact,
+        } => store.remove_binding(tenant, extension, contact),
     };
     if let Err(e) = result {
         error!("store write failed: {e}");

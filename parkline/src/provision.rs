@@ -24,7 +24,13 @@ pub struct SyncReport {
 }
 
 /// An extension record with its digest hashes for the tenant's realm.
-pub fn extension_record(tenant: &Tenant, number: &str, name: &str, password: &str, source: Source) -> Extension {
+pub fn extension_record(
+    tenant: &Tenant,
+    number: &str,
+    name: &str,
+    password: &str,
+    source: Source,
+) -> Extension {
     Extension {
         tenant: tenant.name.clone(),
         number: number.to_string(),
@@ -59,8 +65,13 @@ pub fn sync(cfg: &Config, store: &mut dyn Store) -> store::Result<SyncReport> {
         report.tenants += 1;
         keep.tenants.push(tenant.name.clone());
         for e in &t.extensions {
-            let mut ext =
-                extension_record(&tenant, e.number.get_ref(), &e.name, e.password.get_ref(), Source::Config);
+            let mut ext = extension_record(
+                &tenant,
+                e.number.get_ref(),
+                &e.name,
+                e.password.get_ref(),
+                Source::Config,
+            );
             ext.enabled = e.enabled;
             ext.can_call_out = e.can_call_out;
             ext.can_park = e.can_park;
@@ -112,7 +123,12 @@ mod tests {
         assert_eq!(second.removed, 0);
         assert_eq!(dir1, format!("{:?}", s.extensions(None).unwrap()));
         let dir = s.load_directory().unwrap();
-        assert_eq!(dir.tenant_by_domain("beta.parkline.test").unwrap().park_prefix, "644");
+        assert_eq!(
+            dir.tenant_by_domain("beta.parkline.test")
+                .unwrap()
+                .park_prefix,
+            "644"
+        );
         assert!(!dir.extension("demo", "555").unwrap().can_park);
     }
 }

@@ -26,6 +26,7 @@ fn switch_config(cfg: &Config) -> SwitchConfig {
         secret,
         digest_algorithms: cfg.digest_algorithms(),
         nonce_lifetime_s: cfg.sip.nonce_lifetime_s,
+        nonce_seed: rand::random(),
         min_expires: cfg.sip.min_expires,
         max_expires: cfg.sip.max_expires,
         default_expires: cfg.sip.default_expires,
@@ -33,15 +34,20 @@ fn switch_config(cfg: &Config) -> SwitchConfig {
         max_transactions: cfg.sip.max_transactions,
         max_auth_failures_per_minute: cfg.sip.max_auth_failures_per_minute,
         default_tenant: cfg.sip.default_tenant.as_ref().map(|t| t.get_ref().clone()),
-        limits: sip::Limits { max_message: cfg.sip.max_message_bytes, ..Default::default() },
+        limits: sip::Limits {
+            max_message: cfg.sip.max_message_bytes,
+            ..Default::default()
+        },
         ..SwitchConfig::default()
     }
 }
 
 /// Runs the switch until SIGINT/SIGTERM.
 pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
-    let mut store = SqliteStore::open(db).with_context(|| format!("cannot open the store at {}", db.display()))?;
-    let report = provision::sync(&cfg, &mut store).context("provisioning from the configuration failed")?;
+    let mut store = SqliteStore::open(db)
+        .with_context(|| format!("cannot open the store at {}", db.display()))?;
+    let report =
+        provision::sync(&cfg, &mut store).context("provisioning from the configuration failed")?;
     info!(
         tenants = report.tenants,
         extensions = report.extensions,
@@ -54,21 +60,37 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
     let bindings = store.bindings()?;
 
     let (events_tx, events_rx) = mpsc::channel::<Event>(8192);
-    let limits = sip::Limits { max_message: cfg.sip.max_message_bytes, ..Default::default() };
+    let limits = sip::Limits {
+        max_message: cfg.sip.max_message_bytes,
+        ..Default::default()
+    };
     let mut udp = Vec::new();
     for l in cfg.listeners() {
         match l {
             Listen::Udp(addr) => {
-                let s = UdpSocket::bind(addr).await.with_context(|| format!("cannot bind udp:{addr}"))?;
+                let s = UdpSocket::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot bind udp:{addr}"))?;
                 let s = Arc::new(s);
                 info!("listening on udp:{}", s.local_addr()?);
-                tokio::spawn(transport::udp::read_loop(s.clone(), events_tx.clone(), limits.max_message));
+                tokio::spawn(transport::udp::read_loop(
+                    s.clone(),
+                    events_tx.clone(),
+                    limits.max_message,
+                ));
                 udp.push(s);
             }
             Listen::Tcp(addr) => {
-                let l = TcpListener::bind(addr).await.with_context(|| format!("cannot bind tcp:{addr}"))?;
+                let l = TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot bind tcp:{addr}"))?;
                 info!("listening on tcp:{}", l.local_addr()?);
-                tokio::spawn(transport::tcp::accept_loop(l, events_tx.clone(), limits, cfg.sip.max_tcp_connections));
+                tokio::spawn(transport::tcp::accept_loop(
+                    l,
+                    events_tx.clone(),
+                    limits,
+                    cfg.sip.max_tcp_connections,
+                ));
             }
         }
     }
@@ -102,7 +124,8 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

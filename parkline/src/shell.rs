@@ -86,8 +86,14 @@ fn status(stats: Stats, sw: &Switch, bindings: usize, tcp: usize) -> Status {
 
 /// The current time for the core.
 pub fn now() -> Now {
-    let unix_s = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    Now { mono: Instant::now(), unix_s }
+    let unix_s = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Now {
+        mono: Instant::now(),
+        unix_s,
+    }
 }
 
 /// Runs the core until the event queue closes.
@@ -162,7 +168,10 @@ fn handle(sw: &mut Switch, tcp: &mut HashMap<u64, mpsc::Sender<Bytes>>, now: Now
 fn send(udp: &[Arc<UdpSocket>], tcp: &HashMap<u64, mpsc::Sender<Bytes>>, peer: Peer, data: Bytes) {
     match peer.transport {
         Transport::Udp => {
-            let sock = udp.iter().find(|s| s.local_addr().is_ok_and(|a| a.is_ipv4() == peer.addr.is_ipv4()));
+            let sock = udp.iter().find(|s| {
+                s.local_addr()
+                    .is_ok_and(|a| a.is_ipv4() == peer.addr.is_ipv4())
+            });
             match sock {
                 Some(s) => {
                     if let Err(e) = s.try_send_to(&data, peer.addr) {

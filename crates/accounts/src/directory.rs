@@ -15,12 +15,23 @@ pub struct Directory {
 
 impl Directory {
     /// Builds the index.
-    pub fn new(tenants: Vec<Tenant>, extensions: Vec<Extension>, dids: Vec<Did>, trunks: Vec<Trunk>) -> Directory {
-        let by_domain = tenants.iter().map(|t| (t.domain.to_ascii_lowercase(), t.name.clone())).collect();
+    pub fn new(
+        tenants: Vec<Tenant>,
+        extensions: Vec<Extension>,
+        dids: Vec<Did>,
+        trunks: Vec<Trunk>,
+    ) -> Directory {
+        let by_domain = tenants
+            .iter()
+            .map(|t| (t.domain.to_ascii_lowercase(), t.name.clone()))
+            .collect();
         Directory {
             tenants: tenants.into_iter().map(|t| (t.name.clone(), t)).collect(),
             by_domain,
-            extensions: extensions.into_iter().map(|e| ((e.tenant.clone(), e.number.clone()), e)).collect(),
+            extensions: extensions
+                .into_iter()
+                .map(|e| ((e.tenant.clone(), e.number.clone()), e))
+                .collect(),
             dids: dids.into_iter().map(|d| (d.number.clone(), d)).collect(),
             trunks,
         }
@@ -33,12 +44,15 @@ impl Directory {
 
     /// The tenant serving a SIP domain (case-insensitive).
     pub fn tenant_by_domain(&self, domain: &str) -> Option<&Tenant> {
-        self.by_domain.get(&domain.to_ascii_lowercase()).and_then(|n| self.tenants.get(n))
+        self.by_domain
+            .get(&domain.to_ascii_lowercase())
+            .and_then(|n| self.tenants.get(n))
     }
 
     /// An extension of a tenant.
     pub fn extension(&self, tenant: &str, number: &str) -> Option<&Extension> {
-        self.extensions.get(&(tenant.to_string(), number.to_string()))
+        self.extensions
+            .get(&(tenant.to_string(), number.to_string()))
     }
 
     /// The DID record for an external number.

@@ -17,17 +17,26 @@ impl CSeq {
     /// Parses `1234 INVITE`.
     pub fn parse(s: &[u8]) -> Result<CSeq, &'static str> {
         let s = grammar::trim(s);
-        let split = s.iter().position(|&b| grammar::is_ws(b)).ok_or("CSeq lacks a method")?;
+        let split = s
+            .iter()
+            .position(|&b| grammar::is_ws(b))
+            .ok_or("CSeq lacks a method")?;
         let num = &s[..split];
         if num.is_empty() || num.len() > 10 || !num.iter().all(u8::is_ascii_digit) {
             return Err("CSeq number is not a number below 2^31");
         }
-        let seq: u64 = std::str::from_utf8(num).unwrap_or("x").parse().map_err(|_| "bad CSeq number")?;
+        let seq: u64 = std::str::from_utf8(num)
+            .unwrap_or("x")
+            .parse()
+            .map_err(|_| "bad CSeq number")?;
         if seq >= 1 << 31 {
             return Err("CSeq number is not below 2^31");
         }
         let method = Method::parse(grammar::trim(&s[split..])).ok_or("bad CSeq method")?;
-        Ok(CSeq { seq: seq as u32, method })
+        Ok(CSeq {
+            seq: seq as u32,
+            method,
+        })
     }
 }
 

@@ -156,7 +156,9 @@ impl Credentials {
 
     /// The algorithm named, defaulting to MD5; `None` for unsupported ones.
     pub fn algorithm(&self) -> Option<Algorithm> {
-        self.algorithm.as_deref().map_or(Some(Algorithm::Md5), Algorithm::parse)
+        self.algorithm
+            .as_deref()
+            .map_or(Some(Algorithm::Md5), Algorithm::parse)
     }
 
     /// The nonce-count as a number (qop=auth), if present and valid.
@@ -167,7 +169,9 @@ impl Credentials {
     /// Whether `response` is right for this password and request method,
     /// compared in constant time.
     pub fn verify(&self, password: &str, method: &str) -> bool {
-        let Some(alg) = self.algorithm() else { return false };
+        let Some(alg) = self.algorithm() else {
+            return false;
+        };
         let ha1 = alg.hash_hex(format!("{}:{}:{}", self.username, self.realm, password).as_bytes());
         self.verify_ha1(alg, &ha1, method)
     }
@@ -180,7 +184,11 @@ impl Credentials {
         }
         let expected = response_from_ha1(alg, ha1, self, method);
         expected.len() == self.response.len()
-            && bool::from(expected.as_bytes().ct_eq(self.response.to_ascii_lowercase().as_bytes()))
+            && bool::from(
+                expected
+                    .as_bytes()
+                    .ct_eq(self.response.to_ascii_lowercase().as_bytes()),
+            )
     }
 }
 
@@ -212,37 +220,61 @@ pub enum NonceCheck {
     Invalid,
 }
 
-/// Issues and verifies stateless nonces: `hex(timestamp) . hex(hmac)`.
-/// Nodes sharing the secret verify each other's nonces.
+/// Issues and verifies stateless nonces: `hex(timestamp).hex(serial).hex(hmac)`.
+/// The serial makes every nonce unique (so nonce-counts of two clients never
+/// collide); the HMAC lets nodes sharing the secret verify each other's nonces.
 #[derive(Clone)]
 pub struct NonceIssuer {
     secret: Vec<u8>,
     lifetime_s: u64,
+    serial: u64,
 }
 
 impl NonceIssuer {
-    /// A new issuer with a server secret and a nonce lifetime in seconds.
-    pub fn new(secret: &[u8], lifetime_s: u64) -> NonceIssuer {
-        NonceIssuer { secret: secret.to_vec(), lifetime_s }
+    /// A new issuer with a server secret, a nonce lifetime in seconds, and a
+    /// starting serial (random per process, so restarts do not repeat nonces).
+    pub fn new(secret: &[u8], lifetime_s: u64, first_serial: u64) -> NonceIssuer {
+        NonceIssuer {
+            secret: secret.to_vec(),
+            lifetime_s,
+            serial: first_serial,
+        }
     }
 
-    fn mac(&self, ts: u64, realm: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length");
+    fn mac(&self, ts: u64, serial: u64, realm: &str) -> String {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length");
         mac.update(&ts.to_be_bytes());
+        mac.update(&serial.to_be_bytes());
         mac.update(realm.as_bytes());
         hex(&mac.finalize().into_bytes()[..16])
     }
 
-    /// A nonce for `realm` at `now_s` (seconds since an epoch the caller keeps).
-    pub fn issue(&self, realm: &str, now_s: u64) -> String {
-        format!("{now_s:x}.{}", self.mac(now_s, realm))
+    /// A fresh nonce for `realm` at `now_s` (seconds since an epoch the caller keeps).
+    pub fn issue(&mut self, realm: &str, now_s: u64) -> String {
+        self.serial = self.serial.wrapping_add(1);
+        format!(
+            "{now_s:x}.{:x}.{}",
+            self.serial,
+            self.mac(now_s, self.serial, realm)
+        )
     }
 
     /// Verifies a nonce for `realm` at `now_s`.
     pub fn check(&self, nonce: &str, realm: &str, now_s: u64) -> NonceCheck {
-        let Some((ts_hex, mac)) = nonce.split_once('.') else { return NonceCheck::Invalid };
-        let Ok(ts) = u64::from_str_radix(ts_hex, 16) else { return NonceCheck::Invalid };
-        let expected = self.mac(ts, realm);
+        let mut parts = nonce.splitn(3, '.');
+        let (Some(ts_hex), Some(serial_hex), Some(mac)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return NonceCheck::Invalid;
+        };
+        let (Ok(ts), Ok(serial)) = (
+            u64::from_str_radix(ts_hex, 16),
+            u64::from_str_radix(serial_hex, 16),
+        ) else {
+            return NonceCheck::Invalid;
+        };
+        let expected = self.mac(ts, serial, realm);
         if expected.len() != mac.len() || !bool::from(expected.as_bytes().ct_eq(mac.as_bytes())) {
             return NonceCheck::Invalid;
         }
@@ -279,7 +311,10 @@ mod tests {
             cnonce: Some("0a4f113b".into()),
             ..Default::default()
         };
-        assert_eq!(compute_response(Algorithm::Md5, &c, "Circle Of Life", "GET"), "6629fae49393a05397450978507c4ef1");
+        assert_eq!(
+            compute_response(Algorithm::Md5, &c, "Circle Of Life", "GET"),
+            "6629fae49393a05397450978507c4ef1"
+        );
     }
 
     #[test]
@@ -315,13 +350,19 @@ mod tests {
 
     #[test]
     fn nonces_expire_and_resist_tampering() {
-        let issuer = NonceIssuer::new(b"secret", 300);
+        let mut issuer = NonceIssuer::new(b"secret", 300, 7);
         let n = issuer.issue("acme", 1000);
+        assert_ne!(n, issuer.issue("acme", 1000), "every nonce is unique");
         assert_eq!(issuer.check(&n, "acme", 1100), NonceCheck::Valid);
         assert_eq!(issuer.check(&n, "acme", 1301), NonceCheck::Stale);
         assert_eq!(issuer.check(&n, "other", 1100), NonceCheck::Invalid);
-        let forged = n.replacen('3', "4", 1);
+        let forged = n.replacen(".8.", ".9.", 1);
+        assert_ne!(forged, n);
         assert_eq!(issuer.check(&forged, "acme", 1100), NonceCheck::Invalid);
-        assert_eq!(NonceIssuer::new(b"other", 300).check(&n, "acme", 1100), NonceCheck::Invalid);
+        assert_eq!(
+            NonceIssuer::new(b"other", 300, 7).check(&n, "acme", 1100),
+            NonceCheck::Invalid
+        );
+        assert_eq!(issuer.check("3e8.zz.00", "acme", 1100), NonceCheck::Invalid);
     }
 }

@@ -112,7 +112,9 @@ impl Name {
     /// Whether a raw header name denotes this header (case-insensitive, compact too).
     pub fn matches(self, raw: &[u8]) -> bool {
         raw.eq_ignore_ascii_case(self.as_str().as_bytes())
-            || self.compact().is_some_and(|c| raw.eq_ignore_ascii_case(c.as_bytes()))
+            || self
+                .compact()
+                .is_some_and(|c| raw.eq_ignore_ascii_case(c.as_bytes()))
     }
 }
 
@@ -132,17 +134,24 @@ pub struct Headers(pub Vec<Header>);
 impl Headers {
     /// First value of a known header.
     pub fn get(&self, name: Name) -> Option<&Bytes> {
-        self.0.iter().find(|h| name.matches(&h.name)).map(|h| &h.value)
+        self.0
+            .iter()
+            .find(|h| name.matches(&h.name))
+            .map(|h| &h.value)
     }
 
     /// First value of a known header as text (lossy).
     pub fn get_str(&self, name: Name) -> Option<String> {
-        self.get(name).map(|v| String::from_utf8_lossy(v).into_owned())
+        self.get(name)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
     }
 
     /// Every header line of a known header, in order.
     pub fn get_all(&self, name: Name) -> impl Iterator<Item = &Bytes> {
-        self.0.iter().filter(move |h| name.matches(&h.name)).map(|h| &h.value)
+        self.0
+            .iter()
+            .filter(move |h| name.matches(&h.name))
+            .map(|h| &h.value)
     }
 
     /// Every comma-separated value of a known header, across all its lines.
@@ -168,12 +177,18 @@ impl Headers {
 
     /// Appends a header with its canonical name.
     pub fn push(&mut self, name: Name, value: impl Into<Bytes>) {
-        self.0.push(Header { name: Bytes::from_static(name.as_str().as_bytes()), value: value.into() });
+        self.0.push(Header {
+            name: Bytes::from_static(name.as_str().as_bytes()),
+            value: value.into(),
+        });
     }
 
     /// Inserts a header at the front (e.g. a new top Via).
     pub fn push_front(&mut self, name: Name, value: impl Into<Bytes>) {
-        let h = Header { name: Bytes::from_static(name.as_str().as_bytes()), value: value.into() };
+        let h = Header {
+            name: Bytes::from_static(name.as_str().as_bytes()),
+            value: value.into(),
+        };
         self.0.insert(0, h);
     }
 
@@ -212,12 +227,19 @@ mod tests {
     use super::*;
 
     fn h(name: &'static str, value: &'static str) -> Header {
-        Header { name: Bytes::from_static(name.as_bytes()), value: Bytes::from_static(value.as_bytes()) }
+        Header {
+            name: Bytes::from_static(name.as_bytes()),
+            value: Bytes::from_static(value.as_bytes()),
+        }
     }
 
     #[test]
     fn compact_and_case_insensitive_lookup() {
-        let hs = Headers(vec![h("v", "SIP/2.0/UDP a"), h("VIA", "SIP/2.0/UDP b, SIP/2.0/UDP c"), h("l", "0")]);
+        let hs = Headers(vec![
+            h("v", "SIP/2.0/UDP a"),
+            h("VIA", "SIP/2.0/UDP b, SIP/2.0/UDP c"),
+            h("l", "0"),
+        ]);
         assert_eq!(hs.count(Name::Via), 2);
         assert_eq!(hs.values(Name::Via).len(), 3);
         assert_eq!(hs.get(Name::ContentLength).unwrap().as_ref(), b"0");

@@ -110,11 +110,17 @@ mod tests {
 
     #[test]
     fn hosts_and_ports() {
-        assert_eq!(parse_host_port(b"example.com:5060"), Some((Host::Domain("example.com".into()), Some(5060))));
+        assert_eq!(
+            parse_host_port(b"example.com:5060"),
+            Some((Host::Domain("example.com".into()), Some(5060)))
+        );
         let (h, p) = parse_host_port(b"[2001:db8::10]:5070").unwrap();
         assert_eq!(h.to_string(), "[2001:db8::10]");
         assert_eq!(p, Some(5070));
-        assert_eq!(parse_host_port(b"192.0.2.1").unwrap().0, Host::V4("192.0.2.1".parse().unwrap()));
+        assert_eq!(
+            parse_host_port(b"192.0.2.1").unwrap().0,
+            Host::V4("192.0.2.1".parse().unwrap())
+        );
         assert!(parse_host_port(b"host:99999").is_none());
         assert!(parse_host_port(b"ho st").is_none());
         assert!(parse_host_port(b"[2001:db8::10").is_none());

@@ -85,11 +85,20 @@ pub trait SipHeaders {
     }
     /// All Via values, top first.
     fn vias(&self) -> Result<Vec<Via>, &'static str> {
-        self.headers().values(Name::Via).into_iter().map(Via::parse).collect()
+        self.headers()
+            .values(Name::Via)
+            .into_iter()
+            .map(Via::parse)
+            .collect()
     }
     /// The top Via.
     fn top_via(&self) -> Result<Via, &'static str> {
-        let first = self.headers().values(Name::Via).into_iter().next().ok_or("missing Via")?;
+        let first = self
+            .headers()
+            .values(Name::Via)
+            .into_iter()
+            .next()
+            .ok_or("missing Via")?;
         Via::parse(first)
     }
 }
@@ -127,7 +136,12 @@ impl Response {
         for name in [Name::Via, Name::From, Name::To, Name::CallId, Name::CSeq] {
             headers.copy_from(&req.headers, name);
         }
-        Response { status, reason: reason.to_string(), headers, body: Bytes::new() }
+        Response {
+            status,
+            reason: reason.to_string(),
+            headers,
+            body: Bytes::new(),
+        }
     }
 
     /// Adds `;tag=` to the To header if it has none.
@@ -158,7 +172,11 @@ impl Response {
 }
 
 fn encode_headers_and_body(buf: &mut BytesMut, headers: &Headers, body: &Bytes) {
-    for h in headers.0.iter().filter(|h| !Name::ContentLength.matches(&h.name)) {
+    for h in headers
+        .0
+        .iter()
+        .filter(|h| !Name::ContentLength.matches(&h.name))
+    {
         buf.put_slice(&h.name);
         buf.put_slice(b": ");
         buf.put_slice(&h.value);

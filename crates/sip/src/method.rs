@@ -97,7 +97,10 @@ mod tests {
     #[test]
     fn known_and_unknown_methods() {
         assert_eq!(Method::parse(b"INVITE"), Some(Method::Invite));
-        assert_eq!(Method::parse(b"invite"), Some(Method::Other("invite".into())));
+        assert_eq!(
+            Method::parse(b"invite"),
+            Some(Method::Other("invite".into()))
+        );
         assert_eq!(Method::parse(b"NEWMETHOD").unwrap().as_str(), "NEWMETHOD");
         assert_eq!(Method::parse(b"BAD METHOD"), None);
         assert_eq!(Method::parse(b""), None);

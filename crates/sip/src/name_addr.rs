@@ -19,7 +19,11 @@ pub struct NameAddr {
 impl NameAddr {
     /// A bare name-addr around a URI.
     pub fn new(uri: Uri) -> NameAddr {
-        NameAddr { display: None, uri, params: Params::default() }
+        NameAddr {
+            display: None,
+            uri,
+            params: Params::default(),
+        }
     }
 
     /// Parses one value. Errors name the problem.
@@ -29,7 +33,8 @@ impl NameAddr {
             return Err("empty address");
         }
         let (display, rest) = if s[0] == b'"' {
-            let (name, used) = grammar::parse_quoted(s).ok_or("unterminated quoted display name")?;
+            let (name, used) =
+                grammar::parse_quoted(s).ok_or("unterminated quoted display name")?;
             let rest = grammar::trim(&s[used..]);
             if rest.first() != Some(&b'<') {
                 return Err("display name not followed by <URI>");
@@ -52,7 +57,11 @@ impl NameAddr {
         let close = rest.iter().position(|&b| b == b'>').ok_or("missing '>'")?;
         let uri = Uri::parse(grammar::trim(&rest[1..close])).map_err(|e| e.0)?;
         let params = parse_params(&rest[close + 1..])?;
-        Ok(NameAddr { display, uri, params })
+        Ok(NameAddr {
+            display,
+            uri,
+            params,
+        })
     }
 
     /// The `tag` parameter.
@@ -70,7 +79,11 @@ fn parse_addr_spec(s: &[u8]) -> Result<NameAddr, &'static str> {
     }
     let uri = Uri::parse(grammar::trim(uri_raw)).map_err(|e| e.0)?;
     let params = parse_params(&s[semi..])?;
-    Ok(NameAddr { display: None, uri, params })
+    Ok(NameAddr {
+        display: None,
+        uri,
+        params,
+    })
 }
 
 fn parse_params(s: &[u8]) -> Result<Params, &'static str> {
@@ -78,7 +91,9 @@ fn parse_params(s: &[u8]) -> Result<Params, &'static str> {
     if s.is_empty() {
         return Ok(Params::default());
     }
-    let inner = s.strip_prefix(b";").ok_or("unexpected text after address")?;
+    let inner = s
+        .strip_prefix(b";")
+        .ok_or("unexpected text after address")?;
     Params::parse(inner).ok_or("bad header parameter")
 }
 

@@ -14,7 +14,10 @@ pub struct Param {
 impl Param {
     /// A parameter with a value.
     pub fn new(name: &str, value: Option<&str>) -> Param {
-        Param { name: name.to_string(), value: value.map(str::to_string) }
+        Param {
+            name: name.to_string(),
+            value: value.map(str::to_string),
+        }
     }
 }
 
@@ -30,7 +33,10 @@ impl Params {
         for raw in crate::grammar::split_top_level(s, b';') {
             let raw = crate::grammar::trim(raw);
             let (name, value) = match raw.iter().position(|&b| b == b'=') {
-                Some(eq) => (crate::grammar::trim(&raw[..eq]), Some(crate::grammar::trim(&raw[eq + 1..]))),
+                Some(eq) => (
+                    crate::grammar::trim(&raw[..eq]),
+                    Some(crate::grammar::trim(&raw[eq + 1..])),
+                ),
                 None => (raw, None),
             };
             if !crate::grammar::is_token(name) {
@@ -69,7 +75,11 @@ impl Params {
 
     /// Sets (replacing) a parameter.
     pub fn set(&mut self, name: &str, value: Option<&str>) {
-        match self.0.iter_mut().find(|p| p.name.eq_ignore_ascii_case(name)) {
+        match self
+            .0
+            .iter_mut()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
+        {
             Some(p) => p.value = value.map(str::to_string),
             None => self.0.push(Param::new(name, value)),
         }
@@ -85,9 +95,8 @@ fn valid_value(v: &[u8]) -> bool {
     if v.first() == Some(&b'"') {
         return matches!(crate::grammar::parse_quoted(v), Some((_, n)) if n == v.len());
     }
-    v.iter().all(|&b| {
-        crate::grammar::is_token_char(b) || b"[]:/&+$@?".contains(&b) || (b >= 0x80)
-    })
+    v.iter()
+        .all(|&b| crate::grammar::is_token_char(b) || b"[]:/&+$@?".contains(&b) || (b >= 0x80))
 }
 
 impl fmt::Display for Params {

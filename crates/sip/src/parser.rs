@@ -20,7 +20,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_message: 65_535, max_headers: 256 }
+        Limits {
+            max_message: 65_535,
+            max_headers: 256,
+        }
     }
 }
 
@@ -39,7 +42,12 @@ pub struct ParseError {
 
 impl ParseError {
     fn new(status: u16, reason: &'static str) -> ParseError {
-        ParseError { status, reason, is_request: false, headers: None }
+        ParseError {
+            status,
+            reason,
+            is_request: false,
+            headers: None,
+        }
     }
 }
 
@@ -70,7 +78,8 @@ pub fn parse_datagram(data: &Bytes, limits: &Limits) -> Result<Option<Message>, 
     if start == data.len() {
         return Ok(None);
     }
-    let head = parse_head(data, start, limits)?.ok_or(ParseError::new(400, "Incomplete message head"))?;
+    let head = parse_head(data, start, limits, true)?
+        .ok_or(ParseError::new(400, "Incomplete message head"))?;
     let available = data.len() - head.end;
     let body_len = match head.content_length {
         Some(n) if n > available => return Err(head.error(400, "Body shorter than Content-Length")),
@@ -85,18 +94,24 @@ pub fn parse_datagram(data: &Bytes, limits: &Limits) -> Result<Option<Message>, 
 pub fn parse_stream(data: &Bytes, limits: &Limits) -> Result<StreamItem, ParseError> {
     let start = skip_crlf(data);
     if start == data.len() {
-        return Ok(if start >= 2 { StreamItem::KeepAlive(start) } else { StreamItem::Incomplete });
+        return Ok(if start >= 2 {
+            StreamItem::KeepAlive(start)
+        } else {
+            StreamItem::Incomplete
+        });
     }
     if start > 0 {
         return Ok(StreamItem::KeepAlive(start));
     }
-    let Some(head) = parse_head(data, 0, limits)? else {
+    let Some(head) = parse_head(data, 0, limits, false)? else {
         if data.len() > limits.max_message {
             return Err(ParseError::new(513, "Message Too Large"));
         }
         return Ok(StreamItem::Incomplete);
     };
-    let body_len = head.content_length.ok_or_else(|| head.error(400, "Content-Length required on stream transports"))?;
+    let body_len = head
+        .content_length
+        .ok_or_else(|| head.error(400, "Content-Length required on stream transports"))?;
     if head.end + body_len > limits.max_message {
         return Err(head.error(513, "Message Too Large"));
     }
@@ -105,11 +120,14 @@ pub fn parse_stream(data: &Bytes, limits: &Limits) -> Result<StreamItem, ParseEr
     }
     let used = head.end + body_len;
     let body = data.slice(head.end..used);
-    head.finish(body).map(|m| StreamItem::Message(Box::new(m), used))
+    head.finish(body)
+        .map(|m| StreamItem::Message(Box::new(m), used))
 }
 
 fn skip_crlf(data: &[u8]) -> usize {
-    data.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(data.len())
+    data.iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(data.len())
 }
 
 enum StartLine {
@@ -127,33 +145,67 @@ struct Head {
 
 impl Head {
     fn error(&self, status: u16, reason: &'static str) -> ParseError {
-        ParseError { status, reason, is_request: self.is_request, headers: Some(self.headers.clone()) }
+        ParseError {
+            status,
+            reason,
+            is_request: self.is_request,
+            headers: Some(self.headers.clone()),
+        }
     }
 
     fn finish(self, body: Bytes) -> Result<Message, ParseError> {
         let start = match self.start {
             Ok(s) => s,
             Err((status, reason)) => {
-                return Err(ParseError { status, reason, is_request: self.is_request, headers: Some(self.headers) })
+                return Err(ParseError {
+                    status,
+                    reason,
+                    is_request: self.is_request,
+                    headers: Some(self.headers),
+                })
             }
         };
         Ok(match start {
-            StartLine::Request(method, uri) => Message::Request(Request { method, uri, headers: self.headers, body }),
-            StartLine::Response(status, reason) => {
-                Message::Response(Response { status, reason, headers: self.headers, body })
-            }
+            StartLine::Request(method, uri) => Message::Request(Request {
+                method,
+                uri,
+                headers: self.headers,
+                body,
+            }),
+            StartLine::Response(status, reason) => Message::Response(Response {
+                status,
+                reason,
+                headers: self.headers,
+                body,
+            }),
         })
     }
 }
 
 /// Parses start line and headers from `start`. `Ok(None)` if the blank line
 /// that ends the head has not arrived yet.
-fn parse_head(data: &Bytes, start: usize, limits: &Limits) -> Result<Option<Head>, ParseError> {
-    let mut lines = LineReader { data, pos: start };
-    let Some(first) = lines.next_line() else { return Ok(None) };
+fn parse_head(
+    data: &Bytes,
+    start: usize,
+    limits: &Limits,
+    datagram: bool,
+) -> Result<Option<Head>, ParseError> {
+    let mut lines = LineReader {
+        data,
+        pos: start,
+        datagram,
+        ended: false,
+    };
+    let Some(first) = lines.next_line() else {
+        return Ok(None);
+    };
     let first = &data[first.0..first.1];
     let is_request = !first.starts_with(b"SIP/") && !first.starts_with(b"sip/");
-    let start_line = if is_request { parse_request_line(first) } else { parse_status_line(first) };
+    let start_line = if is_request {
+        parse_request_line(first)
+    } else {
+        parse_status_line(first)
+    };
     if !is_request && start_line.is_err() {
         // A response we cannot read is dropped whole; nothing to answer.
         let (status, reason) = start_line.err().unwrap_or((400, "bad status line"));
@@ -161,26 +213,37 @@ fn parse_head(data: &Bytes, start: usize, limits: &Limits) -> Result<Option<Head
     }
     let mut raw: Vec<(usize, usize, Vec<(usize, usize)>)> = Vec::new();
     loop {
-        let Some((a, b)) = lines.next_line() else { return Ok(None) };
+        let Some((a, b)) = lines.next_line() else {
+            return Ok(None);
+        };
         if a == b {
             break;
         }
         let line = &data[a..b];
         if grammar::is_ws(line[0]) {
-            let last = raw.last_mut().ok_or(ParseError::new(400, "Folded line without a header"))?;
+            let last = raw
+                .last_mut()
+                .ok_or(ParseError::new(400, "Folded line without a header"))?;
             last.2.push((a, b));
             continue;
         }
         if raw.len() >= limits.max_headers {
-            return Err(ParseError { is_request, ..ParseError::new(400, "Too many headers") });
+            return Err(ParseError {
+                is_request,
+                ..ParseError::new(400, "Too many headers")
+            });
         }
         raw.push((a, b, Vec::new()));
     }
     let end = lines.pos;
     let mut headers = Headers(Vec::with_capacity(raw.len()));
     for (a, b, folds) in raw {
-        let header = parse_header_line(data, a, b, &folds)
-            .map_err(|reason| ParseError { status: 400, reason, is_request, headers: None })?;
+        let header = parse_header_line(data, a, b, &folds).map_err(|reason| ParseError {
+            status: 400,
+            reason,
+            is_request,
+            headers: None,
+        })?;
         headers.0.push(header);
     }
     let content_length = content_length(&headers).map_err(|reason| ParseError {
@@ -189,18 +252,37 @@ fn parse_head(data: &Bytes, start: usize, limits: &Limits) -> Result<Option<Head
         is_request,
         headers: Some(headers.clone()),
     })?;
-    Ok(Some(Head { start: start_line, is_request, headers, content_length, end }))
+    Ok(Some(Head {
+        start: start_line,
+        is_request,
+        headers,
+        content_length,
+        end,
+    }))
 }
 
 struct LineReader<'a> {
     data: &'a Bytes,
     pos: usize,
+    /// A datagram ends where it ends: its last line needs no CRLF and a
+    /// missing blank line is implied (RFC 4475 baddn.dat has none).
+    datagram: bool,
+    ended: bool,
 }
 
 impl LineReader<'_> {
     /// Next line as a byte range without its CRLF (or bare LF).
     fn next_line(&mut self) -> Option<(usize, usize)> {
-        let rel = memchr::memchr(b'\n', &self.data[self.pos..])?;
+        let Some(rel) = memchr::memchr(b'\n', &self.data[self.pos..]) else {
+            if !self.datagram || self.ended {
+                return None;
+            }
+            let start = self.pos;
+            let end = self.data.len();
+            self.pos = end;
+            self.ended = start == end;
+            return Some((start, end));
+        };
         let start = self.pos;
         let mut end = start + rel;
         self.pos = end + 1;
@@ -211,7 +293,12 @@ impl LineReader<'_> {
     }
 }
 
-fn parse_header_line(data: &Bytes, a: usize, b: usize, folds: &[(usize, usize)]) -> Result<Header, &'static str> {
+fn parse_header_line(
+    data: &Bytes,
+    a: usize,
+    b: usize,
+    folds: &[(usize, usize)],
+) -> Result<Header, &'static str> {
     let line = &data[a..b];
     let colon = memchr::memchr(b':', line).ok_or("Header line without a colon")?;
     let name = grammar::trim(&line[..colon]);
@@ -247,14 +334,18 @@ fn parse_header_line(data: &Bytes, a: usize, b: usize, folds: &[(usize, usize)])
 
 fn content_length(headers: &Headers) -> Result<Option<usize>, &'static str> {
     let mut values = headers.get_all(Name::ContentLength);
-    let Some(v) = values.next() else { return Ok(None) };
+    let Some(v) = values.next() else {
+        return Ok(None);
+    };
     if values.next().is_some() {
         return Err("Multiple Content-Length headers");
     }
     if v.is_empty() || v.len() > 9 || !v.iter().all(u8::is_ascii_digit) {
         return Err("Bad Content-Length");
     }
-    Ok(Some(v.iter().fold(0usize, |n, d| n * 10 + usize::from(d - b'0'))))
+    Ok(Some(
+        v.iter().fold(0usize, |n, d| n * 10 + usize::from(d - b'0')),
+    ))
 }
 
 fn parse_request_line(line: &[u8]) -> Result<StartLine, (u16, &'static str)> {
@@ -286,7 +377,8 @@ fn parse_status_line(line: &[u8]) -> Result<StartLine, (u16, &'static str)> {
     let mut parts = line.splitn(3, |&b| b == b' ');
     check_version(parts.next().unwrap_or_default())?;
     let code = parts.next().ok_or((400, "Malformed status line"))?;
-    if code.len() != 3 || !code.iter().all(u8::is_ascii_digit) || code[0] == b'0' || code[0] > b'6' {
+    if code.len() != 3 || !code.iter().all(u8::is_ascii_digit) || code[0] == b'0' || code[0] > b'6'
+    {
         return Err((400, "Malformed status code"));
     }
     let status = code.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
@@ -307,27 +399,61 @@ mod tests {
 
     #[test]
     fn parses_request_with_compact_and_folded_headers() {
-        let Some(Message::Request(r)) = dg(REG).unwrap() else { panic!("not a request") };
+        let Some(Message::Request(r)) = dg(REG).unwrap() else {
+            panic!("not a request")
+        };
         assert_eq!(r.method, Method::Register);
         assert_eq!(r.vias().unwrap().len(), 2);
-        assert_eq!(r.headers.get(Name::Subject).unwrap().as_ref(), b"a folded more");
+        assert_eq!(
+            r.headers.get(Name::Subject).unwrap().as_ref(),
+            b"a folded more"
+        );
         assert_eq!(r.body.as_ref(), b"body");
         assert_eq!(r.call_id(), Some(&b"abc"[..]));
     }
 
     #[test]
     fn framing_errors() {
-        assert_eq!(dg("OPTIONS sip:a@b SIP/2.0\r\nl: 10\r\n\r\nab").unwrap_err().status, 400);
-        assert_eq!(dg("OPTIONS sip:a@b SIP/2.0\r\nl: -1\r\n\r\n").unwrap_err().status, 400);
-        assert_eq!(dg("OPTIONS sip:a@b SIP/7.0\r\nl: 0\r\n\r\n").unwrap_err().status, 505);
-        assert_eq!(dg("OPTIONS  sip:a@b SIP/2.0\r\n\r\n").unwrap_err().status, 400);
-        assert_eq!(dg("OPTIONS sip:a@b SIP/2.0 \r\n\r\n").unwrap_err().status, 400);
+        assert_eq!(
+            dg("OPTIONS sip:a@b SIP/2.0\r\nl: 10\r\n\r\nab")
+                .unwrap_err()
+                .status,
+            400
+        );
+        assert_eq!(
+            dg("OPTIONS sip:a@b SIP/2.0\r\nl: -1\r\n\r\n")
+                .unwrap_err()
+                .status,
+            400
+        );
+        assert_eq!(
+            dg("OPTIONS sip:a@b SIP/7.0\r\nl: 0\r\n\r\n")
+                .unwrap_err()
+                .status,
+            505
+        );
+        assert_eq!(
+            dg("OPTIONS  sip:a@b SIP/2.0\r\n\r\n").unwrap_err().status,
+            400
+        );
+        assert_eq!(
+            dg("OPTIONS sip:a@b SIP/2.0 \r\n\r\n").unwrap_err().status,
+            400
+        );
         assert!(dg("\r\n\r\n").unwrap().is_none());
+        let Some(Message::Request(r)) =
+            dg("OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\nl: 0").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(r.headers.0.len(), 2, "a datagram's end ends its head");
     }
 
     #[test]
     fn responses() {
-        let Some(Message::Response(r)) = dg("SIP/2.0 100 \r\nl: 0\r\n\r\n").unwrap() else { panic!() };
+        let Some(Message::Response(r)) = dg("SIP/2.0 100 \r\nl: 0\r\n\r\n").unwrap() else {
+            panic!()
+        };
         assert_eq!(r.status, 100);
         assert!(dg("SIP/2.0 4294967301 Big\r\n\r\n").is_err());
     }
@@ -339,9 +465,15 @@ mod tests {
         data.extend_from_slice(msg.as_bytes());
         let data = Bytes::from(data);
         let l = Limits::default();
-        assert!(matches!(parse_stream(&data, &l).unwrap(), StreamItem::KeepAlive(4)));
+        assert!(matches!(
+            parse_stream(&data, &l).unwrap(),
+            StreamItem::KeepAlive(4)
+        ));
         let rest = data.slice(4..);
-        assert!(matches!(parse_stream(&rest.slice(..rest.len() - 1), &l).unwrap(), StreamItem::Incomplete));
+        assert!(matches!(
+            parse_stream(&rest.slice(..rest.len() - 1), &l).unwrap(),
+            StreamItem::Incomplete
+        ));
         match parse_stream(&rest, &l).unwrap() {
             StreamItem::Message(_, used) => assert_eq!(used, rest.len()),
             other => panic!("{other:?}"),

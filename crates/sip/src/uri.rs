@@ -67,13 +67,22 @@ impl Uri {
 
     /// Parses a URI from bytes.
     pub fn parse(s: &[u8]) -> Result<Uri, UriError> {
-        if s.iter().any(|&b| b <= b' ' || b == b'<' || b == b'>' || b == b'"' || b == 0x7f) {
-            return Err(UriError("URI contains whitespace, control characters or <>\""));
+        if s.iter()
+            .any(|&b| b <= b' ' || b == b'<' || b == b'>' || b == b'"' || b == 0x7f)
+        {
+            return Err(UriError(
+                "URI contains whitespace, control characters or <>\"",
+            ));
         }
-        let colon = s.iter().position(|&b| b == b':').ok_or(UriError("URI has no scheme"))?;
+        let colon = s
+            .iter()
+            .position(|&b| b == b':')
+            .ok_or(UriError("URI has no scheme"))?;
         let scheme_raw = &s[..colon];
         let valid_scheme = scheme_raw.first().is_some_and(u8::is_ascii_alphabetic)
-            && scheme_raw.iter().all(|&b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+            && scheme_raw
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
         if !valid_scheme {
             return Err(UriError("bad URI scheme"));
         }
@@ -114,14 +123,15 @@ impl Uri {
 }
 
 fn parse_sip(scheme: Scheme, s: &[u8]) -> Result<Uri, UriError> {
-    // The userinfo ends at the last '@' before any '?' (users may contain ';').
-    let qmark = s.iter().position(|&b| b == b'?');
-    let before_headers = &s[..qmark.unwrap_or(s.len())];
-    let headers = qmark.map(|q| String::from_utf8_lossy(&s[q + 1..]).into_owned());
-    let (userinfo, hostpart) = match before_headers.iter().rposition(|&b| b == b'@') {
-        Some(at) => (Some(&before_headers[..at]), &before_headers[at + 1..]),
-        None => (None, before_headers),
+    // '@' cannot appear unescaped in params or headers, so the last '@' ends
+    // the userinfo (which may itself contain '?', ';' and '/').
+    let (userinfo, rest) = match s.iter().rposition(|&b| b == b'@') {
+        Some(at) => (Some(&s[..at]), &s[at + 1..]),
+        None => (None, s),
     };
+    let qmark = rest.iter().position(|&b| b == b'?');
+    let hostpart = &rest[..qmark.unwrap_or(rest.len())];
+    let headers = qmark.map(|q| String::from_utf8_lossy(&rest[q + 1..]).into_owned());
     let (user, password) = match userinfo {
         None => (None, None),
         Some(ui) => {
@@ -144,7 +154,16 @@ fn parse_sip(scheme: Scheme, s: &[u8]) -> Result<Uri, UriError> {
         Some(p) => Params::parse(p).ok_or(UriError("bad URI parameter"))?,
         None => Params::default(),
     };
-    Ok(Uri { scheme, user, password, host: Some(host), port, params, headers, opaque: None })
+    Ok(Uri {
+        scheme,
+        user,
+        password,
+        host: Some(host),
+        port,
+        params,
+        headers,
+        opaque: None,
+    })
 }
 
 fn parse_tel(s: &[u8]) -> Result<Uri, UriError> {
@@ -153,7 +172,9 @@ fn parse_tel(s: &[u8]) -> Result<Uri, UriError> {
         None => (s, None),
     };
     let valid = !number.is_empty()
-        && number.iter().all(|&b| b.is_ascii_hexdigit() || b"+-.()*#".contains(&b));
+        && number
+            .iter()
+            .all(|&b| b.is_ascii_hexdigit() || b"+-.()*#".contains(&b));
     if !valid {
         return Err(UriError("bad tel: number"));
     }
@@ -263,6 +284,18 @@ mod tests {
     }
 
     #[test]
+    fn users_with_question_marks_and_passwords() {
+        let u = roundtrip("sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com");
+        assert_eq!(
+            u.user.as_deref(),
+            Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*")
+        );
+        assert!(u.headers.is_none());
+        let u = roundtrip("sip:user@example.com?Route=%3Csip:example.com%3E");
+        assert_eq!(u.headers.as_deref(), Some("Route=%3Csip:example.com%3E"));
+    }
+
+    #[test]
     fn tel_and_other_schemes() {
         let u = roundtrip("tel:+15550100;phone-context=example.com");
         assert_eq!(u.scheme, Scheme::Tel);
@@ -272,7 +305,14 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["sip:user@exa mple.com", "sip:", "nocolon", "sip:us%zzer@host", "sip:user@host:port", "<sip:a@b>"] {
+        for bad in [
+            "sip:user@exa mple.com",
+            "sip:",
+            "nocolon",
+            "sip:us%zzer@host",
+            "sip:user@host:port",
+            "<sip:a@b>",
+        ] {
             assert!(Uri::parse(bad.as_bytes()).is_err(), "{bad}");
         }
     }

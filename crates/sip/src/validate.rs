@@ -20,7 +20,11 @@ pub struct Rejection {
 
 impl Rejection {
     fn new(status: u16, reason: &'static str) -> Rejection {
-        Rejection { status, reason, headers: Vec::new() }
+        Rejection {
+            status,
+            reason,
+            headers: Vec::new(),
+        }
     }
 }
 
@@ -52,12 +56,20 @@ pub fn check_structure(req: &Request) -> Result<(), Rejection> {
     if h.count(Name::Via) == 0 {
         return Err(Rejection::new(400, "Missing Via"));
     }
-    req.vias().map_err(|_| Rejection::new(400, "Malformed Via"))?;
-    req.from_addr().map_err(|_| Rejection::new(400, "Malformed From"))?;
-    req.to_addr().map_err(|_| Rejection::new(400, "Malformed To"))?;
-    let cseq = req.cseq().map_err(|_| Rejection::new(400, "Malformed CSeq"))?;
+    req.vias()
+        .map_err(|_| Rejection::new(400, "Malformed Via"))?;
+    req.from_addr()
+        .map_err(|_| Rejection::new(400, "Malformed From"))?;
+    req.to_addr()
+        .map_err(|_| Rejection::new(400, "Malformed To"))?;
+    let cseq = req
+        .cseq()
+        .map_err(|_| Rejection::new(400, "Malformed CSeq"))?;
     if cseq.method != req.method {
-        return Err(Rejection::new(400, "CSeq method does not match the request method"));
+        return Err(Rejection::new(
+            400,
+            "CSeq method does not match the request method",
+        ));
     }
     if req.call_id().is_none_or(|c| c.is_empty()) {
         return Err(Rejection::new(400, "Empty Call-ID"));
@@ -86,8 +98,17 @@ pub fn validate_request(req: &Request, caps: &Capabilities) -> Result<(), Reject
         }
     }
     if !caps.methods.contains(&req.method) {
-        let allow = caps.methods.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
-        return Err(Rejection { status: 501, reason: "Not Implemented", headers: vec![(Name::Allow, allow)] });
+        let allow = caps
+            .methods
+            .iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(Rejection {
+            status: 501,
+            reason: "Not Implemented",
+            headers: vec![(Name::Allow, allow)],
+        });
     }
     if matches!(req.method, Method::Ack | Method::Cancel) {
         return Ok(());
@@ -103,11 +124,13 @@ fn check_scalars(h: &Headers) -> Result<(), Rejection> {
     }
     if h.count(Name::Contact) > 0 {
         let values = h.values(Name::Contact);
-        let list = ContactList::parse(&values).map_err(|_| Rejection::new(400, "Malformed Contact"))?;
+        let list =
+            ContactList::parse(&values).map_err(|_| Rejection::new(400, "Malformed Contact"))?;
         if let ContactList::Addrs(addrs) = list {
             for a in &addrs {
                 if let Some(e) = a.params.value("expires") {
-                    parse_delta(e.as_bytes()).ok_or(Rejection::new(400, "Malformed Contact expires"))?;
+                    parse_delta(e.as_bytes())
+                        .ok_or(Rejection::new(400, "Malformed Contact expires"))?;
                 }
             }
         }
@@ -121,7 +144,11 @@ pub fn parse_delta(v: &[u8]) -> Option<u32> {
     if v.is_empty() || v.len() > 10 || !v.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    std::str::from_utf8(v).ok()?.parse::<u64>().ok().and_then(|n| u32::try_from(n).ok())
+    std::str::from_utf8(v)
+        .ok()?
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| u32::try_from(n).ok())
 }
 
 fn max_forwards(h: &Headers) -> Result<Option<u8>, Rejection> {
@@ -130,7 +157,9 @@ fn max_forwards(h: &Headers) -> Result<Option<u8>, Rejection> {
     if all.next().is_some() {
         return Err(Rejection::new(400, "Multiple Max-Forwards"));
     }
-    let n = parse_delta(v).filter(|&n| n <= 255).ok_or(Rejection::new(400, "Malformed Max-Forwards"))?;
+    let n = parse_delta(v)
+        .filter(|&n| n <= 255)
+        .ok_or(Rejection::new(400, "Malformed Max-Forwards"))?;
     Ok(Some(n as u8))
 }
 
@@ -145,7 +174,11 @@ fn check_require(h: &Headers, caps: &Capabilities) -> Result<(), Rejection> {
     if unsupported.is_empty() {
         return Ok(());
     }
-    Err(Rejection { status: 420, reason: "Bad Extension", headers: vec![(Name::Unsupported, unsupported.join(", "))] })
+    Err(Rejection {
+        status: 420,
+        reason: "Bad Extension",
+        headers: vec![(Name::Unsupported, unsupported.join(", "))],
+    })
 }
 
 fn media_type(v: &[u8]) -> String {
@@ -154,10 +187,15 @@ fn media_type(v: &[u8]) -> String {
 }
 
 fn check_body(req: &Request, caps: &Capabilities) -> Result<(), Rejection> {
-    if req.body.is_empty() || !matches!(req.method, Method::Invite | Method::Update | Method::Prack) {
+    if req.body.is_empty() || !matches!(req.method, Method::Invite | Method::Update | Method::Prack)
+    {
         return Ok(());
     }
-    let ct = req.headers.get(Name::ContentType).map(|v| media_type(v)).unwrap_or_default();
+    let ct = req
+        .headers
+        .get(Name::ContentType)
+        .map(|v| media_type(v))
+        .unwrap_or_default();
     if caps.content_types.iter().any(|c| *c == ct) {
         return Ok(());
     }
@@ -179,7 +217,11 @@ fn check_accept(req: &Request) -> Result<(), Rejection> {
     if ok {
         Ok(())
     } else {
-        Err(Rejection { status: 406, reason: "Not Acceptable", headers: vec![(Name::Accept, "application/sdp".into())] })
+        Err(Rejection {
+            status: 406,
+            reason: "Not Acceptable",
+            headers: vec![(Name::Accept, "application/sdp".into())],
+        })
     }
 }
 
@@ -197,7 +239,14 @@ mod tests {
 
     fn caps() -> Capabilities {
         Capabilities {
-            methods: vec![Method::Register, Method::Options, Method::Invite, Method::Ack, Method::Cancel, Method::Bye],
+            methods: vec![
+                Method::Register,
+                Method::Options,
+                Method::Invite,
+                Method::Ack,
+                Method::Cancel,
+                Method::Bye,
+            ],
             extensions: vec![],
             content_types: vec!["application/sdp"],
         }
@@ -207,7 +256,9 @@ mod tests {
         let text = format!(
             "{method} sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 {method}\r\n{extra}Content-Length: 0\r\n\r\n"
         );
-        let Some(Message::Request(r)) = parse_datagram(&Bytes::from(text), &Limits::default()).unwrap() else {
+        let Some(Message::Request(r)) =
+            parse_datagram(&Bytes::from(text), &Limits::default()).unwrap()
+        else {
             panic!()
         };
         validate_request(&r, &caps())
@@ -216,12 +267,34 @@ mod tests {
     #[test]
     fn statuses() {
         assert!(check("", "OPTIONS").is_ok());
-        assert_eq!(check("Max-Forwards: 0\r\n", "OPTIONS").unwrap_err().status, 483);
-        assert_eq!(check("Max-Forwards: 300\r\n", "OPTIONS").unwrap_err().status, 400);
-        assert_eq!(check("Require: foo\r\n", "OPTIONS").unwrap_err().status, 420);
-        assert_eq!(check("Expires: 10000000000000000000000\r\n", "OPTIONS").unwrap_err().status, 400);
+        assert_eq!(
+            check("Max-Forwards: 0\r\n", "OPTIONS").unwrap_err().status,
+            483
+        );
+        assert_eq!(
+            check("Max-Forwards: 300\r\n", "OPTIONS")
+                .unwrap_err()
+                .status,
+            400
+        );
+        assert_eq!(
+            check("Require: foo\r\n", "OPTIONS").unwrap_err().status,
+            420
+        );
+        assert_eq!(
+            check("Expires: 10000000000000000000000\r\n", "OPTIONS")
+                .unwrap_err()
+                .status,
+            400
+        );
         assert_eq!(check("", "PUBLISH").unwrap_err().status, 501);
-        assert_eq!(check("Accept: text/x\r\n", "INVITE").unwrap_err().status, 406);
-        assert_eq!(check("From: <sip:z@y>\r\n", "OPTIONS").unwrap_err().status, 400);
+        assert_eq!(
+            check("Accept: text/x\r\n", "INVITE").unwrap_err().status,
+            406
+        );
+        assert_eq!(
+            check("From: <sip:z@y>\r\n", "OPTIONS").unwrap_err().status,
+            400
+        );
     }
 }

@@ -32,7 +32,10 @@ impl Via {
         if !proto.eq_ignore_ascii_case(b"SIP") || version != b"2.0" {
             return Err("Via protocol is not SIP/2.0");
         }
-        let split = rest.iter().position(|&b| grammar::is_ws(b)).ok_or("Via lacks sent-by")?;
+        let split = rest
+            .iter()
+            .position(|&b| grammar::is_ws(b))
+            .ok_or("Via lacks sent-by")?;
         let transport = &rest[..split];
         if !grammar::is_token(transport) {
             return Err("bad Via transport");
@@ -43,7 +46,11 @@ impl Via {
             None => (sent, None),
         };
         // COLON is SWS ":" SWS: tolerate white space around the port separator.
-        let compact: Vec<u8> = hostport.iter().copied().filter(|&b| !grammar::is_ws(b)).collect();
+        let compact: Vec<u8> = hostport
+            .iter()
+            .copied()
+            .filter(|&b| !grammar::is_ws(b))
+            .collect();
         let (host, port) = parse_host_port(&compact).ok_or("bad Via sent-by")?;
         let params = match params {
             Some(p) => Params::parse(p).ok_or("bad Via parameter")?,
@@ -97,13 +104,18 @@ mod tests {
         let v = Via::parse(b"SIP / 2.0 / UDP first.example.com: 4000;ttl=16 ;maddr=224.2.0.1 ;branch=z9hG4bKa7c6a8dlze.1").unwrap();
         assert_eq!(v.port, Some(4000));
         assert_eq!(v.params.value("maddr"), Some("224.2.0.1"));
-        let v = Via::parse(b"SIP  /2.0/ UDP 192.0.2.1:5060 ;received=192.0.2.2;branch=z9hG4bK1;rport").unwrap();
+        let v =
+            Via::parse(b"SIP  /2.0/ UDP 192.0.2.1:5060 ;received=192.0.2.2;branch=z9hG4bK1;rport")
+                .unwrap();
         assert_eq!(v.transport, "UDP");
         assert_eq!(v.port, Some(5060));
         assert!(v.has_rfc3261_branch());
         assert!(v.params.has("rport"));
         let v = Via::parse(b"SIP/2.0/TCP [2001:db8::9]:5061;branch=z9hG4bKx").unwrap();
-        assert_eq!(v.to_string(), "SIP/2.0/TCP [2001:db8::9]:5061;branch=z9hG4bKx");
+        assert_eq!(
+            v.to_string(),
+            "SIP/2.0/TCP [2001:db8::9]:5061;branch=z9hG4bKx"
+        );
     }
 
     #[test]

@@ -3,7 +3,9 @@
 
 use bytes::Bytes;
 use proptest::prelude::*;
-use sip::{parse_datagram, parse_stream, Header, Headers, Limits, Message, Method, Request, Response, Uri};
+use sip::{
+    parse_datagram, parse_stream, Header, Headers, Limits, Message, Method, Request, Response, Uri,
+};
 
 fn token() -> impl Strategy<Value = String> {
     "[A-Za-z0-9][A-Za-z0-9.!%*_+`'~-]{0,11}"
@@ -12,7 +14,8 @@ fn token() -> impl Strategy<Value = String> {
 fn host() -> impl Strategy<Value = String> {
     prop_oneof![
         "[a-z][a-z0-9-]{0,8}(\\.[a-z][a-z0-9-]{0,8}){0,2}",
-        (0u8..=255, 0u8..=255, 0u8..=255, 1u8..=254).prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}")),
+        (0u8..=255, 0u8..=255, 0u8..=255, 1u8..=254)
+            .prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}")),
         Just("[2001:db8::1]".to_string()),
     ]
 }
@@ -51,8 +54,13 @@ fn headers() -> impl Strategy<Value = Headers> {
     proptest::collection::vec((token(), "[ -~]{0,40}"), 0..12).prop_map(|hs| {
         Headers(
             hs.into_iter()
-                .filter(|(n, _)| !n.eq_ignore_ascii_case("content-length") && !n.eq_ignore_ascii_case("l"))
-                .map(|(n, v)| Header { name: Bytes::from(n), value: Bytes::from(v.trim().to_string()) })
+                .filter(|(n, _)| {
+                    !n.eq_ignore_ascii_case("content-length") && !n.eq_ignore_ascii_case("l")
+                })
+                .map(|(n, v)| Header {
+                    name: Bytes::from(n),
+                    value: Bytes::from(v.trim().to_string()),
+                })
                 .collect(),
         )
     })
@@ -69,9 +77,16 @@ fn message() -> impl Strategy<Value = Message> {
                 body,
             })
         }),
-        (100u16..700, "[ -~]{0,20}", headers(), body).prop_map(|(status, reason, headers, body)| {
-            Message::Response(Response { status, reason: reason.trim_start().to_string(), headers, body })
-        }),
+        (100u16..700, "[ -~]{0,20}", headers(), body).prop_map(
+            |(status, reason, headers, body)| {
+                Message::Response(Response {
+                    status,
+                    reason: reason.trim_start().to_string(),
+                    headers,
+                    body,
+                })
+            }
+        ),
     ]
 }
 

@@ -59,7 +59,12 @@ pub trait Store: Send {
 
     /// Loads the whole directory.
     fn load_directory(&self) -> Result<Directory> {
-        Ok(Directory::new(self.tenants()?, self.extensions(None)?, self.dids(None)?, self.trunks()?))
+        Ok(Directory::new(
+            self.tenants()?,
+            self.extensions(None)?,
+            self.dids(None)?,
+            self.trunks()?,
+        ))
     }
 }
 

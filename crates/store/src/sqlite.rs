@@ -15,8 +15,9 @@ impl SqliteStore {
     /// Opens (creating folders and file if needed) and migrates.
     pub fn open(path: &Path) -> Result<SqliteStore> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Invalid(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Invalid(format!("cannot create {}: {e}", dir.display()))
+            })?;
         }
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -39,12 +40,16 @@ impl SqliteStore {
     /// SQLite's `data_version`: changes when another connection (the CLI)
     /// has written to the database.
     pub fn data_version(&self) -> Result<i64> {
-        Ok(self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
     }
 
     /// The schema version.
     pub fn schema_version(&self) -> Result<usize> {
-        Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize)
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize)
     }
 
     fn migrate(&mut self) -> Result<()> {
@@ -67,9 +72,13 @@ impl SqliteStore {
     fn require_tenant(&self, name: &str) -> Result<()> {
         let found: Option<String> = self
             .conn
-            .query_row("SELECT name FROM tenants WHERE name = ?1", [name], |r| r.get(0))
+            .query_row("SELECT name FROM tenants WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
             .optional()?;
-        found.map(|_| ()).ok_or_else(|| StoreError::NotFound(format!("no tenant named '{name}'")))
+        found
+            .map(|_| ())
+            .ok_or_else(|| StoreError::NotFound(format!("no tenant named '{name}'")))
     }
 }
 
@@ -136,7 +145,10 @@ impl Store for SqliteStore {
             )
             .optional()?;
         if ext_exists.is_none() {
-            return Err(StoreError::NotFound(format!("tenant '{}' has no extension '{}'", d.tenant, d.extension)));
+            return Err(StoreError::NotFound(format!(
+                "tenant '{}' has no extension '{}'",
+                d.tenant, d.extension
+            )));
         }
         self.conn.execute(
             "INSERT INTO dids (number, tenant, extension, source) VALUES (?1, ?2, ?3, ?4)
@@ -162,25 +174,32 @@ impl Store for SqliteStore {
         let mut removed = 0;
         for d in self.dids(None)? {
             if d.source == accounts::Source::Config && !keep.dids.contains(&d.number) {
-                removed += self.conn.execute("DELETE FROM dids WHERE number = ?1", [&d.number])?;
+                removed += self
+                    .conn
+                    .execute("DELETE FROM dids WHERE number = ?1", [&d.number])?;
             }
         }
         for t in self.trunks()? {
             if t.source == accounts::Source::Config && !keep.trunks.contains(&t.name) {
-                removed += self.conn.execute("DELETE FROM trunks WHERE name = ?1", [&t.name])?;
+                removed += self
+                    .conn
+                    .execute("DELETE FROM trunks WHERE name = ?1", [&t.name])?;
             }
         }
         for e in self.extensions(None)? {
             let key = (e.tenant.clone(), e.number.clone());
             if e.source == accounts::Source::Config && !keep.extensions.contains(&key) {
-                removed += self
-                    .conn
-                    .execute("DELETE FROM extensions WHERE tenant = ?1 AND number = ?2", [&e.tenant, &e.number])?;
+                removed += self.conn.execute(
+                    "DELETE FROM extensions WHERE tenant = ?1 AND number = ?2",
+                    [&e.tenant, &e.number],
+                )?;
             }
         }
         for t in self.tenants()? {
             if t.source == accounts::Source::Config && !keep.tenants.contains(&t.name) {
-                removed += self.conn.execute("DELETE FROM tenants WHERE name = ?1", [&t.name])?;
+                removed += self
+                    .conn
+                    .execute("DELETE FROM tenants WHERE name = ?1", [&t.name])?;
             }
         }
         Ok(removed)
@@ -245,7 +264,9 @@ impl Store for SqliteStore {
     }
 
     fn trunks(&self) -> Result<Vec<Trunk>> {
-        let mut stmt = self.conn.prepare("SELECT name, address, tenant, source FROM trunks ORDER BY name")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, address, tenant, source FROM trunks ORDER BY name")?;
         let rows = stmt.query_map([], |r| {
             Ok(Trunk {
                 name: r.get(0)?,
@@ -326,11 +347,25 @@ mod tests {
         t.source = Source::Config;
         s.upsert_tenant(&t).unwrap();
         s.upsert_tenant(&t).unwrap();
-        s.upsert_extension(&ext("acme", "333", Source::Config)).unwrap();
-        s.upsert_did(&Did { number: "15550100333".into(), tenant: "acme".into(), extension: "333".into(), source: Source::Config }).unwrap();
-        let bad = Did { number: "1".into(), tenant: "acme".into(), extension: "999".into(), source: Source::Manual };
+        s.upsert_extension(&ext("acme", "333", Source::Config))
+            .unwrap();
+        s.upsert_did(&Did {
+            number: "15550100333".into(),
+            tenant: "acme".into(),
+            extension: "333".into(),
+            source: Source::Config,
+        })
+        .unwrap();
+        let bad = Did {
+            number: "1".into(),
+            tenant: "acme".into(),
+            extension: "999".into(),
+            source: Source::Manual,
+        };
         assert!(matches!(s.upsert_did(&bad), Err(StoreError::NotFound(_))));
-        assert!(s.upsert_extension(&ext("nobody", "1", Source::Manual)).is_err());
+        assert!(s
+            .upsert_extension(&ext("nobody", "1", Source::Manual))
+            .is_err());
         let dir = s.load_directory().unwrap();
         assert_eq!(dir.tenant("acme").unwrap().domain, "acme.example");
         assert_eq!(dir.did("15550100333").unwrap().extension, "333");
@@ -342,16 +377,24 @@ mod tests {
         let mut t = Tenant::new("acme", "acme.example");
         t.source = Source::Config;
         s.upsert_tenant(&t).unwrap();
-        s.upsert_extension(&ext("acme", "333", Source::Config)).unwrap();
-        s.upsert_extension(&ext("acme", "444", Source::Config)).unwrap();
-        s.upsert_extension(&ext("acme", "555", Source::Manual)).unwrap();
+        s.upsert_extension(&ext("acme", "333", Source::Config))
+            .unwrap();
+        s.upsert_extension(&ext("acme", "444", Source::Config))
+            .unwrap();
+        s.upsert_extension(&ext("acme", "555", Source::Manual))
+            .unwrap();
         let keep = ConfigKeys {
             tenants: vec!["acme".into()],
             extensions: vec![("acme".into(), "333".into())],
             ..Default::default()
         };
         assert_eq!(s.prune_config_items(&keep).unwrap(), 1);
-        let numbers: Vec<_> = s.extensions(Some("acme")).unwrap().into_iter().map(|e| e.number).collect();
+        let numbers: Vec<_> = s
+            .extensions(Some("acme"))
+            .unwrap()
+            .into_iter()
+            .map(|e| e.number)
+            .collect();
         assert_eq!(numbers, ["333", "555"]);
     }
 

@@ -36,16 +36,18 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    /// A new authenticator offering `algorithms` in that order.
+    /// A new authenticator offering `algorithms` in that order; `nonce_seed`
+    /// starts the nonce serial (pass a random value).
     pub fn new(
         algorithms: Vec<Algorithm>,
         secret: &[u8],
         nonce_lifetime_s: u64,
+        nonce_seed: u64,
         failures_per_minute: u32,
     ) -> Authenticator {
         Authenticator {
             algorithms,
-            nonces: NonceIssuer::new(secret, nonce_lifetime_s),
+            nonces: NonceIssuer::new(secret, nonce_lifetime_s, nonce_seed),
             seen_nc: HashMap::new(),
             failures: RateLimit::new(failures_per_minute, 60, 100_000),
             max_tracked_nonces: 200_000,
@@ -53,12 +55,20 @@ impl Authenticator {
     }
 
     /// One challenge per offered algorithm, in order of preference (RFC 8760 §2.4).
-    pub fn challenges(&self, realm: &str, now_s: u64, stale: bool) -> Vec<String> {
+    pub fn challenges(&mut self, realm: &str, now_s: u64, stale: bool) -> Vec<String> {
         let nonce = self.nonces.issue(realm, now_s);
         self.algorithms
             .iter()
             .copied()
-            .map(|algorithm| Challenge { realm: realm.to_string(), nonce: nonce.clone(), algorithm, stale }.header_value())
+            .map(|algorithm| {
+                Challenge {
+                    realm: realm.to_string(),
+                    nonce: nonce.clone(),
+                    algorithm,
+                    stale,
+                }
+                .header_value()
+            })
             .collect()
     }
 
@@ -87,11 +97,17 @@ impl Authenticator {
         };
         match self.nonces.check(&creds.nonce, realm, now_s) {
             NonceCheck::Valid => {}
-            NonceCheck::Stale => return AuthOutcome::Challenge(self.challenges(realm, now_s, true)),
-            NonceCheck::Invalid => return AuthOutcome::Challenge(self.challenges(realm, now_s, false)),
+            NonceCheck::Stale => {
+                return AuthOutcome::Challenge(self.challenges(realm, now_s, true))
+            }
+            NonceCheck::Invalid => {
+                return AuthOutcome::Challenge(self.challenges(realm, now_s, false))
+            }
         }
         let ext = tenant.and_then(|t| dir.extension(&t.name, &creds.username));
-        let offered = creds.algorithm().is_some_and(|a| self.algorithms.contains(&a));
+        let offered = creds
+            .algorithm()
+            .is_some_and(|a| self.algorithms.contains(&a));
         let verified = offered && ext.is_some_and(|e| verify(&creds, e, req.method.as_str()));
         if !verified {
             self.failures.record(source, now_s);
@@ -122,7 +138,10 @@ impl Authenticator {
             self.sweep(now_s);
         }
         let expiry = self.nonces.expiry(&creds.nonce).unwrap_or(now_s);
-        let entry = self.seen_nc.entry(creds.nonce.clone()).or_insert((0, expiry));
+        let entry = self
+            .seen_nc
+            .entry(creds.nonce.clone())
+            .or_insert((0, expiry));
         if nc <= entry.0 {
             return false;
         }

@@ -8,9 +8,13 @@ pub struct SwitchConfig {
     /// Secret for nonces and tags (shared by nodes that verify each other's nonces).
     pub secret: Vec<u8>,
     /// Digest algorithms offered, most preferred first (one challenge each).
+    /// MD5 only by default: baresip 1.0 fails a REGISTER outright when any
+    /// challenge names SHA-256, and SIPp 3.6 answers only the first one.
     pub digest_algorithms: Vec<sip::digest::Algorithm>,
     /// Seconds a nonce stays valid.
     pub nonce_lifetime_s: u64,
+    /// First nonce serial (random per process in production).
+    pub nonce_seed: u64,
     /// Registration interval bounds and default, seconds.
     pub min_expires: u32,
     /// Longest registration granted.
@@ -39,8 +43,9 @@ impl Default for SwitchConfig {
     fn default() -> SwitchConfig {
         SwitchConfig {
             secret: b"parkline-default-secret-change-me".to_vec(),
-            digest_algorithms: vec![sip::digest::Algorithm::Md5, sip::digest::Algorithm::Sha256],
+            digest_algorithms: vec![sip::digest::Algorithm::Md5],
             nonce_lifetime_s: 300,
+            nonce_seed: 0,
             min_expires: 60,
             max_expires: 3600,
             default_expires: 3600,

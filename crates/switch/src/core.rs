@@ -19,7 +19,14 @@ use std::time::Instant;
 use tracing::{debug, info, warn};
 
 /// Methods the switch implements today.
-const METHODS: [Method; 6] = [Method::Invite, Method::Ack, Method::Bye, Method::Cancel, Method::Options, Method::Register];
+const METHODS: [Method; 6] = [
+    Method::Invite,
+    Method::Ack,
+    Method::Bye,
+    Method::Cancel,
+    Method::Options,
+    Method::Register,
+];
 
 /// Counters for metrics and the admin API.
 #[derive(Clone, Copy, Debug, Default)]
@@ -54,9 +61,19 @@ pub struct Switch {
 impl Switch {
     /// A switch with its settings and account directory.
     pub fn new(cfg: SwitchConfig, dir: Directory) -> Switch {
-        let registrar =
-            Registrar::new(cfg.min_expires, cfg.max_expires, cfg.default_expires, cfg.max_contacts_per_extension);
-        let auth = Authenticator::new(cfg.digest_algorithms.clone(), &cfg.secret, cfg.nonce_lifetime_s, cfg.max_auth_failures_per_minute);
+        let registrar = Registrar::new(
+            cfg.min_expires,
+            cfg.max_expires,
+            cfg.default_expires,
+            cfg.max_contacts_per_extension,
+        );
+        let auth = Authenticator::new(
+            cfg.digest_algorithms.clone(),
+            &cfg.secret,
+            cfg.nonce_lifetime_s,
+            cfg.nonce_seed,
+            cfg.max_auth_failures_per_minute,
+        );
         Switch {
             layer: Layer::new(cfg.timers),
             caps: Capabilities {
@@ -89,7 +106,9 @@ impl Switch {
     /// Current bindings.
     pub fn bindings(&self) -> Vec<Binding> {
         let mut v: Vec<_> = self.registrar.all().cloned().collect();
-        v.sort_by(|a, b| (&a.tenant, &a.extension, &a.contact).cmp(&(&b.tenant, &b.extension, &b.contact)));
+        v.sort_by(|a, b| {
+            (&a.tenant, &a.extension, &a.contact).cmp(&(&b.tenant, &b.extension, &b.contact))
+        });
         v
     }
 
@@ -110,7 +129,10 @@ impl Switch {
 
     /// Earliest time [`Switch::handle_timeout`] must be called.
     pub fn next_deadline(&mut self) -> Option<Instant> {
-        [self.layer.next_deadline(), self.next_sweep].into_iter().flatten().min()
+        [self.layer.next_deadline(), self.next_sweep]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Fires due timers.
@@ -143,12 +165,16 @@ impl Switch {
         if !err.is_request {
             return;
         }
-        let Some(headers) = err.headers.as_ref() else { return };
+        let Some(headers) = err.headers.as_ref() else {
+            return;
+        };
         self.stateless(peer, headers, err.status, err.reason);
     }
 
     fn stateless(&mut self, peer: Peer, headers: &sip::Headers, status: u16, reason: &str) {
-        if let Some((resp, via)) = respond::stateless(headers, status, reason, &self.cfg.server_name) {
+        if let Some((resp, via)) =
+            respond::stateless(headers, status, reason, &self.cfg.server_name)
+        {
             let to = respond::response_peer(peer, via.as_ref());
             self.transmit(to, resp.encode());
         }
@@ -179,13 +205,21 @@ impl Switch {
         respond::stamp_via(&mut req, peer);
         let top_via = req.top_via().ok();
         let resp_peer = respond::response_peer(peer, top_via.as_ref());
-        let Some(key) = ServerKey::of(&req) else { return };
-        if !self.layer.has_server(&key) && self.layer.len().0 >= self.cfg.max_transactions && req.method != Method::Ack {
+        let Some(key) = ServerKey::of(&req) else {
+            return;
+        };
+        if !self.layer.has_server(&key)
+            && self.layer.len().0 >= self.cfg.max_transactions
+            && req.method != Method::Ack
+        {
             warn!(%peer, "transaction limit reached: 503");
             self.stateless(peer, &req.headers.clone(), 503, "Service Unavailable");
             return;
         }
-        match self.layer.on_request(now.mono, &req, resp_peer, peer.is_reliable()) {
+        match self
+            .layer
+            .on_request(now.mono, &req, resp_peer, peer.is_reliable())
+        {
             Some(Incoming::New(key)) => self.handle_new_request(now, peer, key, req),
             Some(_) => self.drain_layer(),
             None => {}
@@ -216,7 +250,11 @@ impl Switch {
     }
 
     fn advertise(&self, resp: &mut Response) {
-        let allow = METHODS.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+        let allow = METHODS
+            .iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
         resp.headers.push(Name::Allow, allow);
         resp.headers.push(Name::Accept, "application/sdp");
     }
@@ -236,13 +274,22 @@ impl Switch {
             let resp = self.response(&req, 403, Some("Not allowed to register this address"));
             return self.reply(now, &key, resp);
         }
-        match self.registrar.register(&req, &ext.tenant, &ext.number, &peer.to_string(), now.unix_s) {
+        match self.registrar.register(
+            &req,
+            &ext.tenant,
+            &ext.number,
+            &peer.to_string(),
+            now.unix_s,
+        ) {
             Ok(ops) => {
                 self.stats.registrations += 1;
                 info!(tenant = %ext.tenant, extension = %ext.number, %peer, changes = ops.len(), "registered");
                 self.outputs.extend(ops.into_iter().map(Output::Store));
                 let mut resp = self.response(&req, 200, None);
-                for c in self.registrar.contact_headers(&ext.tenant, &ext.number, now.unix_s) {
+                for c in self
+                    .registrar
+                    .contact_headers(&ext.tenant, &ext.number, now.unix_s)
+                {
                     resp.headers.push(Name::Contact, c);
                 }
                 self.reply(now, &key, resp)
@@ -258,7 +305,10 @@ impl Switch {
     }
 
     fn handle_invite(&mut self, now: Now, peer: Peer, key: ServerKey, req: Request) {
-        if self.authenticate(now, peer, &key, &req, Name::ProxyAuthenticate).is_none() {
+        if self
+            .authenticate(now, peer, &key, &req, Name::ProxyAuthenticate)
+            .is_none()
+        {
             return;
         }
         let resp = self.response(&req, 480, Some("Calls are not yet routed"));
@@ -281,10 +331,21 @@ impl Switch {
             Err(realm) => (None, realm.clone()),
         };
         let tenant = tenant.cloned();
-        match self.auth.authenticate(req, tenant.as_ref(), &realm, &self.dir, peer.addr.ip(), now.unix_s) {
+        match self.auth.authenticate(
+            req,
+            tenant.as_ref(),
+            &realm,
+            &self.dir,
+            peer.addr.ip(),
+            now.unix_s,
+        ) {
             AuthOutcome::Authenticated(ext) => Some(ext),
             AuthOutcome::Challenge(values) => {
-                let status = if challenge_header == Name::WwwAuthenticate { 401 } else { 407 };
+                let status = if challenge_header == Name::WwwAuthenticate {
+                    401
+                } else {
+                    407
+                };
                 let mut resp = self.response(req, status, None);
                 for v in values {
                     resp.headers.push(challenge_header, v);
@@ -321,7 +382,9 @@ impl Switch {
         for o in outs {
             match o {
                 TxOut::Transmit(p, b) => self.transmit(p, b),
-                TxOut::ServerTimeout(k) => debug!(branch = %k.branch, "final response never acknowledged"),
+                TxOut::ServerTimeout(k) => {
+                    debug!(branch = %k.branch, "final response never acknowledged")
+                }
                 TxOut::ClientTimeout(k) => debug!(branch = %k.branch, "request timed out"),
             }
         }

@@ -15,7 +15,12 @@ pub struct RateLimit<K> {
 impl<K: Hash + Eq + Clone> RateLimit<K> {
     /// `limit` events per `window_s` seconds; at most `max_keys` keys tracked.
     pub fn new(limit: u32, window_s: u64, max_keys: usize) -> Self {
-        RateLimit { limit, window_s, max_keys, counts: HashMap::new() }
+        RateLimit {
+            limit,
+            window_s,
+            max_keys,
+            counts: HashMap::new(),
+        }
     }
 
     /// Whether `key` has reached its limit in the current window.

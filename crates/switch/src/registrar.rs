@@ -21,7 +21,11 @@ pub struct RegisterError {
 }
 
 fn reject(status: u16, reason: &'static str) -> RegisterError {
-    RegisterError { status, reason, min_expires: None }
+    RegisterError {
+        status,
+        reason,
+        min_expires: None,
+    }
 }
 
 /// Bindings of every extension, in memory; the store holds a copy.
@@ -36,8 +40,19 @@ pub struct Registrar {
 
 impl Registrar {
     /// A registrar with its interval bounds and contact limit.
-    pub fn new(min_expires: u32, max_expires: u32, default_expires: u32, max_contacts: usize) -> Registrar {
-        Registrar { bindings: HashMap::new(), min_expires, max_expires, default_expires, max_contacts }
+    pub fn new(
+        min_expires: u32,
+        max_expires: u32,
+        default_expires: u32,
+        max_contacts: usize,
+    ) -> Registrar {
+        Registrar {
+            bindings: HashMap::new(),
+            min_expires,
+            max_expires,
+            default_expires,
+            max_contacts,
+        }
     }
 
     /// Restores bindings loaded from the store (dropping expired ones).
@@ -47,7 +62,10 @@ impl Registrar {
             if b.expires_at <= now_s {
                 ops.push(remove_op(&b));
             } else {
-                self.bindings.entry((b.tenant.clone(), b.extension.clone())).or_default().push(b);
+                self.bindings
+                    .entry((b.tenant.clone(), b.extension.clone()))
+                    .or_default()
+                    .push(b);
             }
         }
         ops
@@ -55,7 +73,9 @@ impl Registrar {
 
     /// Current bindings of an extension.
     pub fn lookup(&self, tenant: &str, extension: &str) -> &[Binding] {
-        self.bindings.get(&(tenant.to_string(), extension.to_string())).map_or(&[], Vec::as_slice)
+        self.bindings
+            .get(&(tenant.to_string(), extension.to_string()))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Every binding.
@@ -110,7 +130,9 @@ impl Registrar {
         let mut planned = Vec::with_capacity(addrs.len());
         for addr in &addrs {
             let expires = match addr.params.value("expires") {
-                Some(e) => parse_delta(e.as_bytes()).ok_or(reject(400, "Malformed Contact expires"))?,
+                Some(e) => {
+                    parse_delta(e.as_bytes()).ok_or(reject(400, "Malformed Contact expires"))?
+                }
                 None => header_expires.unwrap_or(self.default_expires),
             };
             if expires > 0 && expires < self.min_expires {
@@ -156,7 +178,9 @@ impl Registrar {
             current.push(binding);
         }
         while current.len() > self.max_contacts {
-            let oldest = (0..current.len()).min_by_key(|&i| current[i].expires_at).unwrap_or(0);
+            let oldest = (0..current.len())
+                .min_by_key(|&i| current[i].expires_at)
+                .unwrap_or(0);
             ops.push(remove_op(&current.remove(oldest)));
         }
         if current.is_empty() {
@@ -170,7 +194,13 @@ impl Registrar {
     pub fn contact_headers(&self, tenant: &str, extension: &str, now_s: u64) -> Vec<String> {
         self.lookup(tenant, extension)
             .iter()
-            .map(|b| format!("<{}>;expires={}", b.contact, b.expires_at.saturating_sub(now_s)))
+            .map(|b| {
+                format!(
+                    "<{}>;expires={}",
+                    b.contact,
+                    b.expires_at.saturating_sub(now_s)
+                )
+            })
             .collect()
     }
 
@@ -192,7 +222,11 @@ impl Registrar {
 }
 
 fn remove_op(b: &Binding) -> StoreOp {
-    StoreOp::RemoveBinding { tenant: b.tenant.clone(), extension: b.extension.clone(), contact: b.contact.clone() }
+    StoreOp::RemoveBinding {
+        tenant: b.tenant.clone(),
+        extension: b.extension.clone(),
+        contact: b.contact.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -202,8 +236,14 @@ mod tests {
     use sip::Message;
 
     fn register(contact: &str, expires: Option<&str>, cseq: u32, call_id: &str) -> Request {
-        let exp = expires.map(|e| format!("Expires: {e}\r\n")).unwrap_or_default();
-        let contact = if contact.is_empty() { String::new() } else { format!("Contact: {contact}\r\n") };
+        let exp = expires
+            .map(|e| format!("Expires: {e}\r\n"))
+            .unwrap_or_default();
+        let contact = if contact.is_empty() {
+            String::new()
+        } else {
+            format!("Contact: {contact}\r\n")
+        };
         let text = format!(
             "REGISTER sip:acme.example SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK{cseq}\r\nFrom: <sip:333@acme.example>;tag=1\r\nTo: <sip:333@acme.example>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\n{contact}{exp}Content-Length: 0\r\n\r\n"
         );
@@ -216,14 +256,52 @@ mod tests {
     #[test]
     fn register_refresh_unregister() {
         let mut r = Registrar::new(60, 3600, 3600, 2);
-        r.register(&register("<sip:333@127.0.0.1:5070>", Some("120"), 1, "a"), "acme", "333", "udp:x", 1000).unwrap();
-        assert_eq!(r.contact_headers("acme", "333", 1010), vec!["<sip:333@127.0.0.1:5070>;expires=110"]);
-        r.register(&register("<sip:333@127.0.0.1:5070>;expires=7200", None, 2, "a"), "acme", "333", "udp:x", 1000)
+        r.register(
+            &register("<sip:333@127.0.0.1:5070>", Some("120"), 1, "a"),
+            "acme",
+            "333",
+            "udp:x",
+            1000,
+        )
+        .unwrap();
+        assert_eq!(
+            r.contact_headers("acme", "333", 1010),
+            vec!["<sip:333@127.0.0.1:5070>;expires=110"]
+        );
+        r.register(
+            &register("<sip:333@127.0.0.1:5070>;expires=7200", None, 2, "a"),
+            "acme",
+            "333",
+            "udp:x",
+            1000,
+        )
+        .unwrap();
+        assert_eq!(
+            r.lookup("acme", "333")[0].expires_at,
+            4600,
+            "clamped to max_expires"
+        );
+        let err = r.register(
+            &register("<sip:333@127.0.0.1:5070>", None, 2, "a"),
+            "acme",
+            "333",
+            "udp:x",
+            1000,
+        );
+        assert_eq!(
+            err.unwrap_err().status,
+            400,
+            "CSeq must grow within a Call-ID"
+        );
+        let ops = r
+            .register(
+                &register("<sip:333@127.0.0.1:5070>", Some("0"), 3, "a"),
+                "acme",
+                "333",
+                "udp:x",
+                1000,
+            )
             .unwrap();
-        assert_eq!(r.lookup("acme", "333")[0].expires_at, 4600, "clamped to max_expires");
-        let err = r.register(&register("<sip:333@127.0.0.1:5070>", None, 2, "a"), "acme", "333", "udp:x", 1000);
-        assert_eq!(err.unwrap_err().status, 400, "CSeq must grow within a Call-ID");
-        let ops = r.register(&register("<sip:333@127.0.0.1:5070>", Some("0"), 3, "a"), "acme", "333", "udp:x", 1000).unwrap();
         assert!(matches!(ops[0], StoreOp::RemoveBinding { .. }));
         assert!(r.is_empty());
     }
@@ -231,20 +309,58 @@ mod tests {
     #[test]
     fn several_contacts_star_and_limits() {
         let mut r = Registrar::new(60, 3600, 3600, 2);
-        r.register(&register("<sip:a@h1>, <sip:b@h2>", None, 1, "a"), "acme", "333", "udp:x", 0).unwrap();
+        r.register(
+            &register("<sip:a@h1>, <sip:b@h2>", None, 1, "a"),
+            "acme",
+            "333",
+            "udp:x",
+            0,
+        )
+        .unwrap();
         assert_eq!(r.len(), 2);
-        r.register(&register("<sip:c@h3>", None, 1, "b"), "acme", "333", "udp:x", 10).unwrap();
+        r.register(
+            &register("<sip:c@h3>", None, 1, "b"),
+            "acme",
+            "333",
+            "udp:x",
+            10,
+        )
+        .unwrap();
         assert_eq!(r.len(), 2, "the oldest contact makes room");
-        assert_eq!(r.register(&register("<sip:d@h>", Some("30"), 2, "b"), "acme", "333", "x", 10).unwrap_err().status, 423);
-        assert_eq!(r.register(&register("*", None, 3, "b"), "acme", "333", "x", 10).unwrap_err().status, 400);
-        r.register(&register("*", Some("0"), 4, "b"), "acme", "333", "x", 10).unwrap();
+        assert_eq!(
+            r.register(
+                &register("<sip:d@h>", Some("30"), 2, "b"),
+                "acme",
+                "333",
+                "x",
+                10
+            )
+            .unwrap_err()
+            .status,
+            423
+        );
+        assert_eq!(
+            r.register(&register("*", None, 3, "b"), "acme", "333", "x", 10)
+                .unwrap_err()
+                .status,
+            400
+        );
+        r.register(&register("*", Some("0"), 4, "b"), "acme", "333", "x", 10)
+            .unwrap();
         assert!(r.is_empty());
     }
 
     #[test]
     fn sweep_expires_bindings() {
         let mut r = Registrar::new(60, 3600, 3600, 5);
-        r.register(&register("<sip:a@h1>", Some("60"), 1, "a"), "acme", "333", "x", 0).unwrap();
+        r.register(
+            &register("<sip:a@h1>", Some("60"), 1, "a"),
+            "acme",
+            "333",
+            "x",
+            0,
+        )
+        .unwrap();
         assert!(r.sweep(59).is_empty());
         assert_eq!(r.sweep(60).len(), 1);
         assert!(r.is_empty());

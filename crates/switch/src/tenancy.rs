@@ -7,7 +7,11 @@ use sip::{Host, Request};
 /// when the phone addressed the switch by IP address. `Err(realm)` when no
 /// tenant serves the domain: the caller still challenges with that realm, so
 /// nothing reveals which domains exist.
-pub fn resolve<'d>(dir: &'d Directory, req: &Request, default_tenant: Option<&str>) -> Result<&'d Tenant, String> {
+pub fn resolve<'d>(
+    dir: &'d Directory,
+    req: &Request,
+    default_tenant: Option<&str>,
+) -> Result<&'d Tenant, String> {
     let host = req.uri.host.as_ref();
     let name = host.map(Host::to_string).unwrap_or_default();
     if let Some(t) = dir.tenant_by_domain(&name) {

@@ -14,7 +14,12 @@ use tracing::{debug, warn};
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Accepts connections until the event queue closes.
-pub async fn accept_loop(listener: TcpListener, events: mpsc::Sender<Event>, limits: sip::Limits, max_conns: usize) {
+pub async fn accept_loop(
+    listener: TcpListener,
+    events: mpsc::Sender<Event>,
+    limits: sip::Limits,
+    max_conns: usize,
+) {
     let open = Arc::new(AtomicUsize::new(0));
     loop {
         let (stream, addr) = match listener.accept().await {
@@ -31,7 +36,10 @@ pub async fn accept_loop(listener: TcpListener, events: mpsc::Sender<Event>, lim
         }
         open.fetch_add(1, Ordering::Relaxed);
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let peer = Peer { transport: Transport::Tcp(id), addr };
+        let peer = Peer {
+            transport: Transport::Tcp(id),
+            addr,
+        };
         let (tx, rx) = mpsc::channel::<Bytes>(256);
         if events.send(Event::TcpOpen(id, tx)).await.is_err() {
             return;
@@ -45,7 +53,13 @@ pub async fn accept_loop(listener: TcpListener, events: mpsc::Sender<Event>, lim
     }
 }
 
-async fn serve(stream: TcpStream, peer: Peer, mut outgoing: mpsc::Receiver<Bytes>, events: &mpsc::Sender<Event>, limits: sip::Limits) {
+async fn serve(
+    stream: TcpStream,
+    peer: Peer,
+    mut outgoing: mpsc::Receiver<Bytes>,
+    events: &mpsc::Sender<Event>,
+    limits: sip::Limits,
+) {
     let (mut rd, mut wr) = stream.into_split();
     let writer = tokio::spawn(async move {
         while let Some(b) = outgoing.recv().await {
@@ -69,7 +83,12 @@ async fn serve(stream: TcpStream, peer: Peer, mut outgoing: mpsc::Receiver<Bytes
 }
 
 /// Hands every whole message in `buf` to the core. False to close the connection.
-async fn drain_messages(buf: &mut BytesMut, peer: Peer, events: &mpsc::Sender<Event>, limits: &sip::Limits) -> bool {
+async fn drain_messages(
+    buf: &mut BytesMut,
+    peer: Peer,
+    events: &mpsc::Sender<Event>,
+    limits: &sip::Limits,
+) -> bool {
     let data = buf.split().freeze();
     let mut pos = 0;
     let keep_open = loop {
@@ -80,7 +99,9 @@ async fn drain_messages(buf: &mut BytesMut, peer: Peer, events: &mpsc::Sender<Ev
                 pos += n;
                 if view[..n].windows(4).any(|w| w == b"\r\n\r\n") {
                     // RFC 5626 ping: answer with a pong (CRLF).
-                    let _ = events.send(Event::Send(peer, Bytes::from_static(b"\r\n"))).await;
+                    let _ = events
+                        .send(Event::Send(peer, Bytes::from_static(b"\r\n")))
+                        .await;
                 }
             }
             Ok(sip::StreamItem::Message(msg, n)) => {

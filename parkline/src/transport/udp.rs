@@ -20,7 +20,10 @@ pub async fn read_loop(socket: Arc<UdpSocket>, events: mpsc::Sender<Event>, max_
                 continue;
             }
         };
-        let peer = Peer { transport: Transport::Udp, addr };
+        let peer = Peer {
+            transport: Transport::Udp,
+            addr,
+        };
         let data = Bytes::copy_from_slice(&buf[..n]);
         if events.send(Event::Datagram(peer, data)).await.is_err() {
             return;

@@ -29,7 +29,13 @@ pub struct ClientInvite {
 
 impl ClientInvite {
     /// Starts the transaction: sends the INVITE and arms A and B.
-    pub fn start(now: Instant, timers: &Timers, reliable: bool, request: Bytes, out: &mut Vec<TxOutput>) -> Self {
+    pub fn start(
+        now: Instant,
+        timers: &Timers,
+        reliable: bool,
+        request: Bytes,
+        out: &mut Vec<TxOutput>,
+    ) -> Self {
         out.push(TxOutput::Transmit(request.clone()));
         ClientInvite {
             state: State::Calling,
@@ -105,8 +111,12 @@ impl ClientInvite {
                     }
                 }
             }
-            State::Completed if self.timer_d.is_some_and(|d| now >= d) => self.state = State::Terminated,
-            State::Accepted if self.timer_m.is_some_and(|m| now >= m) => self.state = State::Terminated,
+            State::Completed if self.timer_d.is_some_and(|d| now >= d) => {
+                self.state = State::Terminated
+            }
+            State::Accepted if self.timer_m.is_some_and(|m| now >= m) => {
+                self.state = State::Terminated
+            }
             _ => {}
         }
     }

@@ -25,7 +25,13 @@ pub struct ClientNonInvite {
 
 impl ClientNonInvite {
     /// Starts the transaction: sends the request and arms E and F.
-    pub fn start(now: Instant, timers: &Timers, reliable: bool, request: Bytes, out: &mut Vec<TxOutput>) -> Self {
+    pub fn start(
+        now: Instant,
+        timers: &Timers,
+        reliable: bool,
+        request: Bytes,
+        out: &mut Vec<TxOutput>,
+    ) -> Self {
         out.push(TxOutput::Transmit(request.clone()));
         ClientNonInvite {
             state: State::Trying,
@@ -70,12 +76,18 @@ impl ClientNonInvite {
                 if let Some((at, interval)) = self.timer_e {
                     if now >= at {
                         out.push(TxOutput::Transmit(self.request.clone()));
-                        let next = if self.state == State::Proceeding { timers.t2 } else { timers.backoff(interval) };
+                        let next = if self.state == State::Proceeding {
+                            timers.t2
+                        } else {
+                            timers.backoff(interval)
+                        };
                         self.timer_e = Some((now + next, next));
                     }
                 }
             }
-            State::Completed if self.timer_k.is_some_and(|k| now >= k) => self.state = State::Terminated,
+            State::Completed if self.timer_k.is_some_and(|k| now >= k) => {
+                self.state = State::Terminated
+            }
             _ => {}
         }
     }
@@ -83,7 +95,9 @@ impl ClientNonInvite {
     /// The next deadline.
     pub fn deadline(&self) -> Option<Instant> {
         match self.state {
-            State::Trying | State::Proceeding => Some(self.timer_e.map_or(self.timer_f, |e| e.0.min(self.timer_f))),
+            State::Trying | State::Proceeding => {
+                Some(self.timer_e.map_or(self.timer_f, |e| e.0.min(self.timer_f)))
+            }
             State::Completed => self.timer_k,
             State::Terminated => None,
         }

@@ -27,18 +27,33 @@ impl ServerKey {
             via.branch()?.to_string()
         } else {
             // RFC 2543 matching: Request-URI, From tag, Call-ID, CSeq number, top Via.
-            let from_tag = req.from_addr().ok().and_then(|f| f.tag().map(str::to_string)).unwrap_or_default();
+            let from_tag = req
+                .from_addr()
+                .ok()
+                .and_then(|f| f.tag().map(str::to_string))
+                .unwrap_or_default();
             let cseq = req.cseq().map(|c| c.seq).unwrap_or(0);
             let call_id = String::from_utf8_lossy(req.call_id().unwrap_or_default()).into_owned();
-            let uri = if req.method == Method::Ack || req.method == Method::Cancel { String::new() } else { req.uri.to_string() };
+            let uri = if req.method == Method::Ack || req.method == Method::Cancel {
+                String::new()
+            } else {
+                req.uri.to_string()
+            };
             format!("2543|{uri}|{from_tag}|{call_id}|{cseq}|{via}")
         };
-        Some(ServerKey { branch, sent_by: via.sent_by(), method })
+        Some(ServerKey {
+            branch,
+            sent_by: via.sent_by(),
+            method,
+        })
     }
 
     /// The key of the INVITE that a CANCEL targets.
     pub fn invite_of_cancel(&self) -> ServerKey {
-        ServerKey { method: "INVITE".into(), ..self.clone() }
+        ServerKey {
+            method: "INVITE".into(),
+            ..self.clone()
+        }
     }
 }
 
@@ -56,12 +71,18 @@ impl ClientKey {
     pub fn of_response(resp: &Response) -> Option<ClientKey> {
         let via = resp.top_via().ok()?;
         let cseq = resp.cseq().ok()?;
-        Some(ClientKey { branch: via.branch()?.to_string(), method: cseq.method.as_str().to_string() })
+        Some(ClientKey {
+            branch: via.branch()?.to_string(),
+            method: cseq.method.as_str().to_string(),
+        })
     }
 
     /// The key of a request we send.
     pub fn of_request(req: &Request) -> Option<ClientKey> {
         let via = req.top_via().ok()?;
-        Some(ClientKey { branch: via.branch()?.to_string(), method: req.method.as_str().to_string() })
+        Some(ClientKey {
+            branch: via.branch()?.to_string(),
+            method: req.method.as_str().to_string(),
+        })
     }
 }

@@ -114,7 +114,13 @@ impl<P: Clone> Layer<P> {
     }
 
     /// Classifies a received request, creating a server transaction if new.
-    pub fn on_request(&mut self, now: Instant, req: &Request, peer: P, reliable: bool) -> Option<Incoming> {
+    pub fn on_request(
+        &mut self,
+        now: Instant,
+        req: &Request,
+        peer: P,
+        reliable: bool,
+    ) -> Option<Incoming> {
         let key = ServerKey::of(req)?;
         if let Some(&id) = self.servers.get(&key) {
             let entry = self.server_entries.get_mut(&id)?;
@@ -151,7 +157,14 @@ impl<P: Clone> Layer<P> {
             Server::NonInvite(ServerNonInvite::new(reliable))
         };
         self.servers.insert(key.clone(), id);
-        self.server_entries.insert(id, Entry { tx, peer, key: key.clone() });
+        self.server_entries.insert(
+            id,
+            Entry {
+                tx,
+                peer,
+                key: key.clone(),
+            },
+        );
         Some(Incoming::New(key))
     }
 
@@ -162,12 +175,18 @@ impl<P: Clone> Layer<P> {
 
     /// The TU answers a server transaction.
     pub fn respond(&mut self, now: Instant, key: &ServerKey, resp: &Response) {
-        let Some(&id) = self.servers.get(key) else { return };
+        let Some(&id) = self.servers.get(key) else {
+            return;
+        };
         let wire = resp.encode();
         if let Some(entry) = self.server_entries.get_mut(&id) {
             match &mut entry.tx {
-                Server::Invite(tx) => tx.respond(now, &self.timers, resp.status, wire, &mut self.scratch),
-                Server::NonInvite(tx) => tx.respond(now, &self.timers, resp.status, wire, &mut self.scratch),
+                Server::Invite(tx) => {
+                    tx.respond(now, &self.timers, resp.status, wire, &mut self.scratch)
+                }
+                Server::NonInvite(tx) => {
+                    tx.respond(now, &self.timers, resp.status, wire, &mut self.scratch)
+                }
             }
         }
         self.flush_server(id);
@@ -175,17 +194,42 @@ impl<P: Clone> Layer<P> {
     }
 
     /// Starts a client transaction for a request the TU sends.
-    pub fn send_request(&mut self, now: Instant, req: Request, peer: P, reliable: bool) -> Option<ClientKey> {
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        req: Request,
+        peer: P,
+        reliable: bool,
+    ) -> Option<ClientKey> {
         let key = ClientKey::of_request(&req)?;
         let wire = req.encode();
         let id = self.alloc_id();
         let tx = if req.method == Method::Invite {
-            Client::Invite(ClientInvite::start(now, &self.timers, reliable, wire, &mut self.scratch))
+            Client::Invite(ClientInvite::start(
+                now,
+                &self.timers,
+                reliable,
+                wire,
+                &mut self.scratch,
+            ))
         } else {
-            Client::NonInvite(ClientNonInvite::start(now, &self.timers, reliable, wire, &mut self.scratch))
+            Client::NonInvite(ClientNonInvite::start(
+                now,
+                &self.timers,
+                reliable,
+                wire,
+                &mut self.scratch,
+            ))
         };
         self.clients.insert(key.clone(), id);
-        self.client_entries.insert(id, Entry { tx, peer, key: key.clone() });
+        self.client_entries.insert(
+            id,
+            Entry {
+                tx,
+                peer,
+                key: key.clone(),
+            },
+        );
         self.requests.insert(id, req);
         self.flush_client(id);
         self.schedule_client(id);
@@ -200,7 +244,13 @@ impl<P: Clone> Layer<P> {
         let up = match &mut entry.tx {
             Client::Invite(tx) => {
                 let req = self.requests.get(&id);
-                tx.on_response(now, &self.timers, resp.status, || ack_for(req, resp), &mut self.scratch)
+                tx.on_response(
+                    now,
+                    &self.timers,
+                    resp.status,
+                    || ack_for(req, resp),
+                    &mut self.scratch,
+                )
             }
             Client::NonInvite(tx) => tx.on_response(now, &self.timers, resp.status),
         };
@@ -281,7 +331,9 @@ impl<P: Clone> Layer<P> {
     }
 
     fn flush_server(&mut self, id: u64) {
-        let Some(e) = self.server_entries.get(&id) else { return };
+        let Some(e) = self.server_entries.get(&id) else {
+            return;
+        };
         for o in self.scratch.drain(..) {
             self.outputs.push(match o {
                 TxOutput::Transmit(b) => Output::Transmit(e.peer.clone(), b),
@@ -300,7 +352,9 @@ impl<P: Clone> Layer<P> {
     }
 
     fn flush_client(&mut self, id: u64) {
-        let Some(e) = self.client_entries.get(&id) else { return };
+        let Some(e) = self.client_entries.get(&id) else {
+            return;
+        };
         for o in self.scratch.drain(..) {
             self.outputs.push(match o {
                 TxOutput::Transmit(b) => Output::Transmit(e.peer.clone(), b),
@@ -345,7 +399,13 @@ fn ack_for(req: Option<&Request>, resp: &Response) -> Bytes {
     let seq = req.cseq().map(|c| c.seq).unwrap_or(1);
     headers.push(Name::CSeq, format!("{seq} ACK"));
     headers.push(Name::MaxForwards, "70");
-    Request { method: Method::Ack, uri: req.uri.clone(), headers, body: Bytes::new() }.encode()
+    Request {
+        method: Method::Ack,
+        uri: req.uri.clone(),
+        headers,
+        body: Bytes::new(),
+    }
+    .encode()
 }
 
 #[cfg(test)]

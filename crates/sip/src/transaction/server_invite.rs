@@ -69,7 +69,14 @@ impl ServerInvite {
     }
 
     /// The TU sends a response.
-    pub fn respond(&mut self, now: Instant, timers: &Timers, status: u16, wire: Bytes, out: &mut Vec<TxOutput>) {
+    pub fn respond(
+        &mut self,
+        now: Instant,
+        timers: &Timers,
+        status: u16,
+        wire: Bytes,
+        out: &mut Vec<TxOutput>,
+    ) {
         if self.state != State::Proceeding {
             return;
         }
@@ -106,8 +113,12 @@ impl ServerInvite {
                     }
                 }
             }
-            State::Confirmed if self.timer_i.is_some_and(|i| now >= i) => self.state = State::Terminated,
-            State::Accepted if self.timer_l.is_some_and(|l| now >= l) => self.state = State::Terminated,
+            State::Confirmed if self.timer_i.is_some_and(|i| now >= i) => {
+                self.state = State::Terminated
+            }
+            State::Accepted if self.timer_l.is_some_and(|l| now >= l) => {
+                self.state = State::Terminated
+            }
             _ => {}
         }
     }
@@ -115,7 +126,10 @@ impl ServerInvite {
     /// The next deadline.
     pub fn deadline(&self) -> Option<Instant> {
         match self.state {
-            State::Completed => [self.timer_g.map(|g| g.0), self.timer_h].into_iter().flatten().min(),
+            State::Completed => [self.timer_g.map(|g| g.0), self.timer_h]
+                .into_iter()
+                .flatten()
+                .min(),
             State::Confirmed => self.timer_i,
             State::Accepted => self.timer_l,
             _ => None,

@@ -24,7 +24,12 @@ pub struct ServerNonInvite {
 impl ServerNonInvite {
     /// A transaction for a request just received.
     pub fn new(reliable: bool) -> ServerNonInvite {
-        ServerNonInvite { state: State::Trying, reliable, last_response: None, timer_j: None }
+        ServerNonInvite {
+            state: State::Trying,
+            reliable,
+            last_response: None,
+            timer_j: None,
+        }
     }
 
     /// The request arrived again: resend the last response, if any.
@@ -37,7 +42,14 @@ impl ServerNonInvite {
     }
 
     /// The TU sends a response.
-    pub fn respond(&mut self, now: Instant, timers: &Timers, status: u16, wire: Bytes, out: &mut Vec<TxOutput>) {
+    pub fn respond(
+        &mut self,
+        now: Instant,
+        timers: &Timers,
+        status: u16,
+        wire: Bytes,
+        out: &mut Vec<TxOutput>,
+    ) {
         if matches!(self.state, State::Completed | State::Terminated) {
             return;
         }
@@ -62,7 +74,9 @@ impl ServerNonInvite {
 
     /// The next deadline.
     pub fn deadline(&self) -> Option<Instant> {
-        (self.state == State::Completed).then_some(self.timer_j).flatten()
+        (self.state == State::Completed)
+            .then_some(self.timer_j)
+            .flatten()
     }
 
     /// Whether the transaction is over.

@@ -16,7 +16,10 @@ fn request(method: &str, branch: &str) -> Request {
 }
 
 fn sends(layer: &mut Layer<u8>) -> usize {
-    layer.drain_outputs().filter(|o| matches!(o, Output::Transmit(..))).count()
+    layer
+        .drain_outputs()
+        .filter(|o| matches!(o, Output::Transmit(..)))
+        .count()
 }
 
 #[test]
@@ -24,13 +27,22 @@ fn non_invite_server_absorbs_retransmissions_then_ends_after_timer_j() {
     let t0 = Instant::now();
     let mut layer = Layer::new(Timers::default());
     let req = request("OPTIONS", "z9hG4bKa");
-    let Some(Incoming::New(key)) = layer.on_request(t0, &req, 1, false) else { panic!() };
-    assert_eq!(layer.on_request(t0, &req, 1, false), Some(Incoming::Retransmission));
+    let Some(Incoming::New(key)) = layer.on_request(t0, &req, 1, false) else {
+        panic!()
+    };
+    assert_eq!(
+        layer.on_request(t0, &req, 1, false),
+        Some(Incoming::Retransmission)
+    );
     assert_eq!(sends(&mut layer), 0, "nothing to resend before a response");
     layer.respond(t0, &key, &Response::to_request(&req, 200, "OK"));
     assert_eq!(sends(&mut layer), 1);
     layer.on_request(t0, &req, 1, false);
-    assert_eq!(sends(&mut layer), 1, "the 200 is resent for a retransmitted request");
+    assert_eq!(
+        sends(&mut layer),
+        1,
+        "the 200 is resent for a retransmitted request"
+    );
     assert_eq!(layer.next_deadline(), Some(t0 + Duration::from_secs(32)));
     layer.on_timeout(t0 + Duration::from_secs(32));
     assert!(layer.is_empty());
@@ -41,8 +53,14 @@ fn invite_server_retransmits_final_with_backoff_until_ack() {
     let t0 = Instant::now();
     let mut layer = Layer::new(Timers::default());
     let req = request("INVITE", "z9hG4bKb");
-    let Some(Incoming::New(key)) = layer.on_request(t0, &req, 1, false) else { panic!() };
-    layer.respond(t0, &key, &Response::to_request(&req, 407, "Proxy Authentication Required"));
+    let Some(Incoming::New(key)) = layer.on_request(t0, &req, 1, false) else {
+        panic!()
+    };
+    layer.respond(
+        t0,
+        &key,
+        &Response::to_request(&req, 407, "Proxy Authentication Required"),
+    );
     assert_eq!(sends(&mut layer), 1);
     // Timer G: 0.5, 1, 2, 4, 4 s ...
     let mut at = t0;
@@ -53,7 +71,10 @@ fn invite_server_retransmits_final_with_backoff_until_ack() {
         assert_eq!(sends(&mut layer), 1, "retransmission at {step} ms");
     }
     let ack = request("ACK", "z9hG4bKb");
-    assert_eq!(layer.on_request(at, &ack, 1, false), Some(Incoming::AckAbsorbed));
+    assert_eq!(
+        layer.on_request(at, &ack, 1, false),
+        Some(Incoming::AckAbsorbed)
+    );
     layer.on_timeout(at + Duration::from_secs(5));
     assert!(layer.is_empty(), "timer I ends the transaction");
 }
@@ -63,14 +84,18 @@ fn invite_server_times_out_without_ack() {
     let t0 = Instant::now();
     let mut layer = Layer::new(Timers::default());
     let req = request("INVITE", "z9hG4bKc");
-    let Some(Incoming::New(key)) = layer.on_request(t0, &req, 1, false) else { panic!() };
+    let Some(Incoming::New(key)) = layer.on_request(t0, &req, 1, false) else {
+        panic!()
+    };
     layer.respond(t0, &key, &Response::to_request(&req, 486, "Busy Here"));
     let mut now = t0;
     let mut timed_out = false;
     while let Some(d) = layer.next_deadline() {
         now = d;
         layer.on_timeout(now);
-        timed_out |= layer.drain_outputs().any(|o| matches!(o, Output::ServerTimeout(_)));
+        timed_out |= layer
+            .drain_outputs()
+            .any(|o| matches!(o, Output::ServerTimeout(_)));
     }
     assert!(timed_out);
     assert_eq!(now, t0 + Duration::from_secs(32), "timer H is 64*T1");
@@ -80,7 +105,9 @@ fn invite_server_times_out_without_ack() {
 fn client_non_invite_retransmits_and_times_out() {
     let t0 = Instant::now();
     let mut layer = Layer::new(Timers::default());
-    layer.send_request(t0, request("OPTIONS", "z9hG4bKd"), 7, false).unwrap();
+    layer
+        .send_request(t0, request("OPTIONS", "z9hG4bKd"), 7, false)
+        .unwrap();
     assert_eq!(sends(&mut layer), 1);
     let mut count = 0;
     let mut timeout = false;
@@ -111,9 +138,15 @@ fn client_invite_acks_non_2xx_and_absorbs_repeats() {
     assert_eq!(layer.on_response(t0, &busy), Some(key));
     let acks: Vec<_> = layer.drain_outputs().collect();
     assert_eq!(acks.len(), 1);
-    let Output::Transmit(_, ack) = &acks[0] else { panic!() };
+    let Output::Transmit(_, ack) = &acks[0] else {
+        panic!()
+    };
     assert!(ack.starts_with(b"ACK sip:333@acme.example SIP/2.0"));
     assert!(String::from_utf8_lossy(ack).contains("tag=x"));
-    assert_eq!(layer.on_response(t0, &busy), None, "retransmitted final is absorbed");
+    assert_eq!(
+        layer.on_response(t0, &busy),
+        None,
+        "retransmitted final is absorbed"
+    );
     assert_eq!(sends(&mut layer), 1, "and the ACK is resent");
 }

@@ -2,11 +2,11 @@
 
 use super::*;
 use crate::auth::ha1;
+use crate::output::StoreOp;
 use crate::peer::Transport;
 use accounts::{Extension, Source, Tenant};
 use sip::digest::{compute_response, Algorithm, Credentials};
 use std::time::{Duration, Instant};
-use crate::output::StoreOp;
 
 /// Store writes pending in an output list (helper for tests and shells).
 fn store_ops(outputs: &[Output]) -> Vec<&StoreOp> {
@@ -18,8 +18,6 @@ fn store_ops(outputs: &[Output]) -> Vec<&StoreOp> {
         })
         .collect()
 }
-
-
 
 fn directory() -> Directory {
     let t = Tenant::new("acme", "acme.example");
@@ -35,7 +33,12 @@ fn directory() -> Directory {
         can_retrieve: true,
         source: Source::Config,
     };
-    Directory::new(vec![t], vec![ext("333", "secret-333", true), ext("555", "pw", false)], vec![], vec![])
+    Directory::new(
+        vec![t],
+        vec![ext("333", "secret-333", true), ext("555", "pw", false)],
+        vec![],
+        vec![],
+    )
 }
 
 struct Harness {
@@ -46,16 +49,27 @@ struct Harness {
 
 impl Harness {
     fn new() -> Harness {
-        let cfg = SwitchConfig { default_tenant: Some("acme".into()), ..Default::default() };
+        let cfg = SwitchConfig {
+            default_tenant: Some("acme".into()),
+            digest_algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
+            ..Default::default()
+        };
         Harness {
             sw: Switch::new(cfg, directory()),
-            now: Now { mono: Instant::now(), unix_s: 1_700_000_000 },
-            peer: Peer { transport: Transport::Udp, addr: "127.0.0.1:5070".parse().unwrap() },
+            now: Now {
+                mono: Instant::now(),
+                unix_s: 1_700_000_000,
+            },
+            peer: Peer {
+                transport: Transport::Udp,
+                addr: "127.0.0.1:5070".parse().unwrap(),
+            },
         }
     }
 
     fn send(&mut self, text: &str) -> Vec<Output> {
-        self.sw.handle_datagram(self.now, self.peer, Bytes::copy_from_slice(text.as_bytes()));
+        self.sw
+            .handle_datagram(self.now, self.peer, Bytes::copy_from_slice(text.as_bytes()));
         std::iter::from_fn(|| self.sw.poll_output()).collect()
     }
 
@@ -76,7 +90,9 @@ impl Harness {
 }
 
 fn register(user: &str, cseq: u32, auth: Option<String>, expires: u32) -> String {
-    let auth = auth.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
+    let auth = auth
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
     format!(
         "REGISTER sip:acme.example SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKr{cseq};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@acme.example>;tag=f\r\nTo: <sip:{user}@acme.example>\r\nCall-ID: reg-{user}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@127.0.0.1:5070>\r\nExpires: {expires}\r\n{auth}Content-Length: 0\r\n\r\n"
     )
@@ -84,7 +100,14 @@ fn register(user: &str, cseq: u32, auth: Option<String>, expires: u32) -> String
 
 fn answer(challenge: &Response, user: &str, pw: &str, nc: u32) -> String {
     let www = challenge.headers.get_str(Name::WwwAuthenticate).unwrap();
-    let nonce = www.split("nonce=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let nonce = www
+        .split("nonce=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
     let mut c = Credentials {
         username: user.into(),
         realm: "acme.example".into(),
@@ -112,7 +135,9 @@ fn register_challenge_then_success_and_binding_persisted() {
     let auth = answer(&challenge, "333", "secret-333", 1);
     let outs = h.send(&register("333", 2, Some(auth), 600));
     let ops = store_ops(&outs);
-    assert!(matches!(ops.as_slice(), [StoreOp::SaveBinding(b)] if b.contact == "sip:333@127.0.0.1:5070"));
+    assert!(
+        matches!(ops.as_slice(), [StoreOp::SaveBinding(b)] if b.contact == "sip:333@127.0.0.1:5070")
+    );
     assert_eq!(h.sw.bindings().len(), 1);
     let via = outs
         .iter()
@@ -130,10 +155,18 @@ fn replayed_nonce_count_is_refused() {
     let mut h = Harness::new();
     let challenge = h.response(&register("333", 1, None, 600));
     let auth = answer(&challenge, "333", "secret-333", 1);
-    assert_eq!(h.response(&register("333", 2, Some(auth.clone()), 600)).status, 200);
+    assert_eq!(
+        h.response(&register("333", 2, Some(auth.clone()), 600))
+            .status,
+        200
+    );
     let again = h.response(&register("333", 3, Some(auth), 600));
     assert_eq!(again.status, 401);
-    assert!(again.headers.get_str(Name::WwwAuthenticate).unwrap().contains("stale=true"));
+    assert!(again
+        .headers
+        .get_str(Name::WwwAuthenticate)
+        .unwrap()
+        .contains("stale=true"));
 }
 
 #[test]
@@ -144,7 +177,11 @@ fn expired_nonce_is_stale() {
     h.now.unix_s += 301;
     let resp = h.response(&register("333", 2, Some(auth), 600));
     assert_eq!(resp.status, 401);
-    assert!(resp.headers.get_str(Name::WwwAuthenticate).unwrap().contains("stale=true"));
+    assert!(resp
+        .headers
+        .get_str(Name::WwwAuthenticate)
+        .unwrap()
+        .contains("stale=true"));
 }
 
 #[test]
@@ -156,11 +193,19 @@ fn wrong_password_unknown_user_and_disabled_get_the_same_answer() {
         let v = r.headers.get_str(Name::WwwAuthenticate).unwrap();
         (r.status, v.split("nonce=").next().unwrap().to_string())
     };
-    assert_eq!(shape(&known), shape(&unknown), "challenges must not reveal which users exist");
+    assert_eq!(
+        shape(&known),
+        shape(&unknown),
+        "challenges must not reveal which users exist"
+    );
     for (user, pw) in [("333", "wrong"), ("999", "anything"), ("555", "pw")] {
         let c = h.response(&register(user, 5, None, 600));
         let resp = h.response(&register(user, 6, Some(answer(&c, user, pw, 1)), 600));
-        assert_eq!((resp.status, resp.reason.as_str()), (403, "Forbidden"), "{user}");
+        assert_eq!(
+            (resp.status, resp.reason.as_str()),
+            (403, "Forbidden"),
+            "{user}"
+        );
     }
     assert!(h.sw.bindings().is_empty());
 }
@@ -169,7 +214,16 @@ fn wrong_password_unknown_user_and_disabled_get_the_same_answer() {
 fn unregister_and_sweep() {
     let mut h = Harness::new();
     let c = h.response(&register("333", 1, None, 60));
-    assert_eq!(h.response(&register("333", 2, Some(answer(&c, "333", "secret-333", 1)), 60)).status, 200);
+    assert_eq!(
+        h.response(&register(
+            "333",
+            2,
+            Some(answer(&c, "333", "secret-333", 1)),
+            60
+        ))
+        .status,
+        200
+    );
     h.now.unix_s += 61;
     h.now.mono += Duration::from_secs(61);
     h.sw.handle_timeout(h.now);

@@ -1,0 +1,180 @@
+//! The operator's side: check-config, bad configs that refuse to start,
+//! provisioning from the CLI picked up by a running server.
+
+mod support;
+
+use std::process::Command;
+use support::sip_client::Client;
+use support::{peers_ready, scratch, Server};
+
+fn parkline(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_parkline"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn default_config_checks_clean() {
+    let dir = scratch("cli-default");
+    let path = dir.join("demo.toml");
+    let (rc, text, _) = parkline(&["default-config"]);
+    assert_eq!(rc, 0);
+    std::fs::write(&path, text).unwrap();
+    let (rc, out, err) = parkline(&["check-config", path.to_str().unwrap()]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(out.contains(": ok (2 tenants, 1 trunks)"), "{out}");
+}
+
+#[test]
+fn bad_configs_are_reported_with_lines_and_never_start() {
+    let dir = scratch("cli-bad");
+    let path = dir.join("bad.toml");
+    std::fs::write(
+        &path,
+        "[sip]\nlisten = [\"udp:127.0.0.1:5060\"]\n\n[[tenants]]\nname = \"a\"\ndomain = \"a.example\"\npark_prefix = \"*7\"\n\n[[tenants.extensions]]\nnumber = \"12x\"\npassword = \"short\"\n",
+    )
+    .unwrap();
+    let p = path.to_str().unwrap();
+    let (rc, _, err) = parkline(&["check-config", p]);
+    assert_eq!(rc, 2);
+    for needle in [format!("{p}:7:"), format!("{p}:10:"), format!("{p}:11:")] {
+        assert!(err.contains(&needle), "missing {needle} in:\n{err}");
+    }
+    let (rc, _, err) = parkline(&["--config", p, "serve"]);
+    assert_eq!(rc, 2, "serve must refuse a bad config");
+    assert!(err.contains("not starting"), "{err}");
+
+    std::fs::write(&path, "[sip]\nlisten = [\"udp:127.0.0.1:5060\"\n").unwrap();
+    let (rc, _, err) = parkline(&["check-config", p]);
+    assert_eq!(rc, 2);
+    assert!(err.starts_with(&format!("{p}:")), "{err}");
+}
+
+#[test]
+fn serve_fails_cleanly_when_the_port_is_taken() {
+    if !peers_ready("serve_fails_cleanly_when_the_port_is_taken", &[]) {
+        return;
+    }
+    let dir = scratch("cli-port");
+    let busy = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let cfg = support::config_text(port, support::free_port(), &dir.join("p.db"));
+    std::fs::write(dir.join("p.toml"), cfg).unwrap();
+    let (rc, _, err) = parkline(&["--config", dir.join("p.toml").to_str().unwrap(), "serve"]);
+    assert_ne!(rc, 0);
+    assert!(
+        err.contains(&format!("cannot bind udp:127.0.0.1:{port}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn cli_provisioning_reaches_a_running_server() {
+    if !peers_ready("cli_provisioning_reaches_a_running_server", &[]) {
+        return;
+    }
+    let server = Server::start("cli-live");
+    let db = server.dir.join("parkline.db");
+    let db = db.to_str().unwrap();
+    let (rc, out, err) = parkline(&[
+        "--db",
+        db,
+        "extension",
+        "add",
+        "--tenant",
+        "demo",
+        "--number",
+        "777",
+        "--name",
+        "New Desk",
+        "--password",
+        "secret-777",
+    ]);
+    assert_eq!(rc, 0, "{out}{err}");
+    let (rc, _, err) = parkline(&[
+        "--db",
+        db,
+        "extension",
+        "add",
+        "--tenant",
+        "nope",
+        "--number",
+        "1",
+        "--password",
+        "secret-1",
+    ]);
+    assert_ne!(rc, 0);
+    assert!(err.contains("no tenant named 'nope'"), "{err}");
+    let (rc, _, err) = parkline(&[
+        "--db",
+        db,
+        "did",
+        "add",
+        "--number",
+        "15550100777",
+        "--tenant",
+        "demo",
+        "--extension",
+        "999",
+    ]);
+    assert_ne!(rc, 0);
+    assert!(err.contains("has no extension '999'"), "{err}");
+    let (rc, out, _) = parkline(&[
+        "--db",
+        db,
+        "did",
+        "add",
+        "--number",
+        "15550100777",
+        "--tenant",
+        "demo",
+        "--extension",
+        "777",
+    ]);
+    assert_eq!(rc, 0, "{out}");
+    let (_, list, _) = parkline(&["--db", db, "extension", "list", "--tenant", "demo"]);
+    assert!(list.contains("777") && list.contains("New Desk"), "{list}");
+    assert!(!list.contains("secret"), "passwords are never shown");
+    let (_, dids, _) = parkline(&["--db", db, "did", "list"]);
+    assert!(dids.contains("15550100777"));
+    let (_, tenants, _) = parkline(&["--db", db, "tenant", "list"]);
+    assert!(tenants.contains("beta.parkline.test") && tenants.contains("645"));
+
+    // The running server reloads accounts within a few seconds.
+    let mut client = Client::new(&server.sip_addr());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let resp = client.register("777", "secret-777", 3600);
+        if resp.status == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "new extension never accepted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    // Bindings are written by the store thread, off the signalling path.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (_, regs, _) = parkline(&["--db", db, "registrations"]);
+        if regs.contains("777") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "binding never persisted:\n{regs}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        !server.log().contains("secret-"),
+        "secrets never reach the log"
+    );
+}

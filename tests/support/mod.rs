@@ -1,0 +1,352 @@
+//! Shared helpers of the end-to-end tests: a real `parkline` process on free
+//! loopback ports, a raw SIP-over-UDP client, and guards for third-party peers.
+#![allow(dead_code)]
+
+pub mod sip_client;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// `../shared` beside the repository, if present.
+pub fn shared_dir() -> Option<PathBuf> {
+    let p = repo_root().join("../shared");
+    p.is_dir().then(|| p.canonicalize().unwrap())
+}
+
+/// A fresh scratch folder.
+pub fn scratch(name: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "parkline-e2e-{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A port free for both UDP and TCP on 127.0.0.1.
+pub fn free_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// True when the suite runner demands that every peer test runs.
+fn required() -> bool {
+    std::env::var_os("PARKLINE_REQUIRE_PEERS").is_some()
+}
+
+/// Whether this process sees only the loopback interface (a network
+/// namespace made for the tests), so nothing can leave the machine.
+pub fn loopback_only() -> bool {
+    // /proc/net/dev lists the interfaces of this process's namespace
+    // (/sys/class/net may still show the host's).
+    match std::fs::read_to_string("/proc/net/dev") {
+        Ok(text) => text
+            .lines()
+            .skip(2)
+            .filter_map(|l| l.split(':').next())
+            .all(|name| name.trim() == "lo"),
+        Err(_) => false,
+    }
+}
+
+/// Whether a test that drives third-party peers may run: the tools exist and
+/// the process is in a loopback-only namespace. Otherwise it prints why it
+/// skips, or fails when `PARKLINE_REQUIRE_PEERS` is set (as `scripts/test` does).
+pub fn peers_ready(test: &str, tools: &[&str]) -> bool {
+    let missing: Vec<_> = tools.iter().filter(|t| which(t).is_none()).collect();
+    let problem = if !missing.is_empty() {
+        Some(format!(
+            "missing tools {missing:?} (scripts/test installs them)"
+        ))
+    } else if !loopback_only() {
+        Some("not inside a loopback-only network namespace (scripts/test makes one)".to_string())
+    } else {
+        None
+    };
+    match problem {
+        None => true,
+        Some(p) if required() => panic!("{test}: {p}"),
+        Some(p) => {
+            eprintln!("SKIP {test}: {p}");
+            false
+        }
+    }
+}
+
+/// Path of a program on PATH.
+pub fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(tool))
+        .find(|p| p.is_file())
+}
+
+/// The test configuration: two tenants, free ports, a fresh database.
+pub fn config_text(sip_port: u16, http_port: u16, db: &Path) -> String {
+    config_text_with(sip_port, http_port, db, "")
+}
+
+/// The test configuration with extra lines in its `[sip]` section.
+pub fn config_text_with(sip_port: u16, http_port: u16, db: &Path, extra_sip: &str) -> String {
+    format!(
+        r#"
+[sip]
+{extra_sip}
+listen = ["udp:127.0.0.1:{sip_port}", "tcp:127.0.0.1:{sip_port}"]
+default_tenant = "demo"
+min_expires = 60
+
+[http]
+listen = "127.0.0.1:{http_port}"
+
+[store]
+path = "{db}"
+
+[log]
+level = "info,switch=debug"
+
+[[tenants]]
+name = "demo"
+domain = "demo.parkline.test"
+
+[[tenants.extensions]]
+number = "333"
+name = "John Doe"
+password = "secret-333"
+
+[[tenants.extensions]]
+number = "444"
+name = "Conference Room"
+password = "secret-444"
+
+[[tenants.extensions]]
+number = "666"
+name = "Disabled Desk"
+password = "secret-666"
+enabled = false
+
+[[tenants]]
+name = "beta"
+domain = "beta.parkline.test"
+park_prefix = "644"
+release_prefix = "645"
+
+[[tenants.extensions]]
+number = "100"
+name = "Beta Reception"
+password = "secret-100"
+"#,
+        db = db.display()
+    )
+}
+
+/// A running `parkline serve`.
+pub struct Server {
+    child: Option<Child>,
+    /// Scratch folder (config, database, log).
+    pub dir: PathBuf,
+    /// SIP port (UDP and TCP).
+    pub sip_port: u16,
+    /// Admin API port.
+    pub http_port: u16,
+    /// Config file.
+    pub config: PathBuf,
+}
+
+impl Server {
+    /// Starts a server with the test configuration.
+    pub fn start(name: &str) -> Server {
+        Server::start_with(name, "")
+    }
+
+    /// Starts a server with extra lines in the `[sip]` section.
+    pub fn start_with(name: &str, extra_sip: &str) -> Server {
+        let dir = scratch(name);
+        let (sip_port, http_port) = (free_port(), free_port());
+        let config = dir.join("parkline.toml");
+        std::fs::write(
+            &config,
+            config_text_with(sip_port, http_port, &dir.join("parkline.db"), extra_sip),
+        )
+        .unwrap();
+        let mut s = Server {
+            child: None,
+            dir,
+            sip_port,
+            http_port,
+            config,
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("server.log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_parkline"))
+            .args(["serve", "--config"])
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start parkline");
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("parkline exited early ({status}):\n{}", self.log());
+            }
+            if self.http_get("/health").is_some_and(|b| b.contains("ok")) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("parkline did not become ready:\n{}", self.log());
+    }
+
+    /// Stops and starts again on the same ports and database.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    /// Stops the server (SIGKILL-free: SIGTERM, then wait).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            unsafe_term(c.id());
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline && c.try_wait().unwrap().is_none() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().unwrap().is_none())
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    /// `ip:port` of the SIP listener.
+    pub fn sip_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.sip_port)
+    }
+
+    /// GET on the admin API; the body, or None if unreachable.
+    pub fn http_get(&self, path: &str) -> Option<String> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.http_port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        out.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
+    }
+
+    /// The registrations as JSON text.
+    pub fn registrations(&self) -> String {
+        self.http_get("/api/registrations")
+            .expect("admin API answers")
+    }
+}
+
+fn unsafe_term(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Runs SIPp with a scenario from `tests/sipp/` against the server. Returns
+/// the exit status and SIPp's error log.
+pub fn sipp(server: &Server, scenario: &str, args: &[&str]) -> (i32, String) {
+    let dir = scratch("sipp");
+    let scenario = repo_root().join("tests/sipp").join(scenario);
+    let out = Command::new("sipp")
+        .arg(server.sip_addr())
+        .arg("-sf")
+        .arg(&scenario)
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-mi",
+            "127.0.0.1",
+            "-p",
+            &free_port().to_string(),
+            "-mp",
+            &free_port().to_string(),
+        ])
+        .args([
+            "-m",
+            "1",
+            "-timeout",
+            "15",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+            "-trace_msg",
+        ])
+        .args(args)
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run sipp");
+    let mut report = String::from_utf8_lossy(&out.stderr).into_owned();
+    for entry in std::fs::read_dir(&dir).unwrap().filter_map(Result::ok) {
+        report.push_str(&format!(
+            "\n--- {} ---\n",
+            entry.file_name().to_string_lossy()
+        ));
+        report.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+    }
+    (out.status.code().unwrap_or(-1), report)
+}
+
+/// Writes a SIPp injection file with one line of fields.
+pub fn inf(fields: &[&str]) -> PathBuf {
+    let path = scratch("inf").join("fields.csv");
+    std::fs::write(&path, format!("SEQUENTIAL\n{}\n", fields.join(";"))).unwrap();
+    path
+}
