@@ -160,7 +160,7 @@ fn unknown_user_challenge_is_indistinguishable() {
                 }
             })
             .filter(|l| !l.starts_with("CSeq:"))
-            .map(|l| mask_nonce(l))
+            .map(mask_nonce)
             .collect::<Vec<String>>()
             .join("\n");
         assert!(tag_at > 0);

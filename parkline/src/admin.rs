@@ -40,8 +40,8 @@ pub fn extension(store: &mut dyn Store, cmd: ExtensionCmd) -> Result<()> {
     match cmd {
         ExtensionCmd::List { tenant } => {
             println!(
-                "{:<10} {:<8} {:<24} {:<8} {}",
-                "TENANT", "NUMBER", "NAME", "ENABLED", "PERMISSIONS"
+                "{:<10} {:<8} {:<24} {:<8} PERMISSIONS",
+                "TENANT", "NUMBER", "NAME", "ENABLED"
             );
             for e in store.extensions(tenant.as_deref())? {
                 let perms: Vec<&str> = [
@@ -90,7 +90,7 @@ pub fn extension(store: &mut dyn Store, cmd: ExtensionCmd) -> Result<()> {
 pub fn did(store: &mut dyn Store, cmd: DidCmd) -> Result<()> {
     match cmd {
         DidCmd::List { tenant } => {
-            println!("{:<16} {:<10} {}", "NUMBER", "TENANT", "EXTENSION");
+            println!("{:<16} {:<10} EXTENSION", "NUMBER", "TENANT");
             for d in store.dids(tenant.as_deref())? {
                 println!("{:<16} {:<10} {}", d.number, d.tenant, d.extension);
             }
@@ -120,7 +120,7 @@ pub fn did(store: &mut dyn Store, cmd: DidCmd) -> Result<()> {
 pub fn trunk(store: &mut dyn Store, cmd: TrunkCmd) -> Result<()> {
     match cmd {
         TrunkCmd::List => {
-            println!("{:<12} {:<24} {}", "NAME", "ADDRESS", "TENANT");
+            println!("{:<12} {:<24} TENANT", "NAME", "ADDRESS");
             for t in store.trunks()? {
                 println!("{:<12} {:<24} {}", t.name, t.address, t.tenant);
             }
@@ -151,8 +151,8 @@ pub fn registrations(store: &dyn Store, tenant: Option<&str>) -> Result<()> {
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
     println!(
-        "{:<10} {:<8} {:<8} {:<24} {}",
-        "TENANT", "EXT", "EXPIRES", "SOURCE", "CONTACT"
+        "{:<10} {:<8} {:<8} {:<24} CONTACT",
+        "TENANT", "EXT", "EXPIRES", "SOURCE"
     );
     for b in store.bindings()? {
         if tenant.is_some_and(|t| t != b.tenant) || b.expires_at <= now {

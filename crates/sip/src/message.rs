@@ -75,12 +75,12 @@ pub trait SipHeaders {
     fn cseq(&self) -> Result<CSeq, &'static str> {
         CSeq::parse(self.headers().get(Name::CSeq).ok_or("missing CSeq")?)
     }
-    /// Parsed From.
-    fn from_addr(&self) -> Result<NameAddr, &'static str> {
+    /// Parsed From header (the caller).
+    fn caller(&self) -> Result<NameAddr, &'static str> {
         NameAddr::parse(self.headers().get(Name::From).ok_or("missing From")?)
     }
-    /// Parsed To.
-    fn to_addr(&self) -> Result<NameAddr, &'static str> {
+    /// Parsed To header (the callee).
+    fn callee(&self) -> Result<NameAddr, &'static str> {
         NameAddr::parse(self.headers().get(Name::To).ok_or("missing To")?)
     }
     /// All Via values, top first.

@@ -211,7 +211,7 @@ fn parse_head(
         let (status, reason) = start_line.err().unwrap_or((400, "bad status line"));
         return Err(ParseError::new(status, reason));
     }
-    let mut raw: Vec<(usize, usize, Vec<(usize, usize)>)> = Vec::new();
+    let mut raw: Vec<RawHeader> = Vec::new();
     loop {
         let Some((a, b)) = lines.next_line() else {
             return Ok(None);
@@ -260,6 +260,9 @@ fn parse_head(
         end,
     }))
 }
+
+/// A header line's byte range and the ranges of its folded continuation lines.
+type RawHeader = (usize, usize, Vec<(usize, usize)>);
 
 struct LineReader<'a> {
     data: &'a Bytes,

@@ -58,9 +58,9 @@ pub fn check_structure(req: &Request) -> Result<(), Rejection> {
     }
     req.vias()
         .map_err(|_| Rejection::new(400, "Malformed Via"))?;
-    req.from_addr()
+    req.caller()
         .map_err(|_| Rejection::new(400, "Malformed From"))?;
-    req.to_addr()
+    req.callee()
         .map_err(|_| Rejection::new(400, "Malformed To"))?;
     let cseq = req
         .cseq()
@@ -227,7 +227,7 @@ fn check_accept(req: &Request) -> Result<(), Rejection> {
 
 /// The From/To of a request parsed (after [`check_structure`] they are valid).
 pub fn parties(req: &Request) -> Option<(NameAddr, NameAddr)> {
-    Some((req.from_addr().ok()?, req.to_addr().ok()?))
+    Some((req.caller().ok()?, req.callee().ok()?))
 }
 
 #[cfg(test)]

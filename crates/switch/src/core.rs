@@ -260,7 +260,7 @@ impl Switch {
     }
 
     fn handle_register(&mut self, now: Now, peer: Peer, key: ServerKey, req: Request) {
-        let to = req.to_addr().ok();
+        let to = req.callee().ok();
         if !to.as_ref().is_some_and(|t| t.uri.is_sip()) {
             let resp = self.response(&req, 400, Some("Address-of-record must be a SIP URI"));
             return self.reply(now, &key, resp);

@@ -28,7 +28,7 @@ impl ServerKey {
         } else {
             // RFC 2543 matching: Request-URI, From tag, Call-ID, CSeq number, top Via.
             let from_tag = req
-                .from_addr()
+                .caller()
                 .ok()
                 .and_then(|f| f.tag().map(str::to_string))
                 .unwrap_or_default();

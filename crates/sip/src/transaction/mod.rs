@@ -126,7 +126,7 @@ impl<P: Clone> Layer<P> {
             let entry = self.server_entries.get_mut(&id)?;
             let incoming = match (&mut entry.tx, &req.method) {
                 (Server::Invite(tx), Method::Ack) => {
-                    if tx.is_final_sent() && !matches!(tx.deadline(), None) {
+                    if tx.absorbs_ack() {
                         tx.on_ack(now, &self.timers);
                         Incoming::AckAbsorbed
                     } else {

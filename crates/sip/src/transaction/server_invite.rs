@@ -63,6 +63,12 @@ impl ServerInvite {
         }
     }
 
+    /// Whether an ACK belongs to this transaction: it answered with a non-2xx
+    /// final (RFC 3261 §17.2.1). ACKs for a 2xx belong to the dialog.
+    pub fn absorbs_ack(&self) -> bool {
+        matches!(self.state, State::Completed | State::Confirmed)
+    }
+
     /// Whether a final response has been sent.
     pub fn is_final_sent(&self) -> bool {
         self.state != State::Proceeding
