@@ -106,6 +106,34 @@ fn sipp_registers_reregisters_and_unregisters() {
     assert_eq!(contacts_of(&server, "333"), 0, "removals are persisted too");
 }
 
+/// The whole life cycle in one SIPp call over UDP and over TCP: 401, 200 with
+/// the contact, refresh with a new interval, Expires: 0 leaves no contact.
+#[test]
+fn sipp_register_cycle_over_udp_and_tcp() {
+    if !peers_ready("sipp_register_cycle_over_udp_and_tcp", &["sipp"]) {
+        return;
+    }
+    let server = Server::start("cycle");
+    for transport in ["u1", "t1"] {
+        let (rc, log) = sipp(
+            &server,
+            "register_cycle.xml",
+            &[
+                "-s",
+                "444",
+                "-au",
+                "444",
+                "-ap",
+                "secret-444",
+                "-t",
+                transport,
+            ],
+        );
+        assert_eq!(rc, 0, "register cycle over {transport} failed:\n{log}");
+        assert_eq!(contacts_of(&server, "444"), 0, "unregistered at the end");
+    }
+}
+
 #[test]
 fn wrong_password_and_unknown_user_never_get_200() {
     if !peers_ready("wrong_password_and_unknown_user_never_get_200", &["sipp"]) {
