@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod cseq;
+pub mod dialog;
 pub mod digest;
 pub mod grammar;
 pub mod header;
