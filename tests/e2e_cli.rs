@@ -19,6 +19,11 @@ fn parkline(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `parkline` with a command line split at spaces (no argument contains one).
+fn parkline_line(line: &str) -> (i32, String, String) {
+    parkline(&line.split_whitespace().collect::<Vec<_>>())
+}
+
 #[test]
 fn default_config_checks_clean() {
     let dir = scratch("cli-default");
@@ -97,46 +102,19 @@ fn cli_provisioning_reaches_a_running_server() {
         "secret-777",
     ]);
     assert_eq!(rc, 0, "{out}{err}");
-    let (rc, _, err) = parkline(&[
-        "--db",
-        db,
-        "extension",
-        "add",
-        "--tenant",
-        "nope",
-        "--number",
-        "1",
-        "--password",
-        "secret-1",
-    ]);
+    let (rc, _, err) = parkline_line(&format!(
+        "--db {db} extension add --tenant nope --number 1 --password secret-1"
+    ));
     assert_ne!(rc, 0);
     assert!(err.contains("no tenant named 'nope'"), "{err}");
-    let (rc, _, err) = parkline(&[
-        "--db",
-        db,
-        "did",
-        "add",
-        "--number",
-        "15550100777",
-        "--tenant",
-        "demo",
-        "--extension",
-        "999",
-    ]);
+    let (rc, _, err) = parkline_line(&format!(
+        "--db {db} did add --number 15550100777 --tenant demo --extension 999"
+    ));
     assert_ne!(rc, 0);
     assert!(err.contains("has no extension '999'"), "{err}");
-    let (rc, out, _) = parkline(&[
-        "--db",
-        db,
-        "did",
-        "add",
-        "--number",
-        "15550100777",
-        "--tenant",
-        "demo",
-        "--extension",
-        "777",
-    ]);
+    let (rc, out, _) = parkline_line(&format!(
+        "--db {db} did add --number 15550100777 --tenant demo --extension 777"
+    ));
     assert_eq!(rc, 0, "{out}");
     let (_, list, _) = parkline(&["--db", db, "extension", "list", "--tenant", "demo"]);
     assert!(list.contains("777") && list.contains("New Desk"), "{list}");

@@ -43,21 +43,12 @@ pub enum Query {
     Status(oneshot::Sender<Status>),
 }
 
-/// A snapshot for the admin API.
+/// A snapshot for the admin API: the core's counters and current sizes.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Status {
-    /// Requests received.
-    pub requests: u64,
-    /// Responses received.
-    pub responses: u64,
-    /// Unparseable messages.
-    pub parse_errors: u64,
-    /// Messages sent.
-    pub sent: u64,
-    /// Successful registrations.
-    pub registrations: u64,
-    /// Failed authentications.
-    pub auth_failures: u64,
+    /// Message and registration counters.
+    #[serde(flatten)]
+    pub stats: Stats,
     /// Live bindings.
     pub bindings: usize,
     /// Live server transactions.
@@ -68,16 +59,11 @@ pub struct Status {
     pub tcp_connections: usize,
 }
 
-fn status(stats: Stats, sw: &Switch, bindings: usize, tcp: usize) -> Status {
+fn status(sw: &Switch, tcp: usize) -> Status {
     let (server_transactions, client_transactions) = sw.transactions();
     Status {
-        requests: stats.requests,
-        responses: stats.responses,
-        parse_errors: stats.parse_errors,
-        sent: stats.sent,
-        registrations: stats.registrations,
-        auth_failures: stats.auth_failures,
-        bindings,
+        stats: sw.stats(),
+        bindings: sw.binding_count(),
         server_transactions,
         client_transactions,
         tcp_connections: tcp,
@@ -159,8 +145,7 @@ fn handle(sw: &mut Switch, tcp: &mut HashMap<u64, mpsc::Sender<Bytes>>, now: Now
             let _ = reply.send(sw.bindings());
         }
         Event::Query(Query::Status(reply)) => {
-            let bindings = sw.bindings().len();
-            let _ = reply.send(status(sw.stats(), sw, bindings, tcp.len()));
+            let _ = reply.send(status(sw, tcp.len()));
         }
     }
 }

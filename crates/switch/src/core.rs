@@ -29,7 +29,7 @@ const METHODS: [Method; 6] = [
 ];
 
 /// Counters for metrics and the admin API.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
 pub struct Stats {
     /// Requests received (including retransmissions).
     pub requests: u64,
@@ -110,6 +110,11 @@ impl Switch {
             (&a.tenant, &a.extension, &a.contact).cmp(&(&b.tenant, &b.extension, &b.contact))
         });
         v
+    }
+
+    /// Number of bindings.
+    pub fn binding_count(&self) -> usize {
+        self.registrar.len()
     }
 
     /// Counters.
