@@ -1,0 +1,208 @@
+//! The engine driven with hand-made packets and a fake clock.
+
+use super::*;
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn engine() -> Engine {
+    let music = Clip::from_linear(
+        &(0..1600)
+            .map(|i| ((i % 80) * 300) as i16)
+            .collect::<Vec<_>>(),
+    );
+    let prompt = Clip::from_linear(&[500i16; 400]);
+    Engine::new(
+        Config {
+            music,
+            prompts: vec![prompt],
+            idle_timeout: Duration::from_secs(30),
+        },
+        42,
+    )
+}
+
+fn packet(pt: u8, seq: u16, ts: u32, ssrc: u32, fill: u8) -> Vec<u8> {
+    let mut p = vec![fill; 172];
+    rtp::write_header(&mut p, pt, false, seq, ts, ssrc);
+    p
+}
+
+#[test]
+fn relay_rewrites_ssrc_and_keeps_continuity_across_source_changes() {
+    let mut e = engine();
+    let t0 = Instant::now();
+    let a = e.open(20000);
+    let b = e.open(20002);
+    e.configure(a, addr("127.0.0.1:4000"), Codec::Pcmu, 0, None);
+    e.configure(b, addr("127.0.0.1:5000"), Codec::Pcmu, 0, None);
+    e.bridge(a, b);
+    let mut p = packet(0, 100, 8000, 7, 0x55);
+    let t = e.on_rtp(t0, 20000, addr("127.0.0.1:4000"), &mut p).unwrap();
+    assert_eq!((t.from_port, t.to), (20002, addr("127.0.0.1:5000")));
+    let h1 = rtp::parse(&p).unwrap();
+    assert_ne!(h1.ssrc, 7, "the switch's own SSRC towards B");
+    let mut p = packet(0, 101, 8160, 7, 0x55);
+    e.on_rtp(t0 + TICK, 20000, addr("127.0.0.1:4000"), &mut p)
+        .unwrap();
+    let h2 = rtp::parse(&p).unwrap();
+    assert_eq!(
+        (h2.seq, h2.ts),
+        (h1.seq.wrapping_add(1), h1.ts.wrapping_add(160))
+    );
+
+    // Hold: B now hears music; sequence and timestamps carry on.
+    e.set_source(b, Source::Music);
+    assert!(e.on_tick(t0 + TICK * 2));
+    assert!(!e.on_tick(t0 + TICK * 2), "one tick per 20 ms");
+    assert!(e.on_tick(t0 + TICK * 3));
+    let (tx, buf) = e.transmits();
+    assert_eq!(tx.len(), 1);
+    let m = rtp::parse(&buf[tx[0].range.clone()]).unwrap();
+    assert_eq!((m.ssrc, m.seq), (h2.ssrc, h2.seq.wrapping_add(2)));
+    assert_eq!(m.ts, h2.ts.wrapping_add(320));
+    assert!(!m.marker, "the marker was on the first music packet");
+    let mut p = packet(0, 102, 8320, 7, 0x55);
+    assert!(
+        e.on_rtp(t0 + TICK * 2, 20000, addr("127.0.0.1:4000"), &mut p)
+            .is_none(),
+        "A is not relayed while B hears music"
+    );
+
+    // Resume.
+    e.bridge(a, b);
+    let mut p = packet(0, 500, 99_999, 7, 0x55);
+    e.on_rtp(t0 + TICK * 11, 20000, addr("127.0.0.1:4000"), &mut p)
+        .unwrap();
+    let r = rtp::parse(&p).unwrap();
+    assert_eq!(r.seq, m.seq.wrapping_add(1));
+    assert_eq!(
+        r.ts,
+        m.ts.wrapping_add(160 * 8),
+        "timestamps follow wall time across the switch"
+    );
+    assert!(r.marker);
+}
+
+#[test]
+fn transcodes_between_laws_in_place() {
+    let mut e = engine();
+    let t0 = Instant::now();
+    let a = e.open(20000);
+    let b = e.open(20002);
+    e.configure(a, addr("127.0.0.1:4000"), Codec::Pcmu, 0, None);
+    e.configure(b, addr("127.0.0.1:5000"), Codec::Pcma, 8, None);
+    e.bridge(a, b);
+    let code = crate::g711::linear_to_ulaw(1234);
+    let mut p = packet(0, 1, 1, 1, code);
+    e.on_rtp(t0, 20000, addr("127.0.0.1:4000"), &mut p).unwrap();
+    let h = rtp::parse(&p).unwrap();
+    assert_eq!(h.pt, 8);
+    let back = crate::g711::alaw_to_linear(p[12]) as i32;
+    assert!((back - 1234).abs() < 80, "{back}");
+}
+
+#[test]
+fn dtmf_detected_and_mapped_to_the_partner_payload_type() {
+    let mut e = engine();
+    let t0 = Instant::now();
+    let a = e.open(20000);
+    let b = e.open(20002);
+    e.configure(a, addr("127.0.0.1:4000"), Codec::Pcmu, 0, Some(101));
+    e.configure(b, addr("127.0.0.1:5000"), Codec::Pcmu, 0, Some(96));
+    e.bridge(a, b);
+    for _ in 0..3 {
+        let mut p = packet(101, 1, 777, 1, 0);
+        p[12..16].copy_from_slice(&[7, 10, 0, 160]);
+        p.truncate(16);
+        e.on_rtp(t0, 20000, addr("127.0.0.1:4000"), &mut p).unwrap();
+        assert_eq!(rtp::parse(&p).unwrap().pt, 96);
+    }
+    assert_eq!(e.poll_event(), Some(Event::Dtmf(a, '7')));
+    assert_eq!(e.poll_event(), None);
+}
+
+#[test]
+fn music_is_the_same_frame_for_every_listener_and_prompts_end() {
+    let mut e = engine();
+    let t0 = Instant::now();
+    let ids: Vec<_> = (0..3).map(|i| e.open(20000 + 2 * i)).collect();
+    for (i, &id) in ids.iter().enumerate() {
+        e.configure(
+            id,
+            addr(&format!("127.0.0.1:{}", 4000 + i)),
+            Codec::Pcmu,
+            0,
+            None,
+        );
+        e.set_source(id, Source::Music);
+    }
+    e.on_tick(t0);
+    let (tx, buf) = e.transmits();
+    assert_eq!(tx.len(), 3);
+    let payloads: Vec<_> = tx
+        .iter()
+        .map(|t| buf[t.range.start + 12..t.range.end].to_vec())
+        .collect();
+    assert!(payloads.windows(2).all(|w| w[0] == w[1]));
+
+    let p = e.open(30000);
+    e.configure(p, addr("127.0.0.1:6000"), Codec::Pcma, 8, None);
+    e.play(p, vec![0, 0]);
+    let mut sent = 0;
+    let mut now = t0;
+    for _ in 0..10 {
+        now += TICK;
+        e.on_tick(now);
+        sent += e
+            .transmits()
+            .0
+            .iter()
+            .filter(|t| t.from_port == 30000)
+            .count();
+    }
+    assert_eq!(sent, 6, "two 3-frame prompts");
+    assert_eq!(e.poll_event(), Some(Event::PromptDone(p)));
+    assert_eq!(e.source(p), Some(Source::Silence));
+}
+
+#[test]
+fn idle_only_when_watched_and_close_frees() {
+    let mut e = engine();
+    let t0 = Instant::now();
+    let a = e.open(20000);
+    let b = e.open(20002);
+    e.watch_idle(a, true, t0);
+    e.on_tick(t0);
+    e.on_tick(t0 + Duration::from_secs(31));
+    assert_eq!(e.poll_event(), Some(Event::Idle(a)));
+    assert_eq!(e.poll_event(), None, "b is not watched (held or parked)");
+    e.close(a);
+    e.close(b);
+    assert_eq!(e.open_count(), 0);
+    let mut p = packet(0, 1, 1, 1, 0);
+    assert!(e
+        .on_rtp(t0, 20000, addr("127.0.0.1:4000"), &mut p)
+        .is_none());
+}
+
+#[test]
+fn latched_source_only() {
+    let mut e = engine();
+    let t0 = Instant::now();
+    let a = e.open(20000);
+    let b = e.open(20002);
+    e.configure(b, addr("127.0.0.1:5000"), Codec::Pcmu, 0, None);
+    e.bridge(a, b);
+    let mut p = packet(0, 1, 1, 1, 0);
+    assert!(e
+        .on_rtp(t0, 20000, addr("127.0.0.1:4000"), &mut p)
+        .is_some());
+    let mut p = packet(0, 2, 161, 1, 0);
+    assert!(
+        e.on_rtp(t0, 20000, addr("127.0.0.1:4999"), &mut p)
+            .is_none(),
+        "a second source is ignored"
+    );
+}
