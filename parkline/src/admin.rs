@@ -169,3 +169,37 @@ pub fn registrations(store: &dyn Store, tenant: Option<&str>) -> Result<()> {
     }
     Ok(())
 }
+
+/// `parkline calls`
+pub fn calls(store: &dyn Store, tenant: Option<&str>, limit: usize, json: bool) -> Result<()> {
+    let records = store.call_records(tenant, limit)?;
+    if json {
+        for r in records {
+            println!("{}", serde_json::to_string(&r)?);
+        }
+        return Ok(());
+    }
+    println!(
+        "{:<14} {:<8} {:<8} {:<14} {:<10} {:>7} {:<4} {:<30} FEATURES",
+        "START (ms)", "TENANT", "CALLER", "CALLEE", "OUTCOME", "TALK s", "SIP", "CAUSE"
+    );
+    for r in records {
+        let talk = r
+            .answered_ms
+            .map(|a| format!("{:.1}", r.ended_ms.saturating_sub(a) as f64 / 1000.0))
+            .unwrap_or_default();
+        println!(
+            "{:<14} {:<8} {:<8} {:<14} {:<10} {:>7} {:<4} {:<30} {}",
+            r.started_ms,
+            r.tenant,
+            r.caller,
+            r.callee,
+            r.outcome.as_str(),
+            talk,
+            r.status,
+            r.cause,
+            r.features
+        );
+    }
+    Ok(())
+}

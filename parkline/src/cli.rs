@@ -42,6 +42,18 @@ pub enum Command {
     /// List or add trunks.
     #[command(subcommand)]
     Trunk(TrunkCmd),
+    /// List call records, newest first.
+    Calls {
+        /// Only this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// As JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// List current registrations (bindings).
     Registrations {
         /// Only this tenant.

@@ -67,6 +67,8 @@ pub struct SipSection {
     pub max_tcp_connections: usize,
     /// Failed authentications per source IP per minute before refusing.
     pub max_auth_failures_per_minute: u32,
+    /// Seconds a call may ring before the caller gets 480.
+    pub no_answer_timeout_s: u64,
 }
 
 impl Default for SipSection {
@@ -88,6 +90,7 @@ impl Default for SipSection {
             max_transactions: 50_000,
             max_tcp_connections: 4096,
             max_auth_failures_per_minute: 30,
+            no_answer_timeout_s: 30,
         }
     }
 }
@@ -100,6 +103,12 @@ pub struct MediaSection {
     pub address: Spanned<String>,
     /// RTP port range `LOW-HIGH`.
     pub rtp_ports: Spanned<String>,
+    /// Music on hold: a raw 8 kHz µ-law file (default: the shipped music).
+    pub music: Option<String>,
+    /// Folder with replacement prompts (`NAME.ul`, raw 8 kHz µ-law).
+    pub prompts: Option<String>,
+    /// Seconds without RTP before an established, unheld call is hung up.
+    pub rtp_timeout_s: u64,
 }
 
 impl Default for MediaSection {
@@ -107,6 +116,9 @@ impl Default for MediaSection {
         MediaSection {
             address: Spanned::new(0..0, "127.0.0.1".into()),
             rtp_ports: Spanned::new(0..0, "20000-20999".into()),
+            music: None,
+            prompts: None,
+            rtp_timeout_s: 60,
         }
     }
 }
@@ -348,6 +360,11 @@ impl Config {
             .collect()
     }
 
+    /// The RTP port range.
+    pub fn rtp_ports(&self) -> (u16, u16) {
+        parse_range(self.media.rtp_ports.get_ref()).unwrap_or((20000, 20999))
+    }
+
     /// The listeners.
     pub fn listeners(&self) -> Vec<Listen> {
         self.sip
@@ -388,6 +405,23 @@ impl Config {
                 "{}: sip.min_expires must be between 1 and sip.max_expires",
                 c.file
             ));
+        }
+        if self.sip.no_answer_timeout_s == 0 || self.media.rtp_timeout_s == 0 {
+            c.errors.push(format!(
+                "{}: sip.no_answer_timeout_s and media.rtp_timeout_s must be positive",
+                c.file
+            ));
+        }
+        for (key, path) in [
+            ("media.music", &self.media.music),
+            ("media.prompts", &self.media.prompts),
+        ] {
+            if let Some(p) = path {
+                if !std::path::Path::new(p).exists() {
+                    c.errors
+                        .push(format!("{}: {key} '{p}' does not exist", c.file));
+                }
+            }
         }
         if self.sip.max_message_bytes < 1500 {
             c.errors.push(format!(

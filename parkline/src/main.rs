@@ -5,10 +5,12 @@ mod admin;
 mod cli;
 mod config;
 mod http;
+mod media_io;
 mod persist;
 mod provision;
 mod serve;
 mod shell;
+mod sounds;
 mod transport;
 
 use anyhow::{Context, Result};
@@ -98,6 +100,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Did(c) => admin::did(&mut open(&db)?, c)?,
         Command::Trunk(c) => admin::trunk(&mut open(&db)?, c)?,
         Command::Registrations { tenant } => admin::registrations(&open(&db)?, tenant.as_deref())?,
+        Command::Calls {
+            tenant,
+            limit,
+            json,
+        } => admin::calls(&open(&db)?, tenant.as_deref(), limit, json)?,
         Command::CheckConfig { .. } | Command::DefaultConfig => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)

@@ -53,6 +53,7 @@ fn apply(store: &mut SqliteStore, op: StoreOp) {
             extension,
             contact,
         } => store.remove_binding(tenant, extension, contact),
+        StoreOp::SaveCallRecord(r) => store.save_call_record(r),
     };
     if let Err(e) = result {
         error!("store write failed: {e}");

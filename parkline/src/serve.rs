@@ -2,7 +2,7 @@
 
 use crate::config::{Config, Listen};
 use crate::shell::{self, Event};
-use crate::{http, persist, provision, transport};
+use crate::{http, media_io, persist, provision, sounds, transport};
 use anyhow::{Context, Result};
 use rand::RngCore;
 use std::path::Path;
@@ -38,8 +38,34 @@ fn switch_config(cfg: &Config) -> SwitchConfig {
             max_message: cfg.sip.max_message_bytes,
             ..Default::default()
         },
+        local_sip: local_sip(cfg),
+        media_address: media_address(cfg),
+        rtp_ports: cfg.rtp_ports(),
+        no_answer_timeout: std::time::Duration::from_secs(cfg.sip.no_answer_timeout_s),
         ..SwitchConfig::default()
     }
+}
+
+fn media_address(cfg: &Config) -> std::net::IpAddr {
+    cfg.media
+        .address
+        .get_ref()
+        .parse()
+        .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]))
+}
+
+/// The switch's own SIP address: the first UDP listener (else the first one).
+fn local_sip(cfg: &Config) -> std::net::SocketAddr {
+    let listeners = cfg.listeners();
+    let udp = listeners.iter().find_map(|l| match l {
+        Listen::Udp(a) => Some(*a),
+        Listen::Tcp(_) => None,
+    });
+    let any = listeners.first().map(|l| match l {
+        Listen::Udp(a) | Listen::Tcp(a) => *a,
+    });
+    udp.or(any)
+        .unwrap_or_else(|| SwitchConfig::default().local_sip)
 }
 
 /// Runs the switch until SIGINT/SIGTERM.
@@ -104,13 +130,22 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
         tokio::spawn(async move { axum::serve(listener, app).await });
     }
 
+    let engine = media::engine::Config {
+        music: sounds::music(cfg.media.music.as_deref().map(Path::new))?,
+        prompts: sounds::prompts(cfg.media.prompts.as_deref().map(Path::new))?,
+        idle_timeout: std::time::Duration::from_secs(cfg.media.rtp_timeout_s),
+    };
+    let media = media_io::spawn(media_address(&cfg), engine, events_tx.clone())
+        .context("cannot start the media thread")?;
+    let (low, high) = cfg.rtp_ports();
+    info!("media on {} ports {low}-{high}", media_address(&cfg));
     let mut sw = Switch::new(switch_config(&cfg), dir);
     sw.restore_bindings(bindings, shell::now());
     let (store_tx, store_rx) = std::sync::mpsc::channel();
     let store_events = events_tx.clone();
     let store_thread = std::thread::spawn(move || persist::run(store, store_rx, store_events));
     drop(events_tx);
-    let core = tokio::spawn(shell::run(sw, events_rx, udp, store_tx.clone()));
+    let core = tokio::spawn(shell::run(sw, events_rx, udp, store_tx.clone(), media));
     info!("Parkline is running");
     shutdown_signal().await;
     info!("shutting down");

@@ -13,6 +13,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
+use crate::media_io::MediaHandle;
 use crate::persist::StoreMsg;
 
 /// Inputs of the core task.
@@ -33,6 +34,8 @@ pub enum Event {
     Directory(Box<Directory>),
     /// A question from the admin API.
     Query(Query),
+    /// Something the media engine reports.
+    Media(switch::MediaEvent),
 }
 
 /// Questions the admin API asks the core.
@@ -57,9 +60,15 @@ pub struct Status {
     pub client_transactions: usize,
     /// Open TCP connections.
     pub tcp_connections: usize,
+    /// Live calls.
+    pub calls: usize,
+    /// RTP ports the switch has handed out.
+    pub rtp_ports_in_use: usize,
+    /// Media endpoints open in the media thread.
+    pub media_endpoints: usize,
 }
 
-fn status(sw: &Switch, tcp: usize) -> Status {
+fn status(sw: &Switch, tcp: usize, media: &MediaHandle) -> Status {
     let (server_transactions, client_transactions) = sw.transactions();
     Status {
         stats: sw.stats(),
@@ -67,18 +76,21 @@ fn status(sw: &Switch, tcp: usize) -> Status {
         server_transactions,
         client_transactions,
         tcp_connections: tcp,
+        calls: sw.call_count(),
+        rtp_ports_in_use: sw.ports_in_use(),
+        media_endpoints: media.open.load(std::sync::atomic::Ordering::Relaxed),
     }
 }
 
 /// The current time for the core.
 pub fn now() -> Now {
-    let unix_s = SystemTime::now()
+    let since = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+        .unwrap_or_default();
     Now {
         mono: Instant::now(),
-        unix_s,
+        unix_s: since.as_secs(),
+        unix_ms: since.as_millis() as u64,
     }
 }
 
@@ -88,6 +100,7 @@ pub async fn run(
     mut events: mpsc::Receiver<Event>,
     udp: Vec<Arc<UdpSocket>>,
     store: smpsc::Sender<StoreMsg>,
+    media: MediaHandle,
 ) {
     let mut tcp: HashMap<u64, mpsc::Sender<Bytes>> = HashMap::new();
     let mut batch = Vec::with_capacity(64);
@@ -106,7 +119,7 @@ pub async fn run(
                 }
                 let now = now();
                 for ev in batch.drain(..) {
-                    handle(&mut sw, &mut tcp, now, ev);
+                    handle(&mut sw, &mut tcp, now, ev, &media);
                 }
             }
             _ = sleep => sw.handle_timeout(now()),
@@ -117,12 +130,19 @@ pub async fn run(
                 Output::Store(op) => {
                     let _ = store.send(StoreMsg::Op(op));
                 }
+                Output::Media(cmd) => media.send(cmd),
             }
         }
     }
 }
 
-fn handle(sw: &mut Switch, tcp: &mut HashMap<u64, mpsc::Sender<Bytes>>, now: Now, ev: Event) {
+fn handle(
+    sw: &mut Switch,
+    tcp: &mut HashMap<u64, mpsc::Sender<Bytes>>,
+    now: Now,
+    ev: Event,
+    media: &MediaHandle,
+) {
     match ev {
         Event::Datagram(peer, data) => sw.handle_datagram(now, peer, data),
         Event::Message(peer, msg) => sw.handle_message(now, peer, *msg),
@@ -145,8 +165,9 @@ fn handle(sw: &mut Switch, tcp: &mut HashMap<u64, mpsc::Sender<Bytes>>, now: Now
             let _ = reply.send(sw.bindings());
         }
         Event::Query(Query::Status(reply)) => {
-            let _ = reply.send(status(sw, tcp.len()));
+            let _ = reply.send(status(sw, tcp.len(), media));
         }
+        Event::Media(ev) => sw.handle_media_event(now, ev),
     }
 }
 

@@ -65,6 +65,14 @@ impl Directory {
         self.trunks.iter().find(|t| t.address == address)
     }
 
+    /// The trunk that carries a tenant's external calls (the first by name).
+    pub fn trunk_for_tenant(&self, tenant: &str) -> Option<&Trunk> {
+        self.trunks
+            .iter()
+            .filter(|t| t.tenant == tenant)
+            .min_by(|a, b| a.name.cmp(&b.name))
+    }
+
     /// All tenants, sorted by name.
     pub fn tenants(&self) -> Vec<&Tenant> {
         let mut v: Vec<_> = self.tenants.values().collect();

@@ -7,7 +7,9 @@
 mod binding;
 mod directory;
 mod model;
+mod record;
 
 pub use binding::Binding;
 pub use directory::Directory;
 pub use model::{Did, Extension, Source, Tenant, Trunk};
+pub use record::{CallRecord, Outcome};

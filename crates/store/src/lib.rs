@@ -10,7 +10,7 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
-use accounts::{Binding, Did, Directory, Extension, Source, Tenant, Trunk};
+use accounts::{Binding, CallRecord, Did, Directory, Extension, Source, Tenant, Trunk};
 
 /// A store error with context.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +56,10 @@ pub trait Store: Send {
     fn remove_binding(&mut self, tenant: &str, extension: &str, contact: &str) -> Result<()>;
     /// Every stored binding.
     fn bindings(&self) -> Result<Vec<Binding>>;
+    /// Saves a call record (insert or replace by id).
+    fn save_call_record(&mut self, r: &CallRecord) -> Result<()>;
+    /// The newest call records, newest first (optionally of one tenant).
+    fn call_records(&self, tenant: Option<&str>, limit: usize) -> Result<Vec<CallRecord>>;
 
     /// Loads the whole directory.
     fn load_directory(&self) -> Result<Directory> {

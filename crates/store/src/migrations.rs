@@ -51,4 +51,20 @@ pub const MIGRATIONS: &[&str] = &[
         user_agent TEXT NOT NULL,
         PRIMARY KEY (tenant, extension, contact)
     );",
+    // 2: call records
+    "CREATE TABLE call_records (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        caller TEXT NOT NULL,
+        callee TEXT NOT NULL,
+        routed_to TEXT NOT NULL,
+        started_ms INTEGER NOT NULL,
+        answered_ms INTEGER,
+        ended_ms INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        cause TEXT NOT NULL,
+        features TEXT NOT NULL
+    );
+    CREATE INDEX call_records_by_time ON call_records (started_ms);",
 ];

@@ -2,7 +2,7 @@
 
 use crate::migrations::MIGRATIONS;
 use crate::{source_of, ConfigKeys, Result, Store, StoreError};
-use accounts::{Binding, Did, Extension, Tenant, Trunk};
+use accounts::{Binding, CallRecord, Did, Extension, Outcome, Tenant, Trunk};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 
@@ -317,6 +317,65 @@ impl Store for SqliteStore {
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+
+    fn save_call_record(&mut self, r: &CallRecord) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO call_records (id, tenant, caller, callee, routed_to, started_ms,
+                answered_ms, ended_ms, outcome, status, cause, features)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                r.id,
+                r.tenant,
+                r.caller,
+                r.callee,
+                r.routed_to,
+                r.started_ms as i64,
+                r.answered_ms.map(|v| v as i64),
+                r.ended_ms as i64,
+                r.outcome.as_str(),
+                r.status,
+                r.cause,
+                r.features
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn call_records(&self, tenant: Option<&str>, limit: usize) -> Result<Vec<CallRecord>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, tenant, caller, callee, routed_to, started_ms, answered_ms, ended_ms, outcome,
+                status, cause, features FROM call_records WHERE ?1 IS NULL OR tenant = ?1
+             ORDER BY started_ms DESC, id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![tenant, limit as i64], |r| {
+            Ok(CallRecord {
+                id: r.get(0)?,
+                tenant: r.get(1)?,
+                caller: r.get(2)?,
+                callee: r.get(3)?,
+                routed_to: r.get(4)?,
+                started_ms: r.get::<_, i64>(5)? as u64,
+                answered_ms: r.get::<_, Option<i64>>(6)?.map(|v| v as u64),
+                ended_ms: r.get::<_, i64>(7)? as u64,
+                outcome: outcome_of(&r.get::<_, String>(8)?),
+                status: r.get(9)?,
+                cause: r.get(10)?,
+                features: r.get(11)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+fn outcome_of(s: &str) -> Outcome {
+    match s {
+        "answered" => Outcome::Answered,
+        "busy" => Outcome::Busy,
+        "no_answer" => Outcome::NoAnswer,
+        "cancelled" => Outcome::Cancelled,
+        "refused" => Outcome::Refused,
+        _ => Outcome::Failed,
+    }
 }
 
 #[cfg(test)]
@@ -396,6 +455,35 @@ mod tests {
             .map(|e| e.number)
             .collect();
         assert_eq!(numbers, ["333", "555"]);
+    }
+
+    #[test]
+    fn call_records_round_trip_newest_first() {
+        let mut s = SqliteStore::in_memory().unwrap();
+        for (i, outcome) in [(1, Outcome::Answered), (2, Outcome::Refused)] {
+            s.save_call_record(&CallRecord {
+                id: format!("c{i}"),
+                tenant: "acme".into(),
+                caller: "333".into(),
+                callee: "444".into(),
+                routed_to: "444".into(),
+                started_ms: i,
+                answered_ms: (i == 1).then_some(5),
+                ended_ms: 10,
+                outcome,
+                status: 200,
+                cause: "Normal".into(),
+                features: "hold".into(),
+            })
+            .unwrap();
+        }
+        let all = s.call_records(Some("acme"), 10).unwrap();
+        assert_eq!(
+            all.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            ["c2", "c1"]
+        );
+        assert_eq!(all[1].answered_ms, Some(5));
+        assert_eq!(all[0].outcome, Outcome::Refused);
     }
 
     #[test]

@@ -37,6 +37,14 @@ pub struct SwitchConfig {
     pub timers: sip::transaction::Timers,
     /// How often expired bindings are swept.
     pub sweep_interval: Duration,
+    /// The switch's SIP address (Via, Contact of its own requests).
+    pub local_sip: std::net::SocketAddr,
+    /// The address in the switch's SDP.
+    pub media_address: std::net::IpAddr,
+    /// RTP port range (inclusive).
+    pub rtp_ports: (u16, u16),
+    /// How long a call may ring.
+    pub no_answer_timeout: Duration,
 }
 
 impl Default for SwitchConfig {
@@ -57,6 +65,10 @@ impl Default for SwitchConfig {
             limits: sip::Limits::default(),
             timers: sip::transaction::Timers::default(),
             sweep_interval: Duration::from_secs(1),
+            local_sip: std::net::SocketAddr::from(([127, 0, 0, 1], 5060)),
+            media_address: std::net::IpAddr::from([127, 0, 0, 1]),
+            rtp_ports: (20000, 20999),
+            no_answer_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -1,20 +1,28 @@
 //! The switch core: takes messages and timer ticks, answers through the
 //! transaction layer, and reports what to send and what to persist.
 
+mod calls;
+
 use crate::auth::{AuthOutcome, Authenticator};
 use crate::config::SwitchConfig;
+use crate::ids::Ids;
 use crate::output::Output;
 use crate::peer::Peer;
+use crate::peer::Transport;
+use crate::ports::Ports;
 use crate::registrar::Registrar;
 use crate::respond;
 use crate::tenancy;
 use crate::time::Now;
 use accounts::{Binding, Directory};
 use bytes::Bytes;
+use calls::CallTable;
 use sip::transaction::{Incoming, Layer, Output as TxOut, ServerKey};
 use sip::validate::{check_structure, validate_request, Capabilities};
 use sip::{Message, Method, Name, ParseError, Request, Response, SipHeaders};
+use std::collections::HashMap;
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::time::Instant;
 use tracing::{debug, info, warn};
 
@@ -56,6 +64,10 @@ pub struct Switch {
     outputs: VecDeque<Output>,
     next_sweep: Option<Instant>,
     stats: Stats,
+    calls: CallTable,
+    ports: Ports,
+    ids: Ids,
+    tcp_peers: HashMap<SocketAddr, Peer>,
 }
 
 impl Switch {
@@ -74,6 +86,8 @@ impl Switch {
             cfg.nonce_seed,
             cfg.max_auth_failures_per_minute,
         );
+        let ports = Ports::new(cfg.rtp_ports.0, cfg.rtp_ports.1);
+        let ids = Ids::new(&cfg.secret, cfg.nonce_seed);
         Switch {
             layer: Layer::new(cfg.timers),
             caps: Capabilities {
@@ -88,6 +102,10 @@ impl Switch {
             outputs: VecDeque::new(),
             next_sweep: None,
             stats: Stats::default(),
+            calls: CallTable::default(),
+            ports,
+            ids,
+            tcp_peers: HashMap::new(),
         }
     }
 
@@ -134,16 +152,21 @@ impl Switch {
 
     /// Earliest time [`Switch::handle_timeout`] must be called.
     pub fn next_deadline(&mut self) -> Option<Instant> {
-        [self.layer.next_deadline(), self.next_sweep]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.layer.next_deadline(),
+            self.next_sweep,
+            self.next_call_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Fires due timers.
     pub fn handle_timeout(&mut self, now: Now) {
         self.layer.on_timeout(now.mono);
         self.drain_layer();
+        self.call_timers(now);
         if self.next_sweep.is_none_or(|s| now.mono >= s) {
             for op in self.registrar.sweep(now.unix_s) {
                 self.outputs.push_back(Output::Store(op));
@@ -191,15 +214,20 @@ impl Switch {
             Message::Request(req) => self.handle_request(now, peer, req),
             Message::Response(resp) => {
                 self.stats.responses += 1;
-                // No client transactions yet: stray responses are dropped.
-                let _ = self.layer.on_response(now.mono, &resp);
+                let key = self.layer.on_response(now.mono, &resp);
                 self.drain_layer();
+                if let Some(key) = key {
+                    self.handle_call_response(now, key, resp);
+                }
             }
         }
     }
 
     fn handle_request(&mut self, now: Now, peer: Peer, mut req: Request) {
         self.stats.requests += 1;
+        if let Transport::Tcp(_) = peer.transport {
+            self.tcp_peers.insert(peer.addr, peer);
+        }
         if let Err(rej) = check_structure(&req) {
             debug!(%peer, status = rej.status, reason = rej.reason, "malformed request");
             if req.method != Method::Ack {
@@ -226,6 +254,7 @@ impl Switch {
             .on_request(now.mono, &req, resp_peer, peer.is_reliable())
         {
             Some(Incoming::New(key)) => self.handle_new_request(now, peer, key, req),
+            Some(Incoming::AckForDialog) => self.handle_dialog_ack(&req),
             Some(_) => self.drain_layer(),
             None => {}
         }
@@ -246,6 +275,10 @@ impl Switch {
                 self.reply(now, &key, resp)
             }
             Method::Register => self.handle_register(now, peer, key, req),
+            Method::Cancel => self.handle_cancel(now, key, req),
+            _ if req.callee().is_ok_and(|t| t.tag().is_some()) => {
+                self.handle_in_dialog(now, key, req)
+            }
             Method::Invite => self.handle_invite(now, peer, key, req),
             _ => {
                 let resp = self.response(&req, 481, None);
@@ -270,9 +303,8 @@ impl Switch {
             let resp = self.response(&req, 400, Some("Address-of-record must be a SIP URI"));
             return self.reply(now, &key, resp);
         }
-        let ext = match self.authenticate(now, peer, &key, &req, Name::WwwAuthenticate) {
-            Some(ext) => ext,
-            None => return,
+        let Ok(ext) = self.authenticate(now, peer, &key, &req, Name::WwwAuthenticate) else {
+            return;
         };
         let aor_user = to.and_then(|t| t.uri.user_decoded()).unwrap_or_default();
         if aor_user != ext.number {
@@ -309,19 +341,9 @@ impl Switch {
         }
     }
 
-    fn handle_invite(&mut self, now: Now, peer: Peer, key: ServerKey, req: Request) {
-        if self
-            .authenticate(now, peer, &key, &req, Name::ProxyAuthenticate)
-            .is_none()
-        {
-            return;
-        }
-        let resp = self.response(&req, 480, Some("Calls are not yet routed"));
-        self.reply(now, &key, resp)
-    }
-
     /// Authenticates a request; on anything but success it answers the
-    /// request (401/407 challenge or 403) and returns `None`.
+    /// request (401/407 challenge or 403) and returns `Err(None)` after a
+    /// challenge, `Err(Some(reason))` after a refusal.
     fn authenticate(
         &mut self,
         now: Now,
@@ -329,7 +351,7 @@ impl Switch {
         key: &ServerKey,
         req: &Request,
         challenge_header: Name,
-    ) -> Option<accounts::Extension> {
+    ) -> Result<accounts::Extension, Option<&'static str>> {
         let resolved = tenancy::resolve(&self.dir, req, self.cfg.default_tenant.as_deref());
         let (tenant, realm) = match &resolved {
             Ok(t) => (Some(*t), t.domain.clone()),
@@ -344,7 +366,7 @@ impl Switch {
             peer.addr.ip(),
             now.unix_s,
         ) {
-            AuthOutcome::Authenticated(ext) => Some(ext),
+            AuthOutcome::Authenticated(ext) => Ok(ext),
             AuthOutcome::Challenge(values) => {
                 let status = if challenge_header == Name::WwwAuthenticate {
                     401
@@ -356,14 +378,14 @@ impl Switch {
                     resp.headers.push(challenge_header, v);
                 }
                 self.reply(now, key, resp);
-                None
+                Err(None)
             }
             AuthOutcome::Forbidden(reason) => {
                 self.stats.auth_failures += 1;
                 warn!(%peer, method = %req.method, "authentication failed");
                 let resp = self.response(req, 403, Some(reason));
                 self.reply(now, key, resp);
-                None
+                Err(Some(reason))
             }
         }
     }

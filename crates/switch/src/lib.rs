@@ -6,8 +6,13 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod authorize;
+mod call;
 mod config;
 mod core;
+mod deadlines;
+mod ids;
+mod ports;
 pub use crate::core::Stats;
 mod output;
 mod peer;
@@ -18,9 +23,10 @@ mod tenancy;
 mod time;
 
 pub use auth::{ha1, AuthOutcome, Authenticator};
+pub use authorize::{CallRequest, Caller, Decision, Route};
 pub use config::SwitchConfig;
 pub use core::Switch;
-pub use output::{Output, StoreOp};
+pub use output::{MediaCommand, MediaEvent, Output, StoreOp};
 pub use peer::{Peer, Transport};
 pub use registrar::Registrar;
 pub use time::Now;

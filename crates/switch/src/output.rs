@@ -1,14 +1,18 @@
 //! What the core asks its shell to do.
 
 use crate::peer::Peer;
-use accounts::Binding;
+use accounts::{Binding, CallRecord};
 use bytes::Bytes;
+use media::Codec;
+use std::net::SocketAddr;
 
 /// A write the shell must make to the store.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StoreOp {
     /// Insert or refresh a binding.
     SaveBinding(Binding),
+    /// Save a call record.
+    SaveCallRecord(Box<CallRecord>),
     /// Remove a binding.
     RemoveBinding {
         /// Tenant name.
@@ -20,6 +24,49 @@ pub enum StoreOp {
     },
 }
 
+/// What the media engine must do. Endpoints are named by their RTP port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MediaCommand {
+    /// Bind the port (and port + 1 for RTCP) and open an endpoint.
+    Open(u16),
+    /// Where and how the party behind the port takes media.
+    Configure {
+        /// Endpoint.
+        port: u16,
+        /// The party's RTP address.
+        remote: SocketAddr,
+        /// Codec and payload type it receives.
+        codec: Codec,
+        /// Payload type number of the codec.
+        pt: u8,
+        /// telephone-event payload type.
+        telephone_event: Option<u8>,
+    },
+    /// Relay each endpoint's input to the other.
+    Bridge(u16, u16),
+    /// Play music on hold to the endpoint.
+    Music(u16),
+    /// Play prompts (by index) to the endpoint.
+    Play(u16, Vec<usize>),
+    /// Send nothing.
+    Silence(u16),
+    /// Report (or not) silence from the party.
+    WatchIdle(u16, bool),
+    /// Close the endpoint and free the ports.
+    Close(u16),
+}
+
+/// What the media engine reports, by endpoint port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// A key pressed by the party behind the endpoint.
+    Dtmf(u16, char),
+    /// The prompts finished.
+    PromptDone(u16),
+    /// The party sent no RTP for the idle timeout.
+    Idle(u16),
+}
+
 /// One output of the core.
 #[derive(Clone, Debug)]
 pub enum Output {
@@ -27,4 +74,6 @@ pub enum Output {
     Transmit(Peer, Bytes),
     /// Persist something.
     Store(StoreOp),
+    /// Drive the media engine.
+    Media(MediaCommand),
 }

@@ -9,4 +9,6 @@ pub struct Now {
     pub mono: Instant,
     /// Seconds since the Unix epoch, for nonces and binding expiry.
     pub unix_s: u64,
+    /// Milliseconds since the Unix epoch, for call records.
+    pub unix_ms: u64,
 }

@@ -59,6 +59,7 @@ impl Harness {
             now: Now {
                 mono: Instant::now(),
                 unix_s: 1_700_000_000,
+                unix_ms: 1_700_000_000_000,
             },
             peer: Peer {
                 transport: Transport::Udp,
@@ -225,6 +226,7 @@ fn unregister_and_sweep() {
         200
     );
     h.now.unix_s += 61;
+    h.now.unix_ms += 61_000;
     h.now.mono += Duration::from_secs(61);
     h.sw.handle_timeout(h.now);
     let ops: Vec<_> = std::iter::from_fn(|| h.sw.poll_output()).collect();

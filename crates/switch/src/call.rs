@@ -1,0 +1,156 @@
+//! The B2BUA call model: a call joins the caller's leg (A) and the callee's
+//! leg (B), each its own dialog with its own tags, Call-ID, CSeq, route set
+//! and RTP port on the switch. While ringing, B is a set of forks (one per
+//! registered contact); the first to answer becomes B.
+
+use crate::peer::Peer;
+use accounts::CallRecord;
+use bytes::Bytes;
+use media::sdp::Audio;
+use media::Codec;
+use sip::dialog::Dialog;
+use sip::transaction::{ClientKey, ServerKey};
+use sip::Request;
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Identifies a call inside the switch.
+pub type CallId = u64;
+
+/// Which side of a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Side {
+    /// The caller.
+    A,
+    /// The callee.
+    B,
+}
+
+/// One party's leg.
+#[derive(Debug)]
+pub struct Leg {
+    /// The dialog, once established.
+    pub dialog: Option<Dialog>,
+    /// Where requests to this party go.
+    pub peer: Peer,
+    /// The switch's RTP port facing this party.
+    pub port: u16,
+    /// Codec and payload type this party receives.
+    pub codec: Option<(Codec, u8)>,
+    /// telephone-event payload type of this party.
+    pub telephone_event: Option<u8>,
+    /// This party's RTP address.
+    pub remote_media: Option<SocketAddr>,
+    /// SDP `o=` session id and version of what we sent this party.
+    pub sdp: (u64, u64),
+    /// Whether this party has put the other on hold.
+    pub holding: bool,
+}
+
+/// One outgoing INVITE while ringing.
+#[derive(Debug)]
+pub struct Fork {
+    /// Its client transaction.
+    pub key: ClientKey,
+    /// What was sent (for CANCEL and the dialog).
+    pub invite: Request,
+    /// Where it went.
+    pub peer: Peer,
+    /// Final status received, if any.
+    pub final_status: Option<u16>,
+}
+
+/// Where a call is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Forks are ringing.
+    Ringing,
+    /// B answered; waiting for A's ACK of our 2xx.
+    Answered,
+    /// Both sides talk (or hold).
+    Established,
+}
+
+/// Our 2xx to A, retransmitted until A's ACK (RFC 3261 §13.3.1.4).
+#[derive(Debug)]
+pub struct OkRetransmit {
+    /// The response bytes.
+    pub wire: Bytes,
+    /// Next send.
+    pub next: Instant,
+    /// Current interval.
+    pub interval: Duration,
+    /// Give up (and hang up) at.
+    pub give_up: Instant,
+}
+
+/// A call.
+#[derive(Debug)]
+pub struct Call {
+    /// Tenant name.
+    pub tenant: String,
+    /// The caller's INVITE.
+    pub a_invite: Request,
+    /// Its server transaction.
+    pub a_key: ServerKey,
+    /// The caller's SDP offer.
+    pub a_offer: Audio,
+    /// Our To tag towards A.
+    pub a_tag: String,
+    /// The caller's leg.
+    pub a: Leg,
+    /// The callee's leg, once answered (its port is reserved from the start).
+    pub b: Leg,
+    /// Outgoing INVITEs while ringing.
+    pub forks: Vec<Fork>,
+    /// Phase.
+    pub phase: Phase,
+    /// Ringing gives up at.
+    pub ring_deadline: Option<Instant>,
+    /// 2xx retransmission towards A.
+    pub ok: Option<OkRetransmit>,
+    /// Whether A was told it rings.
+    pub ringing_sent: bool,
+    /// The record being written.
+    pub record: CallRecord,
+    /// Features used.
+    pub features: BTreeSet<&'static str>,
+}
+
+impl Call {
+    /// A leg by side.
+    pub fn leg(&self, side: Side) -> &Leg {
+        match side {
+            Side::A => &self.a,
+            Side::B => &self.b,
+        }
+    }
+
+    /// A leg by side, mutable.
+    pub fn leg_mut(&mut self, side: Side) -> &mut Leg {
+        match side {
+            Side::A => &mut self.a,
+            Side::B => &mut self.b,
+        }
+    }
+
+    /// The earliest of the call's own timers.
+    pub fn deadline(&self) -> Option<Instant> {
+        [
+            self.ring_deadline,
+            self.ok.as_ref().map(|o| o.next.min(o.give_up)),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+}
+
+/// The other side.
+pub fn other(side: Side) -> Side {
+    match side {
+        Side::A => Side::B,
+        Side::B => Side::A,
+    }
+}
