@@ -2,6 +2,7 @@
 //! loopback ports, a raw SIP-over-UDP client, and guards for third-party peers.
 #![allow(dead_code)]
 
+pub mod phone;
 pub mod sip_client;
 
 use std::io::{Read, Write};
@@ -107,8 +108,27 @@ pub fn config_text(sip_port: u16, http_port: u16, db: &Path) -> String {
     config_text_with(sip_port, http_port, db, "")
 }
 
+/// A distinct RTP range for every server this process starts.
+fn rtp_range() -> (u16, u16) {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed) as u16 % 100;
+    let low = 21000 + n * 100;
+    (low, low + 99)
+}
+
+/// The carrier (trunk) port of the test configuration.
+pub fn carrier_port_for(sip_port: u16) -> u16 {
+    // Derived, so each server has its own carrier; checked free when used.
+    if sip_port > 60000 {
+        sip_port - 1000
+    } else {
+        sip_port + 1000
+    }
+}
+
 /// The test configuration with extra lines in its `[sip]` section.
 pub fn config_text_with(sip_port: u16, http_port: u16, db: &Path, extra_sip: &str) -> String {
+    let rtp = rtp_range();
     format!(
         r#"
 [sip]
@@ -116,6 +136,12 @@ pub fn config_text_with(sip_port: u16, http_port: u16, db: &Path, extra_sip: &st
 listen = ["udp:127.0.0.1:{sip_port}", "tcp:127.0.0.1:{sip_port}"]
 default_tenant = "demo"
 min_expires = 60
+
+no_answer_timeout_s = 4
+
+[media]
+rtp_ports = "{rtp_low}-{rtp_high}"
+rtp_timeout_s = 30
 
 [http]
 listen = "127.0.0.1:{http_port}"
@@ -141,6 +167,16 @@ name = "Conference Room"
 password = "secret-444"
 
 [[tenants.extensions]]
+number = "555"
+name = "Jane Roe"
+password = "secret-555"
+can_call_out = false
+
+[[tenants.dids]]
+number = "15550100333"
+extension = "333"
+
+[[tenants.extensions]]
 number = "666"
 name = "Disabled Desk"
 password = "secret-666"
@@ -156,8 +192,16 @@ release_prefix = "645"
 number = "100"
 name = "Beta Reception"
 password = "secret-100"
+
+[[trunks]]
+name = "carrier"
+address = "127.0.0.1:{carrier}"
+tenant = "demo"
 "#,
-        db = db.display()
+        db = db.display(),
+        rtp_low = rtp.0,
+        rtp_high = rtp.1,
+        carrier = carrier_port_for(sip_port),
     )
 }
 
@@ -277,6 +321,43 @@ impl Server {
         let mut out = String::new();
         s.read_to_string(&mut out).ok()?;
         out.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
+    }
+
+    /// The carrier (trunk) port configured for this server.
+    pub fn carrier_port(&self) -> u16 {
+        carrier_port_for(self.sip_port)
+    }
+
+    /// `/api/status` as JSON.
+    pub fn status(&self) -> serde_json::Value {
+        serde_json::from_str(&self.http_get("/api/status").expect("status")).expect("JSON status")
+    }
+
+    /// Waits until no call, RTP port or media endpoint is in use.
+    pub fn wait_idle(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let s = self.status();
+            if s["calls"] == 0 && s["rtp_ports_in_use"] == 0 && s["media_endpoints"] == 0 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "resources still in use: {s}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Call records as JSON values, newest first.
+    pub fn call_records(&self) -> Vec<serde_json::Value> {
+        let out = Command::new(env!("CARGO_BIN_EXE_parkline"))
+            .args(["--db"])
+            .arg(self.dir.join("parkline.db"))
+            .args(["calls", "--json", "--limit", "100"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
 
     /// The registrations as JSON text.

@@ -93,10 +93,29 @@ impl Client {
 
 /// An Authorization value answering the first challenge of `challenge`.
 pub fn answer(challenge: &Response, user: &str, password: &str, method: &str, uri: &str) -> String {
+    answer_challenge(
+        challenge,
+        Name::WwwAuthenticate,
+        user,
+        password,
+        method,
+        uri,
+    )
+}
+
+/// A credentials value answering the first `header` challenge.
+pub fn answer_challenge(
+    challenge: &Response,
+    header: Name,
+    user: &str,
+    password: &str,
+    method: &str,
+    uri: &str,
+) -> String {
     let www = challenge
         .headers
-        .get_str(Name::WwwAuthenticate)
-        .expect("WWW-Authenticate");
+        .get_str(header)
+        .expect("a challenge header");
     let field = |k: &str| {
         let start = www.find(&format!("{k}=")).unwrap() + k.len() + 1;
         let rest = www[start..].trim_start_matches('"');

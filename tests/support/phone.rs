@@ -1,0 +1,518 @@
+//! A scriptable SIP phone for end-to-end tests: registers, dials (answering
+//! the digest challenge), answers, rejects, holds, hangs up, and sends and
+//! records RTP. Real SIP and RTP over loopback sockets.
+
+use super::sip_client::answer_challenge;
+use bytes::Bytes;
+use media::sdp;
+use sip::{Message, Name, Request, Response, SipHeaders};
+use std::collections::VecDeque;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+/// One call as this phone sees it.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// Call-ID.
+    pub call_id: String,
+    /// Our From/To value with our tag.
+    pub local: String,
+    /// Their From/To value with their tag.
+    pub remote: String,
+    /// Where to send in-dialog requests.
+    pub target: String,
+    /// Our last CSeq.
+    pub cseq: u32,
+    /// The switch's RTP address for this call.
+    pub media: SocketAddr,
+    /// The codec payload type agreed.
+    pub pt: u8,
+}
+
+/// A phone.
+pub struct Phone {
+    /// Extension number.
+    pub user: String,
+    password: String,
+    /// SIP socket.
+    pub sip: UdpSocket,
+    /// RTP socket.
+    pub rtp: UdpSocket,
+    server: SocketAddr,
+    seq: u32,
+    pending: VecDeque<Message>,
+}
+
+fn text(m: &Bytes) -> String {
+    String::from_utf8_lossy(m).into_owned()
+}
+
+impl Phone {
+    /// A phone for `user` aimed at the switch at `server`.
+    pub fn new(server: &str, user: &str, password: &str) -> Phone {
+        let sip = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rtp.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        Phone {
+            user: user.into(),
+            password: password.into(),
+            sip,
+            rtp,
+            server: server.parse().unwrap(),
+            seq: 0,
+            pending: VecDeque::new(),
+        }
+    }
+
+    fn local(&self) -> SocketAddr {
+        self.sip.local_addr().unwrap()
+    }
+
+    /// A send-only helper around an RTP socket (for a talking thread).
+    pub fn with_rtp(rtp: UdpSocket) -> Phone {
+        Phone {
+            user: String::new(),
+            password: String::new(),
+            sip: UdpSocket::bind("127.0.0.1:0").unwrap(),
+            rtp,
+            server: "127.0.0.1:9".parse().unwrap(),
+            seq: 0,
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// This phone's RTP address.
+    pub fn rtp_addr(&self) -> SocketAddr {
+        self.rtp.local_addr().unwrap()
+    }
+
+    fn next(&mut self) -> u32 {
+        self.seq += 1;
+        self.seq
+    }
+
+    fn send(&self, data: &[u8]) {
+        self.sip.send_to(data, self.server).unwrap();
+    }
+
+    /// The next message (queued or from the socket) within `timeout`.
+    pub fn recv(&mut self, timeout: Duration) -> Option<Message> {
+        if let Some(m) = self.pending.pop_front() {
+            return Some(m);
+        }
+        self.sip.set_read_timeout(Some(timeout)).unwrap();
+        let mut buf = [0u8; 65535];
+        let (n, _) = self.sip.recv_from(&mut buf).ok()?;
+        sip::parse_datagram(&Bytes::copy_from_slice(&buf[..n]), &sip::Limits::default())
+            .ok()
+            .flatten()
+    }
+
+    /// Waits for a response to our request `call_id`/`method` (skipping
+    /// anything else; requests are kept for later).
+    pub fn response(&mut self, call_id: &str, method: &str, final_only: bool) -> Response {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut kept = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "{}: no {method} response for {call_id}",
+                self.user
+            );
+            match self.recv(left) {
+                Some(Message::Response(r))
+                    if r.call_id() == Some(call_id.as_bytes())
+                        && r.cseq()
+                            .map(|c| c.method.as_str() == method)
+                            .unwrap_or(false)
+                        && (!final_only || r.status >= 200) =>
+                {
+                    self.pending.extend(kept);
+                    return r;
+                }
+                Some(Message::Request(q)) => kept.push(Message::Request(q)),
+                _ => {}
+            }
+        }
+    }
+
+    /// Waits for a request of `method` (answering OPTIONS pings on the way).
+    pub fn request(&mut self, method: &str, timeout: Duration) -> Option<Request> {
+        let deadline = Instant::now() + timeout;
+        let mut kept = Vec::new();
+        let found = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break None;
+            }
+            match self.recv(left) {
+                Some(Message::Request(q)) if q.method.as_str() == method => break Some(q),
+                Some(m @ Message::Request(_)) => kept.push(m),
+                Some(_) => {}
+                None => break None,
+            }
+        };
+        self.pending.extend(kept);
+        found
+    }
+
+    /// Registers with digest authentication.
+    pub fn register(&mut self) {
+        let mut c = super::sip_client::Client::new(&self.server.to_string());
+        // Register this phone's own socket: reuse the client's logic through ours.
+        c.sock = self.sip.try_clone().unwrap();
+        let resp = c.register(&self.user.clone(), &self.password.clone(), 3600);
+        assert_eq!(resp.status, 200, "{} could not register", self.user);
+    }
+
+    fn invite_text(
+        &mut self,
+        number: &str,
+        call_id: &str,
+        tag: &str,
+        seq: u32,
+        branch: &str,
+        auth: Option<&str>,
+        sdp: &str,
+    ) -> String {
+        let auth = auth
+            .map(|a| format!("Proxy-Authorization: {a}\r\n"))
+            .unwrap_or_default();
+        format!(
+            "INVITE sip:{number}@{server} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: \"Phone {user}\" <sip:{user}@{server}>;tag={tag}\r\nTo: <sip:{number}@{server}>\r\nCall-ID: {call_id}\r\nCSeq: {seq} INVITE\r\nContact: <sip:{user}@{local}>\r\n{auth}Content-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
+            server = self.server,
+            local = self.local(),
+            user = self.user,
+            len = sdp.len()
+        )
+    }
+
+    /// An SDP offer/answer for our RTP socket.
+    pub fn sdp(&self, pts: &[u8], direction: &str) -> String {
+        let addr = self.rtp_addr();
+        let mut s = format!(
+            "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP",
+            addr.port()
+        );
+        for pt in pts {
+            s.push_str(&format!(" {pt}"));
+        }
+        s.push_str(" 101\r\n");
+        for pt in pts {
+            s.push_str(&format!(
+                "a=rtpmap:{pt} {}/8000\r\n",
+                if *pt == 0 { "PCMU" } else { "PCMA" }
+            ));
+        }
+        s.push_str(&format!(
+            "a=rtpmap:101 telephone-event/8000\r\na={direction}\r\n"
+        ));
+        s
+    }
+
+    fn ack_for(&self, invite_uri: &str, resp: &Response, branch: &str, seq: u32) -> String {
+        let from = resp.headers.get_str(Name::From).unwrap();
+        let to = resp.headers.get_str(Name::To).unwrap();
+        let call_id = text(resp.headers.get(Name::CallId).unwrap());
+        format!(
+            "ACK {invite_uri} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {seq} ACK\r\nContent-Length: 0\r\n\r\n",
+            self.local()
+        )
+    }
+
+    /// Sends an authenticated INVITE and returns its Call-ID, CSeq and branch;
+    /// the final answer is read with [`Phone::finish_dial`].
+    pub fn start_dial(&mut self, number: &str, pts: &[u8]) -> (String, u32, String) {
+        let n = self.next();
+        let call_id = format!("call-{}-{}-{}", self.user, number, n);
+        let tag = format!("t{n}");
+        let sdp = self.sdp(pts, "sendrecv");
+        let seq = self.next();
+        let branch = format!("z9hG4bKd{}", self.next());
+        let invite = self.invite_text(number, &call_id, &tag, seq, &branch, None, &sdp);
+        self.send(invite.as_bytes());
+        let challenge = self.response(&call_id, "INVITE", true);
+        let uri = format!("sip:{number}@{}", self.server);
+        self.send(self.ack_for(&uri, &challenge, &branch, seq).as_bytes());
+        if challenge.status != 407 {
+            return (call_id, seq, format!("{}", challenge.status));
+        }
+        let auth = answer_challenge(
+            &challenge,
+            Name::ProxyAuthenticate,
+            &self.user.clone(),
+            &self.password.clone(),
+            "INVITE",
+            &uri,
+        );
+        let seq = self.next();
+        let branch = format!("z9hG4bKd{}", self.next());
+        let invite = self.invite_text(number, &call_id, &tag, seq, &branch, Some(&auth), &sdp);
+        self.send(invite.as_bytes());
+        (call_id, seq, branch)
+    }
+
+    /// Reads the final answer of a dial; ACKs it. `Ok` with the call for 2xx.
+    pub fn finish_dial(
+        &mut self,
+        number: &str,
+        call_id: &str,
+        seq: u32,
+        branch: &str,
+    ) -> Result<Call, u16> {
+        let resp = self.response(call_id, "INVITE", true);
+        let uri = format!("sip:{number}@{}", self.server);
+        if resp.status >= 300 {
+            self.send(self.ack_for(&uri, &resp, branch, seq).as_bytes());
+            return Err(resp.status);
+        }
+        let audio = sdp::parse_audio(&resp.body).expect("SDP answer");
+        let target = resp.headers.values(Name::Contact).first().map(|c| {
+            let c = String::from_utf8_lossy(c).into_owned();
+            c.trim_start_matches('<')
+                .split('>')
+                .next()
+                .unwrap()
+                .to_string()
+        });
+        let call = Call {
+            call_id: call_id.to_string(),
+            local: resp.headers.get_str(Name::From).unwrap(),
+            remote: resp.headers.get_str(Name::To).unwrap(),
+            target: target.expect("Contact in 2xx"),
+            cseq: seq,
+            media: SocketAddr::new(audio.address.unwrap(), audio.port),
+            pt: audio.codecs[0].1,
+        };
+        let branch = format!("z9hG4bKa{}", self.next());
+        let ack = self.ack_for(&call.target, &resp, &branch, seq);
+        self.send(ack.as_bytes());
+        Ok(call)
+    }
+
+    /// Dials and waits for the answer.
+    pub fn dial(&mut self, number: &str, pts: &[u8]) -> Result<Call, u16> {
+        let (call_id, seq, branch) = self.start_dial(number, pts);
+        if let Ok(status) = branch.parse::<u16>() {
+            return Err(status);
+        }
+        self.finish_dial(number, &call_id, seq, &branch)
+    }
+
+    fn respond(&self, req: &Request, status: u16, reason: &str, to_tag: Option<&str>, body: &str) {
+        let mut r = Response::to_request(req, status, reason);
+        if let Some(t) = to_tag {
+            r.set_to_tag(t);
+        }
+        if !body.is_empty() {
+            r.headers.push(
+                Name::Contact,
+                format!("<sip:{}@{}>", self.user, self.local()),
+            );
+            r.headers.push(Name::ContentType, "application/sdp");
+            r.body = Bytes::from(body.to_string());
+        }
+        self.sip.send_to(&r.encode(), self.server).unwrap();
+    }
+
+    /// Waits for an INVITE and rings (180).
+    pub fn ring(&mut self) -> Request {
+        let inv = self
+            .request("INVITE", Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("{}: no INVITE", self.user));
+        self.respond(&inv, 180, "Ringing", Some("callee"), "");
+        inv
+    }
+
+    /// Answers a ringing INVITE (200 with our SDP) and waits for the ACK.
+    pub fn answer(&mut self, inv: &Request, pts: &[u8]) -> Call {
+        let sdp = self.sdp(pts, "sendrecv");
+        self.respond(inv, 200, "OK", Some("callee"), &sdp);
+        let ack = self.request("ACK", Duration::from_secs(5));
+        assert!(ack.is_some(), "{}: no ACK for 200", self.user);
+        let offer = sdp::parse_audio(&inv.body).unwrap();
+        let mut remote = inv.headers.get_str(Name::From).unwrap();
+        remote = remote.trim().to_string();
+        let target = inv.headers.values(Name::Contact).first().map(|c| {
+            let c = String::from_utf8_lossy(c).into_owned();
+            c.trim_start_matches('<')
+                .split('>')
+                .next()
+                .unwrap()
+                .to_string()
+        });
+        Call {
+            call_id: text(inv.headers.get(Name::CallId).unwrap()),
+            local: format!("{};tag=callee", inv.headers.get_str(Name::To).unwrap()),
+            remote,
+            target: target.unwrap(),
+            cseq: 100,
+            media: SocketAddr::new(offer.address.unwrap(), offer.port),
+            pt: pts[0],
+        }
+    }
+
+    /// Rejects the next INVITE with `status` and waits for the ACK.
+    pub fn reject(&mut self, status: u16, reason: &str) {
+        let inv = self
+            .request("INVITE", Duration::from_secs(10))
+            .expect("INVITE");
+        self.respond(&inv, status, reason, Some("callee"), "");
+        assert!(
+            self.request("ACK", Duration::from_secs(5)).is_some(),
+            "no ACK for {status}"
+        );
+    }
+
+    /// Answers a request in a dialog with 200 (BYE, CANCEL...).
+    pub fn ok(&self, req: &Request) {
+        self.respond(req, 200, "OK", None, "");
+    }
+
+    /// Sends 487 for an INVITE (after CANCEL).
+    pub fn terminated(&self, inv: &Request) {
+        self.respond(inv, 487, "Request Terminated", Some("callee"), "");
+    }
+
+    fn in_dialog(&mut self, call: &mut Call, method: &str, body: &str) -> Response {
+        call.cseq += 1;
+        let ct = if body.is_empty() {
+            String::new()
+        } else {
+            "Content-Type: application/sdp\r\n".into()
+        };
+        let msg = format!(
+            "{method} {target} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKi{n};rport\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {cid}\r\nCSeq: {seq} {method}\r\nContact: <sip:{user}@{local}>\r\n{ct}Content-Length: {len}\r\n\r\n{body}",
+            target = call.target,
+            local = self.local(),
+            n = self.next(),
+            from = call.local,
+            to = call.remote,
+            cid = call.call_id,
+            seq = call.cseq,
+            user = self.user,
+            len = body.len()
+        );
+        self.send(msg.as_bytes());
+        let resp = self.response(&call.call_id.clone(), method, true);
+        if method == "INVITE" && resp.status < 300 {
+            let ack = format!(
+                "ACK {} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch=z9hG4bKk{};rport\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} ACK\r\nContent-Length: 0\r\n\r\n",
+                call.target,
+                self.local(),
+                self.next(),
+                call.local,
+                call.remote,
+                call.call_id,
+                call.cseq
+            );
+            self.send(ack.as_bytes());
+        }
+        resp
+    }
+
+    /// A re-INVITE with our SDP in `direction` (`sendonly` holds).
+    pub fn reinvite(&mut self, call: &mut Call, direction: &str) -> Response {
+        let sdp = self.sdp(&[call.pt], direction);
+        self.in_dialog(call, "INVITE", &sdp)
+    }
+
+    /// Hangs up.
+    pub fn bye(&mut self, call: &mut Call) -> Response {
+        self.in_dialog(call, "BYE", "")
+    }
+
+    /// Sends a CANCEL for a pending dial.
+    pub fn cancel(&mut self, number: &str, call_id: &str, seq: u32, branch: &str) {
+        let msg = format!(
+            "CANCEL sip:{number}@{server} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: \"Phone {user}\" <sip:{user}@{server}>;tag=x\r\nTo: <sip:{number}@{server}>\r\nCall-ID: {call_id}\r\nCSeq: {seq} CANCEL\r\nContent-Length: 0\r\n\r\n",
+            server = self.server,
+            local = self.local(),
+            user = self.user
+        );
+        self.send(msg.as_bytes());
+    }
+
+    /// Sends `frames` µ-law/A-law frames of a sine at `freq` Hz, paced at 20 ms.
+    pub fn send_tone(&self, to: SocketAddr, pt: u8, freq: f64, frames: usize) {
+        let mut seq: u16 = 1000;
+        let mut ts: u32 = 5000;
+        let start = Instant::now();
+        for f in 0..frames {
+            let mut p = vec![0u8; 12 + 160];
+            media::rtp::write_header(&mut p, pt, f == 0, seq, ts, 0x1234_5678);
+            for i in 0..160 {
+                let t = (f * 160 + i) as f64 / 8000.0;
+                let s = (8000.0 * (2.0 * std::f64::consts::PI * freq * t).sin()) as i16;
+                p[12 + i] = if pt == 8 {
+                    media::g711::linear_to_alaw(s)
+                } else {
+                    media::g711::linear_to_ulaw(s)
+                };
+            }
+            let _ = self.rtp.send_to(&p, to);
+            seq = seq.wrapping_add(1);
+            ts = ts.wrapping_add(160);
+            let due = start + Duration::from_millis(20 * (f as u64 + 1));
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        }
+    }
+
+    /// Collects RTP packets for `dur`: (header, payload).
+    pub fn record(&self, dur: Duration) -> Vec<(media::rtp::Header, Vec<u8>)> {
+        let end = Instant::now() + dur;
+        let mut out = Vec::new();
+        let mut buf = [0u8; 2048];
+        while Instant::now() < end {
+            if let Ok((n, _)) = self.rtp.recv_from(&mut buf) {
+                if let Some(h) = media::rtp::parse(&buf[..n]) {
+                    out.push((h, buf[h.payload_at..h.payload_end].to_vec()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Drops whatever RTP is queued.
+    pub fn flush_rtp(&self) {
+        self.rtp
+            .set_read_timeout(Some(Duration::from_millis(5)))
+            .unwrap();
+        let mut buf = [0u8; 2048];
+        while self.rtp.recv_from(&mut buf).is_ok() {}
+        self.rtp
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+    }
+}
+
+/// Power of `freq` in linear samples (Goertzel), normalised by length.
+pub fn tone_power(samples: &[i16], freq: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * freq / 8000.0;
+    let coeff = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0.0, 0.0);
+    for &x in samples {
+        let s0 = f64::from(x) + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    (s1 * s1 + s2 * s2 - coeff * s1 * s2) / (samples.len().max(1) as f64).powi(2)
+}
+
+/// Decodes payloads to linear samples.
+pub fn decode(packets: &[(media::rtp::Header, Vec<u8>)]) -> Vec<i16> {
+    packets
+        .iter()
+        .flat_map(|(h, p)| {
+            p.iter().map(move |&b| {
+                if h.pt == 8 {
+                    media::g711::alaw_to_linear(b)
+                } else {
+                    media::g711::ulaw_to_linear(b)
+                }
+            })
+        })
+        .collect()
+}
