@@ -168,10 +168,8 @@ impl Phone {
     }
 
     fn invite_text(
-        &mut self,
-        number: &str,
-        call_id: &str,
-        tag: &str,
+        &self,
+        (number, call_id, tag): (&str, &str, &str),
         seq: u32,
         branch: &str,
         auth: Option<&str>,
@@ -231,7 +229,7 @@ impl Phone {
         let sdp = self.sdp(pts, "sendrecv");
         let seq = self.next();
         let branch = format!("z9hG4bKd{}", self.next());
-        let invite = self.invite_text(number, &call_id, &tag, seq, &branch, None, &sdp);
+        let invite = self.invite_text((number, &call_id, &tag), seq, &branch, None, &sdp);
         self.send(invite.as_bytes());
         let challenge = self.response(&call_id, "INVITE", true);
         let uri = format!("sip:{number}@{}", self.server);
@@ -249,7 +247,7 @@ impl Phone {
         );
         let seq = self.next();
         let branch = format!("z9hG4bKd{}", self.next());
-        let invite = self.invite_text(number, &call_id, &tag, seq, &branch, Some(&auth), &sdp);
+        let invite = self.invite_text((number, &call_id, &tag), seq, &branch, Some(&auth), &sdp);
         self.send(invite.as_bytes());
         (call_id, seq, branch)
     }
