@@ -310,3 +310,47 @@ fn refusals_get_the_right_answer_and_a_record() {
         .iter()
         .all(|r| r["outcome"] == "refused" || r["outcome"] == "failed"));
 }
+
+#[test]
+fn carrier_call_to_a_did_rings_the_extension() {
+    if !peers_ready("carrier_call_to_a_did_rings_the_extension", &["sipp"]) {
+        return;
+    }
+    let server = Server::start("calls-did");
+    let mut john = registered(&server, "333");
+    let carrier_port = server.carrier_port().to_string();
+    let carrier = support::sipp_background(&server, "carrier_call.xml", &["-s", "15550100333", "-p", &carrier_port]);
+    let inv = john.ring();
+    assert!(inv.headers.get_str(sip::Name::From).unwrap().contains("15559870001"), "the client's number is shown");
+    let _call = john.answer(&inv, &[PCMU]);
+    let bye = john.request("BYE", Duration::from_secs(10)).expect("the carrier hangs up");
+    john.ok(&bye);
+    let (rc, log) = carrier.join().unwrap();
+    assert_eq!(rc, 0, "carrier scenario failed:\n{log}");
+    server.wait_idle();
+    let rec = &server.call_records()[0];
+    assert_eq!(rec["callee"], "15550100333");
+    assert_eq!(rec["routed_to"], "333");
+    assert_eq!(rec["caller"], "15559870001");
+    assert_eq!(rec["outcome"], "answered");
+}
+
+#[test]
+fn extension_calls_out_through_the_carrier() {
+    if !peers_ready("extension_calls_out_through_the_carrier", &["sipp"]) {
+        return;
+    }
+    let server = Server::start("calls-out");
+    let mut john = registered(&server, "333");
+    let carrier_port = server.carrier_port().to_string();
+    let carrier = support::sipp_background(&server, "builtin:uas", &["-p", &carrier_port]);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut call = john.dial("15551234567", &[PCMU]).expect("the carrier answers");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(john.bye(&mut call).status, 200);
+    let (rc, log) = carrier.join().unwrap();
+    assert_eq!(rc, 0, "carrier (SIPp uas) failed:\n{log}");
+    assert!(log.contains("INVITE sip:15551234567@127.0.0.1:"), "the carrier got the dialed number:\n{log}");
+    server.wait_idle();
+    assert_eq!(server.call_records()[0]["routed_to"], "trunk:carrier");
+}

@@ -379,50 +379,49 @@ impl Drop for Server {
     }
 }
 
-/// Runs SIPp with a scenario from `tests/sipp/` against the server. Returns
-/// the exit status and SIPp's error log.
-pub fn sipp(server: &Server, scenario: &str, args: &[&str]) -> (i32, String) {
-    let dir = scratch("sipp");
-    let scenario = repo_root().join("tests/sipp").join(scenario);
-    let out = Command::new("sipp")
-        .arg(server.sip_addr())
-        .arg("-sf")
-        .arg(&scenario)
-        .args([
-            "-i",
-            "127.0.0.1",
-            "-mi",
-            "127.0.0.1",
-            "-p",
-            &free_port().to_string(),
-            "-mp",
-            &free_port().to_string(),
-        ])
-        .args([
-            "-m",
-            "1",
-            "-timeout",
-            "15",
-            "-timeout_error",
-            "-nostdin",
-            "-trace_err",
-            "-trace_msg",
-        ])
+/// The SIPp command for a scenario from `tests/sipp/` (or `builtin:NAME`)
+/// against the server. Picks free local ports unless `args` names `-p`.
+pub fn sipp_command(server: &Server, scenario: &str, args: &[&str], dir: &Path) -> Command {
+    let mut cmd = Command::new("sipp");
+    cmd.arg(server.sip_addr());
+    match scenario.strip_prefix("builtin:") {
+        Some(name) => cmd.args(["-sn", name]),
+        None => cmd.arg("-sf").arg(repo_root().join("tests/sipp").join(scenario)),
+    };
+    cmd.args(["-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", &free_port().to_string()]);
+    if !args.contains(&"-p") {
+        cmd.args(["-p", &free_port().to_string()]);
+    }
+    cmd.args(["-m", "1", "-timeout", "15", "-timeout_error", "-nostdin", "-trace_err", "-trace_msg"])
         .args(args)
-        .current_dir(&dir)
+        .current_dir(dir)
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("run sipp");
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// SIPp's exit status and its logs, once it has finished.
+pub fn sipp_report(out: std::process::Output, dir: &Path) -> (i32, String) {
     let mut report = String::from_utf8_lossy(&out.stderr).into_owned();
-    for entry in std::fs::read_dir(&dir).unwrap().filter_map(Result::ok) {
-        report.push_str(&format!(
-            "\n--- {} ---\n",
-            entry.file_name().to_string_lossy()
-        ));
+    for entry in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+        report.push_str(&format!("\n--- {} ---\n", entry.file_name().to_string_lossy()));
         report.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
     }
     (out.status.code().unwrap_or(-1), report)
+}
+
+/// Runs SIPp to completion. Returns the exit status and SIPp's logs.
+pub fn sipp(server: &Server, scenario: &str, args: &[&str]) -> (i32, String) {
+    let dir = scratch("sipp");
+    let out = sipp_command(server, scenario, args, &dir).output().expect("run sipp");
+    sipp_report(out, &dir)
+}
+
+/// Starts SIPp in the background; join the handle for its status and logs.
+pub fn sipp_background(server: &Server, scenario: &str, args: &[&str]) -> std::thread::JoinHandle<(i32, String)> {
+    let dir = scratch("sipp-bg");
+    let child = sipp_command(server, scenario, args, &dir).spawn().expect("start sipp");
+    std::thread::spawn(move || sipp_report(child.wait_with_output().unwrap(), &dir))
 }
 
 /// Writes a SIPp injection file with one line of fields.
