@@ -1,4 +1,5 @@
-//! A real softphone (baresip) registers with the demo credentials.
+//! Real softphones (baresip): registration with the demo credentials, and a
+//! call between two of them with audio checked both ways.
 
 mod support;
 
@@ -85,4 +86,71 @@ fn baresip_registers_with_demo_credentials() {
         phone_log.contains("200 OK"),
         "baresip saw no 200 OK:\n{phone_log}"
     );
+}
+
+/// Two baresip phones: 333 sends 600 Hz, 444 (auto-answer) sends 1400 Hz.
+/// Each must hear the other's tone in what it recorded.
+#[test]
+fn baresip_calls_baresip_with_two_way_audio() {
+    if !peers_ready(
+        "baresip_calls_baresip_with_two_way_audio",
+        &["baresip", "sox"],
+    ) {
+        return;
+    }
+    use support::baresip::Baresip;
+    use support::phone::tone_power;
+    let server = Server::start("baresip-call");
+    let john = Baresip::start(server.sip_port, "333", 600, false);
+    let room = Baresip::start(server.sip_port, "444", 1400, true);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !(server.registrations().contains("\"333\"")
+        && server.registrations().contains("\"444\""))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "phones did not register:\n{}\n{}",
+            john.log(),
+            room.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    john.command("dial", &format!("sip:444@127.0.0.1:{}", server.sip_port));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.status()["calls"] != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "no call:\n{}\n{}\n{}",
+            john.log(),
+            room.log(),
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    john.command("hangup", "");
+    server.wait_idle();
+    let (heard_by_john, heard_by_room) = (john.heard(), room.heard());
+    assert!(
+        heard_by_john.len() > 8000 && heard_by_room.len() > 8000,
+        "recordings too short: {} / {}",
+        heard_by_john.len(),
+        heard_by_room.len()
+    );
+    let ratio =
+        |s: &[i16], want: f64, other: f64| tone_power(s, want) / tone_power(s, other).max(1e-9);
+    eprintln!(
+        "tone ratios: room hears 600/1400 = {:.0}, John hears 1400/600 = {:.0}",
+        ratio(&heard_by_room, 600.0, 1400.0),
+        ratio(&heard_by_john, 1400.0, 600.0)
+    );
+    assert!(
+        ratio(&heard_by_room, 600.0, 1400.0) > 10.0,
+        "the room does not hear John's 600 Hz"
+    );
+    assert!(
+        ratio(&heard_by_john, 1400.0, 600.0) > 10.0,
+        "John does not hear the room's 1400 Hz"
+    );
+    assert_eq!(server.call_records()[0]["outcome"], "answered");
 }

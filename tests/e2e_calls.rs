@@ -319,11 +319,23 @@ fn carrier_call_to_a_did_rings_the_extension() {
     let server = Server::start("calls-did");
     let mut john = registered(&server, "333");
     let carrier_port = server.carrier_port().to_string();
-    let carrier = support::sipp_background(&server, "carrier_call.xml", &["-s", "15550100333", "-p", &carrier_port]);
+    let carrier = support::sipp_background(
+        &server,
+        "carrier_call.xml",
+        &["-s", "15550100333", "-p", &carrier_port],
+    );
     let inv = john.ring();
-    assert!(inv.headers.get_str(sip::Name::From).unwrap().contains("15559870001"), "the client's number is shown");
+    assert!(
+        inv.headers
+            .get_str(sip::Name::From)
+            .unwrap()
+            .contains("15559870001"),
+        "the client's number is shown"
+    );
     let _call = john.answer(&inv, &[PCMU]);
-    let bye = john.request("BYE", Duration::from_secs(10)).expect("the carrier hangs up");
+    let bye = john
+        .request("BYE", Duration::from_secs(10))
+        .expect("the carrier hangs up");
     john.ok(&bye);
     let (rc, log) = carrier.join().unwrap();
     assert_eq!(rc, 0, "carrier scenario failed:\n{log}");
@@ -345,12 +357,17 @@ fn extension_calls_out_through_the_carrier() {
     let carrier_port = server.carrier_port().to_string();
     let carrier = support::sipp_background(&server, "builtin:uas", &["-p", &carrier_port]);
     std::thread::sleep(Duration::from_millis(300));
-    let mut call = john.dial("15551234567", &[PCMU]).expect("the carrier answers");
+    let mut call = john
+        .dial("15551234567", &[PCMU])
+        .expect("the carrier answers");
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(john.bye(&mut call).status, 200);
     let (rc, log) = carrier.join().unwrap();
     assert_eq!(rc, 0, "carrier (SIPp uas) failed:\n{log}");
-    assert!(log.contains("INVITE sip:15551234567@127.0.0.1:"), "the carrier got the dialed number:\n{log}");
+    assert!(
+        log.contains("INVITE sip:15551234567@127.0.0.1:"),
+        "the carrier got the dialed number:\n{log}"
+    );
     server.wait_idle();
     assert_eq!(server.call_records()[0]["routed_to"], "trunk:carrier");
 }

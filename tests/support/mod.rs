@@ -2,6 +2,7 @@
 //! loopback ports, a raw SIP-over-UDP client, and guards for third-party peers.
 #![allow(dead_code)]
 
+pub mod baresip;
 pub mod phone;
 pub mod sip_client;
 
@@ -386,17 +387,35 @@ pub fn sipp_command(server: &Server, scenario: &str, args: &[&str], dir: &Path) 
     cmd.arg(server.sip_addr());
     match scenario.strip_prefix("builtin:") {
         Some(name) => cmd.args(["-sn", name]),
-        None => cmd.arg("-sf").arg(repo_root().join("tests/sipp").join(scenario)),
+        None => cmd
+            .arg("-sf")
+            .arg(repo_root().join("tests/sipp").join(scenario)),
     };
-    cmd.args(["-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", &free_port().to_string()]);
+    cmd.args([
+        "-i",
+        "127.0.0.1",
+        "-mi",
+        "127.0.0.1",
+        "-mp",
+        &free_port().to_string(),
+    ]);
     if !args.contains(&"-p") {
         cmd.args(["-p", &free_port().to_string()]);
     }
-    cmd.args(["-m", "1", "-timeout", "15", "-timeout_error", "-nostdin", "-trace_err", "-trace_msg"])
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    cmd.args([
+        "-m",
+        "1",
+        "-timeout",
+        "15",
+        "-timeout_error",
+        "-nostdin",
+        "-trace_err",
+        "-trace_msg",
+    ])
+    .args(args)
+    .current_dir(dir)
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
     cmd
 }
 
@@ -404,7 +423,10 @@ pub fn sipp_command(server: &Server, scenario: &str, args: &[&str], dir: &Path) 
 pub fn sipp_report(out: std::process::Output, dir: &Path) -> (i32, String) {
     let mut report = String::from_utf8_lossy(&out.stderr).into_owned();
     for entry in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
-        report.push_str(&format!("\n--- {} ---\n", entry.file_name().to_string_lossy()));
+        report.push_str(&format!(
+            "\n--- {} ---\n",
+            entry.file_name().to_string_lossy()
+        ));
         report.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
     }
     (out.status.code().unwrap_or(-1), report)
@@ -413,14 +435,22 @@ pub fn sipp_report(out: std::process::Output, dir: &Path) -> (i32, String) {
 /// Runs SIPp to completion. Returns the exit status and SIPp's logs.
 pub fn sipp(server: &Server, scenario: &str, args: &[&str]) -> (i32, String) {
     let dir = scratch("sipp");
-    let out = sipp_command(server, scenario, args, &dir).output().expect("run sipp");
+    let out = sipp_command(server, scenario, args, &dir)
+        .output()
+        .expect("run sipp");
     sipp_report(out, &dir)
 }
 
 /// Starts SIPp in the background; join the handle for its status and logs.
-pub fn sipp_background(server: &Server, scenario: &str, args: &[&str]) -> std::thread::JoinHandle<(i32, String)> {
+pub fn sipp_background(
+    server: &Server,
+    scenario: &str,
+    args: &[&str],
+) -> std::thread::JoinHandle<(i32, String)> {
     let dir = scratch("sipp-bg");
-    let child = sipp_command(server, scenario, args, &dir).spawn().expect("start sipp");
+    let child = sipp_command(server, scenario, args, &dir)
+        .spawn()
+        .expect("start sipp");
     std::thread::spawn(move || sipp_report(child.wait_with_output().unwrap(), &dir))
 }
 
