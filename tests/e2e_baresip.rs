@@ -152,5 +152,5 @@ fn baresip_calls_baresip_with_two_way_audio() {
         ratio(&heard_by_john, 1400.0, 600.0) > 10.0,
         "John does not hear the room's 1400 Hz"
     );
-    assert_eq!(server.call_records()[0]["outcome"], "answered");
+    assert_eq!(server.call_records(1)[0]["outcome"], "answered");
 }

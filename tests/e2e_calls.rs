@@ -93,7 +93,7 @@ fn extensions_talk_both_ways_then_caller_hangs_up() {
     room.ok(&bye);
     let _ = &mut b;
     server.wait_idle();
-    let rec = &server.call_records()[0];
+    let rec = &server.call_records(1)[0];
     assert_eq!(rec["outcome"], "answered");
     assert_eq!(rec["caller"], "333");
     assert_eq!(rec["callee"], "444");
@@ -124,7 +124,7 @@ fn transcodes_when_the_phones_share_no_codec() {
     let _ = b;
     john.bye(&mut a);
     server.wait_idle();
-    assert!(server.call_records()[0]["features"]
+    assert!(server.call_records(1)[0]["features"]
         .as_str()
         .unwrap()
         .contains("transcoding"));
@@ -219,7 +219,7 @@ fn hold_plays_music_and_resume_restores_audio() {
         .expect("caller gets BYE");
     john.ok(&bye);
     server.wait_idle();
-    assert!(server.call_records()[0]["features"]
+    assert!(server.call_records(1)[0]["features"]
         .as_str()
         .unwrap()
         .contains("hold"));
@@ -274,7 +274,7 @@ fn every_way_a_call_ends_frees_every_port() {
     server.wait_idle();
 
     let outcomes: Vec<String> = server
-        .call_records()
+        .call_records(3)
         .iter()
         .map(|r| r["outcome"].as_str().unwrap().to_string())
         .collect();
@@ -300,7 +300,7 @@ fn refusals_get_the_right_answer_and_a_record() {
     let mut disabled = Phone::new(&server.sip_addr(), "666", "secret-666");
     assert_eq!(disabled.dial("444", &[PCMU]).unwrap_err(), 403);
     server.wait_idle();
-    let records = server.call_records();
+    let records = server.call_records(5);
     let statuses: Vec<u64> = records
         .iter()
         .map(|r| r["status"].as_u64().unwrap())
@@ -340,7 +340,7 @@ fn carrier_call_to_a_did_rings_the_extension() {
     let (rc, log) = carrier.join().unwrap();
     assert_eq!(rc, 0, "carrier scenario failed:\n{log}");
     server.wait_idle();
-    let rec = &server.call_records()[0];
+    let rec = &server.call_records(1)[0];
     assert_eq!(rec["callee"], "15550100333");
     assert_eq!(rec["routed_to"], "333");
     assert_eq!(rec["caller"], "15559870001");
@@ -369,5 +369,52 @@ fn extension_calls_out_through_the_carrier() {
         "the carrier got the dialed number:\n{log}"
     );
     server.wait_idle();
-    assert_eq!(server.call_records()[0]["routed_to"], "trunk:carrier");
+    assert_eq!(server.call_records(1)[0]["routed_to"], "trunk:carrier");
+}
+
+/// RFC 4028: a caller that supports timers refreshes; without a refresh the
+/// switch hangs up, even while the call is held (no RTP timeout applies then).
+#[test]
+fn session_timers_keep_refreshed_calls_and_end_dead_ones() {
+    if !peers_ready("session_timers_keep_refreshed_calls_and_end_dead_ones", &[]) {
+        return;
+    }
+    let server = Server::start_with("calls-timers", "session_expires_s = 4\nmin_se_s = 3");
+    let mut john = registered(&server, "333");
+    let mut room = registered(&server, "444");
+    john.invite_headers = "Supported: timer\r\nSession-Expires: 2\r\n".into();
+    assert_eq!(john.dial("444", &[PCMU]).unwrap_err(), 422, "below Min-SE");
+    john.invite_headers = "Supported: timer\r\nSession-Expires: 3\r\n".into();
+    let (call_id, seq, branch) = john.start_dial("444", &[PCMU]);
+    let inv = room.ring();
+    assert!(inv
+        .headers
+        .get_str(sip::Name::SessionExpires)
+        .unwrap()
+        .contains("refresher=uas"));
+    let _b = room.answer(&inv, &[PCMU]);
+    let mut a = john.finish_dial("444", &call_id, seq, &branch).unwrap();
+    // Refresh by re-INVITE (holding, so no RTP flows and only the timer can end it).
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(1500));
+        let resp = john.reinvite(&mut a, "sendonly");
+        assert_eq!(resp.status, 200);
+        assert!(resp
+            .headers
+            .get_str(sip::Name::SessionExpires)
+            .unwrap()
+            .starts_with("3;refresher=uac"));
+    }
+    assert_eq!(server.status()["calls"], 1, "refreshed calls stay up");
+    // Stop refreshing: both phones get a BYE within the interval.
+    let bye = john
+        .request("BYE", Duration::from_secs(6))
+        .expect("the switch ends an unrefreshed session");
+    john.ok(&bye);
+    let bye = room
+        .request("BYE", Duration::from_secs(2))
+        .expect("and tells the other party");
+    room.ok(&bye);
+    server.wait_idle();
+    assert_eq!(server.call_records(1)[0]["cause"], "Session timer expired");
 }

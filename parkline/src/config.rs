@@ -69,6 +69,10 @@ pub struct SipSection {
     pub max_auth_failures_per_minute: u32,
     /// Seconds a call may ring before the caller gets 480.
     pub no_answer_timeout_s: u64,
+    /// Session interval asked for (RFC 4028 session timers).
+    pub session_expires_s: u64,
+    /// Shortest session interval accepted (Min-SE; 422 below).
+    pub min_se_s: u64,
 }
 
 impl Default for SipSection {
@@ -91,6 +95,8 @@ impl Default for SipSection {
             max_tcp_connections: 4096,
             max_auth_failures_per_minute: 30,
             no_answer_timeout_s: 30,
+            session_expires_s: 1800,
+            min_se_s: 90,
         }
     }
 }
@@ -403,6 +409,12 @@ impl Config {
         if self.sip.min_expires == 0 || self.sip.min_expires > self.sip.max_expires {
             c.errors.push(format!(
                 "{}: sip.min_expires must be between 1 and sip.max_expires",
+                c.file
+            ));
+        }
+        if self.sip.min_se_s == 0 || self.sip.min_se_s > self.sip.session_expires_s {
+            c.errors.push(format!(
+                "{}: sip.min_se_s must be between 1 and sip.session_expires_s",
                 c.file
             ));
         }

@@ -42,6 +42,8 @@ fn switch_config(cfg: &Config) -> SwitchConfig {
         media_address: media_address(cfg),
         rtp_ports: cfg.rtp_ports(),
         no_answer_timeout: std::time::Duration::from_secs(cfg.sip.no_answer_timeout_s),
+        session_expires: std::time::Duration::from_secs(cfg.sip.session_expires_s),
+        min_se: std::time::Duration::from_secs(cfg.sip.min_se_s),
         ..SwitchConfig::default()
     }
 }

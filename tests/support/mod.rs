@@ -347,18 +347,26 @@ impl Server {
         }
     }
 
-    /// Call records as JSON values, newest first.
-    pub fn call_records(&self) -> Vec<serde_json::Value> {
-        let out = Command::new(env!("CARGO_BIN_EXE_parkline"))
-            .args(["--db"])
-            .arg(self.dir.join("parkline.db"))
-            .args(["calls", "--json", "--limit", "100"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+    /// Call records as JSON values, newest first, once at least `n` exist
+    /// (the store thread writes them just after a call ends).
+    pub fn call_records(&self, n: usize) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let out = Command::new(env!("CARGO_BIN_EXE_parkline"))
+                .args(["--db"])
+                .arg(self.dir.join("parkline.db"))
+                .args(["calls", "--json", "--limit", "100"])
+                .output()
+                .unwrap();
+            let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            if records.len() >= n || Instant::now() > deadline {
+                return records;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// The registrations as JSON text.

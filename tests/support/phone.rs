@@ -41,6 +41,8 @@ pub struct Phone {
     server: SocketAddr,
     seq: u32,
     pending: VecDeque<Message>,
+    /// Extra header lines for INVITEs (each ending in CRLF).
+    pub invite_headers: String,
 }
 
 fn text(m: &Bytes) -> String {
@@ -62,6 +64,7 @@ impl Phone {
             server: server.parse().unwrap(),
             seq: 0,
             pending: VecDeque::new(),
+            invite_headers: String::new(),
         }
     }
 
@@ -79,6 +82,7 @@ impl Phone {
             server: "127.0.0.1:9".parse().unwrap(),
             seq: 0,
             pending: VecDeque::new(),
+            invite_headers: String::new(),
         }
     }
 
@@ -179,10 +183,11 @@ impl Phone {
             .map(|a| format!("Proxy-Authorization: {a}\r\n"))
             .unwrap_or_default();
         format!(
-            "INVITE sip:{number}@{server} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: \"Phone {user}\" <sip:{user}@{server}>;tag={tag}\r\nTo: <sip:{number}@{server}>\r\nCall-ID: {call_id}\r\nCSeq: {seq} INVITE\r\nContact: <sip:{user}@{local}>\r\n{auth}Content-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
+            "INVITE sip:{number}@{server} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: \"Phone {user}\" <sip:{user}@{server}>;tag={tag}\r\nTo: <sip:{number}@{server}>\r\nCall-ID: {call_id}\r\nCSeq: {seq} INVITE\r\nContact: <sip:{user}@{local}>\r\n{extra}{auth}Content-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
             server = self.server,
             local = self.local(),
             user = self.user,
+            extra = self.invite_headers,
             len = sdp.len()
         )
     }

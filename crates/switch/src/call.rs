@@ -46,6 +46,8 @@ pub struct Leg {
     pub sdp: (u64, u64),
     /// Whether this party has put the other on hold.
     pub holding: bool,
+    /// Session timer (RFC 4028) this party refreshes: interval, expiry.
+    pub session: Option<(Duration, Instant)>,
 }
 
 /// One outgoing INVITE while ringing.
@@ -140,6 +142,8 @@ impl Call {
         [
             self.ring_deadline,
             self.ok.as_ref().map(|o| o.next.min(o.give_up)),
+            self.a.session.map(|s| s.1),
+            self.b.session.map(|s| s.1),
         ]
         .into_iter()
         .flatten()

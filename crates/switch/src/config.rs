@@ -45,6 +45,10 @@ pub struct SwitchConfig {
     pub rtp_ports: (u16, u16),
     /// How long a call may ring.
     pub no_answer_timeout: Duration,
+    /// Session interval the switch asks for (RFC 4028).
+    pub session_expires: Duration,
+    /// Shortest session interval accepted (Min-SE; 422 below).
+    pub min_se: Duration,
 }
 
 impl Default for SwitchConfig {
@@ -69,6 +73,8 @@ impl Default for SwitchConfig {
             media_address: std::net::IpAddr::from([127, 0, 0, 1]),
             rtp_ports: (20000, 20999),
             no_answer_timeout: Duration::from_secs(30),
+            session_expires: Duration::from_secs(1800),
+            min_se: Duration::from_secs(90),
         }
     }
 }

@@ -27,8 +27,9 @@ use std::time::Instant;
 use tracing::{debug, info, warn};
 
 /// Methods the switch implements today.
-const METHODS: [Method; 6] = [
+const METHODS: [Method; 7] = [
     Method::Invite,
+    Method::Update,
     Method::Ack,
     Method::Bye,
     Method::Cancel,
@@ -68,6 +69,7 @@ pub struct Switch {
     ports: Ports,
     ids: Ids,
     tcp_peers: HashMap<SocketAddr, Peer>,
+    timed_out: Vec<sip::transaction::ClientKey>,
 }
 
 impl Switch {
@@ -92,7 +94,7 @@ impl Switch {
             layer: Layer::new(cfg.timers),
             caps: Capabilities {
                 methods: METHODS.to_vec(),
-                extensions: vec![],
+                extensions: vec!["timer"],
                 content_types: vec!["application/sdp", "multipart/mixed"],
             },
             cfg,
@@ -106,6 +108,7 @@ impl Switch {
             ports,
             ids,
             tcp_peers: HashMap::new(),
+            timed_out: Vec::new(),
         }
     }
 
@@ -166,6 +169,9 @@ impl Switch {
     pub fn handle_timeout(&mut self, now: Now) {
         self.layer.on_timeout(now.mono);
         self.drain_layer();
+        for key in std::mem::take(&mut self.timed_out) {
+            self.handle_call_timeout(now, key);
+        }
         self.call_timers(now);
         if self.next_sweep.is_none_or(|s| now.mono >= s) {
             for op in self.registrar.sweep(now.unix_s) {
@@ -412,7 +418,10 @@ impl Switch {
                 TxOut::ServerTimeout(k) => {
                     debug!(branch = %k.branch, "final response never acknowledged")
                 }
-                TxOut::ClientTimeout(k) => debug!(branch = %k.branch, "request timed out"),
+                TxOut::ClientTimeout(k) => {
+                    debug!(branch = %k.branch, "request timed out");
+                    self.timed_out.push(k);
+                }
             }
         }
     }

@@ -45,13 +45,34 @@ impl CallTable {
     }
 }
 
-const RFC_OUR_METHODS: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS";
+const RFC_OUR_METHODS: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE";
 
 fn dialog_key_of(req: &Request) -> Option<DialogKey> {
     let call_id = String::from_utf8_lossy(req.call_id()?).into_owned();
     let ours = req.callee().ok()?.tag()?.to_string();
     let theirs = req.caller().ok()?.tag().unwrap_or_default().to_string();
     Some((call_id, ours, theirs))
+}
+
+/// A `Session-Expires` value: interval and refresher (RFC 4028 §4).
+fn session_expires(req_or_resp: &sip::Headers) -> Option<(u32, Option<String>)> {
+    let v = req_or_resp.get(Name::SessionExpires)?;
+    let text = String::from_utf8_lossy(v);
+    let mut parts = text.split(';');
+    let secs = sip::validate::parse_delta(parts.next()?.as_bytes())?;
+    let refresher = parts
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("refresher"))
+        .map(|(_, v)| v.trim().to_ascii_lowercase());
+    Some((secs, refresher))
+}
+
+/// Whether the request's Supported (or Require) lists `timer`.
+fn supports_timer(h: &sip::Headers) -> bool {
+    h.values(Name::Supported)
+        .iter()
+        .chain(h.values(Name::Require).iter())
+        .any(|t| t.eq_ignore_ascii_case(b"timer"))
 }
 
 /// Everything a new call starts from.
@@ -223,6 +244,14 @@ impl Switch {
                 )
             }
         };
+        if let Some((se, _)) = session_expires(&req.headers) {
+            if u64::from(se) < self.cfg.min_se.as_secs() {
+                let mut resp = self.response(&req, 422, Some("Session Interval Too Small"));
+                resp.headers
+                    .push(Name::MinSE, self.cfg.min_se.as_secs().to_string());
+                return self.reply(now, &key, resp);
+            }
+        }
         let dialed = req.uri.user_decoded().unwrap_or_default();
         let decision = authorize::decide(
             &self.dir,
@@ -305,6 +334,7 @@ impl Switch {
             remote_media: None,
             sdp,
             holding: false,
+            session: None,
         };
         let mut a = leg(pa, peer, (self.ids.number(), 1));
         a.telephone_event = offer.telephone_event;
@@ -400,6 +430,11 @@ impl Switch {
             headers.push(Name::CSeq, "1 INVITE");
             headers.push(Name::Contact, self.contact(target));
             headers.push(Name::Allow, RFC_OUR_METHODS);
+            headers.push(Name::Supported, "timer");
+            headers.push(
+                Name::SessionExpires,
+                format!("{};refresher=uas", self.cfg.session_expires.as_secs()),
+            );
             headers.push(Name::UserAgent, self.cfg.server_name.clone());
             headers.push(Name::ContentType, "application/sdp");
             let body = self.offer_to_b(&call);
@@ -461,6 +496,19 @@ impl Switch {
             telephone_event: Some(101),
             direction: Direction::SendRecv,
         }))
+    }
+
+    /// The session interval agreed with the caller, if it supports timers
+    /// (it refreshes: refresher=uac).
+    fn session_for_a(&self, invite: &Request) -> Option<std::time::Duration> {
+        if !supports_timer(&invite.headers) {
+            return None;
+        }
+        let asked = session_expires(&invite.headers).map(|(s, _)| u64::from(s));
+        let secs = asked
+            .unwrap_or(self.cfg.session_expires.as_secs())
+            .max(self.cfg.min_se.as_secs());
+        Some(std::time::Duration::from_secs(secs))
     }
 
     /// Our SDP towards a leg, with the given direction.
@@ -624,6 +672,12 @@ impl Switch {
         call.b.telephone_event = answer.telephone_event;
         call.b.remote_media = answer.address.map(|ip| SocketAddr::new(ip, answer.port));
         call.b.peer = fork_peer;
+        if let Some((secs, Some(refresher))) = session_expires(&resp.headers) {
+            if refresher == "uas" && secs > 0 {
+                let interval = std::time::Duration::from_secs(u64::from(secs));
+                call.b.session = Some((interval, now.mono + interval));
+            }
+        }
         // The caller gets the callee's codec if it offered it; otherwise its
         // own first choice, and the switch transcodes.
         let a_codec = call
@@ -687,6 +741,16 @@ impl Switch {
         );
         ok.headers.push(Name::Contact, self.contact(a_peer));
         ok.headers.push(Name::Allow, RFC_OUR_METHODS);
+        if let Some(interval) = self.session_for_a(&a_invite) {
+            ok.headers.push(Name::Require, "timer");
+            ok.headers.push(
+                Name::SessionExpires,
+                format!("{};refresher=uac", interval.as_secs()),
+            );
+            if let Some(call) = self.calls.calls.get_mut(&id) {
+                call.a.session = Some((interval, now.mono + interval));
+            }
+        }
         ok.headers.push(Name::ContentType, "application/sdp");
         ok.body = body;
         let wire = ok.encode();
@@ -707,6 +771,14 @@ impl Switch {
             if let Some(at) = at {
                 self.calls.deadlines.schedule(at, id);
             }
+        }
+    }
+
+    /// A request of ours got no answer at all (timer B or F).
+    pub(super) fn handle_call_timeout(&mut self, now: Now, key: ClientKey) {
+        self.calls.orphans.remove(&key);
+        if let Some(&id) = self.calls.by_fork.get(&key) {
+            self.fork_failed(now, id, &key, 408);
         }
     }
 
@@ -858,7 +930,7 @@ impl Switch {
                     &format!("{who} hung up"),
                 );
             }
-            Method::Invite => self.handle_reinvite(now, id, side, key, req),
+            Method::Invite | Method::Update => self.handle_reinvite(now, id, side, key, req),
             _ => {
                 let resp = self.response(&req, 200, None);
                 self.reply(now, &key, resp);
@@ -900,6 +972,10 @@ impl Switch {
             }
         }
         leg.sdp.1 += 1;
+        let refreshed = leg.session.map(|(interval, _)| {
+            leg.session = Some((interval, now.mono + interval));
+            interval
+        });
         let changed = leg.holding != holding;
         leg.holding = holding;
         let (mine, theirs) = (call.leg(side).port, call.leg(other(side)).port);
@@ -936,6 +1012,17 @@ impl Switch {
         let body = self.sdp_for(&leg_media, direction);
         let mut ok = self.response(&req, 200, None);
         ok.headers.push(Name::Contact, self.contact(leg_media.peer));
+        if let Some(interval) = refreshed {
+            ok.headers.push(Name::Require, "timer");
+            let refresher = if side == Side::A { "uac" } else { "uas" };
+            ok.headers.push(
+                Name::SessionExpires,
+                format!("{};refresher={refresher}", interval.as_secs()),
+            );
+            if let Some(at) = self.calls.calls.get(&id).and_then(Call::deadline) {
+                self.calls.deadlines.schedule(at, id);
+            }
+        }
         ok.headers.push(Name::ContentType, "application/sdp");
         ok.body = body;
         self.reply(now, &key, ok);
@@ -1026,6 +1113,22 @@ impl Switch {
                 self.fail_call(now, id, 480, "No Answer");
                 continue;
             }
+            let expired = [call.a.session, call.b.session]
+                .into_iter()
+                .flatten()
+                .any(|(_, at)| now.mono >= at);
+            if expired && call.phase == Phase::Established {
+                warn!(call = id, "session timer expired: hanging up");
+                self.end_call(
+                    now,
+                    id,
+                    None,
+                    Outcome::Answered,
+                    408,
+                    "Session timer expired",
+                );
+                continue;
+            }
             if let Some(ok) = call.ok.as_mut() {
                 if now.mono >= ok.give_up {
                     call.ok = None;
@@ -1106,5 +1209,6 @@ fn clone_media(l: &Leg) -> Leg {
         remote_media: l.remote_media,
         sdp: l.sdp,
         holding: l.holding,
+        session: l.session,
     }
 }
