@@ -15,8 +15,8 @@ const EXPECTED: &[(&str, &[u16], &str)] = &[
     // 3.1.1 valid messages. INVITE/REGISTER are challenged (nobody is authenticated).
     (
         "wsinv",
-        &[407],
-        "3.1.1.1 short tortuous INVITE: parsed, challenged",
+        &[481],
+        "3.1.1.1 short tortuous INVITE: parsed; it has a To tag and matches no dialog (RFC 3261 12.2.2)",
     ),
     (
         "intmeth",

@@ -13,6 +13,7 @@ pub fn router(events: mpsc::Sender<Event>) -> Router {
         .route("/health", get(|| async { "ok\n" }))
         .route("/api/status", get(status))
         .route("/api/registrations", get(registrations))
+        .route("/api/parked", get(parked))
         .with_state(events)
 }
 
@@ -38,4 +39,10 @@ async fn registrations(
     State(events): State<mpsc::Sender<Event>>,
 ) -> Result<Json<Vec<accounts::Binding>>, StatusCode> {
     ask(&events, Query::Bindings).await.map(Json)
+}
+
+async fn parked(
+    State(events): State<mpsc::Sender<Event>>,
+) -> Result<Json<Vec<crate::shell::ParkedView>>, StatusCode> {
+    ask(&events, Query::Parked).await.map(Json)
 }

@@ -44,6 +44,23 @@ pub enum Query {
     Bindings(oneshot::Sender<Vec<Binding>>),
     /// Counters and sizes.
     Status(oneshot::Sender<Status>),
+    /// Calls in the parking lot.
+    Parked(oneshot::Sender<Vec<ParkedView>>),
+}
+
+/// A parked call for the admin API.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ParkedView {
+    /// Tenant.
+    pub tenant: String,
+    /// Position (extension, or `*code`).
+    pub position: String,
+    /// Number that retrieves it.
+    pub retrieval: String,
+    /// Extension that parked it.
+    pub parker: String,
+    /// Seconds parked.
+    pub seconds: u64,
 }
 
 /// A snapshot for the admin API: the core's counters and current sizes.
@@ -168,6 +185,22 @@ fn handle(
             let _ = reply.send(status(sw, tcp.len(), media));
         }
         Event::Media(ev) => sw.handle_media_event(now, ev),
+        Event::Query(Query::Parked(reply)) => {
+            let list = sw
+                .parked(now)
+                .into_iter()
+                .map(
+                    |(tenant, position, retrieval, parker, seconds)| ParkedView {
+                        tenant,
+                        position,
+                        retrieval,
+                        parker,
+                        seconds,
+                    },
+                )
+                .collect();
+            let _ = reply.send(list);
+        }
     }
 }
 

@@ -43,6 +43,8 @@ pub struct Phone {
     pending: VecDeque<Message>,
     /// Extra header lines for INVITEs (each ending in CRLF).
     pub invite_headers: String,
+    /// The final response of the last dial.
+    pub last_final: Option<Response>,
 }
 
 fn text(m: &Bytes) -> String {
@@ -52,7 +54,12 @@ fn text(m: &Bytes) -> String {
 impl Phone {
     /// A phone for `user` aimed at the switch at `server`.
     pub fn new(server: &str, user: &str, password: &str) -> Phone {
-        let sip = UdpSocket::bind("127.0.0.1:0").unwrap();
+        Phone::at(server, user, password, "127.0.0.1:0")
+    }
+
+    /// A phone whose SIP socket is bound at `local` (e.g. a trunk's address).
+    pub fn at(server: &str, user: &str, password: &str, local: &str) -> Phone {
+        let sip = UdpSocket::bind(local).unwrap();
         let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
         rtp.set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
@@ -65,6 +72,7 @@ impl Phone {
             seq: 0,
             pending: VecDeque::new(),
             invite_headers: String::new(),
+            last_final: None,
         }
     }
 
@@ -83,6 +91,7 @@ impl Phone {
             seq: 0,
             pending: VecDeque::new(),
             invite_headers: String::new(),
+            last_final: None,
         }
     }
 
@@ -266,6 +275,7 @@ impl Phone {
         branch: &str,
     ) -> Result<Call, u16> {
         let resp = self.response(call_id, "INVITE", true);
+        self.last_final = Some(resp.clone());
         let uri = format!("sip:{number}@{}", self.server);
         if resp.status >= 300 {
             self.send(self.ack_for(&uri, &resp, branch, seq).as_bytes());
@@ -293,6 +303,20 @@ impl Phone {
         let ack = self.ack_for(&call.target, &resp, &branch, seq);
         self.send(ack.as_bytes());
         Ok(call)
+    }
+
+    /// Sends an INVITE without credentials (a trusted trunk); read the
+    /// answer with [`Phone::finish_dial`].
+    pub fn start_trusted_dial(&mut self, number: &str, pts: &[u8]) -> (String, u32, String) {
+        let n = self.next();
+        let call_id = format!("call-{}-{}-{}", self.user, number, n);
+        let tag = format!("t{n}");
+        let sdp = self.sdp(pts, "sendrecv");
+        let seq = self.next();
+        let branch = format!("z9hG4bKd{}", self.next());
+        let invite = self.invite_text((number, &call_id, &tag), seq, &branch, None, &sdp);
+        self.send(invite.as_bytes());
+        (call_id, seq, branch)
     }
 
     /// Dials and waits for the answer.

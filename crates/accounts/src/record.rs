@@ -59,6 +59,8 @@ pub struct CallRecord {
     pub status: u16,
     /// Why, in words (a SIP reason phrase or the switch's reason).
     pub cause: String,
-    /// Features used (`hold`, `transcoding`, ...), comma-separated.
+    /// Features used (`hold`, `transcoding`, `park`, ...), comma-separated.
     pub features: String,
+    /// What happened along the way (parked, retrieved, ...), one event per line.
+    pub events: String,
 }

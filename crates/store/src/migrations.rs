@@ -67,4 +67,6 @@ pub const MIGRATIONS: &[&str] = &[
         features TEXT NOT NULL
     );
     CREATE INDEX call_records_by_time ON call_records (started_ms);",
+    // 3: call record events (parking)
+    "ALTER TABLE call_records ADD COLUMN events TEXT NOT NULL DEFAULT '';",
 ];

@@ -321,8 +321,8 @@ impl Store for SqliteStore {
     fn save_call_record(&mut self, r: &CallRecord) -> Result<()> {
         self.conn.execute(
             "INSERT OR REPLACE INTO call_records (id, tenant, caller, callee, routed_to, started_ms,
-                answered_ms, ended_ms, outcome, status, cause, features)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                answered_ms, ended_ms, outcome, status, cause, features, events)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             params![
                 r.id,
                 r.tenant,
@@ -335,7 +335,8 @@ impl Store for SqliteStore {
                 r.outcome.as_str(),
                 r.status,
                 r.cause,
-                r.features
+                r.features,
+                r.events
             ],
         )?;
         Ok(())
@@ -344,7 +345,7 @@ impl Store for SqliteStore {
     fn call_records(&self, tenant: Option<&str>, limit: usize) -> Result<Vec<CallRecord>> {
         let mut stmt = self.conn.prepare(
             "SELECT id, tenant, caller, callee, routed_to, started_ms, answered_ms, ended_ms, outcome,
-                status, cause, features FROM call_records WHERE ?1 IS NULL OR tenant = ?1
+                status, cause, features, events FROM call_records WHERE ?1 IS NULL OR tenant = ?1
              ORDER BY started_ms DESC, id LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![tenant, limit as i64], |r| {
@@ -361,6 +362,7 @@ impl Store for SqliteStore {
                 status: r.get(9)?,
                 cause: r.get(10)?,
                 features: r.get(11)?,
+                events: r.get(12)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -474,6 +476,7 @@ mod tests {
                 status: 200,
                 cause: "Normal".into(),
                 features: "hold".into(),
+                events: String::new(),
             })
             .unwrap();
         }

@@ -48,6 +48,12 @@ pub struct Leg {
     pub holding: bool,
     /// Session timer (RFC 4028) this party refreshes: interval, expiry.
     pub session: Option<(Duration, Instant)>,
+    /// The extension this party is, if it is one of the tenant's phones.
+    pub extension: Option<String>,
+    /// Who this party is: display name and number.
+    pub identity: (String, String),
+    /// When this party last put the other on hold.
+    pub held_at: Option<Instant>,
 }
 
 /// One outgoing INVITE while ringing.
@@ -72,11 +78,19 @@ pub enum Phase {
     Answered,
     /// Both sides talk (or hold).
     Established,
+    /// One party waits in the parking lot; the other leg is gone.
+    Parked,
+    /// The switch answered to play an announcement, then hangs up.
+    Announcing,
 }
 
 /// Our 2xx to A, retransmitted until A's ACK (RFC 3261 §13.3.1.4).
 #[derive(Debug)]
 pub struct OkRetransmit {
+    /// The side whose ACK ends it.
+    pub side: Side,
+    /// Where it goes.
+    pub peer: Peer,
     /// The response bytes.
     pub wire: Bytes,
     /// Next send.

@@ -2,6 +2,7 @@
 //! transaction layer, and reports what to send and what to persist.
 
 mod calls;
+mod parking;
 
 use crate::auth::{AuthOutcome, Authenticator};
 use crate::config::SwitchConfig;
@@ -70,6 +71,7 @@ pub struct Switch {
     ids: Ids,
     tcp_peers: HashMap<SocketAddr, Peer>,
     timed_out: Vec<sip::transaction::ClientKey>,
+    retrieve_failures: crate::rate_limit::RateLimit<(String, std::net::IpAddr)>,
 }
 
 impl Switch {
@@ -109,6 +111,7 @@ impl Switch {
             ids,
             tcp_peers: HashMap::new(),
             timed_out: Vec::new(),
+            retrieve_failures: crate::rate_limit::RateLimit::new(10, 60, 100_000),
         }
     }
 

@@ -27,15 +27,16 @@ type DialogKey = (String, String, String);
 /// Every live call and the indexes that find them.
 #[derive(Default)]
 pub struct CallTable {
-    calls: HashMap<CallId, Call>,
-    by_invite: HashMap<ServerKey, CallId>,
-    by_fork: HashMap<ClientKey, CallId>,
-    by_dialog: HashMap<DialogKey, (CallId, Side)>,
-    by_port: HashMap<u16, (CallId, Side)>,
+    pub(super) calls: HashMap<CallId, Call>,
+    pub(super) by_invite: HashMap<ServerKey, CallId>,
+    pub(super) by_fork: HashMap<ClientKey, CallId>,
+    pub(super) by_dialog: HashMap<DialogKey, (CallId, Side)>,
+    pub(super) by_port: HashMap<u16, (CallId, Side)>,
     /// Forks of ended calls still awaiting a final answer: a late 2xx gets ACK and BYE.
-    orphans: HashMap<ClientKey, (Request, Peer)>,
-    deadlines: Deadlines<CallId>,
-    next_id: CallId,
+    pub(super) orphans: HashMap<ClientKey, (Request, Peer)>,
+    pub(super) deadlines: Deadlines<CallId>,
+    pub(super) lot: crate::parking::Lot,
+    pub(super) next_id: CallId,
 }
 
 impl CallTable {
@@ -47,7 +48,7 @@ impl CallTable {
 
 const RFC_OUR_METHODS: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE";
 
-fn dialog_key_of(req: &Request) -> Option<DialogKey> {
+pub(super) fn dialog_key_of(req: &Request) -> Option<DialogKey> {
     let call_id = String::from_utf8_lossy(req.call_id()?).into_owned();
     let ours = req.callee().ok()?.tag()?.to_string();
     let theirs = req.caller().ok()?.tag().unwrap_or_default().to_string();
@@ -112,7 +113,7 @@ fn outcome_for(status: u16) -> Outcome {
 }
 
 impl Switch {
-    fn via(&mut self, peer: Peer) -> String {
+    pub(super) fn via(&mut self, peer: Peer) -> String {
         let transport = if peer.is_reliable() { "TCP" } else { "UDP" };
         format!(
             "SIP/2.0/{transport} {};branch={};rport",
@@ -121,7 +122,7 @@ impl Switch {
         )
     }
 
-    fn contact(&self, peer: Peer) -> String {
+    pub(super) fn contact(&self, peer: Peer) -> String {
         match peer.transport {
             Transport::Udp => format!("<sip:parkline@{}>", self.cfg.local_sip),
             Transport::Tcp(_) => format!("<sip:parkline@{};transport=tcp>", self.cfg.local_sip),
@@ -144,7 +145,13 @@ impl Switch {
         })
     }
 
-    fn new_record(&self, now: Now, req: &Request, tenant: &str, caller: &str) -> CallRecord {
+    pub(super) fn new_record(
+        &self,
+        now: Now,
+        req: &Request,
+        tenant: &str,
+        caller: &str,
+    ) -> CallRecord {
         CallRecord {
             id: String::from_utf8_lossy(req.call_id().unwrap_or_default()).into_owned(),
             tenant: tenant.to_string(),
@@ -158,6 +165,7 @@ impl Switch {
             status: 0,
             cause: String::new(),
             features: String::new(),
+            events: String::new(),
         }
     }
 
@@ -253,6 +261,21 @@ impl Switch {
             }
         }
         let dialed = req.uri.user_decoded().unwrap_or_default();
+        if let Caller::Extension(ext) = &caller {
+            if let Some(feature) =
+                crate::parking::parse(&dialed, &tenant.park_prefix, &tenant.release_prefix)
+            {
+                let fc = super::parking::FeatureCall {
+                    peer,
+                    key,
+                    req,
+                    tenant,
+                    ext: ext.clone(),
+                    offer,
+                };
+                return self.handle_feature(now, fc, feature);
+            }
+        }
         let decision = authorize::decide(
             &self.dir,
             &self.registrar,
@@ -335,11 +358,23 @@ impl Switch {
             sdp,
             holding: false,
             session: None,
+            extension: None,
+            identity: (String::new(), String::new()),
+            held_at: None,
         };
         let mut a = leg(pa, peer, (self.ids.number(), 1));
         a.telephone_event = offer.telephone_event;
         a.remote_media = offer.address.map(|ip| SocketAddr::new(ip, offer.port));
-        let b = leg(pb, peer, (self.ids.number(), 1));
+        let mut b = leg(pb, peer, (self.ids.number(), 1));
+        if let Caller::Extension(e) = &caller {
+            a.extension = Some(e.number.clone());
+        }
+        if let Route::Extension { number, name, .. } = &route {
+            b.extension = Some(number.clone());
+            b.identity = (name.clone(), number.clone());
+        } else if let Route::Trunk { number, .. } = &route {
+            b.identity = (String::new(), number.clone());
+        }
         let mut record = self.new_record(now, &req, &tenant.name, &caller_id);
         record.outcome = Outcome::Failed;
         let mut call = Call {
@@ -370,6 +405,7 @@ impl Switch {
                 )
             }
         };
+        call.a.identity = (display.clone(), from_user.clone());
         let targets: Vec<(Uri, Peer, String)> = match &route {
             Route::Extension {
                 number, contacts, ..
@@ -500,7 +536,7 @@ impl Switch {
 
     /// The session interval agreed with the caller, if it supports timers
     /// (it refreshes: refresher=uac).
-    fn session_for_a(&self, invite: &Request) -> Option<std::time::Duration> {
+    pub(super) fn session_for_a(&self, invite: &Request) -> Option<std::time::Duration> {
         if !supports_timer(&invite.headers) {
             return None;
         }
@@ -512,7 +548,7 @@ impl Switch {
     }
 
     /// Our SDP towards a leg, with the given direction.
-    fn sdp_for(&self, leg: &Leg, direction: Direction) -> Bytes {
+    pub(super) fn sdp_for(&self, leg: &Leg, direction: Direction) -> Bytes {
         let codecs: Vec<(Codec, u8)> = leg.codec.into_iter().collect();
         Bytes::from(sdp::write(&sdp::Offer {
             session_id: leg.sdp.0,
@@ -525,7 +561,7 @@ impl Switch {
         }))
     }
 
-    fn configure(&mut self, leg: &Leg) {
+    pub(super) fn configure(&mut self, leg: &Leg) {
         if let (Some(remote), Some((codec, pt))) = (leg.remote_media, leg.codec) {
             self.outputs
                 .push_back(Output::Media(MediaCommand::Configure {
@@ -583,7 +619,7 @@ impl Switch {
         ack
     }
 
-    fn bye(&mut self, d: &mut Dialog, peer: Peer, reason: &str) -> Request {
+    pub(super) fn bye(&mut self, d: &mut Dialog, peer: Peer, reason: &str) -> Request {
         let via = self.via(peer);
         let contact = self.contact(peer);
         let mut bye = d.request(Method::Bye, &via, &contact, None);
@@ -758,6 +794,8 @@ impl Switch {
         let t1 = self.cfg.timers.t1;
         if let Some(call) = self.calls.calls.get_mut(&id) {
             call.ok = (!a_peer.is_reliable()).then(|| OkRetransmit {
+                side: Side::A,
+                peer: a_peer,
                 wire,
                 next: now.mono + t1,
                 interval: t1,
@@ -887,11 +925,13 @@ impl Switch {
         let Some(dkey) = dialog_key_of(req) else {
             return;
         };
-        let Some(&(id, Side::A)) = self.calls.by_dialog.get(&dkey) else {
+        let Some(&(id, side)) = self.calls.by_dialog.get(&dkey) else {
             return;
         };
         if let Some(call) = self.calls.calls.get_mut(&id) {
-            call.ok = None;
+            if call.ok.as_ref().is_some_and(|o| o.side == side) {
+                call.ok = None;
+            }
             if call.phase == Phase::Answered {
                 call.phase = Phase::Established;
             }
@@ -978,6 +1018,9 @@ impl Switch {
         });
         let changed = leg.holding != holding;
         leg.holding = holding;
+        if changed && holding {
+            leg.held_at = Some(now.mono);
+        }
         let (mine, theirs) = (call.leg(side).port, call.leg(other(side)).port);
         if holding {
             call.features.insert("hold");
@@ -1030,7 +1073,7 @@ impl Switch {
 
     /// Ends a call: BYE to every established leg except `hung_up`, cancel
     /// what still rings, close media, write the record.
-    fn end_call(
+    pub(super) fn end_call(
         &mut self,
         now: Now,
         id: CallId,
@@ -1060,7 +1103,8 @@ impl Switch {
             }
         }
         self.drain_layer();
-        for port in [call.a.port, call.b.port] {
+        self.unpark(now, id, &mut call);
+        for port in [call.a.port, call.b.port].into_iter().filter(|&p| p != 0) {
             self.outputs
                 .push_back(Output::Media(MediaCommand::Close(port)));
             self.ports.give_back(port);
@@ -1089,6 +1133,13 @@ impl Switch {
         r.status = status;
         r.cause = cause.to_string();
         r.features = call.features.iter().copied().collect::<Vec<_>>().join(",");
+        if call.phase == Phase::Announcing {
+            r.outcome = if status == 200 {
+                Outcome::Answered
+            } else {
+                Outcome::Refused
+            };
+        }
         info!(
             call = id,
             outcome = r.outcome.as_str(),
@@ -1147,7 +1198,7 @@ impl Switch {
                     let wire = ok.wire.clone();
                     ok.interval = (ok.interval * 2).min(self.cfg.timers.t2);
                     ok.next = now.mono + ok.interval;
-                    let peer = call.a.peer;
+                    let peer = ok.peer;
                     self.transmit(peer, wire);
                 }
             }
@@ -1183,7 +1234,30 @@ impl Switch {
                 }
             }
             MediaEvent::Dtmf(port, key) => debug!(port, %key, "DTMF"),
-            MediaEvent::PromptDone(port) => debug!(port, "prompt done"),
+            MediaEvent::PromptDone(port) => {
+                let Some(&(id, _)) = self.calls.by_port.get(&port) else {
+                    return;
+                };
+                if self
+                    .calls
+                    .calls
+                    .get(&id)
+                    .is_some_and(|c| c.phase == Phase::Announcing)
+                {
+                    let cause = self.calls.calls[&id].record.cause.clone();
+                    let status = if cause.is_empty() {
+                        200
+                    } else {
+                        self.calls.calls[&id].record.status
+                    };
+                    let cause = if cause.is_empty() {
+                        "announcement played".to_string()
+                    } else {
+                        cause
+                    };
+                    self.end_call(now, id, None, Outcome::Answered, status, &cause);
+                }
+            }
         }
     }
 
@@ -1199,7 +1273,7 @@ impl Switch {
 }
 
 /// The media-relevant copy of a leg.
-fn clone_media(l: &Leg) -> Leg {
+pub(super) fn clone_media(l: &Leg) -> Leg {
     Leg {
         dialog: None,
         peer: l.peer,
@@ -1210,5 +1284,8 @@ fn clone_media(l: &Leg) -> Leg {
         sdp: l.sdp,
         holding: l.holding,
         session: l.session,
+        extension: l.extension.clone(),
+        identity: l.identity.clone(),
+        held_at: l.held_at,
     }
 }

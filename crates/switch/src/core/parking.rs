@@ -1,0 +1,494 @@
+//! Call parking, the flows: park the caller's held call under a position
+//! (releasing the caller's leg so the phone is free, the parked party stays
+//! on music without a gap), confirm with an announcement that speaks the
+//! retrieval number, retrieve from any phone of the tenant by joining a new
+//! leg to the parked one, and answer every mistake with an announcement.
+
+use super::calls::clone_media;
+use super::Switch;
+use crate::call::{other, Call, CallId, Leg, OkRetransmit, Phase, Side};
+use crate::output::{MediaCommand, Output};
+use crate::parking::{fresh_code, Feature, Parked, Position};
+use crate::peer::Peer;
+use crate::prompts::{phrase, spoken};
+use crate::respond;
+use crate::time::Now;
+use accounts::{Extension, Tenant};
+use media::sdp::{Audio, Direction};
+use media::Codec;
+use sip::dialog::Dialog;
+use sip::transaction::ServerKey;
+use sip::{Name, Request};
+use std::net::SocketAddr;
+use tracing::info;
+
+/// How an announcement call is recorded.
+struct Refusal {
+    status: u16,
+    cause: String,
+}
+
+impl Switch {
+    /// A feature code dialed by an extension.
+    pub(super) fn handle_feature(&mut self, now: Now, call: FeatureCall, feature: Feature) {
+        match feature {
+            Feature::RetrieveOwn => {
+                let pos = Position::Extension(call.ext.number.clone());
+                self.retrieve_request(now, call, pos)
+            }
+            Feature::Retrieve(pos) => self.retrieve_request(now, call, pos),
+            park => self.park_request(now, call, park),
+        }
+    }
+
+    fn park_request(&mut self, now: Now, call: FeatureCall, feature: Feature) {
+        let tenant = call.tenant.clone();
+        if !call.ext.can_park {
+            return self.announce(
+                now,
+                call,
+                vec![phrase("park-not-allowed")],
+                None,
+                Some(refusal(403, "not allowed to park")),
+            );
+        }
+        let pos = match feature {
+            Feature::ParkAt(e) if self.dir.extension(&tenant.name, &e).is_some() => {
+                Position::Extension(e)
+            }
+            Feature::ParkRandom => {
+                let ids = &mut self.ids;
+                match fresh_code(
+                    &self.calls.lot,
+                    &tenant.name,
+                    tenant.park_code_length,
+                    || ids.number(),
+                ) {
+                    Some(code) => Position::Code(code),
+                    None => {
+                        return self.announce(
+                            now,
+                            call,
+                            vec![phrase("position-taken")],
+                            None,
+                            Some(refusal(486, "no free parking code")),
+                        )
+                    }
+                }
+            }
+            _ => {
+                return self.announce(
+                    now,
+                    call,
+                    vec![phrase("not-an-extension")],
+                    None,
+                    Some(refusal(404, "not an extension of this PBX")),
+                )
+            }
+        };
+        let Some((held, holder)) = self.find_held(&tenant.name, &call.ext.number) else {
+            return self.announce(
+                now,
+                call,
+                vec![phrase("no-held-call")],
+                None,
+                Some(refusal(480, "no held call to park")),
+            );
+        };
+        if self.calls.lot.is_taken(&tenant.name, &pos) {
+            let msg = format!("parking position {} is taken", pos.label());
+            return self.announce(
+                now,
+                call,
+                vec![phrase("position-taken")],
+                None,
+                Some(refusal(486, &msg)),
+            );
+        }
+        let retrieval = pos.retrieval_number(&tenant.release_prefix);
+        self.park(now, held, holder, &tenant, pos, &call.ext.number);
+        let mut prompts = vec![phrase("call-parked"), phrase("to-retrieve-dial")];
+        prompts.extend(spoken(&retrieval));
+        let pai = format!("\"Parked {retrieval}\" <sip:{retrieval}@{}>", tenant.domain);
+        info!(tenant = %tenant.name, parker = %call.ext.number, %retrieval, "parked");
+        self.announce(now, call, prompts, Some(pai), None);
+    }
+
+    /// The most recently held call in which `extension` holds the other party.
+    fn find_held(&self, tenant: &str, extension: &str) -> Option<(CallId, Side)> {
+        self.calls
+            .calls
+            .iter()
+            .filter(|(_, c)| c.tenant == tenant && c.phase == Phase::Established)
+            .flat_map(|(id, c)| [Side::A, Side::B].map(|s| (*id, s, c.leg(s))))
+            .filter(|(_, _, l)| {
+                l.holding && l.dialog.is_some() && l.extension.as_deref() == Some(extension)
+            })
+            .max_by_key(|(_, _, l)| l.held_at)
+            .map(|(id, s, _)| (id, s))
+    }
+
+    /// Moves the held party of call `id` into the lot and releases the
+    /// holder's leg (BYE), so the parker's phone is free.
+    fn park(
+        &mut self,
+        now: Now,
+        id: CallId,
+        holder: Side,
+        tenant: &Tenant,
+        pos: Position,
+        parker: &str,
+    ) {
+        let parked_side = other(holder);
+        let Some(call) = self.calls.calls.get_mut(&id) else {
+            return;
+        };
+        let leg = call.leg_mut(holder);
+        let (dialog, peer, port) = (leg.dialog.take(), leg.peer, leg.port);
+        leg.port = 0;
+        leg.holding = false;
+        leg.session = None;
+        leg.extension = None;
+        call.phase = Phase::Parked;
+        call.ok = None;
+        call.features.insert("park");
+        let parked_port = call.leg(parked_side).port;
+        let retrieval = pos.retrieval_number(&tenant.release_prefix);
+        call.record
+            .events
+            .push_str(&format!("parked by {parker} at {retrieval}\n"));
+        if let Some(mut d) = dialog {
+            self.calls.by_dialog.remove(&(
+                d.id.call_id.clone(),
+                d.id.local_tag.clone(),
+                d.id.remote_tag.clone(),
+            ));
+            let bye = self.bye(&mut d, peer, "SIP;cause=200;text=\"Call parked\"");
+            self.layer
+                .send_request(now.mono, bye, peer, peer.is_reliable());
+            self.drain_layer();
+        }
+        if port != 0 {
+            self.outputs
+                .push_back(Output::Media(MediaCommand::Close(port)));
+            self.ports.give_back(port);
+            self.calls.by_port.remove(&port);
+        }
+        self.outputs
+            .push_back(Output::Media(MediaCommand::Music(parked_port)));
+        self.outputs
+            .push_back(Output::Media(MediaCommand::WatchIdle(parked_port, false)));
+        let parked = Parked {
+            call: id,
+            side: parked_side,
+            parker: parker.to_string(),
+            since: now.mono,
+            since_ms: now.unix_ms,
+            retrieval,
+            position: pos.clone(),
+        };
+        self.calls.lot.park(&tenant.name, pos, parked);
+    }
+
+    /// Takes a call out of the lot when it ends there (its party hung up).
+    pub(super) fn unpark(&mut self, now: Now, id: CallId, call: &mut Call) {
+        if let Some((tenant, pos, parked)) = self.calls.lot.remove_call(id) {
+            let secs = now
+                .mono
+                .saturating_duration_since(parked.since)
+                .as_secs_f64();
+            info!(%tenant, position = %pos.label(), "parked party hung up");
+            call.record.events.push_str(&format!(
+                "abandoned at {} after {secs:.1} s\n",
+                parked.retrieval
+            ));
+        }
+    }
+
+    fn retrieve_request(&mut self, now: Now, call: FeatureCall, pos: Position) {
+        let tenant = call.tenant.clone();
+        let retrieval = pos.retrieval_number(&tenant.release_prefix);
+        if !call.ext.can_retrieve {
+            return self.announce(
+                now,
+                call,
+                vec![phrase("retrieve-not-allowed")],
+                None,
+                Some(refusal(403, "not allowed to retrieve")),
+            );
+        }
+        let who = (
+            format!("{}/{}", tenant.name, call.ext.number),
+            call.peer.addr.ip(),
+        );
+        let limited = self.retrieve_failures.is_limited(&who, now.unix_s);
+        let parked = if limited {
+            None
+        } else {
+            self.calls.lot.take(&tenant.name, &pos)
+        };
+        let Some(parked) = parked else {
+            self.retrieve_failures.record(who, now.unix_s);
+            let mut prompts = vec![phrase("no-call-parked-at")];
+            prompts.extend(spoken(&retrieval));
+            let cause = if limited {
+                "too many retrieval attempts".to_string()
+            } else {
+                format!("no call parked at {retrieval}")
+            };
+            return self.announce(now, call, prompts, None, Some(refusal(404, &cause)));
+        };
+        self.attach(now, call, parked);
+    }
+
+    /// Joins the retriever's new leg to the parked party.
+    fn attach(&mut self, now: Now, fc: FeatureCall, parked: Parked) {
+        let Some(port) = self.ports.take() else {
+            let tenant = fc.tenant.name.clone();
+            let pos = parked.position.clone();
+            self.calls.lot.park(&tenant, pos, parked);
+            let resp = self.response(&fc.req, 503, Some("No media ports available"));
+            return self.reply(now, &fc.key, resp);
+        };
+        let id = parked.call;
+        let Some(call) = self.calls.calls.get(&id) else {
+            return;
+        };
+        let parked_leg = clone_media(call.leg(parked.side));
+        let domain = fc.tenant.domain.clone();
+        self.outputs
+            .push_back(Output::Media(MediaCommand::Open(port)));
+        let mut leg = self.answered_leg(&fc, port, parked_leg.codec.map(|c| c.0));
+        leg.extension = Some(fc.ext.number.clone());
+        leg.identity = (fc.ext.name.clone(), fc.ext.number.clone());
+        let (display, number) = parked_leg.identity.clone();
+        let pai = if display.is_empty() {
+            format!("<sip:{number}@{domain}>")
+        } else {
+            format!("{} <sip:{number}@{domain}>", sip::grammar::quote(&display))
+        };
+        let wire = self.answer_with(now, &fc, &leg, Some(pai));
+        let side = other(parked.side);
+        let secs = now
+            .mono
+            .saturating_duration_since(parked.since)
+            .as_secs_f64();
+        let transcoding = leg.codec.map(|c| c.0) != parked_leg.codec.map(|c| c.0);
+        let dkey = leg.dialog.as_ref().map(|d| {
+            (
+                d.id.call_id.clone(),
+                d.id.local_tag.clone(),
+                d.id.remote_tag.clone(),
+            )
+        });
+        let media_leg = clone_media(&leg);
+        let call = self.calls.calls.get_mut(&id).expect("checked above");
+        *call.leg_mut(side) = leg;
+        call.phase = Phase::Established;
+        call.ok = (!fc.peer.is_reliable()).then(|| OkRetransmit {
+            side,
+            peer: fc.peer,
+            wire,
+            next: now.mono + self.cfg.timers.t1,
+            interval: self.cfg.timers.t1,
+            give_up: now.mono + self.cfg.timers.t1 * 64,
+        });
+        if transcoding {
+            call.features.insert("transcoding");
+        }
+        call.record.events.push_str(&format!(
+            "retrieved by {} after {secs:.1} s\n",
+            fc.ext.number
+        ));
+        if let Some(at) = call.deadline() {
+            self.calls.deadlines.schedule(at, id);
+        }
+        self.configure(&media_leg);
+        self.outputs
+            .push_back(Output::Media(MediaCommand::Bridge(port, parked_leg.port)));
+        self.outputs
+            .push_back(Output::Media(MediaCommand::WatchIdle(port, true)));
+        self.outputs
+            .push_back(Output::Media(MediaCommand::WatchIdle(
+                parked_leg.port,
+                true,
+            )));
+        self.calls.by_port.insert(port, (id, side));
+        if let Some(k) = dkey {
+            self.calls.by_dialog.insert(k, (id, side));
+        }
+        info!(call = id, retriever = %fc.ext.number, "retrieved");
+    }
+
+    /// A leg for an INVITE the switch answers itself, on `port`.
+    fn answered_leg(&mut self, fc: &FeatureCall, port: u16, prefer: Option<Codec>) -> Leg {
+        let codec = prefer
+            .and_then(|p| fc.offer.codecs.iter().find(|(c, _)| *c == p))
+            .or(fc.offer.codecs.first())
+            .copied();
+        Leg {
+            dialog: Dialog::as_uas(&fc.req, &respond::tag_for(&self.cfg.secret, &fc.req)).ok(),
+            peer: fc.peer,
+            port,
+            codec,
+            telephone_event: fc.offer.telephone_event,
+            remote_media: fc
+                .offer
+                .address
+                .map(|ip| SocketAddr::new(ip, fc.offer.port)),
+            sdp: (self.ids.number(), 1),
+            holding: false,
+            session: None,
+            extension: None,
+            identity: (String::new(), String::new()),
+            held_at: None,
+        }
+    }
+
+    /// Sends the 200 with our SDP (and P-Asserted-Identity); returns the bytes.
+    fn answer_with(
+        &mut self,
+        now: Now,
+        fc: &FeatureCall,
+        leg: &Leg,
+        pai: Option<String>,
+    ) -> bytes::Bytes {
+        let mut ok = self.response(&fc.req, 200, None);
+        ok.headers.push(Name::Contact, self.contact(fc.peer));
+        if let Some(p) = pai {
+            ok.headers.push(Name::PAssertedIdentity, p);
+        }
+        ok.headers.push(Name::ContentType, "application/sdp");
+        ok.body = self.sdp_for(leg, Direction::SendRecv);
+        let wire = ok.encode();
+        self.reply(now, &fc.key, ok);
+        wire
+    }
+
+    /// Answers a feature call, plays `prompts`, then hangs up. A refusal is
+    /// recorded as one.
+    fn announce(
+        &mut self,
+        now: Now,
+        fc: FeatureCall,
+        prompts: Vec<usize>,
+        pai: Option<String>,
+        refused: Option<Refusal>,
+    ) {
+        let Some(port) = self.ports.take() else {
+            let resp = self.response(&fc.req, 503, Some("No media ports available"));
+            return self.reply(now, &fc.key, resp);
+        };
+        self.outputs
+            .push_back(Output::Media(MediaCommand::Open(port)));
+        let mut leg = self.answered_leg(&fc, port, None);
+        leg.extension = Some(fc.ext.number.clone());
+        leg.identity = (fc.ext.name.clone(), fc.ext.number.clone());
+        let wire = self.answer_with(now, &fc, &leg, pai);
+        let media_leg = clone_media(&leg);
+        self.configure(&media_leg);
+        self.outputs
+            .push_back(Output::Media(MediaCommand::Play(port, prompts)));
+        let id = self.calls.next_id;
+        self.calls.next_id += 1;
+        let mut record = self.new_record(now, &fc.req, &fc.tenant.name, &fc.ext.number);
+        record.answered_ms = Some(now.unix_ms);
+        if let Some(r) = &refused {
+            info!(tenant = %fc.tenant.name, extension = %fc.ext.number, status = r.status, cause = %r.cause, "feature refused");
+            record.status = r.status;
+            record.cause = r.cause.clone();
+        }
+        let dkey = leg.dialog.as_ref().map(|d| {
+            (
+                d.id.call_id.clone(),
+                d.id.local_tag.clone(),
+                d.id.remote_tag.clone(),
+            )
+        });
+        let mut features = std::collections::BTreeSet::new();
+        features.insert(if refused.is_some() {
+            "feature-refused"
+        } else {
+            "park-request"
+        });
+        let call = Call {
+            tenant: fc.tenant.name.clone(),
+            a_invite: fc.req.clone(),
+            a_key: fc.key.clone(),
+            a_tag: respond::tag_for(&self.cfg.secret, &fc.req),
+            a_offer: fc.offer.clone(),
+            a: leg,
+            b: Leg {
+                dialog: None,
+                peer: fc.peer,
+                port: 0,
+                codec: None,
+                telephone_event: None,
+                remote_media: None,
+                sdp: (0, 0),
+                holding: false,
+                session: None,
+                extension: None,
+                identity: (String::new(), String::new()),
+                held_at: None,
+            },
+            forks: Vec::new(),
+            phase: Phase::Announcing,
+            ring_deadline: None,
+            ok: (!fc.peer.is_reliable()).then(|| OkRetransmit {
+                side: Side::A,
+                peer: fc.peer,
+                wire,
+                next: now.mono + self.cfg.timers.t1,
+                interval: self.cfg.timers.t1,
+                give_up: now.mono + self.cfg.timers.t1 * 64,
+            }),
+            ringing_sent: true,
+            record,
+            features,
+        };
+        if let Some(at) = call.deadline() {
+            self.calls.deadlines.schedule(at, id);
+        }
+        self.calls.calls.insert(id, call);
+        self.calls.by_port.insert(port, (id, Side::A));
+        if let Some(k) = dkey {
+            self.calls.by_dialog.insert(k, (id, Side::A));
+        }
+    }
+
+    /// Calls parked now: (tenant, position, retrieval number, parker, seconds parked).
+    pub fn parked(&self, now: Now) -> Vec<(String, String, String, String, u64)> {
+        self.calls
+            .lot
+            .list(None)
+            .into_iter()
+            .map(|(t, p, parked)| {
+                (
+                    t.to_string(),
+                    p.label(),
+                    parked.retrieval.clone(),
+                    parked.parker.clone(),
+                    now.mono.saturating_duration_since(parked.since).as_secs(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn refusal(status: u16, cause: &str) -> Refusal {
+    Refusal {
+        status,
+        cause: cause.to_string(),
+    }
+}
+
+/// A feature request: the INVITE and what it was authenticated as.
+pub(super) struct FeatureCall {
+    pub peer: Peer,
+    pub key: ServerKey,
+    pub req: Request,
+    pub tenant: Tenant,
+    pub ext: Extension,
+    pub offer: Audio,
+}
