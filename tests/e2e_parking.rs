@@ -197,3 +197,264 @@ fn the_seed_scenario_park_under_an_extension_and_retrieve_from_another_phone() {
     );
     assert!(main["features"].as_str().unwrap().contains("park"));
 }
+
+/// An extension-to-extension call in which `holder` holds `other`.
+fn held_call(holder: &mut Phone, other: &mut Phone) -> (Call, Call) {
+    let number = other.user.clone();
+    let (cid, seq, branch) = holder.start_dial(&number, &[PCMU]);
+    let inv = other.ring();
+    let others = other.answer(&inv, &[PCMU]);
+    let mut holders = holder
+        .finish_dial(&number, &cid, seq, &branch)
+        .expect("answered");
+    assert_eq!(holder.reinvite(&mut holders, "sendonly").status, 200);
+    (holders, others)
+}
+
+/// Dials `number`, expects the switch to answer with an announcement that
+/// starts with `prompt`, then hang up.
+fn expect_announcement(phone: &mut Phone, number: &str, prompt: &str) {
+    phone.flush_rtp();
+    let call = phone
+        .dial(number, &[PCMU])
+        .unwrap_or_else(|s| panic!("{number}: {s}"));
+    let ok = phone.last_final.clone().unwrap();
+    assert!(
+        ok.headers.get(sip::Name::PAssertedIdentity).is_none(),
+        "{number}: no park/retrieve identity on a refusal"
+    );
+    assert_announcement(&phone.record(Duration::from_millis(500)), prompt);
+    let bye = phone
+        .request("BYE", Duration::from_secs(15))
+        .expect("the switch hangs up after the announcement");
+    assert_eq!(
+        String::from_utf8_lossy(bye.headers.get(sip::Name::CallId).unwrap()),
+        call.call_id
+    );
+    phone.ok(&bye);
+}
+
+/// Parks the holder's call with `code` and returns the retrieval number from
+/// the P-Asserted-Identity.
+fn park(holder: &mut Phone, code: &str) -> String {
+    let mut call = holder.dial(code, &[PCMU]).expect("park answered");
+    let pai = holder
+        .last_final
+        .clone()
+        .unwrap()
+        .headers
+        .get_str(sip::Name::PAssertedIdentity)
+        .unwrap();
+    let number = pai
+        .split("\"Parked ")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let released = holder
+        .request("BYE", Duration::from_secs(3))
+        .expect("held leg released");
+    holder.ok(&released);
+    // Like John in the seed: he has the number, he hangs up.
+    assert_eq!(holder.bye(&mut call).status, 200);
+    holder.flush_rtp();
+    number
+}
+
+#[test]
+fn random_codes_bare_release_and_a_second_tenant_with_644_645() {
+    if !peers_ready("random_codes_bare_release_and_a_second_tenant", &[]) {
+        return;
+    }
+    let server = Server::start("park-variants");
+    let mut john = registered(&server, "333");
+    let mut room = registered(&server, "444");
+
+    // Bare *70: a random code, announced as *71*NNNN.
+    let (_, rooms) = held_call(&mut john, &mut room);
+    let number = park(&mut john, "*70");
+    assert!(number.starts_with("*71*") && number.len() == 8, "{number}");
+    let listed = support::parkline_cli(&server, &["parked"]);
+    assert!(
+        listed.contains(&number),
+        "parkline parked lists it:\n{listed}"
+    );
+    let mut johns_again = john
+        .dial(&number, &[PCMU])
+        .expect("retrieved with *71*code");
+    assert_two_way(&room, &rooms, &john, &johns_again);
+    assert_eq!(john.bye(&mut johns_again).status, 200);
+    room.request("BYE", Duration::from_secs(5))
+        .map(|b| room.ok(&b))
+        .expect("room gets BYE");
+
+    // Bare *71 from the extension used for parking.
+    let (_, rooms) = held_call(&mut john, &mut room);
+    assert_eq!(park(&mut john, "*70333"), "*71333");
+    let mut back = john
+        .dial("*71", &[PCMU])
+        .expect("bare *71 retrieves John's own position");
+    assert_two_way(&room, &rooms, &john, &back);
+    john.bye(&mut back);
+    room.request("BYE", Duration::from_secs(5))
+        .map(|b| room.ok(&b))
+        .expect("room gets BYE");
+
+    // Tenant beta parks with 644 and retrieves with 645, under any of its extensions.
+    let beta = |u: &str| {
+        let mut p = Phone::new(&server.sip_addr(), u, &format!("secret-{u}"));
+        p.domain = "beta.parkline.test".into();
+        p.register();
+        p
+    };
+    let (mut reception, mut office, mut lab) = (beta("100"), beta("101"), beta("102"));
+    let (_, offices) = held_call(&mut reception, &mut office);
+    assert_eq!(park(&mut reception, "644102"), "645102");
+    // Another PBX's phone cannot reach beta's parked call.
+    expect_announcement(&mut room, "*71102", "no-call-parked-at");
+    let mut labs = lab.dial("645102", &[PCMU]).expect("retrieved with 645");
+    assert_two_way(&office, &offices, &lab, &labs);
+    lab.bye(&mut labs);
+    office
+        .request("BYE", Duration::from_secs(5))
+        .map(|b| office.ok(&b))
+        .expect("office gets BYE");
+    server.wait_idle();
+}
+
+#[test]
+fn every_mistake_gets_its_announcement_and_the_held_call_stays() {
+    if !peers_ready("every_mistake_gets_its_announcement", &[]) {
+        return;
+    }
+    let server = Server::start("park-mistakes");
+    let mut john = registered(&server, "333");
+    let mut room = registered(&server, "444");
+    let mut jane = registered(&server, "555"); // may neither park nor retrieve
+
+    expect_announcement(&mut john, "*70333", "no-held-call");
+    expect_announcement(&mut john, "*71333", "no-call-parked-at");
+    expect_announcement(&mut jane, "*70555", "park-not-allowed");
+    expect_announcement(&mut jane, "*71333", "retrieve-not-allowed");
+
+    let (mut johns, rooms) = held_call(&mut john, &mut room);
+    expect_announcement(&mut john, "*70999", "not-an-extension");
+    // Park this call at 333, then try to park a second one there too.
+    assert_eq!(park(&mut john, "*70333"), "*71333");
+    let (_johns2, _rooms2) = {
+        // The room calls John again and John holds that one.
+        let (cid, seq, branch) = room.start_dial("333", &[PCMU]);
+        let inv = john.ring();
+        let mut j = john.answer(&inv, &[PCMU]);
+        let r = room.finish_dial("333", &cid, seq, &branch).unwrap();
+        assert_eq!(john.reinvite(&mut j, "sendonly").status, 200);
+        (j, r)
+    };
+    expect_announcement(&mut john, "*70333", "position-taken");
+    assert!(
+        john.request("BYE", Duration::from_millis(500)).is_none(),
+        "the held call stays with John"
+    );
+    assert_eq!(server.status()["calls"], 2, "one parked, one held");
+    let _ = (&mut johns, rooms);
+
+    let records = server.call_records(7);
+    let causes: Vec<&str> = records
+        .iter()
+        .map(|r| r["cause"].as_str().unwrap())
+        .collect();
+    for cause in [
+        "no held call to park",
+        "no call parked at *71333",
+        "not allowed to park",
+        "not allowed to retrieve",
+        "not an extension of this PBX",
+        "parking position 333 is taken",
+    ] {
+        assert!(
+            causes.contains(&cause),
+            "no record of '{cause}' in {causes:?}"
+        );
+    }
+}
+
+#[test]
+fn a_parked_party_that_hangs_up_frees_its_position() {
+    if !peers_ready("a_parked_party_that_hangs_up_frees_its_position", &[]) {
+        return;
+    }
+    let server = Server::start("park-abandon");
+    let mut john = registered(&server, "333");
+    let mut room = registered(&server, "444");
+    let (_, mut rooms) = held_call(&mut john, &mut room);
+    assert_eq!(park(&mut john, "*70333"), "*71333");
+    assert_eq!(server.status()["parked"], 1);
+    assert_eq!(room.bye(&mut rooms).status, 200);
+    server.wait_idle();
+    assert_eq!(server.status()["parked"], 0);
+    assert!(!support::parkline_cli(&server, &["parked"]).contains("*71333"));
+    expect_announcement(&mut john, "*71333", "no-call-parked-at");
+    let records = server.call_records(3);
+    assert!(
+        records.iter().any(|r| r["events"]
+            .as_str()
+            .unwrap()
+            .contains("abandoned at *71333")),
+        "{records:#?}"
+    );
+}
+
+#[test]
+fn two_retrievals_at_once_connect_exactly_one() {
+    if !peers_ready("two_retrievals_at_once_connect_exactly_one", &[]) {
+        return;
+    }
+    let server = Server::start("park-race");
+    let mut john = registered(&server, "333");
+    let mut room = registered(&server, "444");
+    // Two more phones of the PBX (registration is not needed to dial).
+    let mut first = Phone::new(&server.sip_addr(), "444", "secret-444");
+    let mut second = Phone::new(&server.sip_addr(), "333", "secret-333");
+    for round in 0..5 {
+        let (_, rooms) = held_call(&mut john, &mut room);
+        assert_eq!(park(&mut john, "*70333"), "*71333");
+        first.flush_rtp();
+        second.flush_rtp();
+        let (c1, s1, b1) = first.start_dial("*71333", &[PCMU]);
+        let (c2, s2, b2) = second.start_dial("*71333", &[PCMU]);
+        let r1 = first.finish_dial("*71333", &c1, s1, &b1).unwrap();
+        let r2 = second.finish_dial("*71333", &c2, s2, &b2).unwrap();
+        let pai = |p: &Phone| {
+            p.last_final
+                .as_ref()
+                .unwrap()
+                .headers
+                .get(sip::Name::PAssertedIdentity)
+                .is_some()
+        };
+        let (won, lost) = match (pai(&first), pai(&second)) {
+            (true, false) => ((&mut first, r1), (&mut second, r2)),
+            (false, true) => ((&mut second, r2), (&mut first, r1)),
+            other => panic!("round {round}: exactly one retrieval must win, got {other:?}"),
+        };
+        assert_announcement(
+            &lost.0.record(Duration::from_millis(500)),
+            "no-call-parked-at",
+        );
+        let (winner, mut won_call) = won;
+        assert_two_way(&room, &rooms, winner, &won_call);
+        winner.bye(&mut won_call);
+        room.request("BYE", Duration::from_secs(5))
+            .map(|b| room.ok(&b))
+            .expect("room gets BYE");
+        let bye = lost
+            .0
+            .request("BYE", Duration::from_secs(15))
+            .expect("announcement ends");
+        lost.0.ok(&bye);
+        let _ = lost.1;
+        server.wait_idle();
+    }
+}

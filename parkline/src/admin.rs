@@ -203,3 +203,27 @@ pub fn calls(store: &dyn Store, tenant: Option<&str>, limit: usize, json: bool) 
     }
     Ok(())
 }
+
+/// `parkline parked`
+pub fn parked(store: &dyn Store, tenant: Option<&str>) -> Result<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as u64;
+    println!(
+        "{:<10} {:<10} {:<12} {:<8} {:>8} {:>10}  PARKED PARTY",
+        "TENANT", "POSITION", "RETRIEVE", "PARKER", "PARKED s", "COMEBACK s"
+    );
+    for p in store.parked(tenant)? {
+        println!(
+            "{:<10} {:<10} {:<12} {:<8} {:>8} {:>10}  {}",
+            p.tenant,
+            p.position,
+            p.retrieval,
+            p.parker,
+            now.saturating_sub(p.since_ms) / 1000,
+            p.deadline_ms.saturating_sub(now) / 1000,
+            p.parked_party
+        );
+    }
+    Ok(())
+}

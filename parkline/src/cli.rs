@@ -42,6 +42,12 @@ pub enum Command {
     /// List or add trunks.
     #[command(subcommand)]
     Trunk(TrunkCmd),
+    /// List parked calls.
+    Parked {
+        /// Only this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
     /// List call records, newest first.
     Calls {
         /// Only this tenant.

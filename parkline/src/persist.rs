@@ -54,6 +54,8 @@ fn apply(store: &mut SqliteStore, op: StoreOp) {
             contact,
         } => store.remove_binding(tenant, extension, contact),
         StoreOp::SaveCallRecord(r) => store.save_call_record(r),
+        StoreOp::SaveParked(p) => store.save_parked(p),
+        StoreOp::RemoveParked { tenant, position } => store.remove_parked(tenant, position),
     };
     if let Err(e) = result {
         error!("store write failed: {e}");

@@ -84,6 +84,13 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
         removed = report.removed,
         "provisioned from configuration"
     );
+    let stale = store.clear_parked()?;
+    if stale > 0 {
+        tracing::warn!(
+            stale,
+            "parked calls of the previous run were lost with it (they live in memory)"
+        );
+    }
     let dir = store.load_directory()?;
     let bindings = store.bindings()?;
 

@@ -59,8 +59,8 @@ pub struct ParkedView {
     pub retrieval: String,
     /// Extension that parked it.
     pub parker: String,
-    /// Seconds parked.
-    pub seconds: u64,
+    /// Parked since, Unix milliseconds.
+    pub since_ms: u64,
 }
 
 /// A snapshot for the admin API: the core's counters and current sizes.
@@ -83,6 +83,8 @@ pub struct Status {
     pub rtp_ports_in_use: usize,
     /// Media endpoints open in the media thread.
     pub media_endpoints: usize,
+    /// Calls in parking lots.
+    pub parked: usize,
 }
 
 fn status(sw: &Switch, tcp: usize, media: &MediaHandle) -> Status {
@@ -96,6 +98,7 @@ fn status(sw: &Switch, tcp: usize, media: &MediaHandle) -> Status {
         calls: sw.call_count(),
         rtp_ports_in_use: sw.ports_in_use(),
         media_endpoints: media.open.load(std::sync::atomic::Ordering::Relaxed),
+        parked: sw.parked_count(),
     }
 }
 
@@ -187,15 +190,15 @@ fn handle(
         Event::Media(ev) => sw.handle_media_event(now, ev),
         Event::Query(Query::Parked(reply)) => {
             let list = sw
-                .parked(now)
+                .parked()
                 .into_iter()
                 .map(
-                    |(tenant, position, retrieval, parker, seconds)| ParkedView {
+                    |(tenant, position, retrieval, parker, since_ms)| ParkedView {
                         tenant,
                         position,
                         retrieval,
                         parker,
-                        seconds,
+                        since_ms,
                     },
                 )
                 .collect();

@@ -172,6 +172,8 @@ number = "555"
 name = "Jane Roe"
 password = "secret-555"
 can_call_out = false
+can_park = false
+can_retrieve = false
 
 [[tenants.dids]]
 number = "15550100333"
@@ -193,6 +195,16 @@ release_prefix = "645"
 number = "100"
 name = "Beta Reception"
 password = "secret-100"
+
+[[tenants.extensions]]
+number = "101"
+name = "Beta Office"
+password = "secret-101"
+
+[[tenants.extensions]]
+number = "102"
+name = "Beta Lab"
+password = "secret-102"
 
 [[trunks]]
 name = "carrier"
@@ -460,6 +472,17 @@ pub fn sipp_background(
         .spawn()
         .expect("start sipp");
     std::thread::spawn(move || sipp_report(child.wait_with_output().unwrap(), &dir))
+}
+
+/// Runs a `parkline` CLI command on the server's database; its stdout.
+pub fn parkline_cli(server: &Server, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_parkline"))
+        .arg("--db")
+        .arg(server.dir.join("parkline.db"))
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Writes a SIPp injection file with one line of fields.

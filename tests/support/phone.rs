@@ -45,6 +45,8 @@ pub struct Phone {
     pub invite_headers: String,
     /// The final response of the last dial.
     pub last_final: Option<Response>,
+    /// The SIP domain in URIs (default: the switch's address).
+    pub domain: String,
 }
 
 fn text(m: &Bytes) -> String {
@@ -60,6 +62,7 @@ impl Phone {
     /// A phone whose SIP socket is bound at `local` (e.g. a trunk's address).
     pub fn at(server: &str, user: &str, password: &str, local: &str) -> Phone {
         let sip = UdpSocket::bind(local).unwrap();
+        let domain = server.to_string();
         let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
         rtp.set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
@@ -73,6 +76,7 @@ impl Phone {
             pending: VecDeque::new(),
             invite_headers: String::new(),
             last_final: None,
+            domain,
         }
     }
 
@@ -92,6 +96,7 @@ impl Phone {
             pending: VecDeque::new(),
             invite_headers: String::new(),
             last_final: None,
+            domain: String::new(),
         }
     }
 
@@ -176,6 +181,7 @@ impl Phone {
         let mut c = super::sip_client::Client::new(&self.server.to_string());
         // Register this phone's own socket: reuse the client's logic through ours.
         c.sock = self.sip.try_clone().unwrap();
+        c.domain = self.domain.clone();
         let resp = c.register(&self.user.clone(), &self.password.clone(), 3600);
         assert_eq!(resp.status, 200, "{} could not register", self.user);
     }
@@ -193,7 +199,7 @@ impl Phone {
             .unwrap_or_default();
         format!(
             "INVITE sip:{number}@{server} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: \"Phone {user}\" <sip:{user}@{server}>;tag={tag}\r\nTo: <sip:{number}@{server}>\r\nCall-ID: {call_id}\r\nCSeq: {seq} INVITE\r\nContact: <sip:{user}@{local}>\r\n{extra}{auth}Content-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
-            server = self.server,
+            server = self.domain,
             local = self.local(),
             user = self.user,
             extra = self.invite_headers,
@@ -246,7 +252,7 @@ impl Phone {
         let invite = self.invite_text((number, &call_id, &tag), seq, &branch, None, &sdp);
         self.send(invite.as_bytes());
         let challenge = self.response(&call_id, "INVITE", true);
-        let uri = format!("sip:{number}@{}", self.server);
+        let uri = format!("sip:{number}@{}", self.domain);
         self.send(self.ack_for(&uri, &challenge, &branch, seq).as_bytes());
         if challenge.status != 407 {
             return (call_id, seq, format!("{}", challenge.status));
@@ -276,7 +282,7 @@ impl Phone {
     ) -> Result<Call, u16> {
         let resp = self.response(call_id, "INVITE", true);
         self.last_final = Some(resp.clone());
-        let uri = format!("sip:{number}@{}", self.server);
+        let uri = format!("sip:{number}@{}", self.domain);
         if resp.status >= 300 {
             self.send(self.ack_for(&uri, &resp, branch, seq).as_bytes());
             return Err(resp.status);

@@ -12,6 +12,8 @@ pub struct Client {
     /// The socket.
     pub sock: UdpSocket,
     server: String,
+    /// The SIP domain used in URIs (default: the server's address).
+    pub domain: String,
     seq: u32,
 }
 
@@ -23,6 +25,7 @@ impl Client {
         Client {
             sock,
             server: server.to_string(),
+            domain: server.to_string(),
             seq: 0,
         }
     }
@@ -65,7 +68,7 @@ impl Client {
             .unwrap_or_default();
         format!(
             "REGISTER sip:{server} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{call_id}{seq};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{server}>;tag=t{seq}\r\nTo: <sip:{user}@{server}>\r\nCall-ID: {call_id}\r\nCSeq: {seq} REGISTER\r\nContact: <sip:{user}@{local}>\r\nExpires: {expires}\r\n{auth}Content-Length: 0\r\n\r\n",
-            server = self.server,
+            server = self.domain,
             seq = self.seq
         )
     }
@@ -83,7 +86,7 @@ impl Client {
             user,
             password,
             "REGISTER",
-            &format!("sip:{}", self.server),
+            &format!("sip:{}", self.domain),
         );
         let text = self.register_text(user, &call_id, expires, Some(&auth));
         self.send_raw(text.as_bytes());

@@ -12,4 +12,4 @@ mod record;
 pub use binding::Binding;
 pub use directory::Directory;
 pub use model::{Did, Extension, Source, Tenant, Trunk};
-pub use record::{CallRecord, Outcome};
+pub use record::{CallRecord, Outcome, ParkedCall};

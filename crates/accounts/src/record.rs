@@ -64,3 +64,22 @@ pub struct CallRecord {
     /// What happened along the way (parked, retrieved, ...), one event per line.
     pub events: String,
 }
+
+/// A call waiting in a parking lot, as the store keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ParkedCall {
+    /// Tenant name.
+    pub tenant: String,
+    /// Position: an extension number, or `*` + code.
+    pub position: String,
+    /// The number that retrieves it.
+    pub retrieval: String,
+    /// Extension that parked it.
+    pub parker: String,
+    /// The parked party (number, with display name if known).
+    pub parked_party: String,
+    /// Parked at, Unix milliseconds.
+    pub since_ms: u64,
+    /// When the parker is rung back, Unix milliseconds.
+    pub deadline_ms: u64,
+}

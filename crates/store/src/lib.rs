@@ -10,7 +10,7 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
-use accounts::{Binding, CallRecord, Did, Directory, Extension, Source, Tenant, Trunk};
+use accounts::{Binding, CallRecord, Did, Directory, Extension, ParkedCall, Source, Tenant, Trunk};
 
 /// A store error with context.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +60,14 @@ pub trait Store: Send {
     fn save_call_record(&mut self, r: &CallRecord) -> Result<()>;
     /// The newest call records, newest first (optionally of one tenant).
     fn call_records(&self, tenant: Option<&str>, limit: usize) -> Result<Vec<CallRecord>>;
+    /// Records a parked call.
+    fn save_parked(&mut self, p: &ParkedCall) -> Result<()>;
+    /// Forgets a parked call.
+    fn remove_parked(&mut self, tenant: &str, position: &str) -> Result<()>;
+    /// Parked calls, oldest first (optionally of one tenant).
+    fn parked(&self, tenant: Option<&str>) -> Result<Vec<ParkedCall>>;
+    /// Forgets every parked call (at start: their calls lived in memory).
+    fn clear_parked(&mut self) -> Result<usize>;
 
     /// Loads the whole directory.
     fn load_directory(&self) -> Result<Directory> {

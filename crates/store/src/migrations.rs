@@ -69,4 +69,15 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX call_records_by_time ON call_records (started_ms);",
     // 3: call record events (parking)
     "ALTER TABLE call_records ADD COLUMN events TEXT NOT NULL DEFAULT '';",
+    // 4: parked calls
+    "CREATE TABLE parked_calls (
+        tenant TEXT NOT NULL,
+        position TEXT NOT NULL,
+        retrieval TEXT NOT NULL,
+        parker TEXT NOT NULL,
+        parked_party TEXT NOT NULL,
+        since_ms INTEGER NOT NULL,
+        deadline_ms INTEGER NOT NULL,
+        PRIMARY KEY (tenant, position)
+    );",
 ];

@@ -2,7 +2,7 @@
 
 use crate::migrations::MIGRATIONS;
 use crate::{source_of, ConfigKeys, Result, Store, StoreError};
-use accounts::{Binding, CallRecord, Did, Extension, Outcome, Tenant, Trunk};
+use accounts::{Binding, CallRecord, Did, Extension, Outcome, ParkedCall, Tenant, Trunk};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 
@@ -366,6 +366,46 @@ impl Store for SqliteStore {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn save_parked(&mut self, p: &ParkedCall) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO parked_calls (tenant, position, retrieval, parker, parked_party, since_ms, deadline_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![p.tenant, p.position, p.retrieval, p.parker, p.parked_party, p.since_ms as i64, p.deadline_ms as i64],
+        )?;
+        Ok(())
+    }
+
+    fn remove_parked(&mut self, tenant: &str, position: &str) -> Result<()> {
+        self.conn.execute(
+            "DELETE FROM parked_calls WHERE tenant = ?1 AND position = ?2",
+            [tenant, position],
+        )?;
+        Ok(())
+    }
+
+    fn parked(&self, tenant: Option<&str>) -> Result<Vec<ParkedCall>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT tenant, position, retrieval, parker, parked_party, since_ms, deadline_ms FROM parked_calls
+             WHERE ?1 IS NULL OR tenant = ?1 ORDER BY since_ms",
+        )?;
+        let rows = stmt.query_map([tenant], |r| {
+            Ok(ParkedCall {
+                tenant: r.get(0)?,
+                position: r.get(1)?,
+                retrieval: r.get(2)?,
+                parker: r.get(3)?,
+                parked_party: r.get(4)?,
+                since_ms: r.get::<_, i64>(5)? as u64,
+                deadline_ms: r.get::<_, i64>(6)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn clear_parked(&mut self) -> Result<usize> {
+        Ok(self.conn.execute("DELETE FROM parked_calls", [])?)
     }
 }
 

@@ -1,7 +1,7 @@
 //! What the core asks its shell to do.
 
 use crate::peer::Peer;
-use accounts::{Binding, CallRecord};
+use accounts::{Binding, CallRecord, ParkedCall};
 use bytes::Bytes;
 use media::Codec;
 use std::net::SocketAddr;
@@ -13,6 +13,15 @@ pub enum StoreOp {
     SaveBinding(Binding),
     /// Save a call record.
     SaveCallRecord(Box<CallRecord>),
+    /// A call was parked.
+    SaveParked(Box<ParkedCall>),
+    /// A parked call left the lot.
+    RemoveParked {
+        /// Tenant name.
+        tenant: String,
+        /// Position label.
+        position: String,
+    },
     /// Remove a binding.
     RemoveBinding {
         /// Tenant name.

@@ -7,12 +7,13 @@
 use super::calls::clone_media;
 use super::Switch;
 use crate::call::{other, Call, CallId, Leg, OkRetransmit, Phase, Side};
-use crate::output::{MediaCommand, Output};
+use crate::output::{MediaCommand, Output, StoreOp};
 use crate::parking::{fresh_code, Feature, Parked, Position};
 use crate::peer::Peer;
 use crate::prompts::{phrase, spoken};
 use crate::respond;
 use crate::time::Now;
+use accounts::ParkedCall;
 use accounts::{Extension, Tenant};
 use media::sdp::{Audio, Direction};
 use media::Codec;
@@ -178,6 +179,27 @@ impl Switch {
             .push_back(Output::Media(MediaCommand::Music(parked_port)));
         self.outputs
             .push_back(Output::Media(MediaCommand::WatchIdle(parked_port, false)));
+        let party = self
+            .calls
+            .calls
+            .get(&id)
+            .map(|c| c.leg(parked_side).identity.clone())
+            .unwrap_or_default();
+        let deadline_ms = now.unix_ms + u64::from(tenant.park_timeout_s) * 1000;
+        self.outputs
+            .push_back(Output::Store(StoreOp::SaveParked(Box::new(ParkedCall {
+                tenant: tenant.name.clone(),
+                position: pos.label(),
+                retrieval: retrieval.clone(),
+                parker: parker.to_string(),
+                parked_party: if party.0.is_empty() {
+                    party.1
+                } else {
+                    format!("{} <{}>", party.0, party.1)
+                },
+                since_ms: now.unix_ms,
+                deadline_ms,
+            }))));
         let parked = Parked {
             call: id,
             side: parked_side,
@@ -198,6 +220,10 @@ impl Switch {
                 .saturating_duration_since(parked.since)
                 .as_secs_f64();
             info!(%tenant, position = %pos.label(), "parked party hung up");
+            self.outputs.push_back(Output::Store(StoreOp::RemoveParked {
+                tenant,
+                position: pos.label(),
+            }));
             call.record.events.push_str(&format!(
                 "abandoned at {} after {secs:.1} s\n",
                 parked.retrieval
@@ -457,8 +483,13 @@ impl Switch {
         }
     }
 
-    /// Calls parked now: (tenant, position, retrieval number, parker, seconds parked).
-    pub fn parked(&self, now: Now) -> Vec<(String, String, String, String, u64)> {
+    /// Number of parked calls.
+    pub fn parked_count(&self) -> usize {
+        self.calls.lot.len()
+    }
+
+    /// Calls parked now: (tenant, position, retrieval number, parker, parked since in Unix ms).
+    pub fn parked(&self) -> Vec<(String, String, String, String, u64)> {
         self.calls
             .lot
             .list(None)
@@ -469,7 +500,7 @@ impl Switch {
                     p.label(),
                     parked.retrieval.clone(),
                     parked.parker.clone(),
-                    now.mono.saturating_duration_since(parked.since).as_secs(),
+                    parked.since_ms,
                 )
             })
             .collect()
