@@ -458,3 +458,109 @@ fn two_retrievals_at_once_connect_exactly_one() {
         server.wait_idle();
     }
 }
+
+/// Nobody retrieves: after park_timeout_s the parker's phone rings with
+/// "Parked: <party>"; answered, it is a normal call (and the parked party is
+/// not left hanging when the parker hangs up). Unanswered for
+/// park_comeback_ring_s: the tenant's fallback rings; unanswered too, the
+/// parked party hears goodbye and is hung up.
+#[test]
+fn unretrieved_calls_come_back_then_fall_back_then_say_goodbye() {
+    if !peers_ready("unretrieved_calls_come_back", &[]) {
+        return;
+    }
+    let server = Server::start_full(
+        "park-comeback",
+        "",
+        "park_timeout_s = 2\npark_comeback_ring_s = 2\npark_fallback = \"444\"",
+    );
+    let mut john = registered(&server, "333");
+    let mut room = registered(&server, "444");
+    let mut jane = Phone::new(&server.sip_addr(), "555", "secret-555");
+    jane.register();
+
+    // Round 1: John answers the comeback.
+    let (_, mut rooms) = held_call(&mut john, &mut room);
+    assert_eq!(park(&mut john, "*70333"), "*71333");
+    let inv = john
+        .request("INVITE", Duration::from_secs(5))
+        .expect("the comeback rings John");
+    let from = inv.headers.get_str(sip::Name::From).unwrap();
+    assert!(
+        from.starts_with("\"Parked: Conference Room\" <sip:444@"),
+        "{from}"
+    );
+    let johns = john.answer(&inv, &[PCMU]);
+    assert_two_way(&room, &rooms, &john, &johns);
+    let mut johns = johns;
+    assert_eq!(john.bye(&mut johns).status, 200);
+    room.request("BYE", Duration::from_secs(5))
+        .map(|b| room.ok(&b))
+        .expect("the parked party is not left hanging");
+    server.wait_idle();
+
+    // Round 2: Jane calls John; John parks her under a random code.
+    let (cid, seq, branch) = jane.start_dial("333", &[PCMU]);
+    let inv = john.ring();
+    let mut johns = john.answer(&inv, &[PCMU]);
+    let janes = jane.finish_dial("333", &cid, seq, &branch).unwrap();
+    assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
+    assert!(park(&mut john, "*70").starts_with("*71*"));
+    let _ = janes;
+    // John ignores the comeback; after 2 s it is cancelled and 444 (the fallback) rings.
+    let inv = john
+        .request("INVITE", Duration::from_secs(5))
+        .expect("comeback to John");
+    let cancel = john
+        .request("CANCEL", Duration::from_secs(5))
+        .expect("comeback cancelled after the ring time");
+    john.ok(&cancel);
+    john.terminated(&inv);
+    let inv = room
+        .request("INVITE", Duration::from_secs(5))
+        .expect("the fallback extension rings");
+    let from = inv.headers.get_str(sip::Name::From).unwrap();
+    assert!(from.starts_with("\"Parked: Jane Roe\" <sip:555@"), "{from}");
+    let cancel = room
+        .request("CANCEL", Duration::from_secs(5))
+        .expect("fallback cancelled too");
+    room.ok(&cancel);
+    room.terminated(&inv);
+    // Jane hears goodbye and is hung up.
+    // She heard music until now; the goodbye frames follow in order.
+    let heard = jane.record(Duration::from_millis(1500));
+    let goodbye = asset("prompts/en/goodbye.ul");
+    let from = heard
+        .iter()
+        .position(|(_, p)| frame_index(&goodbye, p) == Some(0))
+        .expect("goodbye starts");
+    let full = goodbye.len() / 160; // the last, partial frame is padded with silence
+    let frames: Vec<Option<usize>> = heard[from..]
+        .iter()
+        .take(full)
+        .map(|(_, p)| frame_index(&goodbye, p))
+        .collect();
+    assert!(frames.len() >= 10, "{} goodbye frames", frames.len());
+    assert!(
+        frames.iter().enumerate().all(|(i, f)| *f == Some(i)),
+        "goodbye frames out of order: {frames:?}"
+    );
+    jane.request("BYE", Duration::from_secs(5))
+        .map(|b| jane.ok(&b))
+        .expect("then hung up");
+    server.wait_idle();
+    let records = server.call_records(4);
+    let parked = records
+        .iter()
+        .find(|r| r["caller"] == "555")
+        .expect("Jane's call");
+    let events = parked["events"].as_str().unwrap();
+    for e in [
+        "not retrieved in 2 s: ringing 333 back",
+        "comeback unanswered: to fallback 444",
+        "comeback unanswered: goodbye",
+    ] {
+        assert!(events.contains(e), "missing '{e}' in:\n{events}");
+    }
+    let _ = &mut rooms;
+}

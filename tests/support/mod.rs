@@ -129,6 +129,17 @@ pub fn carrier_port_for(sip_port: u16) -> u16 {
 
 /// The test configuration with extra lines in its `[sip]` section.
 pub fn config_text_with(sip_port: u16, http_port: u16, db: &Path, extra_sip: &str) -> String {
+    config_text_full(sip_port, http_port, db, extra_sip, "")
+}
+
+/// The test configuration with extra lines in `[sip]` and in the demo tenant.
+pub fn config_text_full(
+    sip_port: u16,
+    http_port: u16,
+    db: &Path,
+    extra_sip: &str,
+    extra_demo: &str,
+) -> String {
     let rtp = rtp_range();
     format!(
         r#"
@@ -156,6 +167,7 @@ level = "info,switch=debug"
 [[tenants]]
 name = "demo"
 domain = "demo.parkline.test"
+{extra_demo}
 
 [[tenants.extensions]]
 number = "333"
@@ -239,14 +251,22 @@ impl Server {
 
     /// Starts a server with extra lines in the `[sip]` section.
     pub fn start_with(name: &str, extra_sip: &str) -> Server {
+        Server::start_full(name, extra_sip, "")
+    }
+
+    /// Starts a server with extra lines in `[sip]` and in the demo tenant.
+    pub fn start_full(name: &str, extra_sip: &str, extra_demo: &str) -> Server {
         let dir = scratch(name);
         let (sip_port, http_port) = (free_port(), free_port());
         let config = dir.join("parkline.toml");
-        std::fs::write(
-            &config,
-            config_text_with(sip_port, http_port, &dir.join("parkline.db"), extra_sip),
-        )
-        .unwrap();
+        let text = config_text_full(
+            sip_port,
+            http_port,
+            &dir.join("parkline.db"),
+            extra_sip,
+            extra_demo,
+        );
+        std::fs::write(&config, text).unwrap();
         let mut s = Server {
             child: None,
             dir,

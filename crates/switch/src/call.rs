@@ -82,6 +82,8 @@ pub enum Phase {
     Parked,
     /// The switch answered to play an announcement, then hangs up.
     Announcing,
+    /// A parked call nobody retrieved rings the parker (or the fallback) back.
+    Comeback,
 }
 
 /// Our 2xx to A, retransmitted until A's ACK (RFC 3261 §13.3.1.4).
@@ -132,6 +134,10 @@ pub struct Call {
     pub record: CallRecord,
     /// Features used.
     pub features: BTreeSet<&'static str>,
+    /// While parked: when the parker is rung back, and who parked it.
+    pub comeback: Option<(Instant, String)>,
+    /// Whether the tenant's fallback has been tried for the comeback.
+    pub fallback_tried: bool,
 }
 
 impl Call {
@@ -156,6 +162,7 @@ impl Call {
         [
             self.ring_deadline,
             self.ok.as_ref().map(|o| o.next.min(o.give_up)),
+            self.comeback.as_ref().map(|c| c.0),
             self.a.session.map(|s| s.1),
             self.b.session.map(|s| s.1),
         ]

@@ -76,6 +76,29 @@ fn supports_timer(h: &sip::Headers) -> bool {
         .any(|t| t.eq_ignore_ascii_case(b"timer"))
 }
 
+/// A `name-addr` for a party: quoted display name (if any) and number.
+pub(super) fn identity_header(display: &str, number: &str, domain: &str) -> String {
+    if display.is_empty() {
+        format!("<sip:{number}@{domain}>")
+    } else {
+        format!(
+            "{} <sip:{number}@{domain}>",
+            sip::grammar::quote(display),
+            domain = domain
+        )
+    }
+}
+
+/// One outgoing INVITE to send.
+pub(super) struct OutgoingInvite<'a> {
+    pub uri: Uri,
+    pub target: Peer,
+    pub from: &'a str,
+    pub to: String,
+    pub max_forwards: u32,
+    pub body: Bytes,
+}
+
 /// Everything a new call starts from.
 struct NewCall {
     peer: Peer,
@@ -130,7 +153,7 @@ impl Switch {
     }
 
     /// The live peer for a binding's source (`udp:IP:PORT` / `tcp:IP:PORT`).
-    fn peer_for(&self, source: &str) -> Option<Peer> {
+    pub(super) fn peer_for(&self, source: &str) -> Option<Peer> {
         let (proto, addr) = source.split_once(':')?;
         let addr: SocketAddr = addr.parse().ok()?;
         Some(match proto {
@@ -392,6 +415,8 @@ impl Switch {
             ringing_sent: false,
             record,
             features: Default::default(),
+            comeback: None,
+            fallback_tried: false,
         };
         let (display, from_user) = match &caller {
             Caller::Extension(e) => (e.name.clone(), e.number.clone()),
@@ -446,51 +471,19 @@ impl Switch {
             .get(Name::MaxForwards)
             .and_then(|v| sip::validate::parse_delta(v))
             .map_or(70, |m| m.saturating_sub(1).min(70));
+        let from = identity_header(&display, &from_user, &tenant.domain);
+        let body = self.offer_to_b(&call);
         for (uri, target, to) in targets {
-            let from_tag = self.ids.tag();
-            let mut headers = sip::Headers::default();
-            headers.push(Name::Via, self.via(target));
-            headers.push(Name::MaxForwards, max_forwards.to_string());
-            let from = if display.is_empty() {
-                format!("<sip:{from_user}@{}>;tag={from_tag}", tenant.domain)
-            } else {
-                format!(
-                    "{} <sip:{from_user}@{}>;tag={from_tag}",
-                    sip::grammar::quote(&display),
-                    tenant.domain
-                )
-            };
-            headers.push(Name::From, from);
-            headers.push(Name::To, to);
-            headers.push(Name::CallId, self.ids.call_id());
-            headers.push(Name::CSeq, "1 INVITE");
-            headers.push(Name::Contact, self.contact(target));
-            headers.push(Name::Allow, RFC_OUR_METHODS);
-            headers.push(Name::Supported, "timer");
-            headers.push(
-                Name::SessionExpires,
-                format!("{};refresher=uas", self.cfg.session_expires.as_secs()),
-            );
-            headers.push(Name::UserAgent, self.cfg.server_name.clone());
-            headers.push(Name::ContentType, "application/sdp");
-            let body = self.offer_to_b(&call);
-            let invite = Request {
-                method: Method::Invite,
+            let out = OutgoingInvite {
                 uri,
-                headers,
-                body,
+                target,
+                from: &from,
+                to,
+                max_forwards,
+                body: body.clone(),
             };
-            if let Some(ck) =
-                self.layer
-                    .send_request(now.mono, invite.clone(), target, target.is_reliable())
-            {
-                self.calls.by_fork.insert(ck.clone(), id);
-                call.forks.push(Fork {
-                    key: ck,
-                    invite,
-                    peer: target,
-                    final_status: None,
-                });
+            if let Some(fork) = self.send_fork(now, id, out) {
+                call.forks.push(fork);
             }
         }
         self.drain_layer();
@@ -506,6 +499,50 @@ impl Switch {
         if no_forks {
             self.fail_call(now, id, 480, "Temporarily Unavailable");
         }
+    }
+
+    /// Sends one outgoing INVITE of call `id` and indexes its transaction.
+    pub(super) fn send_fork(&mut self, now: Now, id: CallId, out: OutgoingInvite) -> Option<Fork> {
+        let OutgoingInvite {
+            uri,
+            target,
+            from,
+            to,
+            max_forwards,
+            body,
+        } = out;
+        let mut headers = sip::Headers::default();
+        headers.push(Name::Via, self.via(target));
+        headers.push(Name::MaxForwards, max_forwards.to_string());
+        headers.push(Name::From, format!("{from};tag={}", self.ids.tag()));
+        headers.push(Name::To, to);
+        headers.push(Name::CallId, self.ids.call_id());
+        headers.push(Name::CSeq, "1 INVITE");
+        headers.push(Name::Contact, self.contact(target));
+        headers.push(Name::Allow, RFC_OUR_METHODS);
+        headers.push(Name::Supported, "timer");
+        headers.push(
+            Name::SessionExpires,
+            format!("{};refresher=uas", self.cfg.session_expires.as_secs()),
+        );
+        headers.push(Name::UserAgent, self.cfg.server_name.clone());
+        headers.push(Name::ContentType, "application/sdp");
+        let invite = Request {
+            method: Method::Invite,
+            uri,
+            headers,
+            body,
+        };
+        let ck = self
+            .layer
+            .send_request(now.mono, invite.clone(), target, target.is_reliable())?;
+        self.calls.by_fork.insert(ck.clone(), id);
+        Some(Fork {
+            key: ck,
+            invite,
+            peer: target,
+            final_status: None,
+        })
     }
 
     /// Our offer to the callee: the caller's G.711 codecs first, then the
@@ -609,7 +646,7 @@ impl Switch {
         }
     }
 
-    fn send_ack(&mut self, d: &mut Dialog, peer: Peer) -> Bytes {
+    pub(super) fn send_ack(&mut self, d: &mut Dialog, peer: Peer) -> Bytes {
         let via = self.via(peer);
         let contact = self.contact(peer);
         let ack = d
@@ -654,16 +691,22 @@ impl Switch {
         let Some(fork_i) = call.forks.iter().position(|f| &f.key == key) else {
             return;
         };
+        if call.phase == Phase::Comeback {
+            return self.comeback_answered(now, id, key, resp);
+        }
         if call.phase != Phase::Ringing {
-            let winner = call.b.dialog.as_ref().map(|d| d.id.call_id.clone());
-            let fork = &call.forks[fork_i];
             let this = String::from_utf8_lossy(resp.call_id().unwrap_or_default()).into_owned();
+            // The dialog this 2xx established, on whichever side it lives.
+            let winner = [&call.a, &call.b]
+                .into_iter()
+                .filter_map(|l| l.dialog.as_ref())
+                .find(|d| d.id.call_id == this && d.local_seq == 1)
+                .cloned();
+            let fork = &call.forks[fork_i];
             let (invite, peer) = (fork.invite.clone(), fork.peer);
-            if winner.as_deref() == Some(this.as_str()) {
+            if let Some(mut d) = winner {
                 // A retransmitted 2xx: our ACK was lost.
-                if let Some(mut d) = self.calls.calls.get(&id).and_then(|c| c.b.dialog.clone()) {
-                    self.send_ack(&mut d, peer);
-                }
+                self.send_ack(&mut d, peer);
             } else if let Ok(mut d) = Dialog::as_uac(&invite, resp) {
                 self.send_ack(&mut d, peer);
                 let bye = self.bye(
@@ -828,7 +871,13 @@ impl Switch {
             f.final_status = Some(status);
         }
         self.calls.by_fork.remove(key);
-        if call.phase != Phase::Ringing || call.forks.iter().any(|f| f.final_status.is_none()) {
+        if call.forks.iter().any(|f| f.final_status.is_none()) {
+            return;
+        }
+        if call.phase == Phase::Comeback {
+            return self.comeback_failed(now, id);
+        }
+        if call.phase != Phase::Ringing {
             return;
         }
         let best = call
@@ -860,7 +909,7 @@ impl Switch {
         self.end_call(now, id, None, outcome_for(status), status, reason);
     }
 
-    fn cancel_forks(&mut self, now: Now, id: CallId, except: Option<usize>) {
+    pub(super) fn cancel_forks(&mut self, now: Now, id: CallId, except: Option<usize>) {
         let Some(call) = self.calls.calls.get(&id) else {
             return;
         };
@@ -1162,6 +1211,17 @@ impl Switch {
             if call.ring_deadline.is_some_and(|d| now.mono >= d) && call.phase == Phase::Ringing {
                 info!(call = id, "no answer");
                 self.fail_call(now, id, 480, "No Answer");
+                continue;
+            }
+            if call.ring_deadline.is_some_and(|d| now.mono >= d) && call.phase == Phase::Comeback {
+                call.ring_deadline = None;
+                self.comeback_failed(now, id);
+                continue;
+            }
+            if call.phase == Phase::Parked
+                && call.comeback.as_ref().is_some_and(|c| now.mono >= c.0)
+            {
+                self.start_comeback(now, id);
                 continue;
             }
             let expired = [call.a.session, call.b.session]
