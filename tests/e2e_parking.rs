@@ -564,3 +564,76 @@ fn unretrieved_calls_come_back_then_fall_back_then_say_goodbye() {
     }
     let _ = &mut rooms;
 }
+
+/// A phone's Park key: REFER with Refer-To *70333 parks the other party,
+/// with the sipfrag NOTIFYs the transferor expects; then the transferor is
+/// released and anyone retrieves with *71333. A REFER elsewhere is refused
+/// and the call stays.
+#[test]
+fn park_by_transfer() {
+    if !peers_ready("park_by_transfer", &[]) {
+        return;
+    }
+    let server = Server::start("park-refer");
+    let mut john = registered(&server, "333");
+    let mut room = registered(&server, "444");
+    let mut jane = registered(&server, "555");
+    let carrier = format!("127.0.0.1:{}", server.carrier_port());
+    let mut client = Phone::at(&server.sip_addr(), "15559870001", "", &carrier);
+    let (cid, seq, branch) = client.start_trusted_dial("15550100333", &[PCMU]);
+    let inv = john.ring();
+    let mut johns = john.answer(&inv, &[PCMU]);
+    let clients = client
+        .finish_dial("15550100333", &cid, seq, &branch)
+        .unwrap();
+
+    assert_eq!(
+        john.refer(&mut johns, "444").status,
+        501,
+        "only park transfers"
+    );
+    assert_eq!(
+        john.refer(&mut johns, "*70999").status,
+        404,
+        "not an extension"
+    );
+    assert_eq!(server.status()["calls"], 1, "the call stays");
+
+    assert_eq!(john.refer(&mut johns, "*70333").status, 202);
+    let mut frags = Vec::new();
+    while let Some(n) = john.request("NOTIFY", Duration::from_secs(3)) {
+        john.ok(&n);
+        frags.push(String::from_utf8_lossy(&n.body).trim().to_string());
+        if frags.last().is_some_and(|f| f.contains("200")) {
+            break;
+        }
+    }
+    assert_eq!(frags, ["SIP/2.0 100 Trying", "SIP/2.0 200 OK"]);
+    let bye = john
+        .request("BYE", Duration::from_secs(3))
+        .expect("the transferor is released");
+    john.ok(&bye);
+    client.flush_rtp();
+    assert_music(&client.record(Duration::from_millis(700)));
+
+    // Jane may not retrieve; the room may.
+    expect_announcement(&mut jane, "*71333", "retrieve-not-allowed");
+    let rooms = room.dial("*71333", &[PCMU]).expect("retrieved");
+    assert_two_way(&client, &clients, &room, &rooms);
+    let mut rooms = rooms;
+    room.bye(&mut rooms);
+    client
+        .request("BYE", Duration::from_secs(5))
+        .map(|b| client.ok(&b))
+        .expect("client gets BYE");
+    server.wait_idle();
+    let records = server.call_records(3);
+    let main = records
+        .iter()
+        .find(|r| r["callee"] == "15550100333")
+        .unwrap();
+    assert!(main["features"]
+        .as_str()
+        .unwrap()
+        .contains("park-by-transfer"));
+}

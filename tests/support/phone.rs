@@ -410,11 +410,21 @@ impl Phone {
     }
 
     fn in_dialog(&mut self, call: &mut Call, method: &str, body: &str) -> Response {
+        self.in_dialog_with(call, method, "", body)
+    }
+
+    fn in_dialog_with(
+        &mut self,
+        call: &mut Call,
+        method: &str,
+        extra: &str,
+        body: &str,
+    ) -> Response {
         call.cseq += 1;
         let ct = if body.is_empty() {
-            String::new()
+            extra.to_string()
         } else {
-            "Content-Type: application/sdp\r\n".into()
+            format!("{extra}Content-Type: application/sdp\r\n")
         };
         let msg = format!(
             "{method} {target} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKi{n};rport\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {cid}\r\nCSeq: {seq} {method}\r\nContact: <sip:{user}@{local}>\r\n{ct}Content-Length: {len}\r\n\r\n{body}",
@@ -450,6 +460,15 @@ impl Phone {
     pub fn reinvite(&mut self, call: &mut Call, direction: &str) -> Response {
         let sdp = self.sdp(&[call.pt], direction);
         self.in_dialog(call, "INVITE", &sdp)
+    }
+
+    /// Blind-transfers the other party to `number` (REFER).
+    pub fn refer(&mut self, call: &mut Call, number: &str) -> Response {
+        let refer_to = format!(
+            "Refer-To: <sip:{number}@{}>\r\nReferred-By: <sip:{}@{}>\r\n",
+            self.domain, self.user, self.domain
+        );
+        self.in_dialog_with(call, "REFER", &refer_to, "")
     }
 
     /// Hangs up.

@@ -44,6 +44,7 @@ pub enum Name {
     Reason,
     PAssertedIdentity,
     RetryAfter,
+    SubscriptionState,
 }
 
 impl Name {
@@ -87,6 +88,7 @@ impl Name {
             Name::Reason => "Reason",
             Name::PAssertedIdentity => "P-Asserted-Identity",
             Name::RetryAfter => "Retry-After",
+            Name::SubscriptionState => "Subscription-State",
         }
     }
 

@@ -28,9 +28,11 @@ use std::time::Instant;
 use tracing::{debug, info, warn};
 
 /// Methods the switch implements today.
-const METHODS: [Method; 7] = [
+const METHODS: [Method; 9] = [
     Method::Invite,
     Method::Update,
+    Method::Refer,
+    Method::Notify,
     Method::Ack,
     Method::Bye,
     Method::Cancel,

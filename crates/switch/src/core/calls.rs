@@ -46,7 +46,7 @@ impl CallTable {
     }
 }
 
-const RFC_OUR_METHODS: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE";
+const RFC_OUR_METHODS: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, REFER, NOTIFY";
 
 pub(super) fn dialog_key_of(req: &Request) -> Option<DialogKey> {
     let call_id = String::from_utf8_lossy(req.call_id()?).into_owned();
@@ -1020,6 +1020,7 @@ impl Switch {
                 );
             }
             Method::Invite | Method::Update => self.handle_reinvite(now, id, side, key, req),
+            Method::Refer => self.handle_refer(now, id, side, key, req),
             _ => {
                 let resp = self.response(&req, 200, None);
                 self.reply(now, &key, resp);
