@@ -637,3 +637,107 @@ fn park_by_transfer() {
         .unwrap()
         .contains("park-by-transfer"));
 }
+
+/// 200 park-and-retrieve cycles at once against one server: caller i calls
+/// parker i, who holds and parks under his own extension; retriever i
+/// retrieves. Each pair sends its own tone and must hear exactly that one:
+/// every call is connected to the right party.
+#[test]
+fn two_hundred_parallel_park_and_retrieve_cycles() {
+    if !peers_ready("two_hundred_parallel_park_and_retrieve_cycles", &[]) {
+        return;
+    }
+    const N: usize = 200;
+    let mut extensions = String::new();
+    for i in 0..N {
+        for base in [4000, 5000, 6000] {
+            let n = base + i;
+            extensions.push_str(&format!(
+                "[[tenants.extensions]]\nnumber = \"{n}\"\npassword = \"secret-{n}\"\n\n"
+            ));
+        }
+    }
+    let server = Server::start_rtp(
+        "park-200",
+        "max_auth_failures_per_minute = 100000",
+        &extensions,
+        (26000, 31999),
+    );
+    let addr = server.sip_addr();
+    let started = std::time::Instant::now();
+    let workers: Vec<_> = (0..N)
+        .map(|i| {
+            let addr = addr.clone();
+            std::thread::spawn(move || -> Result<(), String> {
+                let phone = |n: usize| {
+                    let mut p = Phone::new(&addr, &n.to_string(), &format!("secret-{n}"));
+                    p.register();
+                    p
+                };
+                let (mut caller, mut parker, mut retriever) =
+                    (phone(4000 + i), phone(5000 + i), phone(6000 + i));
+                let (_, callers) = held_call(&mut parker, &mut caller);
+                let number = park(&mut parker, &format!("*70{}", 5000 + i));
+                if number != format!("*71{}", 5000 + i) {
+                    return Err(format!("{i}: parked as {number}"));
+                }
+                let retrievers = retriever
+                    .dial(&number, &[PCMU])
+                    .map_err(|s| format!("{i}: retrieve got {s}"))?;
+                let freq = 400.0 + 10.0 * i as f64;
+                caller.flush_rtp();
+                retriever.flush_rtp();
+                let t1 = talk_freq(&caller, &callers, freq);
+                let t2 = talk_freq(&retriever, &retrievers, freq);
+                let heard_r = retriever.record(Duration::from_millis(900));
+                let heard_c = caller.record(Duration::from_millis(200));
+                t1.join().unwrap();
+                t2.join().unwrap();
+                for (who, heard) in [("retriever", heard_r), ("caller", heard_c)] {
+                    let samples = decode(&heard[heard.len().min(3)..]);
+                    let best = (0..N)
+                        .map(|j| 400.0 + 10.0 * j as f64)
+                        .max_by(|a, b| {
+                            tone_power(&samples, *a).total_cmp(&tone_power(&samples, *b))
+                        })
+                        .unwrap();
+                    if best != freq {
+                        return Err(format!(
+                            "{i}: the {who} hears {best} Hz, not its partner's {freq} Hz"
+                        ));
+                    }
+                }
+                let mut retrievers = retrievers;
+                retriever.bye(&mut retrievers);
+                caller
+                    .request("BYE", Duration::from_secs(10))
+                    .map(|b| caller.ok(&b))
+                    .ok_or(format!("{i}: no BYE"))?;
+                Ok(())
+            })
+        })
+        .collect();
+    let failures: Vec<String> = workers
+        .into_iter()
+        .filter_map(|w| w.join().unwrap().err())
+        .collect();
+    eprintln!(
+        "{N} park/retrieve cycles in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {N} cycles failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    server.wait_idle();
+    assert_eq!(server.status()["parked"], 0);
+}
+
+/// Sends `freq` from `phone` for a second on a thread.
+fn talk_freq(phone: &Phone, call: &Call, freq: f64) -> std::thread::JoinHandle<()> {
+    let sock = phone.rtp.try_clone().unwrap();
+    let (to, pt) = (call.media, call.pt);
+    std::thread::spawn(move || Phone::with_rtp(sock).send_tone(to, pt, freq, 50))
+}

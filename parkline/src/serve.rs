@@ -70,8 +70,35 @@ fn local_sip(cfg: &Config) -> std::net::SocketAddr {
         .unwrap_or_else(|| SwitchConfig::default().local_sip)
 }
 
+/// Raises the soft limit on open files to the hard limit: every call needs
+/// two RTP/RTCP socket pairs.
+fn raise_file_limit() {
+    #[cfg(unix)]
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            let wanted = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0 {
+                info!(
+                    from = lim.rlim_cur,
+                    to = lim.rlim_max,
+                    "raised the open-file limit"
+                );
+            }
+        }
+    }
+}
+
 /// Runs the switch until SIGINT/SIGTERM.
 pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
+    raise_file_limit();
     let mut store = SqliteStore::open(db)
         .with_context(|| format!("cannot open the store at {}", db.display()))?;
     let report =
@@ -106,6 +133,7 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
                 let s = UdpSocket::bind(addr)
                     .await
                     .with_context(|| format!("cannot bind udp:{addr}"))?;
+                transport::udp::enlarge_receive_buffer(&s, 4 << 20);
                 let s = Arc::new(s);
                 info!("listening on udp:{}", s.local_addr()?);
                 tokio::spawn(transport::udp::read_loop(

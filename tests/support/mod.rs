@@ -140,7 +140,18 @@ pub fn config_text_full(
     extra_sip: &str,
     extra_demo: &str,
 ) -> String {
-    let rtp = rtp_range();
+    config_text_rtp(sip_port, http_port, db, extra_sip, extra_demo, rtp_range())
+}
+
+/// The test configuration with an explicit RTP range.
+pub fn config_text_rtp(
+    sip_port: u16,
+    http_port: u16,
+    db: &Path,
+    extra_sip: &str,
+    extra_demo: &str,
+    rtp: (u16, u16),
+) -> String {
     format!(
         r#"
 [sip]
@@ -256,15 +267,21 @@ impl Server {
 
     /// Starts a server with extra lines in `[sip]` and in the demo tenant.
     pub fn start_full(name: &str, extra_sip: &str, extra_demo: &str) -> Server {
+        Server::start_rtp(name, extra_sip, extra_demo, rtp_range())
+    }
+
+    /// Starts a server with an explicit RTP port range.
+    pub fn start_rtp(name: &str, extra_sip: &str, extra_demo: &str, rtp: (u16, u16)) -> Server {
         let dir = scratch(name);
         let (sip_port, http_port) = (free_port(), free_port());
         let config = dir.join("parkline.toml");
-        let text = config_text_full(
+        let text = config_text_rtp(
             sip_port,
             http_port,
             &dir.join("parkline.db"),
             extra_sip,
             extra_demo,
+            rtp,
         );
         std::fs::write(&config, text).unwrap();
         let mut s = Server {

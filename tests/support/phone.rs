@@ -47,6 +47,8 @@ pub struct Phone {
     pub last_final: Option<Response>,
     /// The SIP domain in URIs (default: the switch's address).
     pub domain: String,
+    /// The last request sent, retransmitted while no answer comes (RFC 3261 timers A/E).
+    last_request: Option<Vec<u8>>,
 }
 
 fn text(m: &Bytes) -> String {
@@ -77,6 +79,7 @@ impl Phone {
             invite_headers: String::new(),
             last_final: None,
             domain,
+            last_request: None,
         }
     }
 
@@ -97,6 +100,7 @@ impl Phone {
             invite_headers: String::new(),
             last_final: None,
             domain: String::new(),
+            last_request: None,
         }
     }
 
@@ -110,8 +114,11 @@ impl Phone {
         self.seq
     }
 
-    fn send(&self, data: &[u8]) {
+    fn send(&mut self, data: &[u8]) {
         self.sip.send_to(data, self.server).unwrap();
+        if !data.starts_with(b"ACK ") {
+            self.last_request = Some(data.to_vec());
+        }
     }
 
     /// The next message (queued or from the socket) within `timeout`.
@@ -132,6 +139,8 @@ impl Phone {
     pub fn response(&mut self, call_id: &str, method: &str, final_only: bool) -> Response {
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut kept = Vec::new();
+        let mut interval = Duration::from_millis(500);
+        let mut resend_at = Instant::now() + interval;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             assert!(
@@ -139,7 +148,18 @@ impl Phone {
                 "{}: no {method} response for {call_id}",
                 self.user
             );
-            match self.recv(left) {
+            if Instant::now() >= resend_at {
+                // Like any UA on UDP: retransmit until something answers.
+                if let Some(req) = &self.last_request {
+                    let _ = self.sip.send_to(req, self.server);
+                }
+                interval = (interval * 2).min(Duration::from_secs(4));
+                resend_at = Instant::now() + interval;
+            }
+            let wait = left
+                .min(resend_at.saturating_duration_since(Instant::now()))
+                .max(Duration::from_millis(1));
+            match self.recv(wait) {
                 Some(Message::Response(r))
                     if r.call_id() == Some(call_id.as_bytes())
                         && r.cseq()
@@ -148,7 +168,14 @@ impl Phone {
                         && (!final_only || r.status >= 200) =>
                 {
                     self.pending.extend(kept);
+                    self.last_request = None;
                     return r;
+                }
+                Some(Message::Response(r))
+                    if r.call_id() == Some(call_id.as_bytes()) && r.status < 200 =>
+                {
+                    // A provisional answer: stop retransmitting (RFC 3261 17.1.1.2).
+                    resend_at = deadline;
                 }
                 Some(Message::Request(q)) => kept.push(Message::Request(q)),
                 _ => {}

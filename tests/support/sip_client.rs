@@ -73,24 +73,32 @@ impl Client {
         )
     }
 
+    /// Sends a request and waits for an answer, retransmitting on silence
+    /// like any UA on UDP.
+    fn exchange(&mut self, text: &str) -> Option<Response> {
+        let mut wait = Duration::from_millis(500);
+        for _ in 0..6 {
+            self.send_raw(text.as_bytes());
+            self.sock.set_read_timeout(Some(wait)).unwrap();
+            if let Some(r) = self.recv() {
+                return Some(r);
+            }
+            wait = (wait * 2).min(Duration::from_secs(2));
+        }
+        None
+    }
+
     /// Registers with digest: REGISTER, answer the first challenge, and
     /// return the final response.
     pub fn register(&mut self, user: &str, password: &str, expires: u32) -> Response {
         let call_id = format!("reg-{user}-{}", self.local());
         let text = self.register_text(user, &call_id, expires, None);
-        self.send_raw(text.as_bytes());
-        let challenge = self.recv().expect("challenge");
+        let challenge = self.exchange(&text).expect("challenge");
         assert_eq!(challenge.status, 401, "first REGISTER must be challenged");
-        let auth = answer(
-            &challenge,
-            user,
-            password,
-            "REGISTER",
-            &format!("sip:{}", self.domain),
-        );
+        let uri = format!("sip:{}", self.domain);
+        let auth = answer(&challenge, user, password, "REGISTER", &uri);
         let text = self.register_text(user, &call_id, expires, Some(&auth));
-        self.send_raw(text.as_bytes());
-        self.recv().expect("final response")
+        self.exchange(&text).expect("final response")
     }
 }
 
