@@ -741,3 +741,62 @@ fn talk_freq(phone: &Phone, call: &Call, freq: f64) -> std::thread::JoinHandle<(
     let (to, pt) = (call.media, call.pt);
     std::thread::spawn(move || Phone::with_rtp(sock).send_tone(to, pt, freq, 50))
 }
+
+/// Wrong retrieval attempts are limited per extension and source address:
+/// after ten misses in a minute even the right code is refused there, so
+/// four-digit codes cannot be found by trying them all.
+#[test]
+fn retrieval_guessing_is_rate_limited() {
+    if !peers_ready("retrieval_guessing_is_rate_limited", &[]) {
+        return;
+    }
+    let server = Server::start("park-guess");
+    let mut john = registered(&server, "333");
+    let mut room = registered(&server, "444");
+    let (_, rooms) = held_call(&mut john, &mut room);
+    let number = park(&mut john, "*70");
+    let code: u32 = number.trim_start_matches("*71*").parse().unwrap();
+    let mut guesser = Phone::new(&server.sip_addr(), "333", "secret-333");
+    for n in 0..10 {
+        let wrong = format!("*71*{:04}", (code + 1 + n) % 10000);
+        let mut call = guesser
+            .dial(&wrong, &[PCMU])
+            .expect("answered with an announcement");
+        assert!(guesser
+            .last_final
+            .as_ref()
+            .unwrap()
+            .headers
+            .get(sip::Name::PAssertedIdentity)
+            .is_none());
+        guesser.bye(&mut call);
+    }
+    let mut call = guesser.dial(&number, &[PCMU]).unwrap();
+    assert!(
+        guesser
+            .last_final
+            .as_ref()
+            .unwrap()
+            .headers
+            .get(sip::Name::PAssertedIdentity)
+            .is_none(),
+        "the right code is refused after ten misses"
+    );
+    guesser.bye(&mut call);
+    assert_eq!(server.status()["parked"], 1, "and the call stays parked");
+    // Another extension is not affected.
+    let mut other = Phone::new(&server.sip_addr(), "444", "secret-444");
+    let others = other.dial(&number, &[PCMU]).expect("retrieved");
+    assert!(other
+        .last_final
+        .as_ref()
+        .unwrap()
+        .headers
+        .get(sip::Name::PAssertedIdentity)
+        .is_some());
+    assert_two_way(&room, &rooms, &other, &others);
+    let records = server.call_records(12);
+    assert!(records
+        .iter()
+        .any(|r| r["cause"] == "too many retrieval attempts"));
+}

@@ -3,7 +3,7 @@
 //! reader would be nicer; SIPp and baresip cover that side).
 
 use sip::digest::{compute_response, Algorithm, Credentials};
-use sip::{Message, Name, Response};
+use sip::{Message, Name, Response, SipHeaders};
 use std::net::UdpSocket;
 use std::time::Duration;
 
@@ -76,12 +76,16 @@ impl Client {
     /// Sends a request and waits for an answer, retransmitting on silence
     /// like any UA on UDP.
     fn exchange(&mut self, text: &str) -> Option<Response> {
+        let seq = self.seq; // the CSeq register_text just used
         let mut wait = Duration::from_millis(500);
         for _ in 0..6 {
             self.send_raw(text.as_bytes());
             self.sock.set_read_timeout(Some(wait)).unwrap();
-            if let Some(r) = self.recv() {
-                return Some(r);
+            // Skip late answers to earlier requests (e.g. to a retransmission).
+            while let Some(r) = self.recv() {
+                if r.cseq().is_ok_and(|c| c.seq == seq) {
+                    return Some(r);
+                }
             }
             wait = (wait * 2).min(Duration::from_secs(2));
         }

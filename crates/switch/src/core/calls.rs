@@ -1180,16 +1180,20 @@ impl Switch {
         } else {
             outcome
         };
-        r.status = status;
-        r.cause = cause.to_string();
-        r.features = call.features.iter().copied().collect::<Vec<_>>().join(",");
-        if call.phase == Phase::Announcing {
-            r.outcome = if status == 200 {
-                Outcome::Answered
+        let refusal = call.phase == Phase::Announcing && r.status >= 300;
+        if refusal {
+            // A refusal (or a parked call's goodbye) keeps its own status and
+            // cause, however the caller hangs up.
+            r.outcome = if call.features.contains("park") {
+                Outcome::NoAnswer
             } else {
                 Outcome::Refused
             };
+        } else {
+            r.status = status;
+            r.cause = cause.to_string();
         }
+        r.features = call.features.iter().copied().collect::<Vec<_>>().join(",");
         info!(
             call = id,
             outcome = r.outcome.as_str(),
@@ -1305,18 +1309,7 @@ impl Switch {
                     .get(&id)
                     .is_some_and(|c| c.phase == Phase::Announcing)
                 {
-                    let cause = self.calls.calls[&id].record.cause.clone();
-                    let status = if cause.is_empty() {
-                        200
-                    } else {
-                        self.calls.calls[&id].record.status
-                    };
-                    let cause = if cause.is_empty() {
-                        "announcement played".to_string()
-                    } else {
-                        cause
-                    };
-                    self.end_call(now, id, None, Outcome::Answered, status, &cause);
+                    self.end_call(now, id, None, Outcome::Answered, 200, "announcement played");
                 }
             }
         }
