@@ -418,6 +418,22 @@ impl Server {
         }
     }
 
+    /// The first call record matching `pred`, waiting for the store thread.
+    pub fn record_where(&self, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(r) = self.call_records(0).into_iter().find(|r| pred(r)) {
+                return r;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no such call record in {:#?}",
+                self.call_records(0)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The registrations as JSON text.
     pub fn registrations(&self) -> String {
         self.http_get("/api/registrations")

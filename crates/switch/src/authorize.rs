@@ -107,3 +107,30 @@ fn to_extension(dir: &Directory, registrar: &Registrar, tenant: &Tenant, number:
         contacts,
     })
 }
+
+/// May this extension use a parking feature? Park and retrieve go through
+/// here like calls do, so an external authorizer can decide them too.
+pub fn decide_feature(
+    dir: &Directory,
+    tenant: &Tenant,
+    caller: &Extension,
+    feature: &crate::parking::Feature,
+) -> Result<(), (u16, &'static str)> {
+    use crate::parking::Feature;
+    if !caller.enabled || caller.tenant != tenant.name {
+        return Err((403, "not allowed"));
+    }
+    match feature {
+        Feature::ParkAt(_) | Feature::ParkRandom | Feature::ParkInvalid(_) if !caller.can_park => {
+            Err((403, "not allowed to park"))
+        }
+        Feature::ParkAt(e) if dir.extension(&tenant.name, e).is_none() => {
+            Err((404, "not an extension of this PBX"))
+        }
+        Feature::ParkInvalid(_) => Err((404, "not an extension of this PBX")),
+        Feature::RetrieveOwn | Feature::Retrieve(_) if !caller.can_retrieve => {
+            Err((403, "not allowed to retrieve"))
+        }
+        _ => Ok(()),
+    }
+}

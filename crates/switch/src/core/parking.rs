@@ -32,6 +32,23 @@ struct Refusal {
 impl Switch {
     /// A feature code dialed by an extension.
     pub(super) fn handle_feature(&mut self, now: Now, call: FeatureCall, feature: Feature) {
+        if let Err((status, cause)) =
+            crate::authorize::decide_feature(&self.dir, &call.tenant, &call.ext, &feature)
+        {
+            let prompt = match cause {
+                "not allowed to park" => "park-not-allowed",
+                "not allowed to retrieve" => "retrieve-not-allowed",
+                "not an extension of this PBX" => "not-an-extension",
+                _ => "goodbye",
+            };
+            return self.announce(
+                now,
+                call,
+                vec![phrase(prompt)],
+                None,
+                Some(refusal(status, cause)),
+            );
+        }
         match feature {
             Feature::RetrieveOwn => {
                 let pos = Position::Extension(call.ext.number.clone());
@@ -44,15 +61,6 @@ impl Switch {
 
     fn park_request(&mut self, now: Now, call: FeatureCall, feature: Feature) {
         let tenant = call.tenant.clone();
-        if !call.ext.can_park {
-            return self.announce(
-                now,
-                call,
-                vec![phrase("park-not-allowed")],
-                None,
-                Some(refusal(403, "not allowed to park")),
-            );
-        }
         let pos = match feature {
             Feature::ParkAt(e) if self.dir.extension(&tenant.name, &e).is_some() => {
                 Position::Extension(e)
@@ -78,13 +86,14 @@ impl Switch {
                 }
             }
             _ => {
+                let cause = "not an extension of this PBX";
                 return self.announce(
                     now,
                     call,
                     vec![phrase("not-an-extension")],
                     None,
-                    Some(refusal(404, "not an extension of this PBX")),
-                )
+                    Some(refusal(404, cause)),
+                );
             }
         };
         let Some((held, holder)) = self.find_held(&tenant.name, &call.ext.number) else {
@@ -238,15 +247,6 @@ impl Switch {
     fn retrieve_request(&mut self, now: Now, call: FeatureCall, pos: Position) {
         let tenant = call.tenant.clone();
         let retrieval = pos.retrieval_number(&tenant.release_prefix);
-        if !call.ext.can_retrieve {
-            return self.announce(
-                now,
-                call,
-                vec![phrase("retrieve-not-allowed")],
-                None,
-                Some(refusal(403, "not allowed to retrieve")),
-            );
-        }
         let who = (
             format!("{}/{}", tenant.name, call.ext.number),
             call.peer.addr.ip(),
@@ -785,15 +785,16 @@ impl Switch {
             let resp = self.response(&req, 403, Some("Only a PBX extension may transfer"));
             return self.reply(now, &key, resp);
         };
+        let authorized = match &feature {
+            Some(f @ (Feature::ParkAt(_) | Feature::ParkRandom | Feature::ParkInvalid(_))) => {
+                crate::authorize::decide_feature(&self.dir, &tenant, &ext, f)
+            }
+            _ => Err((501, "Only transfers to the park number are supported")),
+        };
         let pos = match feature {
             _ if call.phase != Phase::Established => Err((491, "Request Pending")),
-            _ if !ext.can_park => Err((403, "Not allowed to park")),
-            Some(Feature::ParkAt(e)) if self.dir.extension(&tenant.name, &e).is_some() => {
-                Ok(Position::Extension(e))
-            }
-            Some(Feature::ParkAt(_)) | Some(Feature::ParkInvalid(_)) => {
-                Err((404, "Not an extension of this PBX"))
-            }
+            _ if authorized.is_err() => Err(authorized.unwrap_err()),
+            Some(Feature::ParkAt(e)) => Ok(Position::Extension(e)),
             Some(Feature::ParkRandom) => {
                 let ids = &mut self.ids;
                 fresh_code(
