@@ -154,3 +154,90 @@ fn baresip_calls_baresip_with_two_way_audio() {
     );
     assert_eq!(server.call_records(1)[0]["outcome"], "answered");
 }
+
+/// The seed's scenario with real softphones: the client (a scripted phone on
+/// the trunk's address, so its audio can be checked exactly) calls John's
+/// DID; John is baresip: he answers, holds (the client hears the switch's
+/// music), dials *70333 and is released; the conference room is baresip and
+/// dials *71333; the client and the room then hear each other.
+#[test]
+fn baresip_parks_and_retrieves_the_seed_call() {
+    if !peers_ready(
+        "baresip_parks_and_retrieves_the_seed_call",
+        &["baresip", "sox"],
+    ) {
+        return;
+    }
+    use support::baresip::Baresip;
+    use support::phone::{decode, tone_power, Phone};
+    let server = Server::start("baresip-park");
+    let john = Baresip::start(server.sip_port, "333", 1000, true);
+    let room = Baresip::start(server.sip_port, "444", 1400, false);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !(server.registrations().contains("\"333\"")
+        && server.registrations().contains("\"444\""))
+    {
+        assert!(Instant::now() < deadline, "phones did not register");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let carrier = format!("127.0.0.1:{}", server.carrier_port());
+    let mut client = Phone::at(&server.sip_addr(), "15559870001", "", &carrier);
+    let (cid, seq, branch) = client.start_trusted_dial("15550100333", &[0]);
+    let call = client
+        .finish_dial("15550100333", &cid, seq, &branch)
+        .expect("John's baresip answers");
+
+    john.command("hold", "");
+    let wait_for = |what: &str, cond: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !cond() {
+            assert!(
+                Instant::now() < deadline,
+                "{what}\n--- server ---\n{}\n--- john ---\n{}",
+                server.log(),
+                john.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for("hold", &|| {
+        server.log().contains("hold: music to the other party")
+    });
+    client.flush_rtp();
+    let music = client.record(Duration::from_millis(600));
+    assert!(music.len() > 20, "the client hears the switch while held");
+
+    john.command("dial", &format!("sip:*70333@127.0.0.1:{}", server.sip_port));
+    wait_for("park", &|| server.status()["parked"] == 1);
+    std::thread::sleep(Duration::from_millis(500));
+    john.command("hangup", "");
+
+    room.command("dial", &format!("sip:*71333@127.0.0.1:{}", server.sip_port));
+    wait_for("retrieval", &|| {
+        server.status()["parked"] == 0 && server.status()["calls"] == 1
+    });
+    client.flush_rtp();
+    let sock = client.rtp.try_clone().unwrap();
+    let (to, pt) = (call.media, call.pt);
+    let talker = std::thread::spawn(move || Phone::with_rtp(sock).send_tone(to, pt, 600.0, 100));
+    let heard = client.record(Duration::from_millis(1500));
+    talker.join().unwrap();
+    room.command("hangup", "");
+    server.wait_idle();
+    let samples = decode(&heard);
+    assert!(
+        tone_power(&samples, 1400.0) > 10.0 * tone_power(&samples, 1000.0),
+        "the client hears the room, not John"
+    );
+    let room_heard = room.heard();
+    assert!(
+        tone_power(&room_heard, 600.0) > 10.0 * tone_power(&room_heard, 1000.0),
+        "the room hears the client"
+    );
+    let rec = server.record_where(|r| r["callee"] == "15550100333");
+    let events = rec["events"].as_str().unwrap();
+    assert!(
+        events.contains("parked by 333 at *71333") && events.contains("retrieved by 444"),
+        "{events}"
+    );
+}
