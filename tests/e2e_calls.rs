@@ -418,3 +418,93 @@ fn session_timers_keep_refreshed_calls_and_end_dead_ones() {
     server.wait_idle();
     assert_eq!(server.call_records(1)[0]["cause"], "Session timer expired");
 }
+
+/// Early media (183 with SDP): what the callee plays before answering
+/// reaches the caller; the answer then continues on the same streams.
+#[test]
+fn early_media_reaches_the_caller_before_the_answer() {
+    if !peers_ready("early_media_reaches_the_caller_before_the_answer", &[]) {
+        return;
+    }
+    let server = Server::start("calls-early");
+    let mut john = registered(&server, "333");
+    let mut room = registered(&server, "444");
+    let (call_id, seq, branch) = john.start_dial("444", &[PCMU]);
+    let inv = room.ring();
+    let to = room.early(&inv, &[PCMU]);
+    let sock = room.rtp.try_clone().unwrap();
+    let t = std::thread::spawn(move || Phone::with_rtp(sock).send_tone(to, PCMU, 1400.0, 40));
+    let heard = john.record(Duration::from_millis(700));
+    t.join().unwrap();
+    assert!(
+        heard.len() > 15,
+        "early media reached the caller ({} packets)",
+        heard.len()
+    );
+    assert_eq!(dominant(&decode(&heard), 600.0, 1400.0), 1400.0);
+    let _b = room.answer(&inv, &[PCMU]);
+    let mut a = john
+        .finish_dial("444", &call_id, seq, &branch)
+        .expect("answered after early media");
+    assert_eq!(john.bye(&mut a).status, 200);
+    room.request("BYE", Duration::from_secs(5))
+        .map(|b| room.ok(&b))
+        .expect("room gets BYE");
+    server.wait_idle();
+    assert!(server.call_records(1)[0]["features"]
+        .as_str()
+        .unwrap()
+        .contains("early-media"));
+}
+
+/// A call whose phones send no RTP for media.rtp_timeout_s is hung up; a
+/// held call is not (the held side may rightly be silent).
+#[test]
+fn silent_calls_time_out_but_held_calls_do_not() {
+    if !peers_ready("silent_calls_time_out_but_held_calls_do_not", &[]) {
+        return;
+    }
+    let server = Server::start_media("calls-rtp-timeout", "", "", support::rtp_range(), 2);
+    let mut john = registered(&server, "333");
+    let mut room = registered(&server, "444");
+
+    // Held: John holds and nobody sends anything for 5 s; the call stays.
+    let (call_id, seq, branch) = john.start_dial("444", &[PCMU]);
+    let inv = room.ring();
+    let mut b = room.answer(&inv, &[PCMU]);
+    let mut a = john.finish_dial("444", &call_id, seq, &branch).unwrap();
+    assert_eq!(john.reinvite(&mut a, "sendonly").status, 200);
+    assert!(
+        john.request("BYE", Duration::from_secs(5)).is_none(),
+        "a held call is never timed out"
+    );
+    assert_eq!(server.status()["calls"], 1);
+    assert_eq!(room.bye(&mut b).status, 200);
+    john.request("BYE", Duration::from_secs(5))
+        .map(|x| john.ok(&x))
+        .expect("BYE");
+    server.wait_idle();
+
+    // Not held, silent: both get BYE with Reason, and the record says why.
+    let (call_id, seq, branch) = john.start_dial("444", &[PCMU]);
+    let inv = room.ring();
+    let _b = room.answer(&inv, &[PCMU]);
+    let _a = john.finish_dial("444", &call_id, seq, &branch).unwrap();
+    let bye = john
+        .request("BYE", Duration::from_secs(6))
+        .expect("dead call ended");
+    assert!(bye
+        .headers
+        .get_str(sip::Name::Reason)
+        .unwrap()
+        .contains("RTP timeout"));
+    john.ok(&bye);
+    room.request("BYE", Duration::from_secs(2))
+        .map(|x| room.ok(&x))
+        .expect("both legs");
+    server.wait_idle();
+    assert_eq!(
+        server.record_where(|r| r["cause"] == "RTP timeout")["outcome"],
+        "answered"
+    );
+}

@@ -110,7 +110,7 @@ pub fn config_text(sip_port: u16, http_port: u16, db: &Path) -> String {
 }
 
 /// A distinct RTP range for every server this process starts.
-fn rtp_range() -> (u16, u16) {
+pub fn rtp_range() -> (u16, u16) {
     static N: AtomicU32 = AtomicU32::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed) as u16 % 100;
     let low = 21000 + n * 100;
@@ -140,7 +140,15 @@ pub fn config_text_full(
     extra_sip: &str,
     extra_demo: &str,
 ) -> String {
-    config_text_rtp(sip_port, http_port, db, extra_sip, extra_demo, rtp_range())
+    config_text_rtp(
+        sip_port,
+        http_port,
+        db,
+        extra_sip,
+        extra_demo,
+        rtp_range(),
+        30,
+    )
 }
 
 /// The test configuration with an explicit RTP range.
@@ -151,6 +159,7 @@ pub fn config_text_rtp(
     extra_sip: &str,
     extra_demo: &str,
     rtp: (u16, u16),
+    rtp_timeout_s: u32,
 ) -> String {
     format!(
         r#"
@@ -164,7 +173,7 @@ no_answer_timeout_s = 4
 
 [media]
 rtp_ports = "{rtp_low}-{rtp_high}"
-rtp_timeout_s = 30
+rtp_timeout_s = {rtp_timeout}
 
 [http]
 listen = "127.0.0.1:{http_port}"
@@ -237,6 +246,7 @@ tenant = "demo"
         db = db.display(),
         rtp_low = rtp.0,
         rtp_high = rtp.1,
+        rtp_timeout = rtp_timeout_s,
         carrier = carrier_port_for(sip_port),
     )
 }
@@ -272,6 +282,17 @@ impl Server {
 
     /// Starts a server with an explicit RTP port range.
     pub fn start_rtp(name: &str, extra_sip: &str, extra_demo: &str, rtp: (u16, u16)) -> Server {
+        Server::start_media(name, extra_sip, extra_demo, rtp, 30)
+    }
+
+    /// Starts a server with an explicit RTP range and RTP timeout.
+    pub fn start_media(
+        name: &str,
+        extra_sip: &str,
+        extra_demo: &str,
+        rtp: (u16, u16),
+        rtp_timeout_s: u32,
+    ) -> Server {
         let dir = scratch(name);
         let (sip_port, http_port) = (free_port(), free_port());
         let config = dir.join("parkline.toml");
@@ -282,6 +303,7 @@ impl Server {
             extra_sip,
             extra_demo,
             rtp,
+            rtp_timeout_s,
         );
         std::fs::write(&config, text).unwrap();
         let mut s = Server {

@@ -386,6 +386,15 @@ impl Phone {
         inv
     }
 
+    /// Early media: 183 Session Progress with our SDP; returns where to send
+    /// RTP (the switch's address from the INVITE's offer).
+    pub fn early(&mut self, inv: &Request, pts: &[u8]) -> SocketAddr {
+        let sdp = self.sdp(pts, "sendrecv");
+        self.respond(inv, 183, "Session Progress", Some("callee"), &sdp);
+        let offer = sdp::parse_audio(&inv.body).unwrap();
+        SocketAddr::new(offer.address.unwrap(), offer.port)
+    }
+
     /// Answers a ringing INVITE (200 with our SDP) and waits for the ACK.
     pub fn answer(&mut self, inv: &Request, pts: &[u8]) -> Call {
         let sdp = self.sdp(pts, "sendrecv");

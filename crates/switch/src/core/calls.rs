@@ -99,6 +99,18 @@ pub(super) struct OutgoingInvite<'a> {
     pub body: Bytes,
 }
 
+/// The codec the caller gets: the callee's if the caller offered it (no
+/// transcoding), otherwise the caller's first choice.
+fn codec_for_caller(offer: &Audio, callee: Codec) -> (Codec, u8) {
+    offer
+        .codecs
+        .iter()
+        .find(|(c, _)| *c == callee)
+        .or(offer.codecs.first())
+        .copied()
+        .unwrap_or((Codec::Pcmu, 0))
+}
+
 /// Everything a new call starts from.
 struct NewCall {
     peer: Peer,
@@ -664,11 +676,50 @@ impl Switch {
         bye
     }
 
+    /// 1xx from a fork: 183 with SDP bridges early media (announcements,
+    /// ringback from the far end) and answers the caller with a 183 of our
+    /// own; anything else becomes one 180 Ringing.
     fn fork_progress(&mut self, now: Now, id: CallId, resp: &Response) {
         let Some(call) = self.calls.calls.get_mut(&id) else {
             return;
         };
-        if call.phase != Phase::Ringing || call.ringing_sent {
+        if call.phase != Phase::Ringing {
+            return;
+        }
+        let early = (resp.status == 183 && call.b.codec.is_none())
+            .then(|| sdp::parse_audio(&resp.body).ok())
+            .flatten()
+            .filter(|a| !a.codecs.is_empty());
+        if let Some(answer) = early {
+            let (b_codec, b_pt) = answer.codecs[0];
+            call.b.codec = Some((b_codec, b_pt));
+            call.b.telephone_event = answer.telephone_event;
+            call.b.remote_media = answer.address.map(|ip| SocketAddr::new(ip, answer.port));
+            call.a.codec = Some(codec_for_caller(&call.a_offer, b_codec));
+            call.ringing_sent = true;
+            call.features.insert("early-media");
+            let (leg_a, leg_b) = (clone_media(&call.a), clone_media(&call.b));
+            let key = call.a_key.clone();
+            let mut progress = respond::build(
+                &call.a_invite,
+                183,
+                None,
+                &self.cfg.secret,
+                &self.cfg.server_name,
+            );
+            progress
+                .headers
+                .push(Name::Contact, self.contact(leg_a.peer));
+            progress.headers.push(Name::ContentType, "application/sdp");
+            progress.body = self.sdp_for(&leg_a, Direction::SendRecv);
+            self.configure(&leg_a);
+            self.configure(&leg_b);
+            self.outputs
+                .push_back(Output::Media(MediaCommand::Bridge(leg_a.port, leg_b.port)));
+            debug!(call = id, "early media");
+            return self.reply(now, &key, progress);
+        }
+        if call.ringing_sent {
             return;
         }
         call.ringing_sent = true;
@@ -759,14 +810,7 @@ impl Switch {
         }
         // The caller gets the callee's codec if it offered it; otherwise its
         // own first choice, and the switch transcodes.
-        let a_codec = call
-            .a_offer
-            .codecs
-            .iter()
-            .find(|(c, _)| *c == b_codec)
-            .or(call.a_offer.codecs.first())
-            .copied()
-            .expect("offer has codecs");
+        let a_codec = codec_for_caller(&call.a_offer, b_codec);
         if a_codec.0 != b_codec {
             call.features.insert("transcoding");
         }
