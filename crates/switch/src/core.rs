@@ -433,4 +433,6 @@ impl Switch {
 }
 
 #[cfg(test)]
+mod call_tests;
+#[cfg(test)]
 mod tests;

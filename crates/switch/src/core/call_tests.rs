@@ -1,0 +1,412 @@
+//! Call control and parking driven deterministically: hand-made datagrams in,
+//! outputs (bytes per peer, media commands, store writes) out, a fake clock.
+
+use super::*;
+use crate::auth::ha1;
+use crate::output::{MediaCommand, StoreOp};
+use crate::peer::Transport;
+use accounts::{Extension, Source, Tenant};
+use sip::digest::{compute_response, Algorithm, Credentials};
+use std::time::{Duration, Instant};
+
+const JOHN: &str = "127.0.0.1:5070";
+const ROOM: &str = "127.0.0.1:5080";
+const ROOM2: &str = "127.0.0.1:5082";
+const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n";
+
+fn directory() -> Directory {
+    let t = Tenant::new("acme", "acme.example");
+    let ext = |n: &str| Extension {
+        tenant: "acme".into(),
+        number: n.into(),
+        name: format!("Ext {n}"),
+        ha1_md5: ha1(Algorithm::Md5, n, "acme.example", &format!("pw-{n}")),
+        ha1_sha256: ha1(Algorithm::Sha256, n, "acme.example", &format!("pw-{n}")),
+        enabled: true,
+        can_call_out: true,
+        can_park: true,
+        can_retrieve: true,
+        source: Source::Config,
+    };
+    Directory::new(vec![t], vec![ext("333"), ext("444")], vec![], vec![])
+}
+
+struct World {
+    sw: Switch,
+    now: Now,
+    seq: u32,
+}
+
+/// What the switch did in reaction to one input.
+struct Did {
+    sent: Vec<(String, Message)>,
+    media: Vec<MediaCommand>,
+    store: Vec<StoreOp>,
+}
+
+impl Did {
+    fn to(&self, addr: &str) -> Vec<&Message> {
+        self.sent
+            .iter()
+            .filter(|(a, _)| a == addr)
+            .map(|(_, m)| m)
+            .collect()
+    }
+
+    fn response_to(&self, addr: &str, status: u16) -> Response {
+        self.to(addr)
+            .into_iter()
+            .find_map(|m| match m {
+                Message::Response(r) if r.status == status => Some(r.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {status} to {addr}: {:?}",
+                    self.sent
+                        .iter()
+                        .map(|(a, m)| (a, first_line(m)))
+                        .collect::<Vec<_>>()
+                )
+            })
+    }
+
+    fn request_to(&self, addr: &str, method: Method) -> Request {
+        self.to(addr)
+            .into_iter()
+            .find_map(|m| match m {
+                Message::Request(r) if r.method == method => Some(r.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no {method} to {addr}"))
+    }
+}
+
+fn first_line(m: &Message) -> String {
+    String::from_utf8_lossy(&m.encode())
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+impl World {
+    fn new() -> World {
+        let cfg = SwitchConfig {
+            default_tenant: Some("acme".into()),
+            ..Default::default()
+        };
+        World {
+            sw: Switch::new(cfg, directory()),
+            now: Now {
+                mono: Instant::now(),
+                unix_s: 1_700_000_000,
+                unix_ms: 1_700_000_000_000,
+            },
+            seq: 0,
+        }
+    }
+
+    fn collect(&mut self) -> Did {
+        let mut did = Did {
+            sent: vec![],
+            media: vec![],
+            store: vec![],
+        };
+        while let Some(o) = self.sw.poll_output() {
+            match o {
+                Output::Transmit(p, b) => {
+                    if let Ok(Some(m)) = sip::parse_datagram(&b, &sip::Limits::default()) {
+                        did.sent.push((p.addr.to_string(), m));
+                    }
+                }
+                Output::Media(c) => did.media.push(c),
+                Output::Store(s) => did.store.push(s),
+            }
+        }
+        did
+    }
+
+    fn from(&mut self, addr: &str, text: &str) -> Did {
+        let peer = Peer {
+            transport: Transport::Udp,
+            addr: addr.parse().unwrap(),
+        };
+        self.sw
+            .handle_datagram(self.now, peer, Bytes::copy_from_slice(text.as_bytes()));
+        self.collect()
+    }
+
+    fn advance(&mut self, d: Duration) -> Did {
+        self.now.mono += d;
+        self.now.unix_s += d.as_secs();
+        self.now.unix_ms += d.as_millis() as u64;
+        self.sw.handle_timeout(self.now);
+        self.collect()
+    }
+
+    fn next(&mut self) -> u32 {
+        self.seq += 1;
+        self.seq
+    }
+
+    fn register(&mut self, user: &str, addr: &str) {
+        let n = self.next();
+        let text = |auth: &str, cseq: u32| {
+            format!("REGISTER sip:acme.example SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch=z9hG4bKreg{n}{cseq};rport\r\nFrom: <sip:{user}@acme.example>;tag=r{n}\r\nTo: <sip:{user}@acme.example>\r\nCall-ID: reg{n}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{addr}>\r\n{auth}Content-Length: 0\r\n\r\n")
+        };
+        let challenge = self.from(addr, &text("", 1)).response_to(addr, 401);
+        let auth = credentials(
+            &challenge,
+            Name::WwwAuthenticate,
+            user,
+            "REGISTER",
+            "sip:acme.example",
+        );
+        self.from(addr, &text(&format!("Authorization: {auth}\r\n"), 2))
+            .response_to(addr, 200);
+    }
+
+    /// An authenticated INVITE from `user` at `addr` to `number`; returns what
+    /// the switch did with the authenticated one, and the INVITE text.
+    fn invite(&mut self, user: &str, addr: &str, number: &str) -> (Did, String) {
+        let n = self.next();
+        let text = |auth: &str, cseq: u32, branch: &str| {
+            format!("INVITE sip:{number}@acme.example SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@acme.example>;tag=c{n}\r\nTo: <sip:{number}@acme.example>\r\nCall-ID: call{n}\r\nCSeq: {cseq} INVITE\r\nContact: <sip:{user}@{addr}>\r\n{auth}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP}", SDP.len())
+        };
+        let challenge = self
+            .from(addr, &text("", 1, &format!("z9hG4bKi{n}a")))
+            .response_to(addr, 407);
+        // ACK the 407 (RFC 3261 17.1.1.3), or the switch keeps resending it.
+        let ack = format!(
+            "ACK sip:{number}@acme.example SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch=z9hG4bKi{n}a;rport\r\nFrom: <sip:{user}@acme.example>;tag=c{n}\r\nTo: {}\r\nCall-ID: call{n}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+            challenge.headers.get_str(Name::To).unwrap()
+        );
+        self.from(addr, &ack);
+        let auth = credentials(
+            &challenge,
+            Name::ProxyAuthenticate,
+            user,
+            "INVITE",
+            &format!("sip:{number}@acme.example"),
+        );
+        let t = text(
+            &format!("Proxy-Authorization: {auth}\r\n"),
+            2,
+            &format!("z9hG4bKi{n}b"),
+        );
+        (self.from(addr, &t), t)
+    }
+
+    /// The callee's response to an INVITE the switch sent.
+    fn answer(&mut self, addr: &str, inv: &Request, status: u16, sdp: bool) -> Did {
+        let mut r = Response::to_request(inv, status, sip::reason_phrase(status));
+        r.set_to_tag("callee");
+        if sdp {
+            r.headers
+                .push(Name::Contact, format!("<sip:callee@{addr}>"));
+            r.headers.push(Name::ContentType, "application/sdp");
+            r.body = Bytes::from(SDP.replace("4000", "4002"));
+        }
+        self.from(addr, &String::from_utf8(r.encode().to_vec()).unwrap())
+    }
+}
+
+fn credentials(challenge: &Response, header: Name, user: &str, method: &str, uri: &str) -> String {
+    let v = challenge.headers.get_str(header).unwrap();
+    let nonce = v
+        .split("nonce=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut c = Credentials {
+        username: user.into(),
+        realm: "acme.example".into(),
+        nonce,
+        uri: uri.into(),
+        qop: Some("auth".into()),
+        nc: Some("00000001".into()),
+        cnonce: Some("abc".into()),
+        algorithm: Some("MD5".into()),
+        ..Default::default()
+    };
+    c.response = compute_response(Algorithm::Md5, &c, &format!("pw-{user}"), method);
+    format!(
+        "Digest username=\"{user}\", realm=\"acme.example\", nonce=\"{}\", uri=\"{uri}\", response=\"{}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"abc\"",
+        c.nonce, c.response
+    )
+}
+
+/// An in-dialog request from the caller side, built from the 200 it got.
+fn in_dialog(ok: &Response, method: &str, n: u32, body: &str, addr: &str) -> String {
+    let ct = if body.is_empty() {
+        String::new()
+    } else {
+        "Content-Type: application/sdp\r\n".into()
+    };
+    format!(
+        "{method} sip:parkline@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch=z9hG4bKd{n}{method};rport\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {n} {method}\r\nContact: <sip:x@{addr}>\r\n{ct}Content-Length: {}\r\n\r\n{body}",
+        ok.headers.get_str(Name::From).unwrap(),
+        ok.headers.get_str(Name::To).unwrap(),
+        String::from_utf8_lossy(ok.call_id().unwrap()),
+        body.len()
+    )
+}
+
+fn ports(media: &[MediaCommand]) -> Vec<u16> {
+    media
+        .iter()
+        .filter_map(|c| {
+            if let MediaCommand::Open(p) = c {
+                Some(*p)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// John calls 444, registered twice: both ring, ROOM answers, ROOM2 is cancelled.
+fn established(w: &mut World) -> (Response, Vec<u16>) {
+    w.register("444", ROOM);
+    w.register("444", ROOM2);
+    let (did, _) = w.invite("333", JOHN, "444");
+    did.response_to(JOHN, 100);
+    let opened = ports(&did.media);
+    assert_eq!(opened.len(), 2, "two RTP ports anchored");
+    let inv1 = did.request_to(ROOM, Method::Invite);
+    let inv2 = did.request_to(ROOM2, Method::Invite);
+    assert!(
+        inv1.headers
+            .get_str(Name::From)
+            .unwrap()
+            .starts_with("\"Ext 333\""),
+        "caller identity carried"
+    );
+    assert_eq!(
+        w.answer(ROOM2, &inv2, 180, false)
+            .response_to(JOHN, 180)
+            .status,
+        180
+    );
+    let did = w.answer(ROOM, &inv1, 200, true);
+    did.request_to(ROOM, Method::Ack);
+    did.request_to(ROOM2, Method::Cancel);
+    assert!(did
+        .media
+        .contains(&MediaCommand::Bridge(opened[0], opened[1])));
+    let ok = did.response_to(JOHN, 200);
+    let answer = media::sdp::parse_audio(&ok.body).unwrap();
+    assert_eq!(
+        answer.port, opened[0],
+        "the caller talks to the switch's port"
+    );
+    // The cancelled phone answers 487; the switch ACKs it.
+    let acked = w.answer(ROOM2, &inv2, 487, false);
+    acked.request_to(ROOM2, Method::Ack);
+    w.from(JOHN, &in_dialog(&ok, "ACK", 2, "", JOHN));
+    (ok, opened)
+}
+
+#[test]
+fn a_forked_call_is_answered_bridged_and_hung_up() {
+    let mut w = World::new();
+    let (ok, opened) = established(&mut w);
+    assert!(
+        w.advance(Duration::from_secs(2)).to(JOHN).is_empty(),
+        "no 2xx retransmission after the ACK"
+    );
+    let did = w.from(JOHN, &in_dialog(&ok, "BYE", 3, "", JOHN));
+    did.response_to(JOHN, 200);
+    did.request_to(ROOM, Method::Bye);
+    for p in opened {
+        assert!(did.media.contains(&MediaCommand::Close(p)));
+    }
+    assert!(
+        matches!(did.store.as_slice(), [StoreOp::SaveCallRecord(r)] if r.outcome == accounts::Outcome::Answered)
+    );
+    assert_eq!((w.sw.call_count(), w.sw.ports_in_use()), (0, 0));
+}
+
+#[test]
+fn hold_plays_music_to_the_other_party_and_parking_releases_the_holder() {
+    let mut w = World::new();
+    w.register("333", JOHN);
+    let (ok, opened) = established(&mut w);
+    let held = SDP.replace("sendrecv", "sendonly");
+    let did = w.from(JOHN, &in_dialog(&ok, "INVITE", 3, &held, JOHN));
+    let answer = media::sdp::parse_audio(&did.response_to(JOHN, 200).body).unwrap();
+    assert_eq!(answer.direction, media::sdp::Direction::RecvOnly);
+    assert!(
+        did.media.contains(&MediaCommand::Music(opened[1])),
+        "the room hears music"
+    );
+    assert!(did.to(ROOM).is_empty(), "the hold is not forwarded");
+
+    let (did, _) = w.invite("333", JOHN, "*70333");
+    let ok_park = did.response_to(JOHN, 200);
+    assert_eq!(
+        ok_park.headers.get_str(Name::PAssertedIdentity).unwrap(),
+        "\"Parked *71333\" <sip:*71333@acme.example>"
+    );
+    let bye = did.request_to(JOHN, Method::Bye);
+    assert_eq!(bye.call_id(), ok.call_id(), "John's held leg is released");
+    let mut expected = vec![
+        crate::prompts::phrase("call-parked"),
+        crate::prompts::phrase("to-retrieve-dial"),
+    ];
+    expected.extend(crate::prompts::spoken("*71333"));
+    assert!(
+        did.media
+            .iter()
+            .any(|c| matches!(c, MediaCommand::Play(_, p) if *p == expected)),
+        "{:?}",
+        did.media
+    );
+    assert!(
+        did.media.contains(&MediaCommand::Close(opened[0])),
+        "John's RTP port is freed"
+    );
+    assert_eq!(w.sw.parked_count(), 1);
+
+    // Nobody retrieves: after 180 s John's phone rings with the parked party.
+    let did = w.advance(Duration::from_secs(181));
+    let comeback = did.request_to(JOHN, Method::Invite);
+    assert!(comeback
+        .headers
+        .get_str(Name::From)
+        .unwrap()
+        .starts_with("\"Parked: Ext 444\""));
+    assert_eq!(w.sw.parked_count(), 0);
+}
+
+#[test]
+fn the_first_retrieval_wins() {
+    let mut w = World::new();
+    let (ok, _) = established(&mut w);
+    let held = SDP.replace("sendrecv", "sendonly");
+    w.from(JOHN, &in_dialog(&ok, "INVITE", 3, &held, JOHN));
+    w.invite("333", JOHN, "*70");
+    let code = w.sw.parked()[0].2.clone();
+    assert!(code.starts_with("*71*") && code.len() == 8, "{code}");
+    let (first, _) = w.invite("444", ROOM, &code);
+    let (second, _) = w.invite("444", ROOM2, &code);
+    let won = first.response_to(ROOM, 200);
+    assert!(
+        won.headers.get(Name::PAssertedIdentity).is_some(),
+        "the winner sees the parked party"
+    );
+    let lost = second.response_to(ROOM2, 200);
+    assert!(
+        lost.headers.get(Name::PAssertedIdentity).is_none(),
+        "the other gets the announcement"
+    );
+    let no_call = crate::prompts::phrase("no-call-parked-at");
+    assert!(second
+        .media
+        .iter()
+        .any(|c| matches!(c, MediaCommand::Play(_, p) if p[0] == no_call)));
+}
