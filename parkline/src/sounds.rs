@@ -72,3 +72,15 @@ pub fn prompts(dir: Option<&Path>) -> Result<Vec<Clip>> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_prompts_are_in_the_order_the_switch_indexes() {
+        assert_eq!(PROMPT_NAMES, switch::prompts::NAMES);
+        assert_eq!(prompts(None).unwrap().len(), PROMPT_NAMES.len());
+        assert!(music(None).unwrap().frames() > 100);
+    }
+}

@@ -208,7 +208,7 @@ impl World {
             r.headers.push(Name::ContentType, "application/sdp");
             r.body = Bytes::from(SDP.replace("4000", "4002"));
         }
-        self.from(addr, &String::from_utf8(r.encode().to_vec()).unwrap())
+        self.from(addr, std::str::from_utf8(&r.encode()).unwrap())
     }
 }
 
