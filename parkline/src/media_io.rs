@@ -67,6 +67,7 @@ struct State {
     by_port: HashMap<u16, (EndpointId, Token, Token)>,
     next_token: usize,
     address: IpAddr,
+    failed: Vec<u16>,
 }
 
 fn run(
@@ -83,6 +84,7 @@ fn run(
         by_port: HashMap::new(),
         next_token: 0,
         address,
+        failed: Vec::new(),
     };
     let mut ready = Events::with_capacity(1024);
     let mut buf = vec![0u8; 2048];
@@ -120,6 +122,9 @@ fn run(
         }
         if !st.by_port.is_empty() && st.engine.on_tick(Instant::now()) {
             st.send_generated();
+        }
+        for port in st.failed.drain(..) {
+            let _ = events.try_send(Event::Media(MediaEvent::OpenFailed(port)));
         }
         while let Some(ev) = st.engine.poll_event() {
             let ev = match ev {
@@ -166,8 +171,11 @@ impl State {
                     (a, b) => {
                         warn!(port, "cannot bind RTP/RTCP port pair");
                         for t in [a, b].into_iter().flatten() {
-                            self.socks.remove(&t);
+                            if let Some(mut s) = self.socks.remove(&t) {
+                                let _ = poll.registry().deregister(&mut s.socket);
+                            }
                         }
+                        self.failed.push(port);
                     }
                 }
             }

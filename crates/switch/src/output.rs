@@ -74,6 +74,8 @@ pub enum MediaEvent {
     PromptDone(u16),
     /// The party sent no RTP for the idle timeout.
     Idle(u16),
+    /// The port (or its RTCP neighbour) could not be bound: no media there.
+    OpenFailed(u16),
 }
 
 /// One output of the core.

@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 pub struct Ports {
     free: VecDeque<u16>,
     total: usize,
+    retired: std::collections::HashSet<u16>,
 }
 
 impl Ports {
@@ -17,6 +18,7 @@ impl Ports {
         Ports {
             total: free.len(),
             free,
+            retired: Default::default(),
         }
     }
 
@@ -25,14 +27,21 @@ impl Ports {
         self.free.pop_front()
     }
 
-    /// Returns a port.
+    /// Returns a port (unless it was retired).
     pub fn give_back(&mut self, port: u16) {
-        self.free.push_back(port);
+        if !self.retired.contains(&port) {
+            self.free.push_back(port);
+        }
     }
 
-    /// Ports in use.
+    /// Takes a port out of circulation for good (another process holds it).
+    pub fn retire(&mut self, port: u16) {
+        self.retired.insert(port);
+    }
+
+    /// Ports in use (retired ones do not count).
     pub fn in_use(&self) -> usize {
-        self.total - self.free.len()
+        self.total - self.free.len() - self.retired.len()
     }
 }
 
@@ -48,5 +57,10 @@ mod tests {
         assert_eq!(p.take(), None, "20006 has no room for RTCP");
         p.give_back(20002);
         assert_eq!(p.in_use(), 1);
+        p.retire(20004);
+        p.give_back(20004);
+        assert_eq!(p.in_use(), 0);
+        assert_eq!(p.take(), Some(20002), "a retired port never comes back");
+        assert_eq!(p.take(), None);
     }
 }

@@ -1342,6 +1342,33 @@ impl Switch {
                     self.end_call(now, id, None, Outcome::Answered, 408, "RTP timeout");
                 }
             }
+            MediaEvent::OpenFailed(port) => {
+                let Some(&(id, _)) = self.calls.by_port.get(&port) else {
+                    return;
+                };
+                warn!(
+                    call = id,
+                    port, "RTP port could not be bound: retired, ending the call"
+                );
+                self.ports.retire(port);
+                let ringing = self
+                    .calls
+                    .calls
+                    .get(&id)
+                    .is_some_and(|c| c.phase == Phase::Ringing);
+                if ringing {
+                    self.fail_call(now, id, 503, "Media port unavailable");
+                } else {
+                    self.end_call(
+                        now,
+                        id,
+                        None,
+                        Outcome::Failed,
+                        503,
+                        "Media port unavailable",
+                    );
+                }
+            }
             MediaEvent::Dtmf(port, key) => debug!(port, %key, "DTMF"),
             MediaEvent::PromptDone(port) => {
                 let Some(&(id, _)) = self.calls.by_port.get(&port) else {
