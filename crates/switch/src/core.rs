@@ -2,6 +2,9 @@
 //! transaction layer, and reports what to send and what to persist.
 
 mod calls;
+mod ending;
+mod forks;
+mod in_dialog;
 mod parking;
 
 use crate::auth::{AuthOutcome, Authenticator};

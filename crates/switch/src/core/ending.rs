@@ -1,0 +1,242 @@
+//! How calls end: BYE to the remaining legs, ports freed, the record
+//! written; the call timers; and what the media engine reports.
+
+use super::Switch;
+use crate::call::{CallId, Phase, Side};
+use crate::output::{MediaCommand, Output, StoreOp};
+use crate::time::Now;
+use accounts::Outcome;
+use tracing::{debug, info, warn};
+
+impl Switch {
+    /// Ends a call: BYE to every established leg except `hung_up`, cancel
+    /// what still rings, close media, write the record.
+    pub(super) fn end_call(
+        &mut self,
+        now: Now,
+        id: CallId,
+        hung_up: Option<Side>,
+        outcome: Outcome,
+        status: u16,
+        cause: &str,
+    ) {
+        self.cancel_forks(now, id, None);
+        let Some(mut call) = self.calls.calls.remove(&id) else {
+            return;
+        };
+        for side in [Side::A, Side::B] {
+            let peer = call.leg(side).peer;
+            if Some(side) == hung_up {
+                continue;
+            }
+            if side == Side::A && call.phase == Phase::Ringing {
+                continue;
+            }
+            if let Some(d) = call.leg(side).dialog.as_ref() {
+                let mut d = d.clone();
+                let reason = format!("SIP;cause={status};text=\"{cause}\"");
+                let bye = self.bye(&mut d, peer, &reason);
+                self.layer
+                    .send_request(now.mono, bye, peer, peer.is_reliable());
+            }
+        }
+        self.drain_layer();
+        self.unpark(now, id, &mut call);
+        for port in [call.a.port, call.b.port].into_iter().filter(|&p| p != 0) {
+            self.outputs
+                .push_back(Output::Media(MediaCommand::Close(port)));
+            self.ports.give_back(port);
+            self.calls.by_port.remove(&port);
+        }
+        self.calls.by_invite.remove(&call.a_key);
+        for f in &call.forks {
+            self.calls.by_fork.remove(&f.key);
+        }
+        for leg in [&call.a, &call.b] {
+            if let Some(d) = &leg.dialog {
+                self.calls.by_dialog.remove(&(
+                    d.id.call_id.clone(),
+                    d.id.local_tag.clone(),
+                    d.id.remote_tag.clone(),
+                ));
+            }
+        }
+        let r = &mut call.record;
+        r.ended_ms = now.unix_ms;
+        r.outcome = if r.answered_ms.is_some() {
+            Outcome::Answered
+        } else {
+            outcome
+        };
+        let refusal = call.phase == Phase::Announcing && r.status >= 300;
+        if refusal {
+            // A refusal (or a parked call's goodbye) keeps its own status and
+            // cause, however the caller hangs up.
+            r.outcome = if call.features.contains("park") {
+                Outcome::NoAnswer
+            } else {
+                Outcome::Refused
+            };
+        } else {
+            r.status = status;
+            r.cause = cause.to_string();
+        }
+        r.features = call.features.iter().copied().collect::<Vec<_>>().join(",");
+        info!(
+            call = id,
+            outcome = r.outcome.as_str(),
+            status,
+            cause,
+            "call ended"
+        );
+        self.outputs
+            .push_back(Output::Store(StoreOp::SaveCallRecord(Box::new(
+                call.record,
+            ))));
+    }
+
+    /// Call timers: no answer, 2xx retransmission and ACK timeout.
+    pub(super) fn call_timers(&mut self, now: Now) {
+        for id in self.calls.deadlines.pop_due(now.mono) {
+            let Some(call) = self.calls.calls.get_mut(&id) else {
+                continue;
+            };
+            if call.ring_deadline.is_some_and(|d| now.mono >= d) && call.phase == Phase::Ringing {
+                info!(call = id, "no answer");
+                self.fail_call(now, id, 480, "No Answer");
+                continue;
+            }
+            if call.ring_deadline.is_some_and(|d| now.mono >= d) && call.phase == Phase::Comeback {
+                call.ring_deadline = None;
+                self.comeback_failed(now, id);
+                continue;
+            }
+            if call.phase == Phase::Parked
+                && call.comeback.as_ref().is_some_and(|c| now.mono >= c.0)
+            {
+                self.start_comeback(now, id);
+                continue;
+            }
+            let expired = [call.a.session, call.b.session]
+                .into_iter()
+                .flatten()
+                .any(|(_, at)| now.mono >= at);
+            if expired && call.phase == Phase::Established {
+                warn!(call = id, "session timer expired: hanging up");
+                self.end_call(
+                    now,
+                    id,
+                    None,
+                    Outcome::Answered,
+                    408,
+                    "Session timer expired",
+                );
+                continue;
+            }
+            if let Some(ok) = call.ok.as_mut() {
+                if now.mono >= ok.give_up {
+                    call.ok = None;
+                    warn!(call = id, "no ACK for our 2xx: hanging up");
+                    self.end_call(
+                        now,
+                        id,
+                        Some(Side::A),
+                        Outcome::Failed,
+                        408,
+                        "No ACK from the caller",
+                    );
+                    continue;
+                }
+                if now.mono >= ok.next {
+                    let wire = ok.wire.clone();
+                    ok.interval = (ok.interval * 2).min(self.cfg.timers.t2);
+                    ok.next = now.mono + ok.interval;
+                    let peer = ok.peer;
+                    self.transmit(peer, wire);
+                }
+            }
+            if let Some(call) = self.calls.calls.get(&id) {
+                if let Some(at) = call.deadline() {
+                    self.calls.deadlines.schedule(at, id);
+                }
+            }
+        }
+    }
+
+    /// The earliest call timer.
+    pub(super) fn next_call_deadline(&self) -> Option<std::time::Instant> {
+        self.calls.deadlines.next()
+    }
+
+    /// An event from the media engine.
+    pub fn handle_media_event(&mut self, now: Now, event: crate::output::MediaEvent) {
+        use crate::output::MediaEvent;
+        match event {
+            MediaEvent::Idle(port) => {
+                let Some(&(id, side)) = self.calls.by_port.get(&port) else {
+                    return;
+                };
+                let established = self
+                    .calls
+                    .calls
+                    .get(&id)
+                    .is_some_and(|c| c.phase == Phase::Established);
+                if established {
+                    warn!(call = id, ?side, "no RTP from the party: hanging up");
+                    self.end_call(now, id, None, Outcome::Answered, 408, "RTP timeout");
+                }
+            }
+            MediaEvent::OpenFailed(port) => {
+                let Some(&(id, _)) = self.calls.by_port.get(&port) else {
+                    return;
+                };
+                warn!(
+                    call = id,
+                    port, "RTP port could not be bound: retired, ending the call"
+                );
+                self.ports.retire(port);
+                let ringing = self
+                    .calls
+                    .calls
+                    .get(&id)
+                    .is_some_and(|c| c.phase == Phase::Ringing);
+                if ringing {
+                    self.fail_call(now, id, 503, "Media port unavailable");
+                } else {
+                    self.end_call(
+                        now,
+                        id,
+                        None,
+                        Outcome::Failed,
+                        503,
+                        "Media port unavailable",
+                    );
+                }
+            }
+            MediaEvent::Dtmf(port, key) => debug!(port, %key, "DTMF"),
+            MediaEvent::PromptDone(port) => {
+                let Some(&(id, _)) = self.calls.by_port.get(&port) else {
+                    return;
+                };
+                if self
+                    .calls
+                    .calls
+                    .get(&id)
+                    .is_some_and(|c| c.phase == Phase::Announcing)
+                {
+                    self.end_call(now, id, None, Outcome::Answered, 200, "announcement played");
+                }
+            }
+        }
+    }
+
+    /// Live calls.
+    pub fn call_count(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// RTP ports in use.
+    pub fn ports_in_use(&self) -> usize {
+        self.ports.in_use()
+    }
+}

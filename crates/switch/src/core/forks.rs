@@ -1,0 +1,389 @@
+//! Answers to the switch's own INVITEs: ringing, early media, the first
+//! 2xx that wins (ACK, bridge, 200 to the caller), failures and their best
+//! mapping, CANCEL of the losers, and late answers to calls already gone.
+
+use super::calls::*;
+use super::Switch;
+use crate::call::{CallId, OkRetransmit, Phase, Side};
+use crate::output::{MediaCommand, Output};
+use crate::peer::Peer;
+use crate::respond;
+use crate::time::Now;
+use bytes::Bytes;
+use media::sdp::{self, Direction};
+use sip::dialog::Dialog;
+use sip::transaction::ClientKey;
+use sip::{Method, Name, Request, Response, SipHeaders};
+use std::net::SocketAddr;
+use tracing::{debug, info, warn};
+
+impl Switch {
+    /// A response to one of our requests.
+    pub(super) fn handle_call_response(&mut self, now: Now, key: ClientKey, resp: Response) {
+        if key.method != "INVITE" {
+            return; // BYE and CANCEL answers need no action
+        }
+        let Some(&id) = self.calls.by_fork.get(&key) else {
+            return self.orphan_response(now, &key, &resp);
+        };
+        match resp.status {
+            100 => {}
+            101..=199 => self.fork_progress(now, id, &resp),
+            200..=299 => self.fork_answered(now, id, &key, &resp),
+            _ => self.fork_failed(now, id, &key, resp.status),
+        }
+    }
+
+    pub(super) fn orphan_response(&mut self, now: Now, key: &ClientKey, resp: &Response) {
+        if resp.status < 200 {
+            return;
+        }
+        let Some((invite, peer)) = self.calls.orphans.remove(key) else {
+            return;
+        };
+        if resp.status < 300 {
+            // Answered after the call ended: ACK and hang up at once.
+            if let Ok(mut d) = Dialog::as_uac(&invite, resp) {
+                self.send_ack(&mut d, peer);
+                let bye = self.bye(&mut d, peer, "SIP;cause=487;text=\"Call already ended\"");
+                self.layer
+                    .send_request(now.mono, bye, peer, peer.is_reliable());
+                self.drain_layer();
+            }
+        }
+    }
+
+    pub(super) fn send_ack(&mut self, d: &mut Dialog, peer: Peer) -> Bytes {
+        let via = self.via(peer);
+        let contact = self.contact(peer);
+        let ack = d
+            .request(Method::Ack, &via, &contact, Some(d.local_seq))
+            .encode();
+        self.transmit(peer, ack.clone());
+        ack
+    }
+
+    pub(super) fn bye(&mut self, d: &mut Dialog, peer: Peer, reason: &str) -> Request {
+        let via = self.via(peer);
+        let contact = self.contact(peer);
+        let mut bye = d.request(Method::Bye, &via, &contact, None);
+        bye.headers.push(Name::Reason, reason.to_string());
+        bye
+    }
+
+    /// 1xx from a fork: 183 with SDP bridges early media (announcements,
+    /// ringback from the far end) and answers the caller with a 183 of our
+    /// own; anything else becomes one 180 Ringing.
+    pub(super) fn fork_progress(&mut self, now: Now, id: CallId, resp: &Response) {
+        let Some(call) = self.calls.calls.get_mut(&id) else {
+            return;
+        };
+        if call.phase != Phase::Ringing {
+            return;
+        }
+        let early = (resp.status == 183 && call.b.codec.is_none())
+            .then(|| sdp::parse_audio(&resp.body).ok())
+            .flatten()
+            .filter(|a| !a.codecs.is_empty());
+        if let Some(answer) = early {
+            let (b_codec, b_pt) = answer.codecs[0];
+            call.b.codec = Some((b_codec, b_pt));
+            call.b.telephone_event = answer.telephone_event;
+            call.b.remote_media = answer.address.map(|ip| SocketAddr::new(ip, answer.port));
+            call.a.codec = Some(codec_for_caller(&call.a_offer, b_codec));
+            call.ringing_sent = true;
+            call.features.insert("early-media");
+            let (leg_a, leg_b) = (clone_media(&call.a), clone_media(&call.b));
+            let key = call.a_key.clone();
+            let mut progress = respond::build(
+                &call.a_invite,
+                183,
+                None,
+                &self.cfg.secret,
+                &self.cfg.server_name,
+            );
+            progress
+                .headers
+                .push(Name::Contact, self.contact(leg_a.peer));
+            progress.headers.push(Name::ContentType, "application/sdp");
+            progress.body = self.sdp_for(&leg_a, Direction::SendRecv);
+            self.configure(&leg_a);
+            self.configure(&leg_b);
+            self.outputs
+                .push_back(Output::Media(MediaCommand::Bridge(leg_a.port, leg_b.port)));
+            debug!(call = id, "early media");
+            return self.reply(now, &key, progress);
+        }
+        if call.ringing_sent {
+            return;
+        }
+        call.ringing_sent = true;
+        let ringing = respond::build(
+            &call.a_invite,
+            180,
+            None,
+            &self.cfg.secret,
+            &self.cfg.server_name,
+        );
+        let key = call.a_key.clone();
+        debug!(call = id, status = resp.status, "ringing");
+        self.reply(now, &key, ringing);
+    }
+
+    pub(super) fn fork_answered(&mut self, now: Now, id: CallId, key: &ClientKey, resp: &Response) {
+        let Some(call) = self.calls.calls.get(&id) else {
+            return;
+        };
+        let Some(fork_i) = call.forks.iter().position(|f| &f.key == key) else {
+            return;
+        };
+        if call.phase == Phase::Comeback {
+            return self.comeback_answered(now, id, key, resp);
+        }
+        if call.phase != Phase::Ringing {
+            let this = String::from_utf8_lossy(resp.call_id().unwrap_or_default()).into_owned();
+            // The dialog this 2xx established, on whichever side it lives.
+            let winner = [&call.a, &call.b]
+                .into_iter()
+                .filter_map(|l| l.dialog.as_ref())
+                .find(|d| d.id.call_id == this && d.local_seq == 1)
+                .cloned();
+            let fork = &call.forks[fork_i];
+            let (invite, peer) = (fork.invite.clone(), fork.peer);
+            if let Some(mut d) = winner {
+                // A retransmitted 2xx: our ACK was lost.
+                self.send_ack(&mut d, peer);
+            } else if let Ok(mut d) = Dialog::as_uac(&invite, resp) {
+                self.send_ack(&mut d, peer);
+                let bye = self.bye(
+                    &mut d,
+                    peer,
+                    "SIP;cause=200;text=\"Call completed elsewhere\"",
+                );
+                self.layer
+                    .send_request(now.mono, bye, peer, peer.is_reliable());
+                self.drain_layer();
+            }
+            return;
+        }
+        let fork_peer = call.forks[fork_i].peer;
+        let fork_invite = call.forks[fork_i].invite.clone();
+        let Ok(mut dialog) = Dialog::as_uac(&fork_invite, resp) else {
+            warn!(call = id, "2xx without a usable dialog");
+            return self.fail_call(now, id, 502, "Bad Gateway");
+        };
+        self.send_ack(&mut dialog, fork_peer);
+        let answer = sdp::parse_audio(&resp.body)
+            .ok()
+            .filter(|a| !a.codecs.is_empty());
+        let Some(answer) = answer else {
+            let bye = self.bye(
+                &mut dialog,
+                fork_peer,
+                "SIP;cause=488;text=\"No usable SDP answer\"",
+            );
+            self.layer
+                .send_request(now.mono, bye, fork_peer, fork_peer.is_reliable());
+            self.drain_layer();
+            return self.fail_call(now, id, 488, "Not Acceptable Here");
+        };
+        self.cancel_forks(now, id, Some(fork_i));
+        let Some(call) = self.calls.calls.get_mut(&id) else {
+            return;
+        };
+        call.forks[fork_i].final_status = Some(resp.status);
+        let (b_codec, b_pt) = answer.codecs[0];
+        call.b.codec = Some((b_codec, b_pt));
+        call.b.telephone_event = answer.telephone_event;
+        call.b.remote_media = answer.address.map(|ip| SocketAddr::new(ip, answer.port));
+        call.b.peer = fork_peer;
+        if let Some((secs, Some(refresher))) = session_expires(&resp.headers) {
+            if refresher == "uas" && secs > 0 {
+                let interval = std::time::Duration::from_secs(u64::from(secs));
+                call.b.session = Some((interval, now.mono + interval));
+            }
+        }
+        // The caller gets the callee's codec if it offered it; otherwise its
+        // own first choice, and the switch transcodes.
+        let a_codec = codec_for_caller(&call.a_offer, b_codec);
+        if a_codec.0 != b_codec {
+            call.features.insert("transcoding");
+        }
+        call.a.codec = Some(a_codec);
+        let dkey_b = (
+            dialog.id.call_id.clone(),
+            dialog.id.local_tag.clone(),
+            dialog.id.remote_tag.clone(),
+        );
+        call.b.dialog = Some(dialog);
+        let a_dialog = Dialog::as_uas(&call.a_invite, &call.a_tag).ok();
+        let dkey_a = a_dialog.as_ref().map(|d| {
+            (
+                d.id.call_id.clone(),
+                d.id.local_tag.clone(),
+                d.id.remote_tag.clone(),
+            )
+        });
+        call.a.dialog = a_dialog;
+        call.phase = Phase::Answered;
+        call.ring_deadline = None;
+        call.record.answered_ms = Some(now.unix_ms);
+        let (pa, pb) = (call.a.port, call.b.port);
+        let a_invite = call.a_invite.clone();
+        let a_key = call.a_key.clone();
+        let a_peer = call.a.peer;
+        let body = {
+            let call = &self.calls.calls[&id];
+            self.sdp_for(&call.a, Direction::SendRecv)
+        };
+        let call = &self.calls.calls[&id];
+        let (leg_a, leg_b) = (clone_media(&call.a), clone_media(&call.b));
+        self.configure(&leg_a);
+        self.configure(&leg_b);
+        self.outputs
+            .push_back(Output::Media(MediaCommand::Bridge(pa, pb)));
+        self.outputs
+            .push_back(Output::Media(MediaCommand::WatchIdle(pa, true)));
+        self.outputs
+            .push_back(Output::Media(MediaCommand::WatchIdle(pb, true)));
+        self.calls.by_dialog.insert(dkey_b, (id, Side::B));
+        if let Some(k) = dkey_a {
+            self.calls.by_dialog.insert(k, (id, Side::A));
+        }
+        let mut ok = respond::build(
+            &a_invite,
+            200,
+            None,
+            &self.cfg.secret,
+            &self.cfg.server_name,
+        );
+        ok.headers.push(Name::Contact, self.contact(a_peer));
+        ok.headers.push(Name::Allow, RFC_OUR_METHODS);
+        if let Some(interval) = self.session_for_a(&a_invite) {
+            ok.headers.push(Name::Require, "timer");
+            ok.headers.push(
+                Name::SessionExpires,
+                format!("{};refresher=uac", interval.as_secs()),
+            );
+            if let Some(call) = self.calls.calls.get_mut(&id) {
+                call.a.session = Some((interval, now.mono + interval));
+            }
+        }
+        ok.headers.push(Name::ContentType, "application/sdp");
+        ok.body = body;
+        let wire = ok.encode();
+        self.reply(now, &a_key, ok);
+        let t1 = self.cfg.timers.t1;
+        if let Some(call) = self.calls.calls.get_mut(&id) {
+            call.ok = (!a_peer.is_reliable()).then(|| OkRetransmit {
+                side: Side::A,
+                peer: a_peer,
+                wire,
+                next: now.mono + t1,
+                interval: t1,
+                give_up: now.mono + t1 * 64,
+            });
+            if a_peer.is_reliable() {
+                call.phase = Phase::Established;
+            }
+            info!(call = id, codec_a = ?a_codec.0, codec_b = ?b_codec, "call answered");
+            let at = call.deadline();
+            if let Some(at) = at {
+                self.calls.deadlines.schedule(at, id);
+            }
+        }
+    }
+
+    /// A request of ours got no answer at all (timer B or F).
+    pub(super) fn handle_call_timeout(&mut self, now: Now, key: ClientKey) {
+        self.calls.orphans.remove(&key);
+        if let Some(&id) = self.calls.by_fork.get(&key) {
+            self.fork_failed(now, id, &key, 408);
+        }
+    }
+
+    pub(super) fn fork_failed(&mut self, now: Now, id: CallId, key: &ClientKey, status: u16) {
+        let Some(call) = self.calls.calls.get_mut(&id) else {
+            return;
+        };
+        if let Some(f) = call.forks.iter_mut().find(|f| &f.key == key) {
+            f.final_status = Some(status);
+        }
+        self.calls.by_fork.remove(key);
+        if call.forks.iter().any(|f| f.final_status.is_none()) {
+            return;
+        }
+        if call.phase == Phase::Comeback {
+            return self.comeback_failed(now, id);
+        }
+        if call.phase != Phase::Ringing {
+            return;
+        }
+        let best = call
+            .forks
+            .iter()
+            .filter_map(|f| f.final_status)
+            .min_by_key(|&s| failure_rank(s))
+            .unwrap_or(480);
+        let reason = sip::reason_phrase(best);
+        self.fail_call(now, id, best, reason);
+    }
+
+    /// Ends a call that was never answered: final response to A, record.
+    pub(super) fn fail_call(&mut self, now: Now, id: CallId, status: u16, reason: &str) {
+        let Some(call) = self.calls.calls.get(&id) else {
+            return;
+        };
+        if call.phase == Phase::Ringing {
+            let resp = respond::build(
+                &call.a_invite,
+                status,
+                Some(reason),
+                &self.cfg.secret,
+                &self.cfg.server_name,
+            );
+            let key = call.a_key.clone();
+            self.reply(now, &key, resp);
+        }
+        self.end_call(now, id, None, outcome_for(status), status, reason);
+    }
+
+    pub(super) fn cancel_forks(&mut self, now: Now, id: CallId, except: Option<usize>) {
+        let Some(call) = self.calls.calls.get(&id) else {
+            return;
+        };
+        let pending: Vec<(ClientKey, Request, Peer)> = call
+            .forks
+            .iter()
+            .enumerate()
+            .filter(|(i, f)| Some(*i) != except && f.final_status.is_none())
+            .map(|(_, f)| (f.key.clone(), f.invite.clone(), f.peer))
+            .collect();
+        for (key, invite, peer) in pending {
+            let mut headers = sip::Headers::default();
+            if let Some(v) = invite.headers.values(Name::Via).first() {
+                headers.push(Name::Via, Bytes::copy_from_slice(v));
+            }
+            headers.push(Name::MaxForwards, "70");
+            for n in [Name::From, Name::To, Name::CallId] {
+                headers.copy_from(&invite.headers, n);
+            }
+            headers.push(Name::CSeq, "1 CANCEL");
+            headers.push(
+                Name::Reason,
+                "SIP;cause=200;text=\"Call completed elsewhere\"",
+            );
+            let cancel = Request {
+                method: Method::Cancel,
+                uri: invite.uri.clone(),
+                headers,
+                body: Bytes::new(),
+            };
+            self.layer
+                .send_request(now.mono, cancel, peer, peer.is_reliable());
+            self.calls.by_fork.remove(&key);
+            self.calls.orphans.insert(key, (invite, peer));
+        }
+        self.drain_layer();
+    }
+}
