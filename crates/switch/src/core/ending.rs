@@ -42,11 +42,8 @@ impl Switch {
         }
         self.drain_layer();
         self.unpark(now, id, &mut call);
-        for port in [call.a.port, call.b.port].into_iter().filter(|&p| p != 0) {
-            self.outputs
-                .push_back(Output::Media(MediaCommand::Close(port)));
-            self.ports.give_back(port);
-            self.calls.by_port.remove(&port);
+        for port in [call.a.port, call.b.port] {
+            self.release_port(port);
         }
         self.calls.by_invite.remove(&call.a_key);
         for f in &call.forks {
@@ -238,5 +235,18 @@ impl Switch {
     /// RTP ports in use.
     pub fn ports_in_use(&self) -> usize {
         self.ports.in_use()
+    }
+
+    /// Closes an RTP port's endpoint, returns the port to the pool and
+    /// forgets which call it belonged to. Port 0 (a leg without media) is
+    /// ignored.
+    pub(super) fn release_port(&mut self, port: u16) {
+        if port == 0 {
+            return;
+        }
+        self.outputs
+            .push_back(Output::Media(MediaCommand::Close(port)));
+        self.ports.give_back(port);
+        self.calls.by_port.remove(&port);
     }
 }

@@ -182,12 +182,7 @@ impl Switch {
                 .send_request(now.mono, bye, peer, peer.is_reliable());
             self.drain_layer();
         }
-        if port != 0 {
-            self.outputs
-                .push_back(Output::Media(MediaCommand::Close(port)));
-            self.ports.give_back(port);
-            self.calls.by_port.remove(&port);
-        }
+        self.release_port(port);
         self.outputs
             .push_back(Output::Media(MediaCommand::Music(parked_port)));
         self.outputs
@@ -717,12 +712,7 @@ impl Switch {
             .filter(|f| *f != parker);
         let try_fallback = !call.fallback_tried && fallback.is_some();
         call.fallback_tried = true;
-        if port != 0 {
-            self.outputs
-                .push_back(Output::Media(MediaCommand::Close(port)));
-            self.ports.give_back(port);
-            self.calls.by_port.remove(&port);
-        }
+        self.release_port(port);
         if let (true, Some(f)) = (try_fallback, fallback) {
             if let Some(call) = self.calls.calls.get_mut(&id) {
                 call.record
