@@ -6,7 +6,7 @@
 mod support;
 
 use std::time::Duration;
-use support::phone::{decode, tone_power, Phone};
+use support::phone::{connect, decode, tone_power, Phone};
 use support::{peers_ready, Server};
 
 const PCMU: u8 = 0;
@@ -108,10 +108,7 @@ fn transcodes_when_the_phones_share_no_codec() {
     let server = Server::start("calls-transcode");
     let mut john = registered(&server, "333");
     let mut room = registered(&server, "444");
-    let (call_id, seq, branch) = john.start_dial("444", &[PCMU]);
-    let inv = room.ring();
-    let b = room.answer(&inv, &[PCMA]);
-    let mut a = john.finish_dial("444", &call_id, seq, &branch).unwrap();
+    let (mut a, b) = connect(&mut john, &mut room, &[PCMU], &[PCMA]);
     assert_eq!(a.pt, PCMU);
     let t = talk(&john, &a, 600.0);
     let heard = room.record(Duration::from_millis(900));
@@ -170,10 +167,7 @@ fn hold_plays_music_and_resume_restores_audio() {
     let server = Server::start("calls-hold");
     let mut john = registered(&server, "333");
     let mut room = registered(&server, "444");
-    let (call_id, seq, branch) = john.start_dial("444", &[PCMU]);
-    let inv = room.ring();
-    let mut b = room.answer(&inv, &[PCMU]);
-    let mut a = john.finish_dial("444", &call_id, seq, &branch).unwrap();
+    let (mut a, mut b) = connect(&mut john, &mut room, &[PCMU], &[PCMU]);
 
     for round in 0..2 {
         // John holds: the room hears the switch's music, never John's hold.
@@ -469,10 +463,7 @@ fn silent_calls_time_out_but_held_calls_do_not() {
     let mut room = registered(&server, "444");
 
     // Held: John holds and nobody sends anything for 5 s; the call stays.
-    let (call_id, seq, branch) = john.start_dial("444", &[PCMU]);
-    let inv = room.ring();
-    let mut b = room.answer(&inv, &[PCMU]);
-    let mut a = john.finish_dial("444", &call_id, seq, &branch).unwrap();
+    let (mut a, mut b) = connect(&mut john, &mut room, &[PCMU], &[PCMU]);
     assert_eq!(john.reinvite(&mut a, "sendonly").status, 200);
     assert!(
         john.request("BYE", Duration::from_secs(5)).is_none(),
@@ -486,10 +477,7 @@ fn silent_calls_time_out_but_held_calls_do_not() {
     server.wait_idle();
 
     // Not held, silent: both get BYE with Reason, and the record says why.
-    let (call_id, seq, branch) = john.start_dial("444", &[PCMU]);
-    let inv = room.ring();
-    let _b = room.answer(&inv, &[PCMU]);
-    let _a = john.finish_dial("444", &call_id, seq, &branch).unwrap();
+    let (_a, _b) = connect(&mut john, &mut room, &[PCMU], &[PCMU]);
     let bye = john
         .request("BYE", Duration::from_secs(6))
         .expect("dead call ended");

@@ -8,7 +8,7 @@ mod support;
 
 use media::rtp::Header;
 use std::time::Duration;
-use support::phone::{decode, tone_power, Call, Phone};
+use support::phone::{connect, decode, tone_power, Call, Phone};
 use support::{peers_ready, Server};
 
 const PCMU: u8 = 0;
@@ -200,13 +200,7 @@ fn the_seed_scenario_park_under_an_extension_and_retrieve_from_another_phone() {
 
 /// An extension-to-extension call in which `holder` holds `other`.
 fn held_call(holder: &mut Phone, other: &mut Phone) -> (Call, Call) {
-    let number = other.user.clone();
-    let (cid, seq, branch) = holder.start_dial(&number, &[PCMU]);
-    let inv = other.ring();
-    let others = other.answer(&inv, &[PCMU]);
-    let mut holders = holder
-        .finish_dial(&number, &cid, seq, &branch)
-        .expect("answered");
+    let (mut holders, others) = connect(holder, other, &[PCMU], &[PCMU]);
     assert_eq!(holder.reinvite(&mut holders, "sendonly").status, 200);
     (holders, others)
 }

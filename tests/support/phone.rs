@@ -576,6 +576,23 @@ impl Phone {
     }
 }
 
+/// `caller` dials `callee`'s number and `callee` answers: (caller's call, callee's call).
+pub fn connect(
+    caller: &mut Phone,
+    callee: &mut Phone,
+    caller_pts: &[u8],
+    callee_pts: &[u8],
+) -> (Call, Call) {
+    let number = callee.user.clone();
+    let (call_id, seq, branch) = caller.start_dial(&number, caller_pts);
+    let inv = callee.ring();
+    let answered = callee.answer(&inv, callee_pts);
+    let dialed = caller
+        .finish_dial(&number, &call_id, seq, &branch)
+        .expect("the callee answers");
+    (dialed, answered)
+}
+
 /// Power of `freq` in linear samples (Goertzel), normalised by length.
 pub fn tone_power(samples: &[i16], freq: f64) -> f64 {
     let w = 2.0 * std::f64::consts::PI * freq / 8000.0;
