@@ -176,7 +176,7 @@ fn unknown_user_challenge_is_indistinguishable() {
         let resp = client.recv().unwrap();
         assert_eq!(resp.status, 401);
         let mut wire = String::from_utf8(resp.encode().to_vec()).unwrap();
-        wire = wire.replace(user, "USER");
+        wire = wire.replace(&format!("sip:{user}@"), "sip:USER@");
         let tag_at = wire.find("tag=").unwrap();
         let masked: String = wire
             .lines()
