@@ -94,8 +94,20 @@ impl Baresip {
         std::fs::read_to_string(self.dir.join("baresip.log")).unwrap_or_default()
     }
 
-    /// Samples of the first recording of what it heard (`dump-*-dec.wav`).
+    /// Samples of the first recording of what it heard (`dump-*-dec.wav`),
+    /// waiting up to 3 s for baresip to finish writing it after a hang-up.
     pub fn heard(&self) -> Vec<i16> {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let samples = self.recording();
+            if samples.len() > 8000 || Instant::now() > deadline {
+                return samples;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn recording(&self) -> Vec<i16> {
         let file = std::fs::read_dir(&self.dir)
             .unwrap()
             .filter_map(Result::ok)

@@ -275,6 +275,13 @@ impl Switch {
         self.reply(now, &a_key, ok);
         let t1 = self.cfg.timers.t1;
         if let Some(call) = self.calls.calls.get_mut(&id) {
+            // Nothing after the answer reads the caller's INVITE or the forks'
+            // requests (dialogs and timers are derived above): keep only what
+            // identifies them, so the datagrams and headers are freed.
+            call.a_invite = identity_only(&call.a_invite);
+            for f in &mut call.forks {
+                f.invite = identity_only(&f.invite);
+            }
             call.ok = (!a_peer.is_reliable()).then(|| OkRetransmit {
                 side: Side::A,
                 peer: a_peer,
@@ -385,5 +392,15 @@ impl Switch {
             self.calls.orphans.insert(key, (invite, peer));
         }
         self.drain_layer();
+    }
+}
+
+/// A request reduced to its method and Request-URI.
+fn identity_only(req: &Request) -> Request {
+    Request {
+        method: req.method.clone(),
+        uri: req.uri.clone(),
+        headers: sip::Headers::default(),
+        body: Bytes::new(),
     }
 }
