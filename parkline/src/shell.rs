@@ -122,6 +122,10 @@ pub async fn run(
     store: smpsc::Sender<StoreMsg>,
     media: MediaHandle,
 ) {
+    let udp: UdpSockets = udp
+        .into_iter()
+        .map(|s| (s.local_addr().map_or(true, |a| a.is_ipv4()), s))
+        .collect();
     let mut tcp: HashMap<u64, mpsc::Sender<Bytes>> = HashMap::new();
     let mut batch = Vec::with_capacity(64);
     loop {
@@ -207,13 +211,16 @@ fn handle(
     }
 }
 
-fn send(udp: &[Arc<UdpSocket>], tcp: &HashMap<u64, mpsc::Sender<Bytes>>, peer: Peer, data: Bytes) {
+/// UDP sockets with their address family, decided once at start.
+type UdpSockets = Vec<(bool, Arc<UdpSocket>)>;
+
+fn send(udp: &UdpSockets, tcp: &HashMap<u64, mpsc::Sender<Bytes>>, peer: Peer, data: Bytes) {
     match peer.transport {
         Transport::Udp => {
-            let sock = udp.iter().find(|s| {
-                s.local_addr()
-                    .is_ok_and(|a| a.is_ipv4() == peer.addr.is_ipv4())
-            });
+            let sock = udp
+                .iter()
+                .find(|(v4, _)| *v4 == peer.addr.is_ipv4())
+                .map(|(_, s)| s);
             match sock {
                 Some(s) => {
                     if let Err(e) = s.try_send_to(&data, peer.addr) {

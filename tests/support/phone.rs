@@ -270,14 +270,7 @@ impl Phone {
     /// Sends an authenticated INVITE and returns its Call-ID, CSeq and branch;
     /// the final answer is read with [`Phone::finish_dial`].
     pub fn start_dial(&mut self, number: &str, pts: &[u8]) -> (String, u32, String) {
-        let n = self.next();
-        let call_id = format!("call-{}-{}-{}", self.user, number, n);
-        let tag = format!("t{n}");
-        let sdp = self.sdp(pts, "sendrecv");
-        let seq = self.next();
-        let branch = format!("z9hG4bKd{}", self.next());
-        let invite = self.invite_text((number, &call_id, &tag), seq, &branch, None, &sdp);
-        self.send(invite.as_bytes());
+        let (call_id, tag, sdp, seq, branch) = self.send_first_invite(number, pts);
         let challenge = self.response(&call_id, "INVITE", true);
         let uri = format!("sip:{number}@{}", self.domain);
         self.send(self.ack_for(&uri, &challenge, &branch, seq).as_bytes());
@@ -341,6 +334,16 @@ impl Phone {
     /// Sends an INVITE without credentials (a trusted trunk); read the
     /// answer with [`Phone::finish_dial`].
     pub fn start_trusted_dial(&mut self, number: &str, pts: &[u8]) -> (String, u32, String) {
+        let (call_id, _, _, seq, branch) = self.send_first_invite(number, pts);
+        (call_id, seq, branch)
+    }
+
+    /// Sends a dial's first INVITE (no credentials): Call-ID, tag, SDP, CSeq, branch.
+    fn send_first_invite(
+        &mut self,
+        number: &str,
+        pts: &[u8],
+    ) -> (String, String, String, u32, String) {
         let n = self.next();
         let call_id = format!("call-{}-{}-{}", self.user, number, n);
         let tag = format!("t{n}");
@@ -349,7 +352,7 @@ impl Phone {
         let branch = format!("z9hG4bKd{}", self.next());
         let invite = self.invite_text((number, &call_id, &tag), seq, &branch, None, &sdp);
         self.send(invite.as_bytes());
-        (call_id, seq, branch)
+        (call_id, tag, sdp, seq, branch)
     }
 
     /// Dials and waits for the answer.

@@ -6,7 +6,7 @@ use crate::auth::ha1;
 use crate::output::{MediaCommand, StoreOp};
 use crate::peer::Transport;
 use accounts::{Extension, Source, Tenant};
-use sip::digest::{compute_response, Algorithm, Credentials};
+use sip::digest::Algorithm;
 use std::time::{Duration, Instant};
 
 const JOHN: &str = "127.0.0.1:5070";
@@ -213,30 +213,14 @@ impl World {
 }
 
 fn credentials(challenge: &Response, header: Name, user: &str, method: &str, uri: &str) -> String {
-    let v = challenge.headers.get_str(header).unwrap();
-    let nonce = v
-        .split("nonce=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
-    let mut c = Credentials {
-        username: user.into(),
-        realm: "acme.example".into(),
-        nonce,
-        uri: uri.into(),
-        qop: Some("auth".into()),
-        nc: Some("00000001".into()),
-        cnonce: Some("abc".into()),
-        algorithm: Some("MD5".into()),
-        ..Default::default()
-    };
-    c.response = compute_response(Algorithm::Md5, &c, &format!("pw-{user}"), method);
-    format!(
-        "Digest username=\"{user}\", realm=\"acme.example\", nonce=\"{}\", uri=\"{uri}\", response=\"{}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"abc\"",
-        c.nonce, c.response
+    let pw = format!("pw-{user}");
+    super::tests::digest_credentials(
+        challenge,
+        header,
+        Algorithm::Md5,
+        (user, &pw),
+        (method, uri),
+        1,
     )
 }
 

@@ -100,8 +100,22 @@ fn register(user: &str, cseq: u32, auth: Option<String>, expires: u32) -> String
 }
 
 fn answer(challenge: &Response, user: &str, pw: &str, nc: u32) -> String {
-    let www = challenge.headers.get_str(Name::WwwAuthenticate).unwrap();
-    let nonce = www
+    let (alg, header, uri) = (Algorithm::Sha256, Name::WwwAuthenticate, "sip:acme.example");
+    digest_credentials(challenge, header, alg, (user, pw), ("REGISTER", uri), nc)
+}
+
+/// The credentials header value answering `challenge`'s `header` in realm
+/// acme.example (shared by the core's test modules).
+pub(super) fn digest_credentials(
+    challenge: &Response,
+    header: Name,
+    alg: Algorithm,
+    (user, pw): (&str, &str),
+    (method, uri): (&str, &str),
+    nc: u32,
+) -> String {
+    let v = challenge.headers.get_str(header).unwrap();
+    let nonce = v
         .split("nonce=\"")
         .nth(1)
         .unwrap()
@@ -113,17 +127,19 @@ fn answer(challenge: &Response, user: &str, pw: &str, nc: u32) -> String {
         username: user.into(),
         realm: "acme.example".into(),
         nonce,
-        uri: "sip:acme.example".into(),
+        uri: uri.into(),
         qop: Some("auth".into()),
         nc: Some(format!("{nc:08x}")),
         cnonce: Some("c0ffee".into()),
-        algorithm: Some("SHA-256".into()),
+        algorithm: Some(alg.as_str().into()),
         ..Default::default()
     };
-    c.response = compute_response(Algorithm::Sha256, &c, pw, "REGISTER");
+    c.response = compute_response(alg, &c, pw, method);
     format!(
-        "Digest username=\"{user}\", realm=\"acme.example\", nonce=\"{}\", uri=\"sip:acme.example\", response=\"{}\", algorithm=SHA-256, qop=auth, nc={nc:08x}, cnonce=\"c0ffee\"",
-        c.nonce, c.response
+        "Digest username=\"{user}\", realm=\"acme.example\", nonce=\"{}\", uri=\"{uri}\", response=\"{}\", algorithm={}, qop=auth, nc={nc:08x}, cnonce=\"c0ffee\"",
+        c.nonce,
+        c.response,
+        alg.as_str()
     )
 }
 
