@@ -5,8 +5,10 @@ bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 clk_tck=$(getconf CLK_TCK)
 
 # Starts a release switch with a generated config in $1 (a fresh folder);
-# prints its PID. Extension 1000 (password secret-1000) may call out; the
-# trunk "carrier" is at 127.0.0.1:$3; SIP on $2, HTTP on $4.
+# prints its PID. RTP ports: $SWITCH_RTP_PORTS (default 10000-31999); the
+# scripts keep SIP, HTTP and SIPp media ports below 10000, out of that range.
+# Extension 1000 (password secret-1000) may call out; the trunk "carrier" is
+# at 127.0.0.1:$3; SIP on $2, HTTP on $4.
 start_switch() {
   local dir=$1 sip=$2 carrier=$3 http=$4
   cat > "$dir/bench.toml" <<TOML
@@ -16,7 +18,7 @@ default_tenant = "bench"
 max_auth_failures_per_minute = 1000000
 max_transactions = 200000
 [media]
-rtp_ports = "10000-31999"
+rtp_ports = "${SWITCH_RTP_PORTS:-10000-31999}"
 [http]
 listen = "127.0.0.1:$http"
 [store]
@@ -26,6 +28,8 @@ level = "warn"
 [[tenants]]
 name = "bench"
 domain = "bench.parkline.test"
+park_timeout_s = 3600
+park_code_length = 6
 [[tenants.extensions]]
 number = "1000"
 password = "secret-1000"
@@ -36,6 +40,7 @@ tenant = "bench"
 TOML
   "$bench_root/target/release/parkline" serve --config "$dir/bench.toml" > "$dir/switch.log" 2>&1 &
   local pid=$!
+  echo "$pid" > "$dir/switch.pid"
   for _ in $(seq 1 100); do
     curl -sf "http://127.0.0.1:$http/health" > /dev/null 2>&1 && break
     sleep 0.1
@@ -64,4 +69,39 @@ record() { # scenario figure value unit note
   commit=$(git -C "$bench_root" rev-parse --short HEAD 2>/dev/null || echo unknown)
   printf '| %s | %s | %s | %s | %s %s | %s |\n' "$(date -u +%F)" "$commit" "$1" "$2" "$3" "$4" "$5" >> "$bench_root/bench/RESULTS.md"
   printf '%-14s %-34s %10s %-8s %s\n' "$1" "$2" "$3" "$4" "$5"
+}
+
+# Waits up to $3 seconds until the switch's /api/status field $2 (on HTTP
+# port $1) reaches $4, or has not changed for 5 s; prints the last value.
+wait_status() {
+  local http=$1 field=$2 secs=$3 want=$4 v=0 last=-1 same=0
+  for _ in $(seq 1 $((secs * 10))); do
+    v=$(status_field "$http" "$field")
+    [ "${v:-0}" -ge "$want" ] && break
+    if [ "${v:-0}" = "$last" ]; then same=$((same + 1)); else same=0; last=${v:-0}; fi
+    [ "$same" -ge 50 ] && [ "${v:-0}" -gt 0 ] && break
+    sleep 0.1
+  done
+  echo "${v:-0}"
+}
+
+# One numeric field of the switch's /api/status.
+status_field() {
+  curl -s "http://127.0.0.1:$1/api/status" | grep -o "\"$2\":[0-9]*" | cut -d: -f2
+}
+
+# Field NAME=value of a key=value summary line.
+kv() { # line name
+  tr ' ' '\n' <<< "$1" | awk -F= -v k="$2" '$1 == k { print $2 }'
+}
+
+# Stops what a benchmark started in $work (its jobs, the switch, every SIPp
+# running there) and removes $work unless KEEP is set. Use as the EXIT trap.
+cleanup() {
+  kill $(jobs -p) 2> /dev/null || true
+  [ -f "$work/switch.pid" ] && kill "$(cat "$work/switch.pid")" 2> /dev/null || true
+  for p in $(pgrep -x sipp); do
+    [ "$(readlink "/proc/$p/cwd")" = "$work" ] && kill "$p" 2> /dev/null || true
+  done
+  [ -n "${KEEP:-}" ] || rm -rf "$work"
 }

@@ -8,7 +8,6 @@ use media::engine::{Config as EngineConfig, EndpointId};
 use media::Engine;
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
-use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -38,10 +37,16 @@ impl MediaHandle {
     }
 }
 
-struct Sock {
-    socket: UdpSocket,
-    port: u16,
-    rtcp: bool,
+/// The sockets of one endpoint. Its RTP socket is registered as token
+/// `2 * id`, its RTCP socket as `2 * id + 1`, so a readiness event or an
+/// engine output finds its socket by indexing, without a map lookup.
+struct Sockets {
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+}
+
+fn token(id: EndpointId, rtcp: bool) -> Token {
+    Token(id as usize * 2 + usize::from(rtcp))
 }
 
 /// Starts the media thread.
@@ -63,9 +68,8 @@ pub fn spawn(
 
 struct State {
     engine: Engine,
-    socks: HashMap<Token, Sock>,
-    by_port: HashMap<u16, (EndpointId, Token, Token)>,
-    next_token: usize,
+    /// Sockets by endpoint id (the engine reuses ids, so this stays dense).
+    sockets: Vec<Option<Sockets>>,
     address: IpAddr,
     failed: Vec<u16>,
 }
@@ -80,16 +84,14 @@ fn run(
 ) {
     let mut st = State {
         engine: Engine::new(cfg, rand::random()),
-        socks: HashMap::new(),
-        by_port: HashMap::new(),
-        next_token: 0,
+        sockets: Vec::new(),
         address,
         failed: Vec::new(),
     };
     let mut ready = Events::with_capacity(1024);
     let mut buf = vec![0u8; 2048];
     loop {
-        let timeout = if st.by_port.is_empty() {
+        let timeout = if st.engine.open_count() == 0 {
             None
         } else {
             Some(
@@ -115,12 +117,12 @@ fn run(
                         Err(mpsc::TryRecvError::Disconnected) => return,
                     }
                 }
-                open.store(st.by_port.len(), Ordering::Relaxed);
+                open.store(st.engine.open_count(), Ordering::Relaxed);
             } else {
                 st.drain_socket(ev.token(), &mut buf);
             }
         }
-        if !st.by_port.is_empty() && st.engine.on_tick(Instant::now()) {
+        if st.engine.open_count() > 0 && st.engine.on_tick(Instant::now()) {
             st.send_generated();
         }
         for port in st.failed.drain(..) {
@@ -128,9 +130,9 @@ fn run(
         }
         while let Some(ev) = st.engine.poll_event() {
             let ev = match ev {
-                media::Event::Dtmf(id, k) => st.port_of(id).map(|p| MediaEvent::Dtmf(p, k)),
-                media::Event::PromptDone(id) => st.port_of(id).map(MediaEvent::PromptDone),
-                media::Event::Idle(id) => st.port_of(id).map(MediaEvent::Idle),
+                media::Event::Dtmf(id, k) => st.engine.port_of(id).map(|p| MediaEvent::Dtmf(p, k)),
+                media::Event::PromptDone(id) => st.engine.port_of(id).map(MediaEvent::PromptDone),
+                media::Event::Idle(id) => st.engine.port_of(id).map(MediaEvent::Idle),
             };
             if let Some(ev) = ev {
                 let _ = events.try_send(Event::Media(ev));
@@ -140,45 +142,56 @@ fn run(
 }
 
 impl State {
-    fn port_of(&self, id: EndpointId) -> Option<u16> {
-        self.by_port
-            .iter()
-            .find(|(_, (e, _, _))| *e == id)
-            .map(|(p, _)| *p)
+    fn bind(&self, port: u16) -> std::io::Result<Sockets> {
+        Ok(Sockets {
+            rtp: UdpSocket::bind(SocketAddr::new(self.address, port))?,
+            rtcp: UdpSocket::bind(SocketAddr::new(self.address, port + 1))?,
+        })
     }
 
-    fn bind(&mut self, poll: &Poll, port: u16, rtcp: bool) -> std::io::Result<Token> {
-        let mut socket = UdpSocket::bind(SocketAddr::new(self.address, port + u16::from(rtcp)))?;
-        let token = Token(self.next_token);
-        self.next_token += 1;
-        poll.registry()
-            .register(&mut socket, token, Interest::READABLE)?;
-        self.socks.insert(token, Sock { socket, port, rtcp });
-        Ok(token)
+    fn open(&mut self, poll: &Poll, port: u16) {
+        let mut socks = match self.bind(port) {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(port, "cannot bind RTP/RTCP port pair: {e}");
+                self.failed.push(port);
+                return;
+            }
+        };
+        let id = self.engine.open(port);
+        let reg = poll.registry();
+        let registered = reg
+            .register(&mut socks.rtp, token(id, false), Interest::READABLE)
+            .and_then(|()| reg.register(&mut socks.rtcp, token(id, true), Interest::READABLE));
+        if let Err(e) = registered {
+            warn!(port, "cannot watch RTP/RTCP sockets: {e}");
+            let _ = reg.deregister(&mut socks.rtp);
+            self.engine.close(id);
+            self.failed.push(port);
+            return;
+        }
+        let i = id as usize;
+        if self.sockets.len() <= i {
+            self.sockets.resize_with(i + 1, || None);
+        }
+        self.sockets[i] = Some(socks);
+    }
+
+    fn close(&mut self, poll: &Poll, port: u16) {
+        let Some(id) = self.engine.endpoint_at(port) else {
+            return;
+        };
+        self.engine.close(id);
+        if let Some(mut s) = self.sockets.get_mut(id as usize).and_then(Option::take) {
+            let _ = poll.registry().deregister(&mut s.rtp);
+            let _ = poll.registry().deregister(&mut s.rtcp);
+        }
     }
 
     fn apply(&mut self, poll: &Poll, cmd: MediaCommand) {
-        let id_of = |st: &State, port: u16| st.by_port.get(&port).map(|e| e.0);
+        let id_of = |st: &State, port: u16| st.engine.endpoint_at(port);
         match cmd {
-            MediaCommand::Open(port) => {
-                let rtp = self.bind(poll, port, false);
-                let rtcp = self.bind(poll, port, true);
-                match (rtp, rtcp) {
-                    (Ok(a), Ok(b)) => {
-                        let id = self.engine.open(port);
-                        self.by_port.insert(port, (id, a, b));
-                    }
-                    (a, b) => {
-                        warn!(port, "cannot bind RTP/RTCP port pair");
-                        for t in [a, b].into_iter().flatten() {
-                            if let Some(mut s) = self.socks.remove(&t) {
-                                let _ = poll.registry().deregister(&mut s.socket);
-                            }
-                        }
-                        self.failed.push(port);
-                    }
-                }
-            }
+            MediaCommand::Open(port) => self.open(poll, port),
             MediaCommand::Configure {
                 port,
                 remote,
@@ -216,25 +229,19 @@ impl State {
                     self.engine.watch_idle(id, on, Instant::now());
                 }
             }
-            MediaCommand::Close(port) => {
-                if let Some((id, a, b)) = self.by_port.remove(&port) {
-                    self.engine.close(id);
-                    for t in [a, b] {
-                        if let Some(mut s) = self.socks.remove(&t) {
-                            let _ = poll.registry().deregister(&mut s.socket);
-                        }
-                    }
-                }
-            }
+            MediaCommand::Close(port) => self.close(poll, port),
         }
     }
 
     fn drain_socket(&mut self, token: Token, buf: &mut [u8]) {
+        let (id, rtcp) = ((token.0 / 2) as EndpointId, token.0 % 2 == 1);
+        let now = Instant::now();
         loop {
-            let Some(sock) = self.socks.get(&token) else {
+            let Some(socks) = self.sockets.get(id as usize).and_then(Option::as_ref) else {
                 return;
             };
-            let (n, src) = match sock.socket.recv_from(buf) {
+            let socket = if rtcp { &socks.rtcp } else { &socks.rtp };
+            let (n, src) = match socket.recv_from(buf) {
                 Ok(x) => x,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) => {
@@ -242,31 +249,27 @@ impl State {
                     continue;
                 }
             };
-            let (port, rtcp) = (sock.port, sock.rtcp);
             if rtcp {
-                if let Some((from_rtp_port, to)) = self.engine.on_rtcp(port) {
-                    self.send(from_rtp_port, true, &buf[..n], to);
+                if let Some((to_id, to)) = self.engine.on_rtcp(id) {
+                    self.send(to_id, true, &buf[..n], to);
                 }
-            } else if let Some(tx) = self.engine.on_rtp(Instant::now(), port, src, &mut buf[..n]) {
+            } else if let Some(tx) = self.engine.on_rtp(now, id, src, &mut buf[..n]) {
                 let range = tx.range.clone();
-                self.send(tx.from_port, false, &buf[range], tx.to);
+                self.send(tx.from, false, &buf[range], tx.to);
             }
         }
     }
 
-    fn send(&self, port: u16, rtcp: bool, data: &[u8], to: SocketAddr) {
-        let Some(&(_, a, b)) = self.by_port.get(&if rtcp { port - 1 } else { port }) else {
-            return;
-        };
-        if let Some(s) = self.socks.get(if rtcp { &b } else { &a }) {
-            let _ = s.socket.send_to(data, to);
+    fn send(&self, id: EndpointId, rtcp: bool, data: &[u8], to: SocketAddr) {
+        if let Some(s) = self.sockets.get(id as usize).and_then(Option::as_ref) {
+            let _ = if rtcp { &s.rtcp } else { &s.rtp }.send_to(data, to);
         }
     }
 
     fn send_generated(&self) {
         let (list, data) = self.engine.transmits();
         for tx in list {
-            self.send(tx.from_port, false, &data[tx.range.clone()], tx.to);
+            self.send(tx.from, false, &data[tx.range.clone()], tx.to);
         }
     }
 }

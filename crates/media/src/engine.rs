@@ -44,7 +44,9 @@ pub enum Event {
 /// the caller's buffer for a relayed packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transmit {
-    /// Local port to send from.
+    /// Endpoint to send from.
+    pub from: EndpointId,
+    /// Its local port.
     pub from_port: u16,
     /// Destination.
     pub to: SocketAddr,
@@ -316,16 +318,15 @@ impl Engine {
         self.ep(id).map(|e| e.source)
     }
 
-    /// A packet arrived on `port` from `src`; `buf[..len]` may be rewritten
+    /// A packet arrived at endpoint `id` from `src`; `buf[..len]` may be rewritten
     /// in place. Returns where to send it on, if anywhere.
     pub fn on_rtp(
         &mut self,
         now: Instant,
-        port: u16,
+        id: EndpointId,
         src: SocketAddr,
         buf: &mut [u8],
     ) -> Option<Transmit> {
-        let id = *self.by_port.get(&port)?;
         let hdr = rtp::parse(buf)?;
         let (listener, in_codec, te_pt) = {
             let ep = self.ep_mut(id)?;
@@ -390,20 +391,31 @@ impl Engine {
         rtp::rewrite(buf, out_pt, marker, seq, ts, out.ssrc);
         out_ep.tx += 1;
         Some(Transmit {
+            from: listener,
             from_port: out_ep.port,
             to,
             range: 0..hdr.payload_end.max(rtp::HEADER_LEN),
         })
     }
 
-    /// An RTCP packet arrived on the RTCP port of `rtp_port`: relay it to the
-    /// partner's RTCP address (RTP port + 1).
-    pub fn on_rtcp(&self, rtp_port: u16) -> Option<(u16, SocketAddr)> {
-        let id = *self.by_port.get(&rtp_port)?;
-        let listener = self.ep(self.ep(id)?.listener?)?;
-        let mut to = listener.remote?;
+    /// An RTCP packet arrived on the RTCP port of endpoint `id`: relay it
+    /// from the partner's RTCP port to the partner's RTCP address (RTP port
+    /// + 1). Returns the partner and that address.
+    pub fn on_rtcp(&self, id: EndpointId) -> Option<(EndpointId, SocketAddr)> {
+        let to_id = self.ep(id)?.listener?;
+        let mut to = self.ep(to_id)?.remote?;
         to.set_port(to.port().checked_add(1)?);
-        Some((listener.port + 1, to))
+        Some((to_id, to))
+    }
+
+    /// The endpoint open on `port`.
+    pub fn endpoint_at(&self, port: u16) -> Option<EndpointId> {
+        self.by_port.get(&port).copied()
+    }
+
+    /// The port of endpoint `id`.
+    pub fn port_of(&self, id: EndpointId) -> Option<u16> {
+        self.ep(id).map(|e| e.port)
     }
 
     /// When [`Engine::on_tick`] must next run.
@@ -493,6 +505,7 @@ impl Engine {
         self.tx_buf.extend_from_slice(payload);
         ep.tx += 1;
         self.tx_list.push(Transmit {
+            from: id,
             from_port: ep.port,
             to,
             range: start..self.tx_buf.len(),

@@ -39,12 +39,12 @@ fn relay_rewrites_ssrc_and_keeps_continuity_across_source_changes() {
     e.configure(b, addr("127.0.0.1:5000"), Codec::Pcmu, 0, None);
     e.bridge(a, b);
     let mut p = packet(0, 100, 8000, 7, 0x55);
-    let t = e.on_rtp(t0, 20000, addr("127.0.0.1:4000"), &mut p).unwrap();
+    let t = e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p).unwrap();
     assert_eq!((t.from_port, t.to), (20002, addr("127.0.0.1:5000")));
     let h1 = rtp::parse(&p).unwrap();
     assert_ne!(h1.ssrc, 7, "the switch's own SSRC towards B");
     let mut p = packet(0, 101, 8160, 7, 0x55);
-    e.on_rtp(t0 + TICK, 20000, addr("127.0.0.1:4000"), &mut p)
+    e.on_rtp(t0 + TICK, a, addr("127.0.0.1:4000"), &mut p)
         .unwrap();
     let h2 = rtp::parse(&p).unwrap();
     assert_eq!(
@@ -65,7 +65,7 @@ fn relay_rewrites_ssrc_and_keeps_continuity_across_source_changes() {
     assert!(!m.marker, "the marker was on the first music packet");
     let mut p = packet(0, 102, 8320, 7, 0x55);
     assert!(
-        e.on_rtp(t0 + TICK * 2, 20000, addr("127.0.0.1:4000"), &mut p)
+        e.on_rtp(t0 + TICK * 2, a, addr("127.0.0.1:4000"), &mut p)
             .is_none(),
         "A is not relayed while B hears music"
     );
@@ -73,7 +73,7 @@ fn relay_rewrites_ssrc_and_keeps_continuity_across_source_changes() {
     // Resume.
     e.bridge(a, b);
     let mut p = packet(0, 500, 99_999, 7, 0x55);
-    e.on_rtp(t0 + TICK * 11, 20000, addr("127.0.0.1:4000"), &mut p)
+    e.on_rtp(t0 + TICK * 11, a, addr("127.0.0.1:4000"), &mut p)
         .unwrap();
     let r = rtp::parse(&p).unwrap();
     assert_eq!(r.seq, m.seq.wrapping_add(1));
@@ -96,7 +96,7 @@ fn transcodes_between_laws_in_place() {
     e.bridge(a, b);
     let code = crate::g711::linear_to_ulaw(1234);
     let mut p = packet(0, 1, 1, 1, code);
-    e.on_rtp(t0, 20000, addr("127.0.0.1:4000"), &mut p).unwrap();
+    e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p).unwrap();
     let h = rtp::parse(&p).unwrap();
     assert_eq!(h.pt, 8);
     let back = crate::g711::alaw_to_linear(p[12]) as i32;
@@ -116,7 +116,7 @@ fn dtmf_detected_and_mapped_to_the_partner_payload_type() {
         let mut p = packet(101, 1, 777, 1, 0);
         p[12..16].copy_from_slice(&[7, 10, 0, 160]);
         p.truncate(16);
-        e.on_rtp(t0, 20000, addr("127.0.0.1:4000"), &mut p).unwrap();
+        e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p).unwrap();
         assert_eq!(rtp::parse(&p).unwrap().pt, 96);
     }
     assert_eq!(e.poll_event(), Some(Event::Dtmf(a, '7')));
@@ -182,9 +182,7 @@ fn idle_only_when_watched_and_close_frees() {
     e.close(b);
     assert_eq!(e.open_count(), 0);
     let mut p = packet(0, 1, 1, 1, 0);
-    assert!(e
-        .on_rtp(t0, 20000, addr("127.0.0.1:4000"), &mut p)
-        .is_none());
+    assert!(e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p).is_none());
 }
 
 #[test]
@@ -196,13 +194,10 @@ fn latched_source_only() {
     e.configure(b, addr("127.0.0.1:5000"), Codec::Pcmu, 0, None);
     e.bridge(a, b);
     let mut p = packet(0, 1, 1, 1, 0);
-    assert!(e
-        .on_rtp(t0, 20000, addr("127.0.0.1:4000"), &mut p)
-        .is_some());
+    assert!(e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p).is_some());
     let mut p = packet(0, 2, 161, 1, 0);
     assert!(
-        e.on_rtp(t0, 20000, addr("127.0.0.1:4999"), &mut p)
-            .is_none(),
+        e.on_rtp(t0, a, addr("127.0.0.1:4999"), &mut p).is_none(),
         "a second source is ignored"
     );
 }

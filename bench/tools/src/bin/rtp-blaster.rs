@@ -1,0 +1,168 @@
+//! The kernel's floor for scenario 2: one thread sends a 172-byte RTP packet
+//! every 20 ms to each of N loopback ports, in `sendmmsg` batches from one
+//! socket, and reports its CPU time per packet.
+//!
+//! Usage: rtp-blaster PORTS SECONDS [MODE]   (PORTS like 24000-28999)
+//!
+//! MODE `sendmmsg` (the default) is the floor the issue names. MODE
+//! `per-socket` sends each stream from its own socket with `sendto`, as a
+//! media relay must (each party sees its own port), and `per-socket-epoll`
+//! also registers those sockets with epoll for reading, as a relay does:
+//! the costs between the three show what the kernel charges per design.
+
+use bench_tools::{cpu_seconds, loopback, parse_ports, write_rtp_header, FRAME_BYTES, RTP_HEADER};
+use std::net::UdpSocket;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+const PACKET: usize = RTP_HEADER + FRAME_BYTES;
+const BATCH: usize = 512;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() != 3 && args.len() != 4 {
+        eprintln!("usage: rtp-blaster PORTS SECONDS [sendmmsg|per-socket|per-socket-epoll]");
+        std::process::exit(2);
+    }
+    let ports = parse_ports(&args[1]).unwrap_or_else(|e| fail(&e));
+    let seconds: u64 = args[2].parse().unwrap_or_else(|_| fail("bad SECONDS"));
+    let mode = args.get(3).map_or("sendmmsg", String::as_str);
+    let per_socket = match mode {
+        "sendmmsg" => None,
+        "per-socket" => Some(own_sockets(ports.clone().count(), false)),
+        "per-socket-epoll" => Some(own_sockets(ports.clone().count(), true)),
+        _ => fail("MODE is sendmmsg, per-socket or per-socket-epoll"),
+    };
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap_or_else(|e| fail(&e.to_string()));
+    let dests: Vec<libc::sockaddr_in> = ports.map(|p| sockaddr(loopback(p))).collect();
+    let n = dests.len();
+    let mut packets = vec![[0u8; PACKET]; n];
+    for (i, p) in packets.iter_mut().enumerate() {
+        p[RTP_HEADER..].fill(0xff);
+        write_rtp_header(p, 0, 0, 0, 0x5000_0000 + i as u32);
+    }
+    let mut iovs: Vec<libc::iovec> = packets
+        .iter_mut()
+        .map(|p| libc::iovec {
+            iov_base: p.as_mut_ptr() as *mut libc::c_void,
+            iov_len: PACKET,
+        })
+        .collect();
+    let mut msgs: Vec<libc::mmsghdr> = iovs
+        .iter_mut()
+        .zip(&dests)
+        .map(|(iov, dest)| {
+            // SAFETY: mmsghdr is plain data; zero is a valid empty header.
+            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            m.msg_hdr.msg_name = dest as *const _ as *mut libc::c_void;
+            m.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as u32;
+            m.msg_hdr.msg_iov = iov as *mut libc::iovec;
+            m.msg_hdr.msg_iovlen = 1;
+            m
+        })
+        .collect();
+    let cpu0 = cpu_seconds();
+    let start = Instant::now();
+    let mut tick: u32 = 0;
+    let mut sent: u64 = 0;
+    let mut failed: u64 = 0;
+    while start.elapsed() < Duration::from_secs(seconds) {
+        let due = start + Duration::from_millis(20) * tick;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        for (i, iov) in iovs.iter().enumerate() {
+            // SAFETY: each iovec points at its own PACKET-byte buffer in `packets`.
+            let p = unsafe { std::slice::from_raw_parts_mut(iov.iov_base as *mut u8, PACKET) };
+            write_rtp_header(
+                p,
+                0,
+                tick as u16,
+                tick.wrapping_mul(160),
+                0x5000_0000 + i as u32,
+            );
+        }
+        match &per_socket {
+            None => {
+                for chunk in msgs.chunks_mut(BATCH) {
+                    let (ok, bad) = send_batch(socket.as_raw_fd(), chunk);
+                    sent += ok;
+                    failed += bad;
+                }
+            }
+            Some(own) => {
+                for (m, s) in msgs.iter_mut().zip(own) {
+                    // SAFETY: a valid msghdr pointing at live buffers.
+                    if unsafe { libc::sendmsg(s.as_raw_fd(), &m.msg_hdr, 0) } < 0 {
+                        failed += 1;
+                    } else {
+                        sent += 1;
+                    }
+                }
+            }
+        }
+        tick += 1;
+    }
+    let cpu = cpu_seconds() - cpu0;
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "mode={mode} streams={n} seconds={secs:.1} sent={sent} failed={failed} cpu_s={cpu:.3} cpu_us_per_packet={:.3} cores_per_1000_streams={:.4}",
+        cpu * 1e6 / sent.max(1) as f64,
+        cpu / secs / n as f64 * 1000.0
+    );
+}
+
+/// One socket per stream, optionally registered with an epoll for reading.
+fn own_sockets(n: usize, epoll: bool) -> Vec<UdpSocket> {
+    bench_tools::raise_nofile();
+    // SAFETY: epoll_create1 has no pointer arguments.
+    let ep = unsafe { libc::epoll_create1(0) };
+    (0..n)
+        .map(|i| {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap_or_else(|e| fail(&e.to_string()));
+            if epoll {
+                let mut ev = libc::epoll_event {
+                    events: libc::EPOLLIN as u32,
+                    u64: i as u64,
+                };
+                // SAFETY: registering a live socket with a valid event struct.
+                unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, s.as_raw_fd(), &mut ev) };
+            }
+            s
+        })
+        .collect()
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("rtp-blaster: {msg}");
+    std::process::exit(2);
+}
+
+fn sockaddr(a: std::net::SocketAddrV4) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: a.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*a.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+/// Sends a batch with `sendmmsg`; returns (sent, failed).
+fn send_batch(fd: i32, msgs: &mut [libc::mmsghdr]) -> (u64, u64) {
+    let mut done = 0usize;
+    let mut failed = 0u64;
+    while done < msgs.len() {
+        // SAFETY: msgs[done..] are valid mmsghdrs pointing at live buffers.
+        let r =
+            unsafe { libc::sendmmsg(fd, msgs[done..].as_mut_ptr(), (msgs.len() - done) as u32, 0) };
+        if r <= 0 {
+            failed += 1; // skip the message the kernel refused
+            done += 1;
+        } else {
+            done += r as usize;
+        }
+    }
+    ((msgs.len() as u64) - failed, failed)
+}

@@ -1,0 +1,176 @@
+//! Shared parts of the benchmark load tools: port ranges, RTP headers,
+//! CPU time of the process, and a latency histogram.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// Size of an RTP header without CSRCs.
+pub const RTP_HEADER: usize = 12;
+/// Bytes of G.711 audio in a 20 ms packet.
+pub const FRAME_BYTES: usize = 160;
+
+/// Parses `A-B` (inclusive) or a single port.
+pub fn parse_ports(s: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    let a: u16 = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad port range {s:?}"))?;
+    let b: u16 = b
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad port range {s:?}"))?;
+    if a > b || a == 0 {
+        return Err(format!("bad port range {s:?}"));
+    }
+    Ok(a..=b)
+}
+
+/// Loopback address of `port`.
+pub fn loopback(port: u16) -> SocketAddrV4 {
+    SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)
+}
+
+/// Writes an RTP header (version 2, no padding, extension or CSRCs).
+pub fn write_rtp_header(buf: &mut [u8], pt: u8, seq: u16, ts: u32, ssrc: u32) {
+    buf[0] = 0x80;
+    buf[1] = pt & 0x7f;
+    buf[2..4].copy_from_slice(&seq.to_be_bytes());
+    buf[4..8].copy_from_slice(&ts.to_be_bytes());
+    buf[8..12].copy_from_slice(&ssrc.to_be_bytes());
+}
+
+/// Sequence number and SSRC of an RTP packet, if it looks like one.
+pub fn rtp_seq_ssrc(buf: &[u8]) -> Option<(u16, u32)> {
+    if buf.len() < RTP_HEADER || buf[0] >> 6 != 2 {
+        return None;
+    }
+    let seq = u16::from_be_bytes([buf[2], buf[3]]);
+    let ssrc = u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
+    Some((seq, ssrc))
+}
+
+/// CPU seconds (user + system) this process has used.
+pub fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage writes into the struct we pass and reads nothing else.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// Raises the open-file limit to its hard maximum.
+pub fn raise_nofile() {
+    // SAFETY: plain getrlimit/setrlimit on a local struct.
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+    }
+}
+
+/// A histogram of durations in 10 µs buckets up to 2 s (longer ones land in
+/// the last bucket).
+pub struct Histogram {
+    buckets: Vec<u64>,
+    count: u64,
+    max_us: u64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            buckets: vec![0; 200_001],
+            count: 0,
+            max_us: 0,
+        }
+    }
+}
+
+impl Histogram {
+    /// Records one duration, in microseconds.
+    pub fn record(&mut self, us: u64) {
+        let i = (us / 10).min(self.buckets.len() as u64 - 1) as usize;
+        self.buckets[i] += 1;
+        self.count += 1;
+        self.max_us = self.max_us.max(us);
+    }
+
+    /// Number of recorded durations.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Largest recorded duration, µs.
+    pub fn max_us(&self) -> u64 {
+        self.max_us
+    }
+
+    /// The duration at quantile `q` (0..=1), µs (upper edge of its bucket).
+    pub fn quantile_us(&self, q: f64) -> u64 {
+        if self.count == 0 {
+            return 0;
+        }
+        let want = ((self.count as f64) * q).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= want {
+                return (i as u64 + 1) * 10;
+            }
+        }
+        self.max_us
+    }
+
+    /// The duration at quantile `1 - q` of the low side, µs (lower edge).
+    pub fn low_quantile_us(&self, q: f64) -> u64 {
+        if self.count == 0 {
+            return 0;
+        }
+        let want = ((self.count as f64) * q).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= want {
+                return i as u64 * 10;
+            }
+        }
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_ranges() {
+        assert_eq!(parse_ports("100-102").unwrap(), 100..=102);
+        assert_eq!(parse_ports("7").unwrap(), 7..=7);
+        assert!(parse_ports("9-3").is_err());
+        assert!(parse_ports("x").is_err());
+    }
+
+    #[test]
+    fn rtp_header_round_trip() {
+        let mut b = [0u8; RTP_HEADER];
+        write_rtp_header(&mut b, 0, 513, 7, 0xdead_beef);
+        assert_eq!(rtp_seq_ssrc(&b), Some((513, 0xdead_beef)));
+        assert_eq!(rtp_seq_ssrc(&b[..5]), None);
+    }
+
+    #[test]
+    fn histogram_quantiles() {
+        let mut h = Histogram::default();
+        for us in 0..100 {
+            h.record(20_000 + us * 10);
+        }
+        h.record(500_000);
+        assert_eq!(h.count(), 101);
+        assert_eq!(h.max_us(), 500_000);
+        assert_eq!(h.quantile_us(0.5), 20_510);
+        assert_eq!(h.quantile_us(1.0), 500_010);
+        assert_eq!(h.low_quantile_us(0.01), 20_000);
+    }
+}
