@@ -7,7 +7,8 @@ clk_tck=$(getconf CLK_TCK)
 # Starts a release switch with a generated config in $1 (a fresh folder);
 # prints its PID. RTP ports: $SWITCH_RTP_PORTS (default 10000-31999); the
 # scripts keep SIP, HTTP and SIPp media ports below 10000, out of that range.
-# Extension 1000 (password secret-1000) may call out; the trunk "carrier" is
+# Extension 1000 (password secret-1000) may call out, more extensions come
+# from $SWITCH_EXTENSIONS (TOML); the trunk "carrier" is
 # at 127.0.0.1:$3; SIP on $2, HTTP on $4.
 start_switch() {
   local dir=$1 sip=$2 carrier=$3 http=$4
@@ -33,6 +34,7 @@ park_code_length = 6
 [[tenants.extensions]]
 number = "1000"
 password = "secret-1000"
+${SWITCH_EXTENSIONS:-}
 [[trunks]]
 name = "carrier"
 address = "127.0.0.1:$carrier"
@@ -104,4 +106,12 @@ cleanup() {
     [ "$(readlink "/proc/$p/cwd")" = "$work" ] && kill "$p" 2> /dev/null || true
   done
   [ -n "${KEEP:-}" ] || rm -rf "$work"
+}
+
+# TOML for extensions $1..$2, each with password secret-NUMBER.
+extensions_toml() {
+  local n
+  for n in $(seq "$1" "$2"); do
+    printf '[[tenants.extensions]]\nnumber = "%s"\npassword = "secret-%s"\n' "$n" "$n"
+  done
 }

@@ -115,6 +115,10 @@ pub struct MediaSection {
     pub prompts: Option<String>,
     /// Seconds without RTP before an established, unheld call is hung up.
     pub rtp_timeout_s: u64,
+    /// Send music and prompts in batches through one raw IPv4 socket
+    /// (`sendmmsg`) when the switch has `CAP_NET_RAW`; otherwise, or when
+    /// false, one `sendto` per packet from each party's own port.
+    pub raw_send: bool,
 }
 
 impl Default for MediaSection {
@@ -125,6 +129,7 @@ impl Default for MediaSection {
             music: None,
             prompts: None,
             rtp_timeout_s: 60,
+            raw_send: true,
         }
     }
 }

@@ -8,6 +8,7 @@ mod http;
 mod media_io;
 mod persist;
 mod provision;
+mod raw_send;
 mod serve;
 mod shell;
 mod sounds;

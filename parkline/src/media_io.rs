@@ -3,6 +3,7 @@
 //! task through a channel and a waker; events go back through its queue.
 //! Nothing on the packet path allocates or takes a lock.
 
+use crate::raw_send::RawSender;
 use crate::shell::Event;
 use media::engine::{Config as EngineConfig, EndpointId};
 use media::Engine;
@@ -15,7 +16,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Instant;
 use switch::{MediaCommand, MediaEvent};
 use tokio::sync::mpsc as tmpsc;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 const WAKE: Token = Token(usize::MAX);
 
@@ -52,6 +53,7 @@ fn token(id: EndpointId, rtcp: bool) -> Token {
 /// Starts the media thread.
 pub fn spawn(
     address: IpAddr,
+    raw_send: bool,
     cfg: EngineConfig,
     events: tmpsc::Sender<Event>,
 ) -> std::io::Result<MediaHandle> {
@@ -62,7 +64,7 @@ pub fn spawn(
     let counter = open.clone();
     std::thread::Builder::new()
         .name("media".into())
-        .spawn(move || run(poll, rx, address, cfg, events, counter))?;
+        .spawn(move || run(poll, rx, address, raw_send, cfg, events, counter))?;
     Ok(MediaHandle { tx, waker, open })
 }
 
@@ -72,12 +74,15 @@ struct State {
     sockets: Vec<Option<Sockets>>,
     address: IpAddr,
     failed: Vec<u16>,
+    /// Batched sending of generated media, when permitted.
+    raw: Option<RawSender>,
 }
 
 fn run(
     mut poll: Poll,
     rx: mpsc::Receiver<MediaCommand>,
     address: IpAddr,
+    raw_send: bool,
     cfg: EngineConfig,
     events: tmpsc::Sender<Event>,
     open: Arc<AtomicUsize>,
@@ -87,6 +92,7 @@ fn run(
         sockets: Vec::new(),
         address,
         failed: Vec::new(),
+        raw: raw_sender(address, raw_send),
     };
     let mut ready = Events::with_capacity(1024);
     let mut buf = vec![0u8; 2048];
@@ -266,10 +272,38 @@ impl State {
         }
     }
 
-    fn send_generated(&self) {
+    fn send_generated(&mut self) {
         let (list, data) = self.engine.transmits();
+        if let Some(raw) = &mut self.raw {
+            let refused = raw.send(list, data);
+            if refused > 0 {
+                debug!(refused, "raw media sends refused");
+            }
+        }
         for tx in list {
-            self.send(tx.from, false, &data[tx.range.clone()], tx.to);
+            if self.raw.is_none() || !RawSender::handles(&tx.to) {
+                self.send(tx.from, false, &data[tx.range.clone()], tx.to);
+            }
+        }
+    }
+}
+
+/// The batched sender of generated media, if wanted and permitted.
+fn raw_sender(address: IpAddr, wanted: bool) -> Option<RawSender> {
+    let IpAddr::V4(v4) = address else {
+        return None;
+    };
+    if !wanted {
+        return None;
+    }
+    match RawSender::open(v4) {
+        Ok(r) => {
+            info!("music and prompts are sent in batches (raw socket)");
+            Some(r)
+        }
+        Err(e) => {
+            info!("music and prompts are sent one packet at a time (no raw socket: {e})");
+            None
         }
     }
 }

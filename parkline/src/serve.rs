@@ -172,8 +172,13 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
         prompts: sounds::prompts(cfg.media.prompts.as_deref().map(Path::new))?,
         idle_timeout: std::time::Duration::from_secs(cfg.media.rtp_timeout_s),
     };
-    let media = media_io::spawn(media_address(&cfg), engine, events_tx.clone())
-        .context("cannot start the media thread")?;
+    let media = media_io::spawn(
+        media_address(&cfg),
+        cfg.media.raw_send,
+        engine,
+        events_tx.clone(),
+    )
+    .context("cannot start the media thread")?;
     let (low, high) = cfg.rtp_ports();
     info!("media on {} ports {low}-{high}", media_address(&cfg));
     let mut sw = Switch::new(switch_config(&cfg), dir);

@@ -58,6 +58,18 @@ pub fn cpu_seconds() -> f64 {
     tv(u.ru_utime) + tv(u.ru_stime)
 }
 
+/// CPU seconds (user + system) process `pid` has used, from `/proc`.
+pub fn proc_cpu(pid: &str) -> f64 {
+    // SAFETY: sysconf has no pointer arguments.
+    let tck = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |x| x.1);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let get = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15, the 12th and 13th after the name.
+    (get(11) + get(12)) / tck
+}
+
 /// Raises the open-file limit to its hard maximum.
 pub fn raise_nofile() {
     // SAFETY: plain getrlimit/setrlimit on a local struct.

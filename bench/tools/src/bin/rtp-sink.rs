@@ -17,7 +17,7 @@
 //! sending to phones on other machines never pays. Spacing is unaffected:
 //! the kernel timestamps packets as they arrive.
 
-use bench_tools::{cpu_seconds, parse_ports, raise_nofile, rtp_seq_ssrc, Histogram};
+use bench_tools::{cpu_seconds, parse_ports, proc_cpu, raise_nofile, rtp_seq_ssrc, Histogram};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
@@ -238,18 +238,6 @@ fn report(
         ));
     }
     println!("{line}");
-}
-
-/// CPU seconds (user + system) of process `pid`, from /proc.
-fn proc_cpu(pid: &str) -> f64 {
-    // SAFETY: sysconf has no pointer arguments.
-    let tck = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |x| x.1);
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let get = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // Fields 14 and 15 (utime, stime) are 12 and 13 after the command name.
-    (get(11) + get(12)) / tck
 }
 
 fn fail(msg: &str) -> ! {
