@@ -17,7 +17,7 @@ start_switch() {
 listen = ["udp:127.0.0.1:$sip"]
 default_tenant = "bench"
 max_auth_failures_per_minute = 1000000
-max_transactions = 200000
+max_transactions = 1000000
 [media]
 rtp_ports = "${SWITCH_RTP_PORTS:-10000-31999}"
 [http]
@@ -50,8 +50,9 @@ TOML
   echo "$pid"
 }
 
-# CPU seconds (user+system) a process has used.
+# CPU seconds (user+system) a process has used (0 if it is gone).
 cpu_seconds() {
+  [ -r "/proc/$1/stat" ] || { echo 0; return; }
   awk -v t="$clk_tck" '{ printf "%.3f", ($14 + $15) / t }' "/proc/$1/stat"
 }
 
@@ -114,4 +115,28 @@ extensions_toml() {
   for n in $(seq "$1" "$2"); do
     printf '[[tenants.extensions]]\nnumber = "%s"\npassword = "secret-%s"\n' "$n" "$n"
   done
+}
+
+# Datagrams the kernel dropped in this namespace because a socket's receive
+# buffer was full (UDP RcvbufErrors).
+udp_receive_drops() {
+  awk '/^Udp:/ { n++; if (n == 1) { for (i = 1; i <= NF; i++) if ($i == "RcvbufErrors") col = i } else { print $col; exit } }' /proc/net/snmp
+}
+
+# PID of the SIPp running in folder $1 (started there with -bg).
+sipp_in() {
+  local p
+  for p in $(pgrep -x sipp); do
+    [ "$(readlink "/proc/$p/cwd")" = "$1" ] && { echo "$p"; return; }
+  done
+  echo 0
+}
+
+# Without an argument: a snapshot of the machine's CPU counters. With one
+# (an earlier snapshot): the cores busy on average since then.
+machine_busy() {
+  local now
+  now=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
+  if [ $# -eq 0 ]; then echo "$now"; return; fi
+  awk -v a="$1" -v b="$now" -v n="$(nproc)" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.2f", (y[1] - x[1]) / (y[2] - x[2]) * n }'
 }

@@ -3,7 +3,7 @@
 
 use crate::shell::Event;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use store::{SqliteStore, Store};
 use switch::StoreOp;
 use tokio::sync::mpsc as tmpsc;
@@ -17,15 +17,46 @@ pub enum StoreMsg {
     Stop,
 }
 
+/// Most writes committed together.
+const BATCH: usize = 2000;
+/// How often other processes' writes are looked for.
+const RELOAD_CHECK: Duration = Duration::from_secs(1);
+
 /// Runs the store thread until [`StoreMsg::Stop`] or the channel closes.
+/// Writes that queued up meanwhile are committed as one transaction, so the
+/// store keeps up with thousands of call records a second.
 pub fn run(mut store: SqliteStore, rx: mpsc::Receiver<StoreMsg>, events: tmpsc::Sender<Event>) {
     let mut version = store.data_version().unwrap_or(0);
+    let mut checked = Instant::now();
+    let mut batch = Vec::with_capacity(BATCH);
     loop {
-        match rx.recv_timeout(Duration::from_secs(2)) {
-            Ok(StoreMsg::Op(op)) => apply(&mut store, op),
-            Ok(StoreMsg::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        let mut stop = false;
+        match rx.recv_timeout(RELOAD_CHECK) {
+            Ok(StoreMsg::Op(op)) => batch.push(op),
+            Ok(StoreMsg::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => stop = true,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
+        while !stop && !batch.is_empty() && batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(StoreMsg::Op(op)) => batch.push(op),
+                Ok(StoreMsg::Stop) | Err(mpsc::TryRecvError::Disconnected) => stop = true,
+                Err(mpsc::TryRecvError::Empty) => break,
+            }
+        }
+        if !batch.is_empty() {
+            let ops = std::mem::take(&mut batch);
+            let committed = store.batch(|s| ops.into_iter().for_each(|op| apply(s, op)));
+            if let Err(e) = committed {
+                error!("store commit failed: {e}");
+            }
+        }
+        if stop {
+            return;
+        }
+        if checked.elapsed() < RELOAD_CHECK {
+            continue;
+        }
+        checked = Instant::now();
         let now = store.data_version().unwrap_or(version);
         if now != version {
             version = now;

@@ -37,6 +37,20 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Runs `f` inside one transaction: many writes, one commit (one WAL
+    /// sync instead of one per write). `f`'s own errors are its business.
+    /// If no transaction can be begun, `f` still runs, write by write, and
+    /// the error is returned for the log.
+    pub fn batch(&mut self, f: impl FnOnce(&mut Self)) -> Result<()> {
+        if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+            f(self);
+            return Err(e.into());
+        }
+        f(self);
+        self.conn.execute_batch("COMMIT")?;
+        Ok(())
+    }
+
     /// SQLite's `data_version`: changes when another connection (the CLI)
     /// has written to the database.
     pub fn data_version(&self) -> Result<i64> {

@@ -66,6 +66,7 @@ impl ClientInvite {
                 true
             }
             (State::Calling | State::Proceeding, 200..=299) => {
+                self.request = Bytes::new(); // never retransmitted again
                 self.state = State::Accepted;
                 self.timer_a = None;
                 self.timer_m = Some(now + timers.t1x64());
@@ -74,6 +75,7 @@ impl ClientInvite {
             (State::Accepted, 200..=299) => true,
             (State::Calling | State::Proceeding, _) => {
                 self.timer_a = None;
+                self.request = Bytes::new();
                 let ack = ack();
                 out.push(TxOutput::Transmit(ack.clone()));
                 self.ack = Some(ack);

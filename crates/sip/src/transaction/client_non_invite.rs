@@ -52,6 +52,7 @@ impl ClientNonInvite {
             }
             State::Trying | State::Proceeding => {
                 self.timer_e = None;
+                self.request = Bytes::new(); // never retransmitted again
                 if self.reliable {
                     self.state = State::Terminated;
                 } else {

@@ -54,6 +54,7 @@ impl ServerInvite {
         if self.state == State::Completed {
             self.timer_g = None;
             self.timer_h = None;
+            self.last_response = None; // Confirmed only absorbs ACKs
             if self.reliable {
                 self.state = State::Terminated;
             } else {
@@ -89,6 +90,9 @@ impl ServerInvite {
         out.push(TxOutput::Transmit(wire.clone()));
         self.last_response = Some(wire);
         if (200..300).contains(&status) {
+            // Accepted absorbs retransmitted INVITEs and never resends the
+            // 2xx itself (RFC 6026 §7.1; the TU does): keep no copy for 32 s.
+            self.last_response = None;
             self.state = State::Accepted;
             self.timer_l = Some(now + timers.t1x64());
         } else if status >= 300 {
