@@ -131,12 +131,3 @@ sipp_in() {
   done
   echo 0
 }
-
-# Without an argument: a snapshot of the machine's CPU counters. With one
-# (an earlier snapshot): the cores busy on average since then.
-machine_busy() {
-  local now
-  now=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
-  if [ $# -eq 0 ]; then echo "$now"; return; fi
-  awk -v a="$1" -v b="$now" -v n="$(nproc)" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.2f", (y[1] - x[1]) / (y[2] - x[2]) * n }'
-}

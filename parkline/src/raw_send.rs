@@ -165,24 +165,21 @@ fn headers(
     h
 }
 
-/// UDP checksum over the IPv4 pseudo-header, UDP header and payload.
+/// UDP checksum over the IPv4 pseudo-header, UDP header and payload
+/// (RFC 1071: 32-bit words summed into 64 bits, folded once at the end).
 fn udp_checksum(src: Ipv4Addr, dst: Ipv4Addr, udp: &[u8], payload: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    let mut add = |bytes: &[u8]| {
-        let mut chunks = bytes.chunks_exact(2);
-        for c in &mut chunks {
-            sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
-        }
-        if let [last] = chunks.remainder() {
-            sum += u32::from(*last) << 8;
-        }
-    };
-    add(&src.octets());
-    add(&dst.octets());
-    add(&[0, libc::IPPROTO_UDP as u8]);
-    add(&(udp.len() as u16 + payload.len() as u16).to_be_bytes());
-    add(&udp[..6]); // the checksum field counts as zero
-    add(payload);
+    let len = (udp.len() + payload.len()) as u64;
+    let mut sum = u64::from(u32::from(src)) + u64::from(u32::from(dst));
+    sum += u64::from(libc::IPPROTO_UDP as u8) + len;
+    sum += u64::from(u32::from_be_bytes([udp[0], udp[1], udp[2], udp[3]]));
+    sum += u64::from(u16::from_be_bytes([udp[4], udp[5]])) << 16; // checksum field as zero
+    let mut words = payload.chunks_exact(4);
+    for w in &mut words {
+        sum += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
+    }
+    let mut tail = [0u8; 4];
+    tail[..words.remainder().len()].copy_from_slice(words.remainder());
+    sum += u64::from(u32::from_be_bytes(tail));
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
