@@ -66,11 +66,22 @@ rss_kib() {
   awk '/VmRSS/ { print $2 }' "/proc/$1/status"
 }
 
-# Appends one dated row per figure to bench/RESULTS.md.
+# Adds one dated row per figure to the table of bench/RESULTS.md.
 record() { # scenario figure value unit note
   local commit
   commit=$(git -C "$bench_root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-  printf '| %s | %s | %s | %s | %s %s | %s |\n' "$(date -u +%F)" "$commit" "$1" "$2" "$3" "$4" "$5" >> "$bench_root/bench/RESULTS.md"
+  local row file="$bench_root/bench/RESULTS.md"
+  row=$(printf '| %s | %s | %s | %s | %s %s | %s |' "$(date -u +%F)" "$commit" "$1" "$2" "$3" "$4" "$5")
+  # Rows go at the end of the table, before the first written reading.
+  awk -v row="$row" '
+    { line[NR] = $0 }
+    /^## Reading/ && !at { at = NR }
+    END {
+      if (!at) { for (i = 1; i <= NR; i++) print line[i]; print row; exit }
+      end = at - 1
+      while (end > 0 && line[end] == "") end--
+      for (i = 1; i <= NR; i++) { print line[i]; if (i == end) print row }
+    }' "$file" > "$file.new" && mv "$file.new" "$file"
   printf '%-14s %-34s %10s %-8s %s\n' "$1" "$2" "$3" "$4" "$5"
 }
 
