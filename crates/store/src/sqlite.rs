@@ -360,7 +360,7 @@ impl Store for SqliteStore {
         let mut stmt = self.conn.prepare(
             "SELECT id, tenant, caller, callee, routed_to, started_ms, answered_ms, ended_ms, outcome,
                 status, cause, features, events FROM call_records WHERE ?1 IS NULL OR tenant = ?1
-             ORDER BY started_ms DESC, id LIMIT ?2",
+             ORDER BY started_ms DESC, rowid DESC LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![tenant, limit as i64], |r| {
             Ok(CallRecord {
