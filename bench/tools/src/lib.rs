@@ -121,34 +121,25 @@ impl Histogram {
 
     /// The duration at quantile `q` (0..=1), µs (upper edge of its bucket).
     pub fn quantile_us(&self, q: f64) -> u64 {
-        if self.count == 0 {
-            return 0;
-        }
-        let want = ((self.count as f64) * q).ceil().max(1.0) as u64;
-        let mut seen = 0;
-        for (i, n) in self.buckets.iter().enumerate() {
-            seen += n;
-            if seen >= want {
-                return (i as u64 + 1) * 10;
-            }
-        }
-        self.max_us
+        self.bucket_at(q).map_or(0, |i| (i as u64 + 1) * 10)
     }
 
-    /// The duration at quantile `1 - q` of the low side, µs (lower edge).
+    /// The duration at quantile `q` of the low side, µs (lower edge).
     pub fn low_quantile_us(&self, q: f64) -> u64 {
+        self.bucket_at(q).map_or(0, |i| i as u64 * 10)
+    }
+
+    /// The bucket holding the sample at quantile `q` (counted with ceil).
+    fn bucket_at(&self, q: f64) -> Option<usize> {
         if self.count == 0 {
-            return 0;
+            return None;
         }
         let want = ((self.count as f64) * q).ceil().max(1.0) as u64;
         let mut seen = 0;
-        for (i, n) in self.buckets.iter().enumerate() {
+        self.buckets.iter().position(|n| {
             seen += n;
-            if seen >= want {
-                return i as u64 * 10;
-            }
-        }
-        0
+            seen >= want
+        })
     }
 }
 
