@@ -12,6 +12,7 @@ mod raw_send;
 mod serve;
 mod shell;
 mod sounds;
+mod timer;
 mod transport;
 
 use anyhow::{Context, Result};

@@ -1,10 +1,13 @@
 //! The media thread: one `mio` poll over every RTP and RTCP socket, the
-//! sans-IO [`media::Engine`], and a 20 ms tick. Commands come from the core
-//! task through a channel and a waker; events go back through its queue.
-//! Nothing on the packet path allocates or takes a lock.
+//! sans-IO [`media::Engine`], and its tick (a [`Timer`], as precise as the
+//! kernel's high-resolution timers; `epoll`'s own timeout has 1 ms steps).
+//! Commands come from the core task through a channel and a waker; events
+//! go back through its queue. Nothing on the packet path allocates or takes
+//! a lock.
 
 use crate::raw_send::RawSender;
 use crate::shell::Event;
+use crate::timer::Timer;
 use media::engine::{Config as EngineConfig, EndpointId};
 use media::Engine;
 use mio::net::UdpSocket;
@@ -19,6 +22,7 @@ use tokio::sync::mpsc as tmpsc;
 use tracing::{debug, info, warn};
 
 const WAKE: Token = Token(usize::MAX);
+const TICK: Token = Token(usize::MAX - 1);
 
 /// Handle for the core task.
 #[derive(Clone)]
@@ -94,20 +98,27 @@ fn run(
         failed: Vec::new(),
         raw: raw_sender(address, raw_send),
     };
+    let mut timer = match Timer::new() {
+        Ok(t) => t,
+        Err(e) => {
+            warn!("media thread has no timer, so no music or prompts: {e}");
+            return;
+        }
+    };
+    if let Err(e) = timer.register(poll.registry(), TICK) {
+        warn!("media thread cannot watch its timer, so no music or prompts: {e}");
+        return;
+    }
     let mut ready = Events::with_capacity(1024);
     let mut buf = vec![0u8; 2048];
     loop {
-        let timeout = if st.engine.open_count() == 0 {
+        let deadline = if st.engine.open_count() == 0 {
             None
         } else {
-            Some(
-                st.engine
-                    .next_tick()
-                    .map_or(std::time::Duration::ZERO, |t| {
-                        t.saturating_duration_since(Instant::now())
-                    }),
-            )
+            Some(st.engine.next_tick().unwrap_or_else(Instant::now))
         };
+        // A deadline already passed polls without waiting.
+        let timeout = timer.arm(deadline, Instant::now());
         if let Err(e) = poll.poll(&mut ready, timeout) {
             if e.kind() != ErrorKind::Interrupted {
                 warn!("media poll failed: {e}");
@@ -115,7 +126,9 @@ fn run(
             continue;
         }
         for ev in ready.iter() {
-            if ev.token() == WAKE {
+            if ev.token() == TICK {
+                timer.clear();
+            } else if ev.token() == WAKE {
                 loop {
                     match rx.try_recv() {
                         Ok(cmd) => st.apply(&poll, cmd),
@@ -273,16 +286,25 @@ impl State {
     }
 
     fn send_generated(&mut self) {
-        let (list, data) = self.engine.transmits();
+        let engine = &self.engine;
+        let list = engine.generated();
         if let Some(raw) = &mut self.raw {
-            let refused = raw.send(list, data);
+            let refused = raw.send(list, |f| engine.frame(f));
             if refused > 0 {
                 debug!(refused, "raw media sends refused");
             }
         }
-        for tx in list {
-            if self.raw.is_none() || !RawSender::handles(&tx.to) {
-                self.send(tx.from, false, &data[tx.range.clone()], tx.to);
+        let mut packet = [0u8; 1500];
+        for g in list {
+            if self.raw.is_none() || !RawSender::handles(&g.to) {
+                let payload = engine.frame(g.frame);
+                let n = g.header.len() + payload.len();
+                let Some(p) = packet.get_mut(..n) else {
+                    continue;
+                };
+                p[..g.header.len()].copy_from_slice(&g.header);
+                p[g.header.len()..].copy_from_slice(payload);
+                self.send(g.from, false, p, g.to);
             }
         }
     }

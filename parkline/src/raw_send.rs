@@ -8,15 +8,19 @@
 //! tick to the kernel in `sendmmsg` batches from one socket. Replies still
 //! reach the party's own UDP socket: only the sending is batched.
 
-use media::engine::Transmit;
+use media::engine::{Frame, Generated};
+use media::rtp::HEADER_LEN as RTP_HEADER;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-/// IPv4 header (no options) plus UDP header.
-const HEADERS: usize = 28;
+/// IPv4 header (no options), UDP header and RTP header: what each packet
+/// has of its own. The payload is the shared frame, never copied.
+const HEADERS: usize = 20 + 8 + RTP_HEADER;
 /// Messages per `sendmmsg` call (the kernel's UIO_MAXIOV bound is 1024).
 const BATCH: usize = 1024;
+/// Distinct frames whose checksum sums are remembered within one send.
+const SUMS: usize = 4;
 
 /// One raw socket and the scratch space of a tick (reused, so sending
 /// allocates nothing once the largest tick has been seen).
@@ -27,6 +31,9 @@ pub struct RawSender {
     names: Vec<libc::sockaddr_in>,
     iovs: Vec<[libc::iovec; 2]>,
     msgs: Vec<libc::mmsghdr>,
+    sums: [Option<(Frame, u64)>; SUMS],
+    /// IPv4 identification of the next packet.
+    ident: u16,
 }
 
 impl RawSender {
@@ -47,15 +54,18 @@ impl RawSender {
             names: Vec::new(),
             iovs: Vec::new(),
             msgs: Vec::new(),
+            sums: [None; SUMS],
+            ident: 1,
         })
     }
 
-    /// Sends the IPv4 packets of `list` (byte ranges of `data`); returns
-    /// how many the kernel refused. Packets to IPv6 parties are left out:
-    /// the caller sends those itself (see [`RawSender::handles`]).
-    pub fn send(&mut self, list: &[Transmit], data: &[u8]) -> usize {
+    /// Sends the IPv4 packets of `list`, whose payloads `frame` gives;
+    /// returns how many the kernel refused. Packets to IPv6 parties are left
+    /// out: the caller sends those itself (see [`RawSender::handles`]).
+    pub fn send<'a>(&mut self, list: &[Generated], frame: impl Fn(Frame) -> &'a [u8]) -> usize {
+        self.sums = [None; SUMS];
         list.chunks(BATCH)
-            .map(|part| self.send_batch(part, data))
+            .map(|part| self.send_batch(part, &frame))
             .sum()
     }
 
@@ -64,36 +74,32 @@ impl RawSender {
         to.is_ipv4()
     }
 
-    fn send_batch(&mut self, list: &[Transmit], data: &[u8]) -> usize {
+    fn send_batch<'a>(&mut self, list: &[Generated], frame: &impl Fn(Frame) -> &'a [u8]) -> usize {
         self.headers.clear();
         self.names.clear();
-        for tx in list {
-            let SocketAddr::V4(to) = tx.to else { continue };
-            let payload = &data[tx.range.clone()];
-            self.headers
-                .push(headers(self.source, tx.from_port, to, payload));
-            self.names.push(sockaddr(*to.ip()));
-        }
-        // Pointers are taken only now that the vectors no longer grow.
         self.iovs.clear();
         self.msgs.clear();
-        let payloads = list
-            .iter()
-            .filter(|tx| tx.to.is_ipv4())
-            .map(|tx| &data[tx.range.clone()]);
-        for (h, p) in self.headers.iter().zip(payloads) {
+        for g in list {
+            let SocketAddr::V4(to) = g.to else { continue };
+            let payload = frame(g.frame);
+            let sum = self.payload_sum(g.frame, payload);
+            let mut h = headers(self.source, g.from_port, to, &g.header, payload.len(), sum);
+            h[4..6].copy_from_slice(&self.next_ident().to_be_bytes());
+            self.headers.push(h);
+            self.names.push(sockaddr(*to.ip()));
             self.iovs.push([
                 libc::iovec {
-                    iov_base: h.as_ptr() as *mut libc::c_void,
+                    iov_base: std::ptr::null_mut(), // set below, once `headers` stops growing
                     iov_len: HEADERS,
                 },
                 libc::iovec {
-                    iov_base: p.as_ptr() as *mut libc::c_void,
-                    iov_len: p.len(),
+                    iov_base: payload.as_ptr() as *mut libc::c_void,
+                    iov_len: payload.len(),
                 },
             ]);
         }
-        for (iov, name) in self.iovs.iter_mut().zip(&self.names) {
+        for ((iov, h), name) in self.iovs.iter_mut().zip(&self.headers).zip(&self.names) {
+            iov[0].iov_base = h.as_ptr() as *mut libc::c_void;
             // SAFETY: mmsghdr is plain data; zero is an empty header.
             let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
             m.msg_hdr.msg_name = name as *const libc::sockaddr_in as *mut libc::c_void;
@@ -102,6 +108,11 @@ impl RawSender {
             m.msg_hdr.msg_iovlen = 2;
             self.msgs.push(m);
         }
+        self.flush()
+    }
+
+    /// Hands the prepared messages to the kernel; returns how many it refused.
+    fn flush(&mut self) -> usize {
         let mut done = 0;
         let mut failed = 0;
         while done < self.msgs.len() {
@@ -124,6 +135,27 @@ impl RawSender {
         }
         failed
     }
+
+    /// A counter for the IPv4 identification field. The packets are
+    /// atomic (don't fragment, never fragmented), so any value will do
+    /// (RFC 6864 §4.1); a non-zero one spares the kernel choosing one per
+    /// packet (a hash and an atomic add).
+    fn next_ident(&mut self) -> u16 {
+        self.ident = self.ident.checked_add(1).unwrap_or(1);
+        self.ident
+    }
+
+    /// The checksum sum of a payload, computed once per distinct frame:
+    /// every listener of the music shares it.
+    fn payload_sum(&mut self, f: Frame, payload: &[u8]) -> u64 {
+        if let Some((_, sum)) = self.sums.iter().flatten().find(|(g, _)| *g == f) {
+            return *sum;
+        }
+        let sum = sum_words(payload);
+        self.sums.rotate_right(1);
+        self.sums[0] = Some((f, sum));
+        sum
+    }
 }
 
 fn sockaddr(ip: Ipv4Addr) -> libc::sockaddr_in {
@@ -137,19 +169,22 @@ fn sockaddr(ip: Ipv4Addr) -> libc::sockaddr_in {
     }
 }
 
-/// The IPv4 and UDP headers of one datagram, with the UDP checksum (RFC 768;
-/// the kernel fills in the IPv4 checksum and identification, and the source
-/// address when it is unspecified).
+/// The IPv4, UDP and RTP headers of one datagram, with the UDP checksum
+/// (RFC 768) from `payload_sum` ([`sum_words`] of the payload); the kernel
+/// fills in the IPv4 checksum, the identification while it is zero, and
+/// the source address when it is unspecified.
 fn headers(
     source: Ipv4Addr,
     from_port: u16,
-    to: std::net::SocketAddrV4,
-    payload: &[u8],
+    to: SocketAddrV4,
+    rtp: &[u8; RTP_HEADER],
+    payload_len: usize,
+    payload_sum: u64,
 ) -> [u8; HEADERS] {
-    let udp_len = (8 + payload.len()) as u16;
+    let udp_len = (8 + RTP_HEADER + payload_len) as u16;
     let mut h = [0u8; HEADERS];
     h[0] = 0x45; // version 4, 5 words
-    h[2..4].copy_from_slice(&(HEADERS as u16 - 8 + udp_len).to_be_bytes());
+    h[2..4].copy_from_slice(&(20 + udp_len).to_be_bytes());
     h[6] = 0x40; // don't fragment
     h[8] = 64; // TTL
     h[9] = libc::IPPROTO_UDP as u8;
@@ -158,28 +193,37 @@ fn headers(
     h[20..22].copy_from_slice(&from_port.to_be_bytes());
     h[22..24].copy_from_slice(&to.port().to_be_bytes());
     h[24..26].copy_from_slice(&udp_len.to_be_bytes());
+    h[28..].copy_from_slice(rtp);
     if !source.is_unspecified() {
-        let sum = udp_checksum(source, *to.ip(), &h[20..28], payload);
+        let sum = udp_checksum(source, *to.ip(), &h[20..], payload_sum);
         h[26..28].copy_from_slice(&sum.to_be_bytes());
     }
     h
 }
 
-/// UDP checksum over the IPv4 pseudo-header, UDP header and payload
-/// (RFC 1071: 32-bit words summed into 64 bits, folded once at the end).
-fn udp_checksum(src: Ipv4Addr, dst: Ipv4Addr, udp: &[u8], payload: &[u8]) -> u16 {
-    let len = (udp.len() + payload.len()) as u64;
-    let mut sum = u64::from(u32::from(src)) + u64::from(u32::from(dst));
-    sum += u64::from(libc::IPPROTO_UDP as u8) + len;
-    sum += u64::from(u32::from_be_bytes([udp[0], udp[1], udp[2], udp[3]]));
-    sum += u64::from(u16::from_be_bytes([udp[4], udp[5]])) << 16; // checksum field as zero
-    let mut words = payload.chunks_exact(4);
-    for w in &mut words {
-        sum += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
-    }
+/// Sum of `data` as big-endian 32-bit words, the last one padded with
+/// zeros (RFC 1071: the one's complement sum folds from any word size, as
+/// long as 16-bit words stay aligned; `data` starts at an even offset).
+fn sum_words(data: &[u8]) -> u64 {
+    let mut words = data.chunks_exact(4);
+    let mut sum: u64 = words
+        .by_ref()
+        .map(|w| u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]])))
+        .sum();
     let mut tail = [0u8; 4];
     tail[..words.remainder().len()].copy_from_slice(words.remainder());
     sum += u64::from(u32::from_be_bytes(tail));
+    sum
+}
+
+/// UDP checksum over the IPv4 pseudo-header, the UDP and RTP headers
+/// (`udp`, whose checksum field is still zero, and whose length is a
+/// multiple of 4) and a payload of known sum, folded once at the end.
+fn udp_checksum(src: Ipv4Addr, dst: Ipv4Addr, udp: &[u8], payload_sum: u64) -> u16 {
+    let len = u16::from_be_bytes([udp[4], udp[5]]);
+    let mut sum = u64::from(u32::from(src)) + u64::from(u32::from(dst));
+    sum += u64::from(libc::IPPROTO_UDP as u8) + u64::from(len);
+    sum += sum_words(udp) + payload_sum;
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
@@ -192,38 +236,48 @@ fn udp_checksum(src: Ipv4Addr, dst: Ipv4Addr, udp: &[u8], payload: &[u8]) -> u16
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::{SocketAddrV4, UdpSocket};
+    use media::engine::ClipRef;
+    use media::Codec;
+    use std::net::UdpSocket;
     use std::time::Duration;
 
-    #[test]
-    fn checksum_matches_the_rfc_1071_example_shape() {
-        // A datagram whose checksum, recomputed over the whole with the
-        // checksum in place, folds to zero (RFC 1071 verification).
-        let src = Ipv4Addr::new(10, 0, 0, 1);
-        let dst = Ipv4Addr::new(10, 0, 0, 2);
-        let payload = b"parkline music!";
-        let h = headers(src, 20000, SocketAddrV4::new(dst, 4000), payload);
-        let mut sum: u32 = 0;
-        let mut words = Vec::new();
-        words.extend_from_slice(&src.octets());
-        words.extend_from_slice(&dst.octets());
-        words.extend_from_slice(&[0, 17]);
-        words.extend_from_slice(&h[24..26]);
-        words.extend_from_slice(&h[20..28]);
-        words.extend_from_slice(payload);
-        words.push(0);
-        for c in words.chunks_exact(2) {
-            sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    /// RFC 1071 verification: the 16-bit one's complement sum of the
+    /// pseudo-header and the whole datagram, checksum included, is 0xffff.
+    fn verifies(src: Ipv4Addr, dst: Ipv4Addr, udp_and_rtp: &[u8], payload: &[u8]) -> bool {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&src.octets());
+        bytes.extend_from_slice(&dst.octets());
+        bytes.extend_from_slice(&[0, 17]);
+        bytes.extend_from_slice(&udp_and_rtp[4..6]);
+        bytes.extend_from_slice(udp_and_rtp);
+        bytes.extend_from_slice(payload);
+        if bytes.len() % 2 == 1 {
+            bytes.push(0);
         }
+        let mut sum: u32 = bytes
+            .chunks_exact(2)
+            .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+            .sum();
         while sum > 0xffff {
             sum = (sum & 0xffff) + (sum >> 16);
         }
-        assert_eq!(sum, 0xffff);
-        assert_eq!(&h[20..22], &20000u16.to_be_bytes());
-        assert_eq!(
-            u16::from_be_bytes([h[2], h[3]]) as usize,
-            28 + payload.len()
-        );
+        sum == 0xffff
+    }
+
+    #[test]
+    fn checksum_verifies_for_any_payload_length() {
+        let src = Ipv4Addr::new(10, 0, 0, 1);
+        let dst = Ipv4Addr::new(10, 0, 0, 2);
+        let rtp = [0x80, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+        for len in [0, 1, 2, 3, 5, 160, 161, 163] {
+            let payload: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            let to = SocketAddrV4::new(dst, 4000);
+            let h = headers(src, 20000, to, &rtp, payload.len(), sum_words(&payload));
+            assert!(verifies(src, dst, &h[20..], &payload), "length {len}");
+            assert_eq!(&h[20..22], &20000u16.to_be_bytes());
+            assert_eq!(&h[28..], &rtp);
+            assert_eq!(u16::from_be_bytes([h[2], h[3]]) as usize, 40 + len);
+        }
     }
 
     /// Needs CAP_NET_RAW (the test suite runs as root); skips otherwise.
@@ -236,26 +290,41 @@ mod tests {
         let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
         rx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
         let to = rx.local_addr().unwrap();
-        let data = b"firstsecond".to_vec();
+        let frame = |index| Frame {
+            clip: ClipRef::Music,
+            codec: Codec::Pcmu,
+            index,
+        };
+        let packet = |from, from_port, index| Generated {
+            from,
+            from_port,
+            to,
+            header: [0x80, 0, 0, index as u8, 0, 0, 0, 0, 0, 0, 0, 9],
+            frame: frame(index),
+        };
         let list = [
-            Transmit {
-                from: 0,
-                from_port: 41000,
-                to,
-                range: 0..5,
-            },
-            Transmit {
-                from: 1,
-                from_port: 41002,
-                to,
-                range: 5..11,
-            },
+            packet(0, 41000, 1),
+            packet(1, 41002, 2),
+            packet(2, 41004, 1),
         ];
-        assert_eq!(raw.send(&list, &data), 0);
+        let bytes = |f: Frame| -> &'static [u8] {
+            if f.index == 1 {
+                b"first"
+            } else {
+                b"second!"
+            }
+        };
+        assert_eq!(raw.send(&list, bytes), 0);
         let mut buf = [0u8; 64];
-        let (n, src) = rx.recv_from(&mut buf).unwrap();
-        assert_eq!((&buf[..n], src.port()), (&b"first"[..], 41000));
-        let (n, src) = rx.recv_from(&mut buf).unwrap();
-        assert_eq!((&buf[..n], src.port()), (&b"second"[..], 41002));
+        for (port, index, payload) in [
+            (41000, 1, &b"first"[..]),
+            (41002, 2, b"second!"),
+            (41004, 1, b"first"),
+        ] {
+            let (n, src) = rx.recv_from(&mut buf).unwrap();
+            assert_eq!(src.port(), port);
+            assert_eq!(buf[3], index as u8, "the packet's own RTP header");
+            assert_eq!(&buf[12..n], payload);
+        }
     }
 }

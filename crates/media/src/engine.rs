@@ -3,7 +3,15 @@
 //! nothing), RTP rewriting for continuity when the source changes, G.711
 //! transcoding in place, DTMF detection, and inactivity watching. The shell
 //! owns sockets and calls [`Engine::on_rtp`] with each packet and
-//! [`Engine::on_tick`] every 20 ms. No allocation per packet.
+//! [`Engine::on_tick`] at [`Engine::next_tick`]. No allocation per packet.
+//!
+//! Generated media (music, prompts) is paced in [`PHASES`] phases that
+//! follow each other [`STEP`] apart; each endpoint sends every 20 ms in
+//! its phase ([`phase_of`]). Each wake-up then sends a tenth of the
+//! packets, so their send times vary less and the receivers see a steadier
+//! 20 ms spacing than if all listeners were served in one burst. Phases
+//! take endpoints in runs of [`PHASE_RUN`] consecutive ids, so a phase walks
+//! memory in order, as one pass over all endpoints would.
 
 use crate::clip::Clip;
 use crate::codec::{Codec, FRAME_SAMPLES};
@@ -12,6 +20,9 @@ use crate::g711::Tables;
 use crate::rtp;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+mod generated;
+pub use generated::{ClipRef, Frame, Generated};
 
 /// Index of an endpoint.
 pub type EndpointId = u32;
@@ -40,8 +51,7 @@ pub enum Event {
     Idle(EndpointId),
 }
 
-/// A packet to send: bytes `range` of the engine's transmit buffer, or of
-/// the caller's buffer for a relayed packet.
+/// A relayed packet to send: bytes `range` of the caller's buffer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transmit {
     /// Endpoint to send from.
@@ -125,17 +135,31 @@ pub struct Engine {
     endpoints: Vec<Option<Endpoint>>,
     free: Vec<EndpointId>,
     by_port: std::collections::HashMap<u16, EndpointId>,
-    music_frame: usize,
+    music_frame: u32,
     next_tick: Option<Instant>,
-    tx_buf: Vec<u8>,
-    tx_list: Vec<Transmit>,
+    phase: u32,
+    generated: Vec<Generated>,
     events: std::collections::VecDeque<Event>,
     ssrc_seed: u32,
     last_idle_check: Option<Instant>,
 }
 
-/// Tick period.
+/// Packet period of generated media.
 pub const TICK: Duration = Duration::from_millis(20);
+
+/// Phases a tick is split into.
+pub const PHASES: u32 = 10;
+
+/// Time from one phase to the next.
+pub const STEP: Duration = Duration::from_millis(20 / PHASES as u64);
+
+/// Consecutive endpoint ids that share a phase.
+pub const PHASE_RUN: u32 = 64;
+
+/// The phase in which endpoint `id` sends generated media.
+pub fn phase_of(id: EndpointId) -> u32 {
+    (id / PHASE_RUN) % PHASES
+}
 
 impl Engine {
     /// A new engine.
@@ -148,8 +172,8 @@ impl Engine {
             by_port: std::collections::HashMap::new(),
             music_frame: 0,
             next_tick: None,
-            tx_buf: Vec::with_capacity(64 * 1024),
-            tx_list: Vec::with_capacity(512),
+            phase: 0,
+            generated: Vec::with_capacity(512),
             events: std::collections::VecDeque::new(),
             ssrc_seed,
             last_idle_check: None,
@@ -418,27 +442,25 @@ impl Engine {
         self.ep(id).map(|e| e.port)
     }
 
-    /// When [`Engine::on_tick`] must next run.
+    /// When [`Engine::on_tick`] must next run (the next phase).
     pub fn next_tick(&self) -> Option<Instant> {
         self.next_tick
     }
 
-    /// Generates this tick's music and prompt packets when a tick is due
-    /// (every 20 ms). Returns whether it did; then send [`Engine::transmits`].
+    /// Generates the music and prompt packets of every phase that is due.
+    /// Returns whether a phase ran; then send [`Engine::generated`].
     pub fn on_tick(&mut self, now: Instant) -> bool {
-        self.tx_buf.clear();
-        self.tx_list.clear();
-        let due = self.next_tick.get_or_insert(now);
-        if now < *due {
+        self.generated.clear();
+        let due = *self.next_tick.get_or_insert(now);
+        if now < due {
             return false;
         }
-        *due += TICK;
-        if *due + TICK * 5 < now {
-            *due = now + TICK; // far behind (suspended): skip, do not burst
+        if due + TICK * 5 < now {
+            self.next_tick = Some(now); // far behind (suspended): skip, do not burst
         }
-        self.music_frame = self.music_frame.wrapping_add(1);
-        for id in 0..self.endpoints.len() {
-            self.generate(now, id as EndpointId);
+        while let Some(due) = self.next_tick.filter(|&t| t <= now) {
+            self.run_phase(now);
+            self.next_tick = Some(due + STEP);
         }
         if self
             .last_idle_check
@@ -448,6 +470,22 @@ impl Engine {
             self.check_idle(now);
         }
         true
+    }
+
+    fn run_phase(&mut self, now: Instant) {
+        let phase = self.phase;
+        if phase == 0 {
+            self.music_frame = self.music_frame.wrapping_add(1);
+        }
+        self.phase = (phase + 1) % PHASES;
+        let (run, period) = (PHASE_RUN as usize, (PHASE_RUN * PHASES) as usize);
+        let mut start = phase as usize * run;
+        while start < self.endpoints.len() {
+            for id in start..(start + run).min(self.endpoints.len()) {
+                self.generate(now, id as EndpointId);
+            }
+            start += period;
+        }
     }
 
     fn generate(&mut self, now: Instant, id: EndpointId) {
@@ -461,11 +499,18 @@ impl Engine {
         ) else {
             return;
         };
-        let payload = match ep.source {
-            Source::Music => self.cfg.music.frame(ep.codec, music_frame),
+        let frame = match ep.source {
+            Source::Music => Frame {
+                clip: ClipRef::Music,
+                codec: ep.codec,
+                index: music_frame,
+            },
             _ => {
                 let (clip_i, frame_i) = ep.prompt_pos;
-                let Some(clip) = ep.prompt.get(clip_i).and_then(|&p| self.cfg.prompts.get(p))
+                let Some((p, clip)) = ep
+                    .prompt
+                    .get(clip_i)
+                    .and_then(|&p| Some((p, self.cfg.prompts.get(p)?)))
                 else {
                     ep.source = Source::Silence;
                     ep.prompt.clear();
@@ -477,7 +522,11 @@ impl Engine {
                 } else {
                     (clip_i, frame_i + 1)
                 };
-                clip.frame(ep.codec, frame_i)
+                Frame {
+                    clip: ClipRef::Prompt(p as u16),
+                    codec: ep.codec,
+                    index: frame_i as u32,
+                }
             }
         };
         let out = &mut ep.out;
@@ -492,24 +541,25 @@ impl Engine {
             out.ts = out.ts.wrapping_add(FRAME_SAMPLES as u32);
         }
         out.last_sent = Some(now);
-        let start = self.tx_buf.len();
-        self.tx_buf.resize(start + rtp::HEADER_LEN, 0);
-        rtp::write_header(
-            &mut self.tx_buf[start..],
-            ep.pt,
-            marker,
-            out.seq,
-            out.ts,
-            out.ssrc,
-        );
-        self.tx_buf.extend_from_slice(payload);
+        let mut header = [0u8; rtp::HEADER_LEN];
+        rtp::write_header(&mut header, ep.pt, marker, out.seq, out.ts, out.ssrc);
         ep.tx += 1;
-        self.tx_list.push(Transmit {
+        self.generated.push(Generated {
             from: id,
             from_port: ep.port,
             to,
-            range: start..self.tx_buf.len(),
+            header,
+            frame,
         });
+    }
+
+    /// The bytes of a frame (empty for a prompt that is not configured).
+    pub fn frame(&self, f: Frame) -> &[u8] {
+        let clip = match f.clip {
+            ClipRef::Music => Some(&self.cfg.music),
+            ClipRef::Prompt(p) => self.cfg.prompts.get(usize::from(p)),
+        };
+        clip.map_or(&[], |c| c.frame(f.codec, f.index as usize))
     }
 
     fn check_idle(&mut self, now: Instant) {
@@ -526,9 +576,10 @@ impl Engine {
         }
     }
 
-    /// The packets generated by the last tick, with the buffer they index.
-    pub fn transmits(&self) -> (&[Transmit], &[u8]) {
-        (&self.tx_list, &self.tx_buf)
+    /// The packets generated by the last [`Engine::on_tick`]; their
+    /// payloads are [`Engine::frame`].
+    pub fn generated(&self) -> &[Generated] {
+        &self.generated
     }
 
     /// Next event for the switch.

@@ -23,6 +23,25 @@ fn engine() -> Engine {
     )
 }
 
+/// Runs the engine's phases from `from` to `to` (inclusive), one call per
+/// phase, and returns what they generated with the time each was sent.
+fn run(e: &mut Engine, from: Instant, to: Instant) -> Vec<(Instant, Generated)> {
+    let mut out = Vec::new();
+    let mut now = from;
+    while now <= to {
+        if e.on_tick(now) {
+            out.extend(e.generated().iter().map(|g| (now, g.clone())));
+        }
+        now += STEP;
+    }
+    out
+}
+
+/// The RTP samples in a span of wall time.
+fn samples(d: Duration) -> u32 {
+    (d.as_micros() * 8 / 1000) as u32
+}
+
 fn packet(pt: u8, seq: u16, ts: u32, ssrc: u32, fill: u8) -> Vec<u8> {
     let mut p = vec![fill; 172];
     rtp::write_header(&mut p, pt, false, seq, ts, ssrc);
@@ -54,14 +73,16 @@ fn relay_rewrites_ssrc_and_keeps_continuity_across_source_changes() {
 
     // Hold: B now hears music; sequence and timestamps carry on.
     e.set_source(b, Source::Music);
-    assert!(e.on_tick(t0 + TICK * 2));
-    assert!(!e.on_tick(t0 + TICK * 2), "one tick per 20 ms");
-    assert!(e.on_tick(t0 + TICK * 3));
-    let (tx, buf) = e.transmits();
-    assert_eq!(tx.len(), 1);
-    let m = rtp::parse(&buf[tx[0].range.clone()]).unwrap();
+    let sent = run(&mut e, t0 + TICK * 2, t0 + TICK * 4 - STEP);
+    assert!(!e.on_tick(t0 + TICK * 4 - STEP), "nothing is due twice");
+    assert_eq!(sent.len(), 2, "one packet per 20 ms");
+    assert_eq!(sent[1].0 - sent[0].0, TICK);
+    let first = rtp::parse(&sent[0].1.header).unwrap();
+    assert!(first.marker);
+    assert_eq!(first.ts, h2.ts.wrapping_add(samples(TICK)));
+    let m = rtp::parse(&sent[1].1.header).unwrap();
     assert_eq!((m.ssrc, m.seq), (h2.ssrc, h2.seq.wrapping_add(2)));
-    assert_eq!(m.ts, h2.ts.wrapping_add(320));
+    assert_eq!(m.ts, first.ts.wrapping_add(160));
     assert!(!m.marker, "the marker was on the first music packet");
     let mut p = packet(0, 102, 8320, 7, 0x55);
     assert!(
@@ -79,7 +100,7 @@ fn relay_rewrites_ssrc_and_keeps_continuity_across_source_changes() {
     assert_eq!(r.seq, m.seq.wrapping_add(1));
     assert_eq!(
         r.ts,
-        m.ts.wrapping_add(160 * 8),
+        m.ts.wrapping_add(samples(TICK * 11 - sent[1].0.duration_since(t0))),
         "timestamps follow wall time across the switch"
     );
     assert!(r.marker);
@@ -138,31 +159,25 @@ fn music_is_the_same_frame_for_every_listener_and_prompts_end() {
         );
         e.set_source(id, Source::Music);
     }
-    e.on_tick(t0);
-    let (tx, buf) = e.transmits();
-    assert_eq!(tx.len(), 3);
-    let payloads: Vec<_> = tx
-        .iter()
-        .map(|t| buf[t.range.start + 12..t.range.end].to_vec())
-        .collect();
-    assert!(payloads.windows(2).all(|w| w[0] == w[1]));
+    let sent = run(&mut e, t0, t0 + TICK - STEP);
+    assert_eq!(sent.len(), 3);
+    assert!(sent.windows(2).all(|w| w[0].1.frame == w[1].1.frame));
+    assert_eq!(e.frame(sent[0].1.frame).len(), 160);
+    assert_eq!(
+        e.frame(sent[0].1.frame),
+        e.cfg
+            .music
+            .frame(Codec::Pcmu, sent[0].1.frame.index as usize)
+    );
 
     let p = e.open(30000);
     e.configure(p, addr("127.0.0.1:6000"), Codec::Pcma, 8, None);
     e.play(p, vec![0, 0]);
-    let mut sent = 0;
-    let mut now = t0;
-    for _ in 0..10 {
-        now += TICK;
-        e.on_tick(now);
-        sent += e
-            .transmits()
-            .0
-            .iter()
-            .filter(|t| t.from_port == 30000)
-            .count();
-    }
-    assert_eq!(sent, 6, "two 3-frame prompts");
+    let sent = run(&mut e, t0 + TICK, t0 + TICK * 11 - STEP);
+    let prompt: Vec<_> = sent.iter().filter(|(_, g)| g.from_port == 30000).collect();
+    assert_eq!(prompt.len(), 6, "two 3-frame prompts");
+    assert_eq!(prompt[0].1.frame.clip, ClipRef::Prompt(0));
+    assert_eq!(e.frame(prompt[5].1.frame).len(), 160);
     assert_eq!(e.poll_event(), Some(Event::PromptDone(p)));
     assert_eq!(e.source(p), Some(Source::Silence));
 }
@@ -200,4 +215,69 @@ fn latched_source_only() {
         e.on_rtp(t0, a, addr("127.0.0.1:4999"), &mut p).is_none(),
         "a second source is ignored"
     );
+}
+
+#[test]
+fn each_listener_sends_every_20_ms_in_its_own_phase() {
+    let mut e = engine();
+    let t0 = Instant::now();
+    let n = PHASE_RUN * PHASES * 2 + 5;
+    for i in 0..n {
+        let id = e.open(20000 + 2 * i as u16);
+        e.configure(
+            id,
+            addr(&format!("127.0.0.1:{}", 4000 + i)),
+            Codec::Pcmu,
+            0,
+            None,
+        );
+        e.set_source(id, Source::Music);
+    }
+    let mut phase_sizes = Vec::new();
+    let mut now = t0;
+    let mut when: Vec<Vec<Instant>> = vec![Vec::new(); n as usize];
+    for k in 0..PHASES * 4 {
+        assert!(e.on_tick(now));
+        phase_sizes.push(e.generated().len());
+        for g in e.generated() {
+            assert_eq!(phase_of(g.from), k % PHASES);
+            when[g.from as usize].push(now);
+        }
+        assert_eq!(e.next_tick(), Some(now + STEP));
+        now += STEP;
+    }
+    let full = (PHASE_RUN * 2) as usize;
+    assert!(
+        phase_sizes.iter().all(|&k| k == full || k == full + 5),
+        "{phase_sizes:?}"
+    );
+    for w in &when {
+        assert_eq!(w.len(), 4);
+        assert!(w.windows(2).all(|p| p[1] - p[0] == TICK));
+    }
+}
+
+#[test]
+fn a_late_wake_up_catches_up_the_phases_it_missed() {
+    let mut e = engine();
+    let t0 = Instant::now();
+    for i in 0..PHASE_RUN * PHASES {
+        let id = e.open(20000 + 2 * i as u16);
+        e.configure(
+            id,
+            addr(&format!("127.0.0.1:{}", 4000 + i)),
+            Codec::Pcmu,
+            0,
+            None,
+        );
+        e.set_source(id, Source::Music);
+    }
+    let run = PHASE_RUN as usize;
+    assert!(e.on_tick(t0));
+    assert_eq!(e.generated().len(), run);
+    assert!(e.on_tick(t0 + STEP * 4 + STEP / 2));
+    assert_eq!(e.generated().len(), 4 * run, "phases 1 to 4");
+    assert_eq!(e.next_tick(), Some(t0 + STEP * 5));
+    assert!(e.on_tick(t0 + Duration::from_secs(5)));
+    assert_eq!(e.generated().len(), run, "far behind: no burst");
 }
