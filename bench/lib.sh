@@ -73,7 +73,8 @@ record() { # scenario figure value unit note
   local row file="$bench_root/bench/RESULTS.md"
   row=$(printf '| %s | %s | %s | %s | %s %s | %s |' "$(date -u +%F)" "$commit" "$1" "$2" "$3" "$4" "$5")
   # Rows go at the end of the table, before the first written reading.
-  awk -v row="$row" '
+  # RECORD=0 prints the figures without writing them (trials).
+  [ "${RECORD:-1}" = 0 ] || { awk -v row="$row" '
     { line[NR] = $0 }
     /^## Reading/ && !at { at = NR }
     END {
@@ -81,7 +82,7 @@ record() { # scenario figure value unit note
       end = at - 1
       while (end > 0 && line[end] == "") end--
       for (i = 1; i <= NR; i++) { print line[i]; if (i == end) print row }
-    }' "$file" > "$file.new" && mv "$file.new" "$file"
+    }' "$file" > "$file.new" && mv "$file.new" "$file"; }
   printf '%-14s %-34s %10s %-8s %s\n' "$1" "$2" "$3" "$4" "$5"
 }
 
