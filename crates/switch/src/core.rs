@@ -58,7 +58,12 @@ pub struct Stats {
     pub registrations: u64,
     /// Authentication failures.
     pub auth_failures: u64,
+    /// Requests refused with 503 because the transaction limit was reached.
+    pub overload_refusals: u64,
 }
+
+/// How often, at most, refusals at the transaction limit are logged.
+const OVERLOAD_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The sans-IO switch.
 pub struct Switch {
@@ -71,6 +76,9 @@ pub struct Switch {
     outputs: VecDeque<Output>,
     next_sweep: Option<Instant>,
     stats: Stats,
+    /// When refusals at the transaction limit were last logged, and the
+    /// refusal count then.
+    overload_logged: Option<(Instant, u64)>,
     calls: CallTable,
     ports: Ports,
     ids: Ids,
@@ -111,6 +119,7 @@ impl Switch {
             outputs: VecDeque::new(),
             next_sweep: None,
             stats: Stats::default(),
+            overload_logged: None,
             calls: CallTable::default(),
             ports,
             ids,
@@ -259,8 +268,7 @@ impl Switch {
             && self.layer.len().0 >= self.cfg.max_transactions
             && req.method != Method::Ack
         {
-            warn!(%peer, "transaction limit reached: 503");
-            self.stateless(peer, &req.headers.clone(), 503, "Service Unavailable");
+            self.refuse_overloaded(now, peer, &req);
             return;
         }
         match self
@@ -272,6 +280,28 @@ impl Switch {
             Some(_) => self.drain_layer(),
             None => {}
         }
+    }
+
+    /// Answers 503 at the transaction limit; logs the first refusal and
+    /// then at most one summary per [`OVERLOAD_LOG_EVERY`], so a flood
+    /// does not turn into a flood of log lines.
+    fn refuse_overloaded(&mut self, now: Now, peer: Peer, req: &Request) {
+        self.stats.overload_refusals += 1;
+        let total = self.stats.overload_refusals;
+        let due = self
+            .overload_logged
+            .is_none_or(|(at, _)| now.mono.saturating_duration_since(at) >= OVERLOAD_LOG_EVERY);
+        if due {
+            let since = self.overload_logged.map_or(1, |(_, n)| total - n);
+            warn!(
+                %peer,
+                limit = self.cfg.max_transactions,
+                refused = since,
+                "transaction limit reached: answering 503 (sip.max_transactions)"
+            );
+            self.overload_logged = Some((now.mono, total));
+        }
+        self.stateless(peer, &req.headers.clone(), 503, "Service Unavailable");
     }
 
     fn handle_new_request(&mut self, now: Now, peer: Peer, key: ServerKey, req: Request) {

@@ -259,3 +259,23 @@ fn options_answered_and_garbage_survived() {
     assert!(h.send("\u{0}\u{1}garbage\r\n\r\n").is_empty());
     assert!(h.send("SIP/2.0 200 OK\r\n\r\n").is_empty());
 }
+
+#[test]
+fn at_the_transaction_limit_new_requests_get_503_and_are_counted() {
+    let mut h = Harness::new();
+    h.sw.cfg.max_transactions = 2;
+    for cseq in 1..=2 {
+        let r = h.response(&register("333", cseq, None, 60));
+        assert_eq!(r.status, 401, "a challenge opens a transaction");
+    }
+    for cseq in 3..=5 {
+        let r = h.response(&register("333", cseq, None, 60));
+        assert_eq!(r.status, 503);
+    }
+    let r = h.response(&register("333", 1, None, 60));
+    assert_eq!(
+        r.status, 401,
+        "a retransmission still finds its transaction"
+    );
+    assert_eq!(h.sw.stats().overload_refusals, 3);
+}
