@@ -2,9 +2,12 @@
 # Every benchmark runs inside a loopback-only network namespace.
 
 bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The switch and load tools: release builds (BENCH_PROFILE=debug: the test
+# suite's smoke run, bench/smoke).
+bin_dir="$bench_root/target/${BENCH_PROFILE:-release}"
 clk_tck=$(getconf CLK_TCK)
 
-# Starts a release switch with a generated config in $1 (a fresh folder);
+# Starts the switch with a generated config in $1 (a fresh folder);
 # prints its PID. RTP ports: $SWITCH_RTP_PORTS (default 10000-31999); the
 # scripts keep SIP, HTTP and SIPp media ports below 10000, out of that range.
 # Extension 1000 (password secret-1000) may call out, more extensions come
@@ -40,7 +43,7 @@ name = "carrier"
 address = "127.0.0.1:$carrier"
 tenant = "bench"
 TOML
-  "$bench_root/target/release/parkline" serve --config "$dir/bench.toml" > "$dir/switch.log" 2>&1 &
+  "$bin_dir/parkline" serve --config "$dir/bench.toml" > "$dir/switch.log" 2>&1 &
   local pid=$!
   echo "$pid" > "$dir/switch.pid"
   for _ in $(seq 1 100); do
