@@ -133,7 +133,7 @@ extensions_toml() {
 }
 
 # Datagrams the kernel dropped in this namespace because a socket's receive
-# buffer was full (UDP RcvbufErrors).
+# buffer was full (UDP RcvbufErrors), so far: take differences.
 udp_receive_drops() {
   awk '/^Udp:/ { n++; if (n == 1) { for (i = 1; i <= NF; i++) if ($i == "RcvbufErrors") col = i } else { print $col; exit } }' /proc/net/snmp
 }
