@@ -37,6 +37,17 @@ fn run(e: &mut Engine, from: Instant, to: Instant) -> Vec<(Instant, Generated)> 
     out
 }
 
+/// Opens `n` endpoints (ids 0 to n - 1 in a fresh engine), each a party
+/// at its own address hearing the music.
+fn listeners(e: &mut Engine, n: u32) {
+    for i in 0..n {
+        let id = e.open(20000 + 2 * i as u16);
+        let to = addr(&format!("127.0.0.1:{}", 4000 + i));
+        e.configure(id, to, Codec::Pcmu, 0, None);
+        e.set_source(id, Source::Music);
+    }
+}
+
 /// The RTP samples in a span of wall time.
 fn samples(d: Duration) -> u32 {
     (d.as_micros() * 8 / 1000) as u32
@@ -148,17 +159,7 @@ fn dtmf_detected_and_mapped_to_the_partner_payload_type() {
 fn music_is_the_same_frame_for_every_listener_and_prompts_end() {
     let mut e = engine();
     let t0 = Instant::now();
-    let ids: Vec<_> = (0..3).map(|i| e.open(20000 + 2 * i)).collect();
-    for (i, &id) in ids.iter().enumerate() {
-        e.configure(
-            id,
-            addr(&format!("127.0.0.1:{}", 4000 + i)),
-            Codec::Pcmu,
-            0,
-            None,
-        );
-        e.set_source(id, Source::Music);
-    }
+    listeners(&mut e, 3);
     let sent = run(&mut e, t0, t0 + TICK - STEP);
     assert_eq!(sent.len(), 3);
     assert!(sent.windows(2).all(|w| w[0].1.frame == w[1].1.frame));
@@ -222,17 +223,7 @@ fn each_listener_sends_every_20_ms_in_its_own_phase() {
     let mut e = engine();
     let t0 = Instant::now();
     let n = PHASE_RUN * PHASES * 2 + 5;
-    for i in 0..n {
-        let id = e.open(20000 + 2 * i as u16);
-        e.configure(
-            id,
-            addr(&format!("127.0.0.1:{}", 4000 + i)),
-            Codec::Pcmu,
-            0,
-            None,
-        );
-        e.set_source(id, Source::Music);
-    }
+    listeners(&mut e, n);
     let mut phase_sizes = Vec::new();
     let mut now = t0;
     let mut when: Vec<Vec<Instant>> = vec![Vec::new(); n as usize];
@@ -261,17 +252,7 @@ fn each_listener_sends_every_20_ms_in_its_own_phase() {
 fn a_late_wake_up_catches_up_the_phases_it_missed() {
     let mut e = engine();
     let t0 = Instant::now();
-    for i in 0..PHASE_RUN * PHASES {
-        let id = e.open(20000 + 2 * i as u16);
-        e.configure(
-            id,
-            addr(&format!("127.0.0.1:{}", 4000 + i)),
-            Codec::Pcmu,
-            0,
-            None,
-        );
-        e.set_source(id, Source::Music);
-    }
+    listeners(&mut e, PHASE_RUN * PHASES);
     let run = PHASE_RUN as usize;
     assert!(e.on_tick(t0));
     assert_eq!(e.generated().len(), run);
