@@ -262,3 +262,60 @@ fn a_late_wake_up_catches_up_the_phases_it_missed() {
     assert!(e.on_tick(t0 + Duration::from_secs(5)));
     assert_eq!(e.generated().len(), run, "far behind: no burst");
 }
+
+/// Checks and counts the packets of the last tick per listener: each
+/// continues its stream one frame on.
+fn tally(e: &Engine, count: &mut [u64], last: &mut [Option<(u16, u32)>]) -> Result<(), String> {
+    for g in e.generated() {
+        let h = rtp::parse(&g.header).ok_or("not RTP")?;
+        if let Some((seq, ts)) = last[g.from as usize] {
+            if (h.seq, h.ts) != (seq.wrapping_add(1), ts.wrapping_add(160)) {
+                return Err(format!(
+                    "listener {} jumped from {seq}/{ts} to {}/{}",
+                    g.from, h.seq, h.ts
+                ));
+            }
+        }
+        last[g.from as usize] = Some((h.seq, h.ts));
+        count[g.from as usize] += 1;
+    }
+    Ok(())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// However irregular the wake-ups (never over 100 ms late, the
+    /// "far behind" limit), every listener gets one packet per 20 ms
+    /// elapsed, with sequence numbers and timestamps one frame apart.
+    #[test]
+    fn irregular_wake_ups_keep_every_listener_at_50_packets_a_second(
+        n in 1u32..1500,
+        gaps_us in proptest::collection::vec(0u64..90_000, 1..200),
+    ) {
+        let mut e = engine();
+        let t0 = Instant::now();
+        listeners(&mut e, n);
+        let mut last = vec![None; n as usize];
+        let mut count = vec![0u64; n as usize];
+        let mut now = t0;
+        e.on_tick(now);
+        tally(&e, &mut count, &mut last).map_err(proptest::test_runner::TestCaseError::fail)?;
+        for gap in gaps_us {
+            now += Duration::from_micros(gap);
+            e.on_tick(now);
+            tally(&e, &mut count, &mut last).map_err(proptest::test_runner::TestCaseError::fail)?;
+        }
+        // Phases fall due at t0, t0 + STEP, ...; listener i's phase comes
+        // phase_of(i) steps into each 20 ms round.
+        let elapsed = now - t0;
+        for (i, &c) in count.iter().enumerate() {
+            let offset = STEP * phase_of(i as u32);
+            let due = match elapsed.checked_sub(offset) {
+                None => 0,
+                Some(d) => (d.as_micros() / TICK.as_micros()) as u64 + 1,
+            };
+            proptest::prop_assert_eq!(c, due, "listener {}", i);
+        }
+    }
+}
