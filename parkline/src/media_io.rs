@@ -98,17 +98,7 @@ fn run(
         failed: Vec::new(),
         raw: raw_sender(address, raw_send),
     };
-    let mut timer = match Timer::new() {
-        Ok(t) => t,
-        Err(e) => {
-            warn!("media thread has no timer, so no music or prompts: {e}");
-            return;
-        }
-    };
-    if let Err(e) = timer.register(poll.registry(), TICK) {
-        warn!("media thread cannot watch its timer, so no music or prompts: {e}");
-        return;
-    }
+    let mut timer = precise_timer(&poll);
     let mut ready = Events::with_capacity(1024);
     let mut buf = vec![0u8; 2048];
     loop {
@@ -118,7 +108,11 @@ fn run(
             Some(st.engine.next_tick().unwrap_or_else(Instant::now))
         };
         // A deadline already passed polls without waiting.
-        let timeout = timer.arm(deadline, Instant::now());
+        let now = Instant::now();
+        let timeout = match &mut timer {
+            Some(t) => t.arm(deadline, now),
+            None => deadline.map(|d| d.saturating_duration_since(now)),
+        };
         if let Err(e) = poll.poll(&mut ready, timeout) {
             if e.kind() != ErrorKind::Interrupted {
                 warn!("media poll failed: {e}");
@@ -127,7 +121,9 @@ fn run(
         }
         for ev in ready.iter() {
             if ev.token() == TICK {
-                timer.clear();
+                if let Some(t) = &mut timer {
+                    t.clear();
+                }
             } else if ev.token() == WAKE {
                 loop {
                     match rx.try_recv() {
@@ -306,6 +302,20 @@ impl State {
                 p[g.header.len()..].copy_from_slice(payload);
                 self.send(g.from, false, p, g.to);
             }
+        }
+    }
+}
+
+/// The tick's timer, watched by `poll`; without one (it cannot fail on any
+/// Linux we run on, but if it does) the poll's own millisecond timeout
+/// paces the tick, less evenly.
+fn precise_timer(poll: &Poll) -> Option<Timer> {
+    let timer = Timer::new().and_then(|t| t.register(poll.registry(), TICK).map(|()| t));
+    match timer {
+        Ok(t) => Some(t),
+        Err(e) => {
+            warn!("no timerfd for the media tick, music is paced by epoll's 1 ms timeout: {e}");
+            None
         }
     }
 }
