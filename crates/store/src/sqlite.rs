@@ -40,14 +40,20 @@ impl SqliteStore {
     /// Runs `f` inside one transaction: many writes, one commit (one WAL
     /// sync instead of one per write). `f`'s own errors are its business.
     /// If no transaction can be begun, `f` still runs, write by write, and
-    /// the error is returned for the log.
+    /// the error is returned for the log. If the commit fails, the
+    /// transaction is rolled back (its writes are lost, and the error says
+    /// so) rather than left open, where every later write would stay
+    /// uncommitted.
     pub fn batch(&mut self, f: impl FnOnce(&mut Self)) -> Result<()> {
         if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
             f(self);
             return Err(e.into());
         }
         f(self);
-        self.conn.execute_batch("COMMIT")?;
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(e.into());
+        }
         Ok(())
     }
 
@@ -511,6 +517,36 @@ mod tests {
             .map(|e| e.number)
             .collect();
         assert_eq!(numbers, ["333", "555"]);
+    }
+
+    #[test]
+    fn a_batch_commits_together_and_a_failed_commit_leaves_no_open_transaction() {
+        let mut s = SqliteStore::in_memory().unwrap();
+        s.batch(|s| {
+            s.upsert_tenant(&Tenant::new("acme", "acme.example"))
+                .unwrap();
+            s.upsert_extension(&ext("acme", "333", Source::Manual))
+                .unwrap();
+        })
+        .unwrap();
+        assert!(s.conn.is_autocommit());
+        assert_eq!(s.extensions(Some("acme")).unwrap().len(), 1);
+        // A foreign key checked only at commit makes the commit fail.
+        let failed = s.batch(|s| {
+            s.conn
+                .execute_batch(
+                    "PRAGMA defer_foreign_keys = ON;
+                     INSERT INTO trunks (name, address, tenant, source)
+                     VALUES ('t', '127.0.0.1:5090', 'ghost', 'manual');",
+                )
+                .unwrap();
+        });
+        assert!(failed.is_err());
+        assert!(s.conn.is_autocommit(), "rolled back, not left open");
+        assert!(s.trunks().unwrap().is_empty());
+        s.upsert_extension(&ext("acme", "555", Source::Manual))
+            .unwrap();
+        assert_eq!(s.extensions(Some("acme")).unwrap().len(), 2);
     }
 
     #[test]
