@@ -210,13 +210,14 @@ impl State {
             MediaCommand::Configure {
                 port,
                 remote,
+                signalling,
                 codec,
                 pt,
                 telephone_event,
             } => {
                 if let Some(id) = id_of(self, port) {
                     self.engine
-                        .configure(id, remote, codec, pt, telephone_event);
+                        .configure(id, remote, signalling, codec, pt, telephone_event);
                 }
             }
             MediaCommand::Bridge(a, b) => {
@@ -265,7 +266,7 @@ impl State {
                 }
             };
             if rtcp {
-                if let Some((to_id, to)) = self.engine.on_rtcp(id) {
+                if let Some((to_id, to)) = self.engine.on_rtcp(id, src) {
                     self.send(to_id, true, &buf[..n], to);
                 }
             } else if let Some(tx) = self.engine.on_rtp(now, id, src, &mut buf[..n]) {

@@ -18,11 +18,13 @@ use crate::codec::{Codec, FRAME_SAMPLES};
 use crate::dtmf::Detector;
 use crate::g711::Tables;
 use crate::rtp;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 mod generated;
+mod latch;
 pub use generated::{ClipRef, Frame, Generated};
+pub use latch::{Latch, Verdict, MAX_SEQ_STEP};
 
 /// Index of an endpoint.
 pub type EndpointId = u32;
@@ -90,8 +92,8 @@ impl OutStream {
 #[derive(Clone, Debug)]
 struct Endpoint {
     port: u16,
-    remote: Option<SocketAddr>,
-    latched: bool,
+    /// Where the party's media is accepted from and sent to.
+    latch: Latch,
     codec: Codec,
     pt: u8,
     te_pt: Option<u8>,
@@ -106,6 +108,8 @@ struct Endpoint {
     idle_reported: bool,
     rx: u64,
     tx: u64,
+    /// Packets dropped as not from the party.
+    dropped: u64,
 }
 
 /// Settings of the engine.
@@ -126,6 +130,8 @@ pub struct Counters {
     pub rx: u64,
     /// Packets sent.
     pub tx: u64,
+    /// Packets (RTP or RTCP) dropped as not from the party.
+    pub dropped: u64,
 }
 
 /// The engine.
@@ -188,8 +194,7 @@ impl Engine {
             .wrapping_add(1_013_904_223);
         let ep = Endpoint {
             port,
-            remote: None,
-            latched: false,
+            latch: Latch::default(),
             codec: Codec::Pcmu,
             pt: 0,
             te_pt: None,
@@ -212,6 +217,7 @@ impl Engine {
             idle_reported: false,
             rx: 0,
             tx: 0,
+            dropped: 0,
         };
         let id = match self.free.pop() {
             Some(id) => {
@@ -262,23 +268,27 @@ impl Engine {
     /// Packet counters of an endpoint.
     pub fn counters(&self, id: EndpointId) -> Counters {
         self.ep(id)
-            .map_or_else(Counters::default, |e| Counters { rx: e.rx, tx: e.tx })
+            .map_or_else(Counters::default, |e| Counters {
+                rx: e.rx,
+                tx: e.tx,
+                dropped: e.dropped,
+            })
     }
 
-    /// Where and how the party behind the endpoint takes media (from its SDP).
+    /// Where and how the party behind the endpoint takes media (from its
+    /// SDP), and the IP its signalling comes from: media is accepted only
+    /// from these (see [`Latch`]).
     pub fn configure(
         &mut self,
         id: EndpointId,
         remote: SocketAddr,
+        signalling: Option<IpAddr>,
         codec: Codec,
         pt: u8,
         te_pt: Option<u8>,
     ) {
         if let Some(ep) = self.ep_mut(id) {
-            if ep.remote != Some(remote) {
-                ep.latched = false;
-            }
-            ep.remote = Some(remote);
+            ep.latch.configure(remote, signalling);
             ep.codec = codec;
             ep.pt = pt;
             ep.te_pt = te_pt;
@@ -354,11 +364,8 @@ impl Engine {
         let hdr = rtp::parse(buf)?;
         let (listener, in_codec, te_pt) = {
             let ep = self.ep_mut(id)?;
-            if !ep.latched {
-                // Symmetric RTP: answer where the party really sends from.
-                ep.remote = Some(src);
-                ep.latched = true;
-            } else if ep.remote != Some(src) {
+            if ep.latch.on_rtp(src, hdr.ssrc, hdr.seq) == Verdict::Drop {
+                ep.dropped += 1;
                 return None;
             }
             ep.rx += 1;
@@ -380,7 +387,7 @@ impl Engine {
         if out_ep.source != Source::Relay(id) {
             return None;
         }
-        let to = out_ep.remote?;
+        let to = out_ep.latch.rtp_target()?;
         let out_pt = if is_event {
             out_ep.te_pt?
         } else {
@@ -422,13 +429,18 @@ impl Engine {
         })
     }
 
-    /// An RTCP packet arrived on the RTCP port of endpoint `id`: relay it
-    /// from the partner's RTCP port to the partner's RTCP address (RTP port
-    /// + 1). Returns the partner and that address.
-    pub fn on_rtcp(&self, id: EndpointId) -> Option<(EndpointId, SocketAddr)> {
-        let to_id = self.ep(id)?.listener?;
-        let mut to = self.ep(to_id)?.remote?;
-        to.set_port(to.port().checked_add(1)?);
+    /// An RTCP packet from `src` arrived on the RTCP port of endpoint `id`:
+    /// if it comes from the party (see [`Latch`]), relay it from the
+    /// partner's RTCP port to the partner's RTCP address. Returns the
+    /// partner and that address.
+    pub fn on_rtcp(&mut self, id: EndpointId, src: SocketAddr) -> Option<(EndpointId, SocketAddr)> {
+        let ep = self.ep_mut(id)?;
+        if ep.latch.on_rtcp(src) == Verdict::Drop {
+            ep.dropped += 1;
+            return None;
+        }
+        let to_id = ep.listener?;
+        let to = self.ep(to_id)?.latch.rtcp_target()?;
         Some((to_id, to))
     }
 
@@ -494,7 +506,7 @@ impl Engine {
             return;
         };
         let (Some(to), true) = (
-            ep.remote,
+            ep.latch.rtp_target(),
             matches!(ep.source, Source::Music | Source::Prompt),
         ) else {
             return;

@@ -103,7 +103,7 @@ impl Switch {
             cfg.nonce_seed,
             cfg.max_auth_failures_per_minute,
         );
-        let ports = Ports::new(cfg.rtp_ports.0, cfg.rtp_ports.1);
+        let ports = Ports::new(cfg.rtp_ports.0, cfg.rtp_ports.1, cfg.nonce_seed ^ 0x9E37_79B9_7F4A_7C15);
         let ids = Ids::new(&cfg.secret, cfg.nonce_seed);
         Switch {
             layer: Layer::new(cfg.timers),

@@ -4,7 +4,7 @@ use crate::peer::Peer;
 use accounts::{Binding, CallRecord, ParkedCall};
 use bytes::Bytes;
 use media::Codec;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// A write the shell must make to the store.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,8 +42,11 @@ pub enum MediaCommand {
     Configure {
         /// Endpoint.
         port: u16,
-        /// The party's RTP address.
+        /// The party's RTP address (from its SDP).
         remote: SocketAddr,
+        /// The IP the party's signalling comes from: media is accepted
+        /// only from it or from `remote`'s IP.
+        signalling: Option<IpAddr>,
         /// Codec and payload type it receives.
         codec: Codec,
         /// Payload type number of the codec.

@@ -1,36 +1,56 @@
 //! The pool of RTP ports (even numbers; RTCP uses the next odd one).
+//!
+//! Ports are handed out at random among the free ones, so nobody can tell
+//! from one call's port which port the next call will get (the media
+//! engine also accepts packets only from the party; this makes aiming at
+//! a call in setup a matter of spraying the whole range).
 
-use std::collections::VecDeque;
+use std::collections::HashSet;
 
-/// Free RTP ports, handed out least recently used first.
+/// Free RTP ports, handed out in random order.
 #[derive(Debug)]
 pub struct Ports {
-    free: VecDeque<u16>,
+    free: Vec<u16>,
     total: usize,
-    retired: std::collections::HashSet<u16>,
+    retired: HashSet<u16>,
+    /// xorshift64* state (never zero).
+    rng: u64,
 }
 
 impl Ports {
-    /// Every even port in `low..=high` whose RTCP neighbour is in range too.
-    pub fn new(low: u16, high: u16) -> Ports {
+    /// Every even port in `low..=high` whose RTCP neighbour is in range too;
+    /// `seed` starts the random order (pass a random value).
+    pub fn new(low: u16, high: u16, seed: u64) -> Ports {
         let first = low + (low % 2);
-        let free: VecDeque<u16> = (first..high).step_by(2).collect();
+        let free: Vec<u16> = (first..high).step_by(2).collect();
         Ports {
             total: free.len(),
             free,
-            retired: Default::default(),
+            retired: HashSet::new(),
+            rng: seed | 1,
         }
     }
 
-    /// Takes a port.
+    fn next_random(&mut self) -> u64 {
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Takes a free port at random.
     pub fn take(&mut self) -> Option<u16> {
-        self.free.pop_front()
+        if self.free.is_empty() {
+            return None;
+        }
+        let i = (self.next_random() % self.free.len() as u64) as usize;
+        Some(self.free.swap_remove(i))
     }
 
     /// Returns a port (unless it was retired).
     pub fn give_back(&mut self, port: u16) {
         if !self.retired.contains(&port) {
-            self.free.push_back(port);
+            self.free.push(port);
         }
     }
 
@@ -51,9 +71,10 @@ mod tests {
 
     #[test]
     fn even_ports_with_rtcp_room() {
-        let mut p = Ports::new(20001, 20006);
-        assert_eq!(p.take(), Some(20002));
-        assert_eq!(p.take(), Some(20004));
+        let mut p = Ports::new(20001, 20006, 7);
+        let mut got = vec![p.take().unwrap(), p.take().unwrap()];
+        got.sort_unstable();
+        assert_eq!(got, [20002, 20004]);
         assert_eq!(p.take(), None, "20006 has no room for RTCP");
         p.give_back(20002);
         assert_eq!(p.in_use(), 1);
@@ -62,5 +83,15 @@ mod tests {
         assert_eq!(p.in_use(), 0);
         assert_eq!(p.take(), Some(20002), "a retired port never comes back");
         assert_eq!(p.take(), None);
+    }
+
+    #[test]
+    fn the_next_port_cannot_be_told_from_the_last() {
+        let mut p = Ports::new(20000, 29999, 12345);
+        let taken: Vec<u16> = (0..200).map(|_| p.take().unwrap()).collect();
+        let sequential = taken.windows(2).filter(|w| w[1] == w[0] + 2).count();
+        assert!(sequential < 5, "{sequential} of 199 steps were the next port");
+        let distinct: HashSet<_> = taken.iter().collect();
+        assert_eq!(distinct.len(), 200);
     }
 }

@@ -1,6 +1,7 @@
 //! The engine driven with hand-made packets and a fake clock.
 
 use super::*;
+use std::net::IpAddr;
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
@@ -43,7 +44,7 @@ fn listeners(e: &mut Engine, n: u32) {
     for i in 0..n {
         let id = e.open(20000 + 2 * i as u16);
         let to = addr(&format!("127.0.0.1:{}", 4000 + i));
-        e.configure(id, to, Codec::Pcmu, 0, None);
+        e.configure(id, to, None, Codec::Pcmu, 0, None);
         e.set_source(id, Source::Music);
     }
 }
@@ -65,8 +66,8 @@ fn relay_rewrites_ssrc_and_keeps_continuity_across_source_changes() {
     let t0 = Instant::now();
     let a = e.open(20000);
     let b = e.open(20002);
-    e.configure(a, addr("127.0.0.1:4000"), Codec::Pcmu, 0, None);
-    e.configure(b, addr("127.0.0.1:5000"), Codec::Pcmu, 0, None);
+    e.configure(a, addr("127.0.0.1:4000"), None, Codec::Pcmu, 0, None);
+    e.configure(b, addr("127.0.0.1:5000"), None, Codec::Pcmu, 0, None);
     e.bridge(a, b);
     let mut p = packet(0, 100, 8000, 7, 0x55);
     let t = e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p).unwrap();
@@ -123,8 +124,8 @@ fn transcodes_between_laws_in_place() {
     let t0 = Instant::now();
     let a = e.open(20000);
     let b = e.open(20002);
-    e.configure(a, addr("127.0.0.1:4000"), Codec::Pcmu, 0, None);
-    e.configure(b, addr("127.0.0.1:5000"), Codec::Pcma, 8, None);
+    e.configure(a, addr("127.0.0.1:4000"), None, Codec::Pcmu, 0, None);
+    e.configure(b, addr("127.0.0.1:5000"), None, Codec::Pcma, 8, None);
     e.bridge(a, b);
     let code = crate::g711::linear_to_ulaw(1234);
     let mut p = packet(0, 1, 1, 1, code);
@@ -141,8 +142,8 @@ fn dtmf_detected_and_mapped_to_the_partner_payload_type() {
     let t0 = Instant::now();
     let a = e.open(20000);
     let b = e.open(20002);
-    e.configure(a, addr("127.0.0.1:4000"), Codec::Pcmu, 0, Some(101));
-    e.configure(b, addr("127.0.0.1:5000"), Codec::Pcmu, 0, Some(96));
+    e.configure(a, addr("127.0.0.1:4000"), None, Codec::Pcmu, 0, Some(101));
+    e.configure(b, addr("127.0.0.1:5000"), None, Codec::Pcmu, 0, Some(96));
     e.bridge(a, b);
     for _ in 0..3 {
         let mut p = packet(101, 1, 777, 1, 0);
@@ -172,7 +173,7 @@ fn music_is_the_same_frame_for_every_listener_and_prompts_end() {
     );
 
     let p = e.open(30000);
-    e.configure(p, addr("127.0.0.1:6000"), Codec::Pcma, 8, None);
+    e.configure(p, addr("127.0.0.1:6000"), None, Codec::Pcma, 8, None);
     e.play(p, vec![0, 0]);
     let sent = run(&mut e, t0 + TICK, t0 + TICK * 11 - STEP);
     let prompt: Vec<_> = sent.iter().filter(|(_, g)| g.from_port == 30000).collect();
@@ -207,14 +208,20 @@ fn latched_source_only() {
     let t0 = Instant::now();
     let a = e.open(20000);
     let b = e.open(20002);
-    e.configure(b, addr("127.0.0.1:5000"), Codec::Pcmu, 0, None);
+    e.configure(b, addr("127.0.0.1:5000"), None, Codec::Pcmu, 0, None);
     e.bridge(a, b);
     let mut p = packet(0, 1, 1, 1, 0);
+    assert!(
+        e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p).is_none(),
+        "nothing is accepted before the party's SDP is known"
+    );
+    e.configure(a, addr("127.0.0.1:4000"), None, Codec::Pcmu, 0, None);
+    let mut p = packet(0, 1, 1, 1, 0);
     assert!(e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p).is_some());
-    let mut p = packet(0, 2, 161, 1, 0);
+    let mut p = packet(0, 2, 161, 2, 0);
     assert!(
         e.on_rtp(t0, a, addr("127.0.0.1:4999"), &mut p).is_none(),
-        "a second source is ignored"
+        "a second stream from another port is ignored"
     );
 }
 
@@ -318,4 +325,51 @@ proptest::proptest! {
             proptest::prop_assert_eq!(c, due, "listener {}", i);
         }
     }
+}
+
+#[test]
+fn a_stranger_spraying_rtp_is_neither_heard_nor_sent_to() {
+    let mut e = engine();
+    let t0 = Instant::now();
+    let a = e.open(20000);
+    let b = e.open(20002);
+    let phone_ip: IpAddr = "127.0.0.1".parse().unwrap();
+    e.configure(a, addr("127.0.0.1:4000"), Some(phone_ip), Codec::Pcmu, 0, None);
+    e.configure(b, addr("127.0.0.1:5000"), Some(phone_ip), Codec::Pcmu, 0, None);
+    e.bridge(a, b);
+    // Before either party sent anything, a stranger sprays both ports.
+    for (i, port) in [(a, 20000u16), (b, 20002)] {
+        let mut p = packet(0, 1, 160, 99, 0x11);
+        assert!(e.on_rtp(t0, i, addr("127.0.0.66:7000"), &mut p).is_none(), "{port}");
+    }
+    assert_eq!(e.counters(a).dropped, 1);
+    // The real parties latch and hear each other, at their own addresses.
+    let mut p = packet(0, 100, 8000, 7, 0x55);
+    let t = e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p).unwrap();
+    assert_eq!(t.to, addr("127.0.0.1:5000"));
+    let mut p = packet(0, 300, 8000, 8, 0x66);
+    let t = e.on_rtp(t0, b, addr("127.0.0.1:5000"), &mut p).unwrap();
+    assert_eq!(t.to, addr("127.0.0.1:4000"));
+    // The stranger keeps spraying, even with the parties' SSRCs: nothing.
+    let mut p = packet(0, 101, 8160, 7, 0x11);
+    assert!(e.on_rtp(t0, a, addr("127.0.0.66:4000"), &mut p).is_none());
+    let mut p = packet(0, 101, 8160, 7, 0x55);
+    let t = e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p).unwrap();
+    assert_eq!(t.to, addr("127.0.0.1:5000"), "still sent to the real party");
+}
+
+#[test]
+fn forged_rtcp_is_not_relayed() {
+    let mut e = engine();
+    let a = e.open(20000);
+    let b = e.open(20002);
+    e.configure(a, addr("127.0.0.1:4000"), None, Codec::Pcmu, 0, None);
+    e.configure(b, addr("127.0.0.2:5000"), None, Codec::Pcmu, 0, None);
+    e.bridge(a, b);
+    assert_eq!(e.on_rtcp(a, addr("127.0.0.66:4001")), None);
+    assert_eq!(
+        e.on_rtcp(a, addr("127.0.0.1:4001")),
+        Some((b, addr("127.0.0.2:5001")))
+    );
+    assert_eq!(e.counters(a).dropped, 1);
 }

@@ -618,6 +618,7 @@ impl Switch {
                 .push_back(Output::Media(MediaCommand::Configure {
                     port: leg.port,
                     remote,
+                    signalling: Some(leg.peer.addr.ip()),
                     codec,
                     pt,
                     telephone_event: leg.telephone_event,
