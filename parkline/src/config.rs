@@ -59,14 +59,33 @@ pub struct SipSection {
     pub default_expires: u32,
     /// Most contacts per extension.
     pub max_contacts_per_extension: usize,
-    /// Largest SIP message accepted, bytes.
+    /// Largest SIP message accepted, bytes (513 beyond).
     pub max_message_bytes: usize,
-    /// Most live server transactions (503 beyond).
+    /// Most header lines in a message (400 beyond).
+    pub max_headers: usize,
+    /// Most live server transactions (stateless 503 beyond).
     pub max_transactions: usize,
+    /// Most live server transactions of one source IP (trunks exempt).
+    pub max_transactions_per_source: usize,
     /// Most open TCP connections.
     pub max_tcp_connections: usize,
-    /// Failed authentications per source IP per minute before refusing.
+    /// Most open TCP connections from one IP.
+    pub max_tcp_connections_per_ip: usize,
+    /// Seconds a TCP connection may take to deliver a message it has begun.
+    pub tcp_message_timeout_s: u64,
+    /// Seconds an unauthenticated TCP connection may stay without a message.
+    pub tcp_idle_timeout_s: u64,
+    /// Failed authentications per (source IP, username) per minute before
+    /// that pair is refused.
     pub max_auth_failures_per_minute: u32,
+    /// Failed authentications per account per hour from addresses it has
+    /// not authenticated from before it is locked to them (doubling).
+    pub max_auth_failures_per_account_per_hour: u32,
+    /// Failed authentications per source IP per minute, all usernames,
+    /// before that IP is refused for accounts it has not authenticated.
+    pub max_auth_failures_per_source_per_minute: u32,
+    /// The `Server` / `User-Agent` header (no version by default).
+    pub server_header: String,
     /// Seconds a call may ring before the caller gets 480.
     pub no_answer_timeout_s: u64,
     /// Session interval asked for (RFC 4028 session timers).
@@ -91,9 +110,17 @@ impl Default for SipSection {
             default_expires: 3600,
             max_contacts_per_extension: 10,
             max_message_bytes: 65_535,
+            max_headers: 256,
             max_transactions: 50_000,
+            max_transactions_per_source: 5_000,
             max_tcp_connections: 4096,
-            max_auth_failures_per_minute: 30,
+            max_tcp_connections_per_ip: 32,
+            tcp_message_timeout_s: 10,
+            tcp_idle_timeout_s: 30,
+            max_auth_failures_per_minute: 10,
+            max_auth_failures_per_account_per_hour: 10,
+            max_auth_failures_per_source_per_minute: 100,
+            server_header: "Parkline".into(),
             no_answer_timeout_s: 30,
             session_expires_s: 1800,
             min_se_s: 90,

@@ -32,12 +32,16 @@ fn switch_config(cfg: &Config) -> SwitchConfig {
         default_expires: cfg.sip.default_expires,
         max_contacts_per_extension: cfg.sip.max_contacts_per_extension,
         max_transactions: cfg.sip.max_transactions,
-        max_auth_failures_per_minute: cfg.sip.max_auth_failures_per_minute,
-        default_tenant: cfg.sip.default_tenant.as_ref().map(|t| t.get_ref().clone()),
-        limits: sip::Limits {
-            max_message: cfg.sip.max_message_bytes,
+        max_transactions_per_source: cfg.sip.max_transactions_per_source,
+        guessing: switch::GuessLimits {
+            per_source_user: cfg.sip.max_auth_failures_per_minute,
+            per_account: cfg.sip.max_auth_failures_per_account_per_hour,
+            per_source: cfg.sip.max_auth_failures_per_source_per_minute,
             ..Default::default()
         },
+        server_name: cfg.sip.server_header.clone(),
+        default_tenant: cfg.sip.default_tenant.as_ref().map(|t| t.get_ref().clone()),
+        limits: sip_limits(cfg),
         local_sip: local_sip(cfg),
         media_address: media_address(cfg),
         rtp_ports: cfg.rtp_ports(),
@@ -45,6 +49,23 @@ fn switch_config(cfg: &Config) -> SwitchConfig {
         session_expires: std::time::Duration::from_secs(cfg.sip.session_expires_s),
         min_se: std::time::Duration::from_secs(cfg.sip.min_se_s),
         ..SwitchConfig::default()
+    }
+}
+
+fn sip_limits(cfg: &Config) -> sip::Limits {
+    sip::Limits {
+        max_message: cfg.sip.max_message_bytes,
+        max_headers: cfg.sip.max_headers,
+    }
+}
+
+fn tcp_limits(cfg: &Config) -> transport::tcp::TcpLimits {
+    transport::tcp::TcpLimits {
+        max_connections: cfg.sip.max_tcp_connections,
+        max_per_ip: cfg.sip.max_tcp_connections_per_ip,
+        message_timeout: std::time::Duration::from_secs(cfg.sip.tcp_message_timeout_s),
+        idle_timeout: std::time::Duration::from_secs(cfg.sip.tcp_idle_timeout_s),
+        parse: sip_limits(cfg),
     }
 }
 
@@ -122,10 +143,7 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
     let bindings = store.bindings()?;
 
     let (events_tx, events_rx) = mpsc::channel::<Event>(8192);
-    let limits = sip::Limits {
-        max_message: cfg.sip.max_message_bytes,
-        ..Default::default()
-    };
+    let limits = sip_limits(&cfg);
     let mut udp = Vec::new();
     for l in cfg.listeners() {
         match l {
@@ -151,8 +169,7 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
                 tokio::spawn(transport::tcp::accept_loop(
                     l,
                     events_tx.clone(),
-                    limits,
-                    cfg.sip.max_tcp_connections,
+                    tcp_limits(&cfg),
                 ));
             }
         }

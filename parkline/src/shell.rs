@@ -27,7 +27,7 @@ pub enum Event {
     /// Raw bytes to send (TCP keep-alive pong).
     Send(Peer, Bytes),
     /// A TCP connection opened, with its writer.
-    TcpOpen(u64, mpsc::Sender<Bytes>),
+    TcpOpen(u64, crate::transport::tcp::Connection),
     /// A TCP connection closed.
     TcpClosed(u64),
     /// New accounts from the store.
@@ -126,7 +126,7 @@ pub async fn run(
         .into_iter()
         .map(|s| (s.local_addr().map_or(true, |a| a.is_ipv4()), s))
         .collect();
-    let mut tcp: HashMap<u64, mpsc::Sender<Bytes>> = HashMap::new();
+    let mut tcp: Connections = HashMap::new();
     let mut batch = Vec::with_capacity(64);
     loop {
         let deadline = sw.next_deadline();
@@ -155,6 +155,13 @@ pub async fn run(
                     let _ = store.send(StoreMsg::Op(op));
                 }
                 Output::Media(cmd) => media.send(cmd),
+                Output::TrustFlow(peer) => {
+                    if let Transport::Tcp(id) = peer.transport {
+                        if let Some(c) = tcp.get(&id) {
+                            c.trusted.store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                }
             }
         }
     }
@@ -162,7 +169,7 @@ pub async fn run(
 
 fn handle(
     sw: &mut Switch,
-    tcp: &mut HashMap<u64, mpsc::Sender<Bytes>>,
+    tcp: &mut Connections,
     now: Now,
     ev: Event,
     media: &MediaHandle,
@@ -173,8 +180,8 @@ fn handle(
         Event::ParseError(peer, err) => sw.handle_parse_error(peer, err),
         Event::Send(peer, data) => {
             if let Transport::Tcp(id) = peer.transport {
-                if let Some(w) = tcp.get(&id) {
-                    let _ = w.try_send(data);
+                if let Some(c) = tcp.get(&id) {
+                    let _ = c.writer.try_send(data);
                 }
             }
         }
@@ -211,10 +218,13 @@ fn handle(
     }
 }
 
+/// Open TCP connections by id.
+type Connections = HashMap<u64, crate::transport::tcp::Connection>;
+
 /// UDP sockets with their address family, decided once at start.
 type UdpSockets = Vec<(bool, Arc<UdpSocket>)>;
 
-fn send(udp: &UdpSockets, tcp: &HashMap<u64, mpsc::Sender<Bytes>>, peer: Peer, data: Bytes) {
+fn send(udp: &UdpSockets, tcp: &Connections, peer: Peer, data: Bytes) {
     match peer.transport {
         Transport::Udp => {
             let sock = udp
@@ -231,8 +241,8 @@ fn send(udp: &UdpSockets, tcp: &HashMap<u64, mpsc::Sender<Bytes>>, peer: Peer, d
             }
         }
         Transport::Tcp(id) => match tcp.get(&id) {
-            Some(w) => {
-                if w.try_send(data).is_err() {
+            Some(c) => {
+                if c.writer.try_send(data).is_err() {
                     warn!(%peer, "tcp writer full or closed: message dropped");
                 }
             }

@@ -4,6 +4,7 @@
 
 use crate::grammar;
 use hmac::{Hmac, Mac};
+use std::net::IpAddr;
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -241,27 +242,34 @@ impl NonceIssuer {
         }
     }
 
-    fn mac(&self, ts: u64, serial: u64, realm: &str) -> String {
+    fn mac(&self, ts: u64, serial: u64, realm: &str, client: IpAddr) -> String {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length");
         mac.update(&ts.to_be_bytes());
         mac.update(&serial.to_be_bytes());
+        match client {
+            IpAddr::V4(a) => mac.update(&a.octets()),
+            IpAddr::V6(a) => mac.update(&a.octets()),
+        }
         mac.update(realm.as_bytes());
         hex(&mac.finalize().into_bytes()[..16])
     }
 
-    /// A fresh nonce for `realm` at `now_s` (seconds since an epoch the caller keeps).
-    pub fn issue(&mut self, realm: &str, now_s: u64) -> String {
+    /// A fresh nonce for `realm` at `now_s` (seconds since an epoch the
+    /// caller keeps), valid only in requests from `client`: a nonce learnt
+    /// at one address is useless at another, and a request with a valid
+    /// nonce proves that its source received the challenge.
+    pub fn issue(&mut self, realm: &str, client: IpAddr, now_s: u64) -> String {
         self.serial = self.serial.wrapping_add(1);
         format!(
             "{now_s:x}.{:x}.{}",
             self.serial,
-            self.mac(now_s, self.serial, realm)
+            self.mac(now_s, self.serial, realm, client)
         )
     }
 
-    /// Verifies a nonce for `realm` at `now_s`.
-    pub fn check(&self, nonce: &str, realm: &str, now_s: u64) -> NonceCheck {
+    /// Verifies a nonce for `realm` from `client` at `now_s`.
+    pub fn check(&self, nonce: &str, realm: &str, client: IpAddr, now_s: u64) -> NonceCheck {
         let mut parts = nonce.splitn(3, '.');
         let (Some(ts_hex), Some(serial_hex), Some(mac)) =
             (parts.next(), parts.next(), parts.next())
@@ -274,7 +282,7 @@ impl NonceIssuer {
         ) else {
             return NonceCheck::Invalid;
         };
-        let expected = self.mac(ts, serial, realm);
+        let expected = self.mac(ts, serial, realm, client);
         if expected.len() != mac.len() || !bool::from(expected.as_bytes().ct_eq(mac.as_bytes())) {
             return NonceCheck::Invalid;
         }
@@ -351,18 +359,24 @@ mod tests {
     #[test]
     fn nonces_expire_and_resist_tampering() {
         let mut issuer = NonceIssuer::new(b"secret", 300, 7);
-        let n = issuer.issue("acme", 1000);
-        assert_ne!(n, issuer.issue("acme", 1000), "every nonce is unique");
-        assert_eq!(issuer.check(&n, "acme", 1100), NonceCheck::Valid);
-        assert_eq!(issuer.check(&n, "acme", 1301), NonceCheck::Stale);
-        assert_eq!(issuer.check(&n, "other", 1100), NonceCheck::Invalid);
+        let (me, other): (IpAddr, IpAddr) = ([192, 0, 2, 1].into(), [192, 0, 2, 2].into());
+        let n = issuer.issue("acme", me, 1000);
+        assert_ne!(n, issuer.issue("acme", me, 1000), "every nonce is unique");
+        assert_eq!(issuer.check(&n, "acme", me, 1100), NonceCheck::Valid);
+        assert_eq!(issuer.check(&n, "acme", me, 1301), NonceCheck::Stale);
+        assert_eq!(issuer.check(&n, "other", me, 1100), NonceCheck::Invalid);
+        assert_eq!(
+            issuer.check(&n, "acme", other, 1100),
+            NonceCheck::Invalid,
+            "bound to the client's address"
+        );
         let forged = n.replacen(".8.", ".9.", 1);
         assert_ne!(forged, n);
-        assert_eq!(issuer.check(&forged, "acme", 1100), NonceCheck::Invalid);
+        assert_eq!(issuer.check(&forged, "acme", me, 1100), NonceCheck::Invalid);
         assert_eq!(
-            NonceIssuer::new(b"other", 300, 7).check(&n, "acme", 1100),
+            NonceIssuer::new(b"other", 300, 7).check(&n, "acme", me, 1100),
             NonceCheck::Invalid
         );
-        assert_eq!(issuer.check("3e8.zz.00", "acme", 1100), NonceCheck::Invalid);
+        assert_eq!(issuer.check("3e8.zz.00", "acme", me, 1100), NonceCheck::Invalid);
     }
 }

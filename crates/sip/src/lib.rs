@@ -7,6 +7,7 @@
 
 pub mod cseq;
 pub mod dialog;
+pub mod framer;
 pub mod digest;
 pub mod grammar;
 pub mod header;

@@ -41,7 +41,7 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    fn new(status: u16, reason: &'static str) -> ParseError {
+    pub(crate) fn new(status: u16, reason: &'static str) -> ParseError {
         ParseError {
             status,
             reason,
@@ -60,8 +60,14 @@ impl std::fmt::Display for ParseError {
 /// What a stream (TCP) buffer holds at its front.
 #[derive(Debug)]
 pub enum StreamItem {
-    /// Not a whole message yet: read more.
+    /// Not a whole message head yet: read more.
     Incomplete,
+    /// The head is complete but the message needs `total` bytes from the
+    /// front of the buffer: read more (no need to parse again before).
+    Partial {
+        /// Bytes the whole message takes.
+        total: usize,
+    },
     /// A CRLF keep-alive of this many bytes (RFC 5626 §3.5.1): skip it.
     KeepAlive(usize),
     /// A message and the bytes it used.
@@ -72,7 +78,23 @@ pub enum StreamItem {
 /// Octets after the Content-Length body are discarded (RFC 3261 §18.3).
 pub fn parse_datagram(data: &Bytes, limits: &Limits) -> Result<Option<Message>, ParseError> {
     if data.len() > limits.max_message {
-        return Err(ParseError::new(513, "Message Too Large"));
+        // Read the head anyway (without the size limit) so that a request
+        // gets its 513 (RFC 3261 §18.1.1) where it has a usable Via.
+        let unlimited = Limits {
+            max_message: usize::MAX,
+            ..*limits
+        };
+        let headers = parse_head(data, skip_crlf(data), &unlimited, true)
+            .ok()
+            .flatten()
+            .filter(|h| h.is_request)
+            .map(|h| h.headers);
+        return Err(ParseError {
+            status: 513,
+            reason: "Message Too Large",
+            is_request: headers.is_some(),
+            headers,
+        });
     }
     let start = skip_crlf(data);
     if start == data.len() {
@@ -116,7 +138,9 @@ pub fn parse_stream(data: &Bytes, limits: &Limits) -> Result<StreamItem, ParseEr
         return Err(head.error(513, "Message Too Large"));
     }
     if data.len() < head.end + body_len {
-        return Ok(StreamItem::Incomplete);
+        return Ok(StreamItem::Partial {
+            total: head.end + body_len,
+        });
     }
     let used = head.end + body_len;
     let body = data.slice(head.end..used);
@@ -228,9 +252,16 @@ fn parse_head(
             continue;
         }
         if raw.len() >= limits.max_headers {
+            // Answerable when the headers a response copies came first.
+            let headers = raw
+                .iter()
+                .filter_map(|(a, b, folds)| parse_header_line(data, *a, *b, folds).ok())
+                .collect();
             return Err(ParseError {
+                status: 400,
+                reason: "Too many headers",
                 is_request,
-                ..ParseError::new(400, "Too many headers")
+                headers: is_request.then_some(Headers(headers)),
             });
         }
         raw.push((a, b, Vec::new()));
@@ -475,7 +506,7 @@ mod tests {
         let rest = data.slice(4..);
         assert!(matches!(
             parse_stream(&rest.slice(..rest.len() - 1), &l).unwrap(),
-            StreamItem::Incomplete
+            StreamItem::Partial { total } if total == rest.len()
         ));
         match parse_stream(&rest, &l).unwrap() {
             StreamItem::Message(_, used) => assert_eq!(used, rest.len()),
@@ -491,5 +522,27 @@ mod tests {
         let once = m.encode();
         let again = parse_datagram(&once, &Limits::default()).unwrap().unwrap();
         assert_eq!(again.encode(), once);
+    }
+
+    #[test]
+    fn oversized_and_overlong_requests_keep_the_headers_to_answer_them() {
+        let mut big = b"INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 2000\r\n\r\n".to_vec();
+        big.extend([b'x'; 2000]);
+        let l = Limits {
+            max_message: 1500,
+            ..Limits::default()
+        };
+        let e = parse_datagram(&Bytes::from(big), &l).unwrap_err();
+        assert_eq!(e.status, 513);
+        assert!(e.headers.is_some_and(|h| h.get(Name::Via).is_some()));
+
+        let mut many = b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n".to_vec();
+        for i in 0..300 {
+            many.extend(format!("X-H{i}: v\r\n").bytes());
+        }
+        many.extend(b"\r\n");
+        let e = parse_datagram(&Bytes::from(many), &Limits::default()).unwrap_err();
+        assert_eq!((e.status, e.reason), (400, "Too many headers"));
+        assert!(e.headers.is_some_and(|h| h.get(Name::CSeq).is_some()));
     }
 }

@@ -1,8 +1,9 @@
 //! Digest authentication of extensions (RFC 3261 §22, RFC 8760): challenges
-//! with stateless nonces, verification against stored HA1 values, nonce-count
-//! replay protection, and a failure rate limit per source address.
+//! with stateless nonces bound to the client's address, verification
+//! against stored HA1 values, nonce-count replay protection, and the
+//! guessing limits of [`crate::guessing`].
 
-use crate::rate_limit::RateLimit;
+use crate::guessing::{AccountKey, GuessLimits, Guard};
 use accounts::{Directory, Extension, Tenant};
 use sip::digest::{Algorithm, Challenge, Credentials, NonceCheck, NonceIssuer};
 use sip::{Name, Request};
@@ -23,7 +24,30 @@ pub enum AuthOutcome {
     Challenge(Vec<String>),
     /// Credentials present but wrong, or the account is unusable. The same
     /// answer whether or not the user exists.
-    Forbidden(&'static str),
+    Forbidden(Refusal),
+}
+
+/// Why credentials were refused (for logs and records; the client sees the
+/// same `403 Forbidden` for each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Wrong password, unknown user, or an algorithm not offered.
+    BadCredentials,
+    /// The account is disabled.
+    Disabled,
+    /// A guessing limit refused the attempt without checking it.
+    Limited,
+}
+
+impl Refusal {
+    /// A short text for logs and call records.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Refusal::BadCredentials => "wrong credentials",
+            Refusal::Disabled => "account disabled",
+            Refusal::Limited => "too many failed attempts",
+        }
+    }
 }
 
 /// Issues challenges and checks credentials.
@@ -31,7 +55,7 @@ pub struct Authenticator {
     algorithms: Vec<Algorithm>,
     nonces: NonceIssuer,
     seen_nc: HashMap<String, (u32, u64)>,
-    failures: RateLimit<IpAddr>,
+    guard: Guard,
     max_tracked_nonces: usize,
 }
 
@@ -43,20 +67,27 @@ impl Authenticator {
         secret: &[u8],
         nonce_lifetime_s: u64,
         nonce_seed: u64,
-        failures_per_minute: u32,
+        limits: GuessLimits,
     ) -> Authenticator {
         Authenticator {
             algorithms,
             nonces: NonceIssuer::new(secret, nonce_lifetime_s, nonce_seed),
             seen_nc: HashMap::new(),
-            failures: RateLimit::new(failures_per_minute, 60, 100_000),
+            guard: Guard::new(limits),
             max_tracked_nonces: 200_000,
         }
     }
 
-    /// One challenge per offered algorithm, in order of preference (RFC 8760 §2.4).
-    pub fn challenges(&mut self, realm: &str, now_s: u64, stale: bool) -> Vec<String> {
-        let nonce = self.nonces.issue(realm, now_s);
+    /// One challenge per offered algorithm, in order of preference (RFC 8760
+    /// §2.4), with a nonce valid only for requests from `client`.
+    pub fn challenges(
+        &mut self,
+        realm: &str,
+        client: IpAddr,
+        now_s: u64,
+        stale: bool,
+    ) -> Vec<String> {
+        let nonce = self.nonces.issue(realm, client, now_s);
         self.algorithms
             .iter()
             .copied()
@@ -83,9 +114,6 @@ impl Authenticator {
         source: IpAddr,
         now_s: u64,
     ) -> AuthOutcome {
-        if self.failures.is_limited(&source, now_s) {
-            return AuthOutcome::Forbidden("Too many failed attempts");
-        }
         let creds = req
             .headers
             .get_all(Name::Authorization)
@@ -93,34 +121,42 @@ impl Authenticator {
             .filter_map(|v| Credentials::parse(v))
             .find(|c| c.realm == realm);
         let Some(creds) = creds else {
-            return AuthOutcome::Challenge(self.challenges(realm, now_s, false));
+            return AuthOutcome::Challenge(self.challenges(realm, source, now_s, false));
         };
-        match self.nonces.check(&creds.nonce, realm, now_s) {
+        match self.nonces.check(&creds.nonce, realm, source, now_s) {
             NonceCheck::Valid => {}
             NonceCheck::Stale => {
-                return AuthOutcome::Challenge(self.challenges(realm, now_s, true))
+                return AuthOutcome::Challenge(self.challenges(realm, source, now_s, true))
             }
             NonceCheck::Invalid => {
-                return AuthOutcome::Challenge(self.challenges(realm, now_s, false))
+                return AuthOutcome::Challenge(self.challenges(realm, source, now_s, false))
             }
         }
-        let ext = tenant.and_then(|t| dir.extension(&t.name, &creds.username));
+        let account = AccountKey {
+            realm: realm.to_string(),
+            user: creds.username.clone(),
+        };
+        if self.guard.is_limited(source, &account, now_s) {
+            return AuthOutcome::Forbidden(Refusal::Limited);
+        }
         let offered = creds
             .algorithm()
             .is_some_and(|a| self.algorithms.contains(&a));
-        let verified = offered && ext.is_some_and(|e| verify(&creds, e, req.method.as_str()));
-        if !verified {
-            self.failures.record(source, now_s);
-            return AuthOutcome::Forbidden("Forbidden");
-        }
+        let verified = tenant
+            .and_then(|t| dir.extension(&t.name, &creds.username))
+            .filter(|e| offered && verify(&creds, e, req.method.as_str()));
+        let Some(ext) = verified else {
+            self.guard.failed(source, &account, now_s);
+            return AuthOutcome::Forbidden(Refusal::BadCredentials);
+        };
         if !self.fresh_count(&creds, now_s) {
-            return AuthOutcome::Challenge(self.challenges(realm, now_s, true));
+            return AuthOutcome::Challenge(self.challenges(realm, source, now_s, true));
         }
-        let ext = ext.cloned().expect("verified implies found");
         if !ext.enabled {
-            return AuthOutcome::Forbidden("Forbidden");
+            return AuthOutcome::Forbidden(Refusal::Disabled);
         }
-        AuthOutcome::Authenticated(ext)
+        self.guard.succeeded(source, &account, now_s);
+        AuthOutcome::Authenticated(ext.clone())
     }
 
     /// Nonce-count replay protection: each (nonce, nc) is accepted once and
@@ -149,9 +185,11 @@ impl Authenticator {
         true
     }
 
-    /// Forgets nonce counts of expired nonces.
+    /// Forgets nonce counts of expired nonces and expired guessing state;
+    /// writes due security log lines. Call about once a second.
     pub fn sweep(&mut self, now_s: u64) {
         self.seen_nc.retain(|_, (_, expiry)| *expiry >= now_s);
+        self.guard.sweep(now_s);
     }
 }
 

@@ -23,10 +23,16 @@ pub struct SwitchConfig {
     pub default_expires: u32,
     /// Most contacts one extension may register (oldest is replaced).
     pub max_contacts_per_extension: usize,
-    /// Most live server transactions before new requests get 503.
+    /// Most live server transactions before new requests get 503. Only
+    /// trunks, authenticated requests and known dialogs make transactions.
     pub max_transactions: usize,
-    /// Failed authentications per source IP per minute before refusing.
-    pub max_auth_failures_per_minute: u32,
+    /// Most live server transactions one source IP may hold (trunks are
+    /// exempt); beyond, its new requests get a stateless 503.
+    pub max_transactions_per_source: usize,
+    /// Seconds in the `Retry-After` of a 503 at a limit.
+    pub retry_after_s: u32,
+    /// Password-guessing limits.
+    pub guessing: crate::guessing::GuessLimits,
     /// Tenant used when a request names the switch by IP address.
     pub default_tenant: Option<String>,
     /// `Server` / `User-Agent` header value.
@@ -63,9 +69,11 @@ impl Default for SwitchConfig {
             default_expires: 3600,
             max_contacts_per_extension: 10,
             max_transactions: 50_000,
-            max_auth_failures_per_minute: 30,
+            max_transactions_per_source: 5_000,
+            retry_after_s: 5,
+            guessing: crate::guessing::GuessLimits::default(),
             default_tenant: None,
-            server_name: concat!("Parkline/", env!("CARGO_PKG_VERSION")).to_string(),
+            server_name: "Parkline".to_string(),
             limits: sip::Limits::default(),
             timers: sip::transaction::Timers::default(),
             sweep_interval: Duration::from_secs(1),

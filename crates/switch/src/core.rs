@@ -1,14 +1,17 @@
 //! The switch core: takes messages and timer ticks, answers through the
 //! transaction layer, and reports what to send and what to persist.
 
+mod admission;
 mod calls;
 mod ending;
 mod forks;
 mod in_dialog;
 mod parking;
 
-use crate::auth::{AuthOutcome, Authenticator};
+use crate::auth::Authenticator;
+use crate::authorize::Caller;
 use crate::config::SwitchConfig;
+use admission::Admission;
 use crate::ids::Ids;
 use crate::output::Output;
 use crate::peer::Peer;
@@ -16,13 +19,12 @@ use crate::peer::Transport;
 use crate::ports::Ports;
 use crate::registrar::Registrar;
 use crate::respond;
-use crate::tenancy;
 use crate::time::Now;
 use accounts::{Binding, Directory};
 use bytes::Bytes;
 use calls::CallTable;
 use sip::transaction::{Incoming, Layer, Output as TxOut, ServerKey};
-use sip::validate::{check_structure, validate_request, Capabilities};
+use sip::validate::{check_structure, Capabilities};
 use sip::{Message, Method, Name, ParseError, Request, Response, SipHeaders};
 use std::collections::HashMap;
 use std::collections::VecDeque;
@@ -58,8 +60,11 @@ pub struct Stats {
     pub registrations: u64,
     /// Authentication failures.
     pub auth_failures: u64,
-    /// Requests refused with 503 because the transaction limit was reached.
+    /// Requests refused with 503 because a transaction limit was reached.
     pub overload_refusals: u64,
+    /// New requests answered without a transaction (challenges, refusals,
+    /// OPTIONS, 481): what a flood of strangers costs.
+    pub stateless_answers: u64,
 }
 
 /// How often, at most, refusals at the transaction limit are logged.
@@ -83,6 +88,10 @@ pub struct Switch {
     ports: Ports,
     ids: Ids,
     tcp_peers: HashMap<SocketAddr, Peer>,
+    /// Live server transactions per source IP (trunks not counted).
+    per_source: HashMap<std::net::IpAddr, usize>,
+    /// The source IP of each counted server transaction.
+    source_of: HashMap<ServerKey, std::net::IpAddr>,
     timed_out: Vec<sip::transaction::ClientKey>,
     retrieve_failures: crate::rate_limit::RateLimit<(String, std::net::IpAddr)>,
 }
@@ -101,7 +110,7 @@ impl Switch {
             &cfg.secret,
             cfg.nonce_lifetime_s,
             cfg.nonce_seed,
-            cfg.max_auth_failures_per_minute,
+            cfg.guessing,
         );
         let ports = Ports::new(cfg.rtp_ports.0, cfg.rtp_ports.1, cfg.nonce_seed ^ 0x9E37_79B9_7F4A_7C15);
         let ids = Ids::new(&cfg.secret, cfg.nonce_seed);
@@ -124,6 +133,8 @@ impl Switch {
             ports,
             ids,
             tcp_peers: HashMap::new(),
+            per_source: HashMap::new(),
+            source_of: HashMap::new(),
             timed_out: Vec::new(),
             retrieve_failures: crate::rate_limit::RateLimit::new(10, 60, 100_000),
         }
@@ -264,21 +275,66 @@ impl Switch {
         let Some(key) = ServerKey::of(&req) else {
             return;
         };
-        if !self.layer.has_server(&key)
-            && self.layer.len().0 >= self.cfg.max_transactions
-            && req.method != Method::Ack
-        {
-            self.refuse_overloaded(now, peer, &req);
+        if req.method == Method::Ack || self.layer.has_server(&key) {
+            // Retransmissions and ACKs: the layer absorbs or routes them.
+            match self
+                .layer
+                .on_request(now.mono, &req, resp_peer, peer.is_reliable())
+            {
+                Some(Incoming::AckForDialog) => self.handle_dialog_ack(&req),
+                Some(_) => self.drain_layer(),
+                None => {}
+            }
             return;
         }
-        match self
-            .layer
-            .on_request(now.mono, &req, resp_peer, peer.is_reliable())
+        let Some(admission) = self.admit(now, peer, resp_peer, &key, &req) else {
+            self.stats.stateless_answers += 1;
+            return;
+        };
+        if self.over_limits(peer, &admission) {
+            self.refuse_overloaded(now, resp_peer, &req);
+            return;
+        }
+        if let Some(Incoming::New(key)) =
+            self.layer
+                .on_request(now.mono, &req, resp_peer, peer.is_reliable())
         {
-            Some(Incoming::New(key)) => self.handle_new_request(now, peer, key, req),
-            Some(Incoming::AckForDialog) => self.handle_dialog_ack(&req),
-            Some(_) => self.drain_layer(),
-            None => {}
+            self.count_source(&key, peer, &admission);
+            if peer.is_reliable() {
+                self.outputs.push_back(Output::TrustFlow(peer));
+            }
+            self.handle_new_request(now, peer, key, req, admission);
+        }
+    }
+
+    /// Whether a new transaction would pass the global limit or the
+    /// source's own (trunks have none of their own).
+    fn over_limits(&self, peer: Peer, admission: &Admission) -> bool {
+        if self.layer.len().0 >= self.cfg.max_transactions {
+            return true;
+        }
+        let trunk = matches!(admission, Admission::Call(Caller::Trunk(_)));
+        !trunk
+            && self.per_source.get(&peer.addr.ip()).copied().unwrap_or(0)
+                >= self.cfg.max_transactions_per_source
+    }
+
+    fn uncount_source(&mut self, key: &ServerKey) {
+        let Some(ip) = self.source_of.remove(key) else {
+            return;
+        };
+        if let std::collections::hash_map::Entry::Occupied(mut e) = self.per_source.entry(ip) {
+            *e.get_mut() -= 1;
+            if *e.get() == 0 {
+                e.remove();
+            }
+        }
+    }
+
+    fn count_source(&mut self, key: &ServerKey, peer: Peer, admission: &Admission) {
+        if !matches!(admission, Admission::Call(Caller::Trunk(_))) {
+            *self.per_source.entry(peer.addr.ip()).or_insert(0) += 1;
+            self.source_of.insert(key.clone(), peer.addr.ip());
         }
     }
 
@@ -301,33 +357,25 @@ impl Switch {
             );
             self.overload_logged = Some((now.mono, total));
         }
-        self.stateless(peer, &req.headers.clone(), 503, "Service Unavailable");
+        let mut resp = self.response(req, 503, Some("Service Unavailable"));
+        resp.headers
+            .push(Name::RetryAfter, self.cfg.retry_after_s.to_string());
+        self.answer_statelessly(peer, resp);
     }
 
-    fn handle_new_request(&mut self, now: Now, peer: Peer, key: ServerKey, req: Request) {
-        if let Err(rej) = validate_request(&req, &self.caps) {
-            let mut resp = self.response(&req, rej.status, Some(rej.reason));
-            for (name, value) in rej.headers {
-                resp.headers.push(name, value);
-            }
-            return self.reply(now, &key, resp);
-        }
-        match req.method {
-            Method::Options => {
-                let mut resp = self.response(&req, 200, None);
-                self.advertise(&mut resp);
-                self.reply(now, &key, resp)
-            }
-            Method::Register => self.handle_register(now, peer, key, req),
-            Method::Cancel => self.handle_cancel(now, key, req),
-            _ if req.callee().is_ok_and(|t| t.tag().is_some()) => {
-                self.handle_in_dialog(now, key, req)
-            }
-            Method::Invite => self.handle_invite(now, peer, key, req),
-            _ => {
-                let resp = self.response(&req, 481, None);
-                self.reply(now, &key, resp)
-            }
+    fn handle_new_request(
+        &mut self,
+        now: Now,
+        peer: Peer,
+        key: ServerKey,
+        req: Request,
+        admission: Admission,
+    ) {
+        match admission {
+            Admission::Register(ext) => self.handle_register(now, peer, key, req, ext),
+            Admission::Cancel => self.handle_cancel(now, key, req),
+            Admission::InDialog => self.handle_in_dialog(now, key, req),
+            Admission::Call(caller) => self.handle_invite(now, peer, key, req, caller),
         }
     }
 
@@ -341,15 +389,19 @@ impl Switch {
         resp.headers.push(Name::Accept, "application/sdp");
     }
 
-    fn handle_register(&mut self, now: Now, peer: Peer, key: ServerKey, req: Request) {
+    fn handle_register(
+        &mut self,
+        now: Now,
+        peer: Peer,
+        key: ServerKey,
+        req: Request,
+        ext: accounts::Extension,
+    ) {
         let to = req.callee().ok();
         if !to.as_ref().is_some_and(|t| t.uri.is_sip()) {
             let resp = self.response(&req, 400, Some("Address-of-record must be a SIP URI"));
             return self.reply(now, &key, resp);
         }
-        let Ok(ext) = self.authenticate(now, peer, &key, &req, Name::WwwAuthenticate) else {
-            return;
-        };
         let aor_user = to.and_then(|t| t.uri.user_decoded()).unwrap_or_default();
         if aor_user != ext.number {
             let resp = self.response(&req, 403, Some("Not allowed to register this address"));
@@ -385,55 +437,6 @@ impl Switch {
         }
     }
 
-    /// Authenticates a request; on anything but success it answers the
-    /// request (401/407 challenge or 403) and returns `Err(None)` after a
-    /// challenge, `Err(Some(reason))` after a refusal.
-    fn authenticate(
-        &mut self,
-        now: Now,
-        peer: Peer,
-        key: &ServerKey,
-        req: &Request,
-        challenge_header: Name,
-    ) -> Result<accounts::Extension, Option<&'static str>> {
-        let resolved = tenancy::resolve(&self.dir, req, self.cfg.default_tenant.as_deref());
-        let (tenant, realm) = match &resolved {
-            Ok(t) => (Some(*t), t.domain.clone()),
-            Err(realm) => (None, realm.clone()),
-        };
-        let tenant = tenant.cloned();
-        match self.auth.authenticate(
-            req,
-            tenant.as_ref(),
-            &realm,
-            &self.dir,
-            peer.addr.ip(),
-            now.unix_s,
-        ) {
-            AuthOutcome::Authenticated(ext) => Ok(ext),
-            AuthOutcome::Challenge(values) => {
-                let status = if challenge_header == Name::WwwAuthenticate {
-                    401
-                } else {
-                    407
-                };
-                let mut resp = self.response(req, status, None);
-                for v in values {
-                    resp.headers.push(challenge_header, v);
-                }
-                self.reply(now, key, resp);
-                Err(None)
-            }
-            AuthOutcome::Forbidden(reason) => {
-                self.stats.auth_failures += 1;
-                warn!(%peer, method = %req.method, "authentication failed");
-                let resp = self.response(req, 403, Some(reason));
-                self.reply(now, key, resp);
-                Err(Some(reason))
-            }
-        }
-    }
-
     fn response(&self, req: &Request, status: u16, reason: Option<&str>) -> Response {
         respond::build(req, status, reason, &self.cfg.secret, &self.cfg.server_name)
     }
@@ -456,6 +459,7 @@ impl Switch {
                 TxOut::ServerTimeout(k) => {
                     debug!(branch = %k.branch, "final response never acknowledged")
                 }
+                TxOut::ServerEnded(k) => self.uncount_source(&k),
                 TxOut::ClientTimeout(k) => {
                     debug!(branch = %k.branch, "request timed out");
                     self.timed_out.push(k);

@@ -11,6 +11,7 @@ mod call;
 mod config;
 mod core;
 mod deadlines;
+mod guessing;
 mod ids;
 mod parking;
 mod ports;
@@ -24,7 +25,8 @@ mod respond;
 mod tenancy;
 mod time;
 
-pub use auth::{ha1, AuthOutcome, Authenticator};
+pub use auth::{ha1, AuthOutcome, Authenticator, Refusal};
+pub use guessing::GuessLimits;
 pub use authorize::{CallRequest, Caller, Decision, Route};
 pub use config::SwitchConfig;
 pub use core::Switch;

@@ -90,4 +90,7 @@ pub enum Output {
     Store(StoreOp),
     /// Drive the media engine.
     Media(MediaCommand),
+    /// A connection (TCP) carried an authenticated request or one of a
+    /// dialog: keep it open while it is idle.
+    TrustFlow(Peer),
 }

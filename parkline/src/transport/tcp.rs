@@ -1,53 +1,135 @@
-//! TCP: an accept loop; per connection a reader that frames messages by
-//! Content-Length and a writer fed by the core.
+//! TCP: an accept loop with connection caps; per connection a reader that
+//! frames messages incrementally ([`sip::framer::Framer`]) under two
+//! timeouts, and a writer fed by the core.
+//!
+//! - At most [`TcpLimits::max_connections`] connections, and at most
+//!   [`TcpLimits::max_per_ip`] from one IP: one host cannot take them all.
+//! - A message that has begun must be complete within
+//!   [`TcpLimits::message_timeout`] (slowloris).
+//! - A connection the core has not marked trusted (an authenticated
+//!   request or a dialog came over it) is closed after
+//!   [`TcpLimits::idle_timeout`] without a message.
 
 use crate::shell::Event;
 use bytes::{Bytes, BytesMut};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use switch::{Peer, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// How often, at most, refused connections are logged.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// The TCP transport's limits.
+#[derive(Clone, Copy, Debug)]
+pub struct TcpLimits {
+    /// Open connections in all.
+    pub max_connections: usize,
+    /// Open connections from one IP.
+    pub max_per_ip: usize,
+    /// Time from the first byte of a message to its last.
+    pub message_timeout: Duration,
+    /// Time an untrusted connection may stay without a message.
+    pub idle_timeout: Duration,
+    /// Parser limits.
+    pub parse: sip::Limits,
+}
+
+/// Open connections by IP; only the accept loop and closing connections
+/// touch it (never the signalling path).
+#[derive(Default)]
+struct OpenCounts {
+    total: usize,
+    by_ip: HashMap<IpAddr, usize>,
+}
+
+impl OpenCounts {
+    fn try_open(&mut self, ip: IpAddr, limits: &TcpLimits) -> bool {
+        let from_ip = self.by_ip.get(&ip).copied().unwrap_or(0);
+        if self.total >= limits.max_connections || from_ip >= limits.max_per_ip {
+            return false;
+        }
+        self.total += 1;
+        *self.by_ip.entry(ip).or_insert(0) += 1;
+        true
+    }
+
+    fn close(&mut self, ip: IpAddr) {
+        self.total = self.total.saturating_sub(1);
+        if let Some(n) = self.by_ip.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.by_ip.remove(&ip);
+            }
+        }
+    }
+}
+
+/// A connection as the core task sees it.
+pub struct Connection {
+    /// Bytes to write.
+    pub writer: mpsc::Sender<Bytes>,
+    /// Set when the core trusts the connection (no idle timeout).
+    pub trusted: Arc<AtomicBool>,
+}
+
 /// Accepts connections until the event queue closes.
-pub async fn accept_loop(
-    listener: TcpListener,
-    events: mpsc::Sender<Event>,
-    limits: sip::Limits,
-    max_conns: usize,
-) {
-    let open = Arc::new(AtomicUsize::new(0));
+pub async fn accept_loop(listener: TcpListener, events: mpsc::Sender<Event>, limits: TcpLimits) {
+    let open = Arc::new(Mutex::new(OpenCounts::default()));
+    let mut refused = 0u64;
+    let mut last_log: Option<Instant> = None;
     loop {
         let (stream, addr) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
                 warn!("tcp accept error: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
-        if open.load(Ordering::Relaxed) >= max_conns {
-            warn!(%addr, "tcp connection limit reached: refusing");
+        let admitted = open
+            .lock()
+            .map(|mut o| o.try_open(addr.ip(), &limits))
+            .unwrap_or(false);
+        if !admitted {
+            refused += 1;
+            if last_log.is_none_or(|t| t.elapsed() >= REFUSAL_LOG_EVERY) {
+                warn!(%addr, refused, "tcp connection limit reached (sip.max_tcp_connections or _per_ip): refusing");
+                last_log = Some(Instant::now());
+                refused = 0;
+            }
+            drop(stream);
             continue;
         }
-        open.fetch_add(1, Ordering::Relaxed);
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let peer = Peer {
             transport: Transport::Tcp(id),
             addr,
         };
         let (tx, rx) = mpsc::channel::<Bytes>(256);
-        if events.send(Event::TcpOpen(id, tx)).await.is_err() {
+        let trusted = Arc::new(AtomicBool::new(false));
+        let conn = Connection {
+            writer: tx,
+            trusted: trusted.clone(),
+        };
+        if events.send(Event::TcpOpen(id, conn)).await.is_err() {
             return;
         }
         let (events, open) = (events.clone(), open.clone());
         tokio::spawn(async move {
-            serve(stream, peer, rx, &events, limits).await;
-            open.fetch_sub(1, Ordering::Relaxed);
+            serve(stream, peer, rx, &events, limits, &trusted).await;
+            if let Ok(mut o) = open.lock() {
+                o.close(addr.ip());
+            }
             let _ = events.send(Event::TcpClosed(id)).await;
         });
     }
@@ -58,7 +140,8 @@ async fn serve(
     peer: Peer,
     mut outgoing: mpsc::Receiver<Bytes>,
     events: &mpsc::Sender<Event>,
-    limits: sip::Limits,
+    limits: TcpLimits,
+    trusted: &AtomicBool,
 ) {
     let (mut rd, mut wr) = stream.into_split();
     let writer = tokio::spawn(async move {
@@ -68,13 +151,34 @@ async fn serve(
             }
         }
     });
-    let mut buf = BytesMut::with_capacity(8192);
+    let mut reader = Reader {
+        buf: BytesMut::with_capacity(8192),
+        framer: sip::framer::Framer::default(),
+        message_started: None,
+        last_message: Instant::now(),
+    };
     loop {
-        match rd.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
+        let deadline = reader.deadline(&limits, trusted.load(Ordering::Relaxed));
+        let read = async {
+            match deadline {
+                Some(d) => tokio::time::timeout_at(d.into(), read_some(&mut rd, &mut reader.buf))
+                    .await
+                    .ok(),
+                None => Some(read_some(&mut rd, &mut reader.buf).await),
+            }
+        };
+        match read.await {
+            None => {
+                debug!(%peer, "tcp connection timed out");
+                break;
+            }
+            Some(false) => break,
+            Some(true) => {}
         }
-        if !drain_messages(&mut buf, peer, events, &limits).await {
+        if reader.message_started.is_none() {
+            reader.message_started = Some(Instant::now());
+        }
+        if !reader.drain(peer, events, &limits.parse).await {
             break;
         }
     }
@@ -82,41 +186,103 @@ async fn serve(
     debug!(%peer, "tcp connection closed");
 }
 
-/// Hands every whole message in `buf` to the core. False to close the connection.
-async fn drain_messages(
-    buf: &mut BytesMut,
-    peer: Peer,
-    events: &mpsc::Sender<Event>,
-    limits: &sip::Limits,
-) -> bool {
-    let data = buf.split().freeze();
-    let mut pos = 0;
-    let keep_open = loop {
-        let view = data.slice(pos..);
-        match sip::parse_stream(&view, limits) {
-            Ok(sip::StreamItem::Incomplete) => break true,
-            Ok(sip::StreamItem::KeepAlive(n)) => {
-                pos += n;
-                if view[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-                    // RFC 5626 ping: answer with a pong (CRLF).
-                    let _ = events
-                        .send(Event::Send(peer, Bytes::from_static(b"\r\n")))
-                        .await;
+/// Reads what is there; false at the end of the stream or on an error.
+async fn read_some(rd: &mut OwnedReadHalf, buf: &mut BytesMut) -> bool {
+    matches!(rd.read_buf(buf).await, Ok(n) if n > 0)
+}
+
+/// One connection's receive side.
+struct Reader {
+    buf: BytesMut,
+    framer: sip::framer::Framer,
+    /// When the message now arriving began (None between messages).
+    message_started: Option<Instant>,
+    last_message: Instant,
+}
+
+impl Reader {
+    /// When the connection is closed if nothing more arrives.
+    fn deadline(&self, limits: &TcpLimits, trusted: bool) -> Option<Instant> {
+        match self.message_started {
+            Some(t) => Some(t + limits.message_timeout),
+            None if trusted => None,
+            None => Some(self.last_message + limits.idle_timeout),
+        }
+    }
+
+    /// Hands every whole message in the buffer to the core. False to close.
+    async fn drain(
+        &mut self,
+        peer: Peer,
+        events: &mpsc::Sender<Event>,
+        limits: &sip::Limits,
+    ) -> bool {
+        loop {
+            match self.framer.is_ready(&self.buf, limits) {
+                Ok(true) => {}
+                Ok(false) => return true,
+                Err(e) => {
+                    let _ = events.send(Event::ParseError(peer, e)).await;
+                    return false;
                 }
             }
-            Ok(sip::StreamItem::Message(msg, n)) => {
-                pos += n;
-                if events.send(Event::Message(peer, msg)).await.is_err() {
-                    break false;
+            let data = self.buf.split().freeze();
+            let (used, keep_open) = match self.framer.take(&data, limits) {
+                Ok(sip::StreamItem::Incomplete | sip::StreamItem::Partial { .. }) => (0, true),
+                Ok(sip::StreamItem::KeepAlive(n)) => {
+                    if data[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                        // RFC 5626 ping: answer with a pong (CRLF).
+                        let pong = Event::Send(peer, Bytes::from_static(b"\r\n"));
+                        let _ = events.send(pong).await;
+                    }
+                    (n, true)
                 }
+                Ok(sip::StreamItem::Message(msg, n)) => {
+                    self.last_message = Instant::now();
+                    (n, events.send(Event::Message(peer, msg)).await.is_ok())
+                }
+                Err(e) => {
+                    // A stream cannot be resynchronised after a framing error.
+                    let _ = events.send(Event::ParseError(peer, e)).await;
+                    (0, false)
+                }
+            };
+            self.buf.extend_from_slice(&data[used..]);
+            if used == 0 || !keep_open {
+                return keep_open;
             }
-            Err(e) => {
-                // A stream cannot be resynchronised after a framing error.
-                let _ = events.send(Event::ParseError(peer, e)).await;
-                break false;
+            if self.buf.is_empty() {
+                self.message_started = None;
             }
         }
-    };
-    buf.extend_from_slice(&data[pos..]);
-    keep_open
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_per_ip_and_in_all() {
+        let limits = TcpLimits {
+            max_connections: 3,
+            max_per_ip: 2,
+            message_timeout: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(1),
+            parse: sip::Limits::default(),
+        };
+        let (a, b, c): (IpAddr, IpAddr, IpAddr) = (
+            [127, 0, 0, 2].into(),
+            [127, 0, 0, 3].into(),
+            [127, 0, 0, 4].into(),
+        );
+        let mut o = OpenCounts::default();
+        assert!(o.try_open(a, &limits) && o.try_open(a, &limits));
+        assert!(!o.try_open(a, &limits), "per IP");
+        assert!(o.try_open(b, &limits));
+        assert!(!o.try_open(c, &limits), "in all");
+        o.close(a);
+        assert!(o.try_open(c, &limits));
+        assert_eq!(o.by_ip.get(&a), Some(&1));
+    }
 }

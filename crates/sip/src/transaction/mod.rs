@@ -41,6 +41,8 @@ pub enum Output<P> {
     ServerTimeout(ServerKey),
     /// A client transaction got no final response (timer B or F).
     ClientTimeout(ClientKey),
+    /// A server transaction ended and was forgotten.
+    ServerEnded(ServerKey),
 }
 
 /// How the layer classified an incoming request.
@@ -352,9 +354,10 @@ impl<P: Clone> Layer<P> {
             Server::NonInvite(t) => t.is_terminated(),
         };
         if done {
-            let key = e.key.clone();
-            self.server_entries.remove(&id);
-            self.servers.remove(&key);
+            if let Some(e) = self.server_entries.remove(&id) {
+                self.servers.remove(&e.key);
+                self.outputs.push(Output::ServerEnded(e.key));
+            }
         }
     }
 

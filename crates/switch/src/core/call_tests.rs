@@ -122,6 +122,7 @@ impl World {
                 }
                 Output::Media(c) => did.media.push(c),
                 Output::Store(s) => did.store.push(s),
+                Output::TrustFlow(_) => {}
             }
         }
         did

@@ -231,39 +231,18 @@ impl Switch {
             .push_back(Output::Store(StoreOp::SaveCallRecord(Box::new(record))));
     }
 
-    /// A new INVITE (no To tag).
-    pub(super) fn handle_invite(&mut self, now: Now, peer: Peer, key: ServerKey, req: Request) {
-        let trunk = match peer.transport {
-            Transport::Udp => self.dir.trunk_by_address(&peer.addr.to_string()).cloned(),
-            Transport::Tcp(_) => None,
-        };
-        let (caller, tenant) = match trunk {
-            Some(t) => {
-                let tenant = self.dir.tenant(&t.tenant).cloned();
-                (Caller::Trunk(t), tenant)
-            }
-            None => match self.authenticate(now, peer, &key, &req, Name::ProxyAuthenticate) {
-                Ok(ext) => {
-                    let tenant = self.dir.tenant(&ext.tenant).cloned();
-                    (Caller::Extension(ext), tenant)
-                }
-                Err(Some(reason)) => {
-                    let mut record = self.new_record(
-                        now,
-                        &req,
-                        "",
-                        &req.caller()
-                            .map(|c| c.uri.user_decoded().unwrap_or_default())
-                            .unwrap_or_default(),
-                    );
-                    record.status = 403;
-                    record.cause = format!("authentication failed: {reason}");
-                    self.outputs
-                        .push_back(Output::Store(StoreOp::SaveCallRecord(Box::new(record))));
-                    return;
-                }
-                Err(None) => return,
-            },
+    /// A new INVITE (no To tag) from an admitted caller.
+    pub(super) fn handle_invite(
+        &mut self,
+        now: Now,
+        peer: Peer,
+        key: ServerKey,
+        req: Request,
+        caller: Caller,
+    ) {
+        let tenant = match &caller {
+            Caller::Trunk(t) => self.dir.tenant(&t.tenant).cloned(),
+            Caller::Extension(e) => self.dir.tenant(&e.tenant).cloned(),
         };
         let caller_id = match &caller {
             Caller::Extension(e) => e.number.clone(),

@@ -260,22 +260,74 @@ fn options_answered_and_garbage_survived() {
     assert!(h.send("SIP/2.0 200 OK\r\n\r\n").is_empty());
 }
 
+/// Registers 333 once with credentials (nonce-count `nc` of a fresh challenge).
+fn authenticated_register(h: &mut Harness, cseq: u32) -> Response {
+    let challenge = h.response(&register("333", cseq, None, 60));
+    assert_eq!(challenge.status, 401);
+    let auth = answer(&challenge, "333", "secret-333", 1);
+    h.response(&register("333", cseq + 1, Some(auth), 60))
+}
+
 #[test]
 fn at_the_transaction_limit_new_requests_get_503_and_are_counted() {
     let mut h = Harness::new();
     h.sw.cfg.max_transactions = 2;
-    for cseq in 1..=2 {
-        let r = h.response(&register("333", cseq, None, 60));
-        assert_eq!(r.status, 401, "a challenge opens a transaction");
+    for cseq in [1, 3] {
+        assert_eq!(authenticated_register(&mut h, cseq).status, 200);
     }
-    for cseq in 3..=5 {
-        let r = h.response(&register("333", cseq, None, 60));
-        assert_eq!(r.status, 503);
-    }
-    let r = h.response(&register("333", 1, None, 60));
-    assert_eq!(
-        r.status, 401,
-        "a retransmission still finds its transaction"
-    );
-    assert_eq!(h.sw.stats().overload_refusals, 3);
+    assert_eq!(h.sw.transactions().0, 2, "only authenticated requests hold one");
+    let challenge = h.response(&register("333", 5, None, 60));
+    assert_eq!(challenge.status, 401, "challenges need no transaction");
+    let auth = answer(&challenge, "333", "secret-333", 1);
+    let r = h.response(&register("333", 6, Some(auth), 60));
+    assert_eq!(r.status, 503);
+    assert_eq!(r.headers.get_str(Name::RetryAfter).as_deref(), Some("5"));
+    let r = h.response(&register("333", 2, None, 60));
+    assert_eq!(r.status, 200, "a retransmission still finds its transaction");
+    assert_eq!(h.sw.stats().overload_refusals, 1);
 }
+
+#[test]
+fn challenges_are_stateless_and_sent_once() {
+    let mut h = Harness::new();
+    for i in 0..1000 {
+        let invite = format!("INVITE sip:444@acme.example SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKflood{i}\r\nMax-Forwards: 70\r\nFrom: <sip:333@acme.example>;tag=a\r\nTo: <sip:444@acme.example>\r\nCall-ID: flood-{i}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(h.response(&invite).status, 407);
+    }
+    assert_eq!(h.sw.transactions(), (0, 0), "a flood of strangers holds nothing");
+    assert_eq!(h.sw.stats().stateless_answers, 1000);
+    // Nothing is ever retransmitted.
+    h.now.mono += Duration::from_secs(40);
+    h.sw.handle_timeout(h.now);
+    let later: Vec<_> = std::iter::from_fn(|| h.sw.poll_output())
+        .filter(|o| matches!(o, Output::Transmit(..)))
+        .collect();
+    assert!(later.is_empty());
+}
+
+#[test]
+fn one_source_cannot_hold_every_transaction() {
+    let mut h = Harness::new();
+    h.sw.cfg.max_transactions_per_source = 1;
+    assert_eq!(authenticated_register(&mut h, 1).status, 200);
+    let challenge = h.response(&register("333", 3, None, 60));
+    let auth = answer(&challenge, "333", "secret-333", 1);
+    assert_eq!(h.response(&register("333", 4, Some(auth.clone()), 60)).status, 503);
+    // Another source is unaffected; once the first transaction ends, room again.
+    h.now.mono += Duration::from_secs(40);
+    h.sw.handle_timeout(h.now);
+    while h.sw.poll_output().is_some() {}
+    assert_eq!(h.sw.transactions().0, 0);
+    assert_eq!(authenticated_register(&mut h, 5).status, 200);
+}
+
+#[test]
+fn a_nonce_is_good_only_from_the_address_it_was_sent_to() {
+    let mut h = Harness::new();
+    let challenge = h.response(&register("333", 1, None, 600));
+    let auth = answer(&challenge, "333", "secret-333", 1);
+    h.peer.addr = "127.0.0.9:5070".parse().unwrap();
+    let r = h.response(&register("333", 2, Some(auth), 600));
+    assert_eq!(r.status, 401, "another address gets a new challenge");
+}
+

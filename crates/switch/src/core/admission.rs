@@ -1,0 +1,168 @@
+//! Who may make the switch hold state. A new request gets a server
+//! transaction only when it comes from a configured trunk, carries valid
+//! credentials, or belongs to a dialog (or INVITE) the switch already has.
+//! Everything else is answered statelessly, once, without a transaction:
+//! challenges (the client retransmits; the switch never does, so a spoofed
+//! source gets one response per request it sent), refusals, `481`, and
+//! `503` at the limits. A flood of strangers therefore fills nothing, and
+//! registered phones and trunks are never refused because of it.
+
+use super::calls::dialog_key_of;
+use super::Switch;
+use crate::auth::AuthOutcome;
+use crate::authorize::Caller;
+use crate::output::{Output, StoreOp};
+use crate::peer::{Peer, Transport};
+use crate::tenancy;
+use crate::time::Now;
+use sip::transaction::ServerKey;
+use sip::validate::validate_request;
+use sip::{Method, Name, Request, Response, SipHeaders};
+use tracing::debug;
+
+/// Why a new request may have a transaction.
+#[derive(Clone, Debug)]
+pub(super) enum Admission {
+    /// An INVITE from a trunk, or one with an extension's valid credentials.
+    Call(Caller),
+    /// A REGISTER with valid credentials of this extension.
+    Register(accounts::Extension),
+    /// A request in a dialog the switch has.
+    InDialog,
+    /// A CANCEL for an INVITE the switch has.
+    Cancel,
+}
+
+impl Switch {
+    /// Decides whether `req` (new, not an ACK) may have a transaction; if
+    /// not, answers it statelessly to `resp_peer` and returns `None`.
+    pub(super) fn admit(
+        &mut self,
+        now: Now,
+        peer: Peer,
+        resp_peer: Peer,
+        key: &ServerKey,
+        req: &Request,
+    ) -> Option<Admission> {
+        if let Err(rej) = validate_request(req, &self.caps) {
+            let mut resp = self.response(req, rej.status, Some(rej.reason));
+            for (name, value) in rej.headers {
+                resp.headers.push(name, value);
+            }
+            self.answer_statelessly(resp_peer, resp);
+            return None;
+        }
+        let in_dialog = req.callee().is_ok_and(|t| t.tag().is_some());
+        let admitted = match req.method {
+            Method::Cancel => {
+                let invite = key.invite_of_cancel();
+                (self.layer.has_server(&invite) || self.calls.by_invite.contains_key(&invite))
+                    .then_some(Admission::Cancel)
+            }
+            _ if in_dialog => dialog_key_of(req)
+                .is_some_and(|k| self.calls.by_dialog.contains_key(&k))
+                .then_some(Admission::InDialog),
+            Method::Options => {
+                let mut resp = self.response(req, 200, None);
+                self.advertise(&mut resp);
+                self.answer_statelessly(resp_peer, resp);
+                return None;
+            }
+            Method::Register => {
+                return self
+                    .authenticate(now, peer, resp_peer, req, Name::WwwAuthenticate)
+                    .map(Admission::Register);
+            }
+            Method::Invite => {
+                if let Some(trunk) = self.trunk_of(peer) {
+                    return Some(Admission::Call(Caller::Trunk(trunk)));
+                }
+                return self
+                    .authenticate(now, peer, resp_peer, req, Name::ProxyAuthenticate)
+                    .map(|ext| Admission::Call(Caller::Extension(ext)));
+            }
+            _ => None,
+        };
+        if admitted.is_none() {
+            let resp = self.response(req, 481, None);
+            self.answer_statelessly(resp_peer, resp);
+        }
+        admitted
+    }
+
+    /// The trunk a request comes from, by its source address (UDP only).
+    fn trunk_of(&self, peer: Peer) -> Option<accounts::Trunk> {
+        match peer.transport {
+            Transport::Udp => self.dir.trunk_by_address(&peer.addr.to_string()).cloned(),
+            Transport::Tcp(_) => None,
+        }
+    }
+
+    /// Sends one response without a transaction.
+    pub(super) fn answer_statelessly(&mut self, to: Peer, resp: Response) {
+        self.transmit(to, resp.encode());
+    }
+
+    /// Authenticates a request; on anything but success answers it
+    /// statelessly (401/407 challenge or 403) and returns `None`. A refused
+    /// INVITE leaves a call record.
+    fn authenticate(
+        &mut self,
+        now: Now,
+        peer: Peer,
+        resp_peer: Peer,
+        req: &Request,
+        challenge_header: Name,
+    ) -> Option<accounts::Extension> {
+        let resolved = tenancy::resolve(&self.dir, req, self.cfg.default_tenant.as_deref());
+        let (tenant, realm) = match &resolved {
+            Ok(t) => (Some((*t).clone()), t.domain.clone()),
+            Err(realm) => (None, realm.clone()),
+        };
+        match self.auth.authenticate(
+            req,
+            tenant.as_ref(),
+            &realm,
+            &self.dir,
+            peer.addr.ip(),
+            now.unix_s,
+        ) {
+            AuthOutcome::Authenticated(ext) => Some(ext),
+            AuthOutcome::Challenge(values) => {
+                let status = if challenge_header == Name::WwwAuthenticate {
+                    401
+                } else {
+                    407
+                };
+                let mut resp = self.response(req, status, None);
+                for v in values {
+                    resp.headers.push(challenge_header, v);
+                }
+                self.answer_statelessly(resp_peer, resp);
+                None
+            }
+            AuthOutcome::Forbidden(refusal) => {
+                self.stats.auth_failures += 1;
+                debug!(%peer, method = %req.method, reason = refusal.reason(), "authentication failed");
+                let resp = self.response(req, 403, Some("Forbidden"));
+                self.answer_statelessly(resp_peer, resp);
+                if req.method == Method::Invite {
+                    self.record_auth_refusal(now, req, refusal.reason());
+                }
+                None
+            }
+        }
+    }
+
+    fn record_auth_refusal(&mut self, now: Now, req: &Request, reason: &str) {
+        let caller = req
+            .caller()
+            .map(|c| c.uri.user_decoded().unwrap_or_default())
+            .unwrap_or_default();
+        let mut record = self.new_record(now, req, "", &caller);
+        record.status = 403;
+        record.cause = format!("authentication failed: {reason}");
+        self.outputs
+            .push_back(Output::Store(StoreOp::SaveCallRecord(Box::new(record))));
+    }
+}
