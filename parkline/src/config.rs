@@ -165,14 +165,19 @@ impl Default for MediaSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSection {
-    /// Listen address of the admin API; empty to disable.
+    /// Listen address of the admin API; empty to disable. Loopback only
+    /// until the API has tokens: it has no authentication.
     pub listen: Spanned<String>,
+    /// Host names the API answers to besides IP literals and `localhost`
+    /// (any other `Host` header gets 421: no DNS rebinding).
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for HttpSection {
     fn default() -> Self {
         HttpSection {
             listen: Spanned::new(0..0, "127.0.0.1:8080".into()),
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -492,11 +497,21 @@ impl Config {
             );
         }
         let http = self.http.listen.get_ref();
-        if !http.is_empty() && http.parse::<SocketAddr>().is_err() {
-            c.err(
+        match http.parse::<SocketAddr>() {
+            _ if http.is_empty() => {}
+            Err(_) => c.err(
                 &self.http.listen,
                 format!("http.listen '{http}' is not IP:PORT"),
-            );
+            ),
+            Ok(a) if !a.ip().is_loopback() => c.err(
+                &self.http.listen,
+                format!(
+                    "http.listen '{http}' is not a loopback address: the admin API has no \
+                     authentication yet, so it listens on loopback only (put an \
+                     authenticating reverse proxy in front to reach it from elsewhere)"
+                ),
+            ),
+            Ok(_) => {}
         }
         if self.store.path.trim().is_empty() {
             c.errors

@@ -1,20 +1,60 @@
-//! The admin HTTP API: health, status and registrations as JSON.
+//! The admin HTTP API: health, status and registrations as JSON. It answers
+//! only requests whose `Host` is an IP literal, `localhost` or a configured
+//! name, so a web page cannot reach it through DNS rebinding.
 
 use crate::shell::{Event, Query};
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
-/// The API's routes.
-pub fn router(events: mpsc::Sender<Event>) -> Router {
+/// The API's routes; `allowed_hosts` are the names answered besides IP
+/// literals and `localhost`.
+pub fn router(events: mpsc::Sender<Event>, allowed_hosts: Vec<String>) -> Router {
+    let allowed: Arc<[String]> = allowed_hosts.into();
     Router::new()
         .route("/health", get(|| async { "ok\n" }))
         .route("/api/status", get(status))
         .route("/api/registrations", get(registrations))
         .route("/api/parked", get(parked))
         .with_state(events)
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            let allowed = allowed.clone();
+            async move { check_host(&allowed, req, next).await }
+        }))
+}
+
+async fn check_host(allowed: &[String], req: Request, next: Next) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if host_allowed(host, allowed) {
+        next.run(req).await
+    } else {
+        (StatusCode::MISDIRECTED_REQUEST, "unknown Host\n").into_response()
+    }
+}
+
+/// Whether a `Host` header value names this API: an IP literal (v4, or v6
+/// in brackets), `localhost`, or an allowed name; any port.
+fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((v6, _)) => return v6.parse::<std::net::Ipv6Addr>().is_ok(),
+            None => return false,
+        }
+    } else {
+        host.rsplit_once(':').map_or(host, |(n, _)| n)
+    };
+    name.parse::<std::net::Ipv4Addr>().is_ok()
+        || name.eq_ignore_ascii_case("localhost")
+        || allowed.iter().any(|a| a.eq_ignore_ascii_case(name))
 }
 
 async fn ask<T>(
@@ -45,4 +85,32 @@ async fn parked(
     State(events): State<mpsc::Sender<Event>>,
 ) -> Result<Json<Vec<crate::shell::ParkedView>>, StatusCode> {
     ask(&events, Query::Parked).await.map(Json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_allowed;
+
+    #[test]
+    fn only_addresses_localhost_and_named_hosts() {
+        let named = ["pbx.example".to_string()];
+        for ok in [
+            "127.0.0.1:8080",
+            "127.0.0.1",
+            "[::1]:8080",
+            "localhost:8080",
+            "PBX.example",
+        ] {
+            assert!(host_allowed(ok, &named), "{ok}");
+        }
+        for bad in [
+            "",
+            "attacker.example",
+            "attacker.example:8080",
+            "[evil",
+            "localhost.evil",
+        ] {
+            assert!(!host_allowed(bad, &named), "{bad}");
+        }
+    }
 }

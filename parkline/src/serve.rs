@@ -180,7 +180,7 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
             .await
             .with_context(|| format!("cannot bind the HTTP API on {http_addr}"))?;
         info!("admin API on http://{}", listener.local_addr()?);
-        let app = http::router(events_tx.clone());
+        let app = http::router(events_tx.clone(), cfg.http.allowed_hosts.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
     }
 

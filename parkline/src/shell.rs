@@ -144,22 +144,38 @@ pub async fn run(
                 let now = now();
                 for ev in batch.drain(..) {
                     handle(&mut sw, &mut tcp, now, ev, &media);
+                    // Before the next event: it may close the connection
+                    // this event's answer goes to.
+                    carry_out(&mut sw, &udp, &tcp, &store, &media);
                 }
             }
-            _ = sleep => sw.handle_timeout(now()),
+            _ = sleep => {
+                sw.handle_timeout(now());
+                carry_out(&mut sw, &udp, &tcp, &store, &media);
+            }
         }
-        while let Some(out) = sw.poll_output() {
-            match out {
-                Output::Transmit(peer, data) => send(&udp, &tcp, peer, data),
-                Output::Store(op) => {
-                    let _ = store.send(StoreMsg::Op(op));
-                }
-                Output::Media(cmd) => media.send(cmd),
-                Output::TrustFlow(peer) => {
-                    if let Transport::Tcp(id) = peer.transport {
-                        if let Some(c) = tcp.get(&id) {
-                            c.trusted.store(true, std::sync::atomic::Ordering::Relaxed);
-                        }
+    }
+}
+
+/// Carries out everything the core asks for.
+fn carry_out(
+    sw: &mut Switch,
+    udp: &UdpSockets,
+    tcp: &Connections,
+    store: &smpsc::Sender<StoreMsg>,
+    media: &MediaHandle,
+) {
+    while let Some(out) = sw.poll_output() {
+        match out {
+            Output::Transmit(peer, data) => send(udp, tcp, peer, data),
+            Output::Store(op) => {
+                let _ = store.send(StoreMsg::Op(op));
+            }
+            Output::Media(cmd) => media.send(cmd),
+            Output::TrustFlow(peer) => {
+                if let Transport::Tcp(id) = peer.transport {
+                    if let Some(c) = tcp.get(&id) {
+                        c.trusted.store(true, std::sync::atomic::Ordering::Relaxed);
                     }
                 }
             }
@@ -167,13 +183,7 @@ pub async fn run(
     }
 }
 
-fn handle(
-    sw: &mut Switch,
-    tcp: &mut Connections,
-    now: Now,
-    ev: Event,
-    media: &MediaHandle,
-) {
+fn handle(sw: &mut Switch, tcp: &mut Connections, now: Now, ev: Event, media: &MediaHandle) {
     match ev {
         Event::Datagram(peer, data) => sw.handle_datagram(now, peer, data),
         Event::Message(peer, msg) => sw.handle_message(now, peer, *msg),

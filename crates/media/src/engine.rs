@@ -267,12 +267,11 @@ impl Engine {
 
     /// Packet counters of an endpoint.
     pub fn counters(&self, id: EndpointId) -> Counters {
-        self.ep(id)
-            .map_or_else(Counters::default, |e| Counters {
-                rx: e.rx,
-                tx: e.tx,
-                dropped: e.dropped,
-            })
+        self.ep(id).map_or_else(Counters::default, |e| Counters {
+            rx: e.rx,
+            tx: e.tx,
+            dropped: e.dropped,
+        })
     }
 
     /// Where and how the party behind the endpoint takes media (from its

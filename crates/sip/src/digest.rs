@@ -4,9 +4,9 @@
 
 use crate::grammar;
 use hmac::{Hmac, Mac};
-use std::net::IpAddr;
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
+use std::net::IpAddr;
 use subtle::ConstantTimeEq;
 
 /// A digest algorithm.
@@ -377,6 +377,9 @@ mod tests {
             NonceIssuer::new(b"other", 300, 7).check(&n, "acme", me, 1100),
             NonceCheck::Invalid
         );
-        assert_eq!(issuer.check("3e8.zz.00", "acme", me, 1100), NonceCheck::Invalid);
+        assert_eq!(
+            issuer.check("3e8.zz.00", "acme", me, 1100),
+            NonceCheck::Invalid
+        );
     }
 }

@@ -7,8 +7,8 @@
 
 pub mod cseq;
 pub mod dialog;
-pub mod framer;
 pub mod digest;
+pub mod framer;
 pub mod grammar;
 pub mod header;
 pub mod host;

@@ -3,7 +3,7 @@
 //! against stored HA1 values, nonce-count replay protection, and the
 //! guessing limits of [`crate::guessing`].
 
-use crate::guessing::{AccountKey, GuessLimits, Guard};
+use crate::guessing::{AccountKey, Guard, GuessLimits};
 use accounts::{Directory, Extension, Tenant};
 use sip::digest::{Algorithm, Challenge, Credentials, NonceCheck, NonceIssuer};
 use sip::{Name, Request};

@@ -11,7 +11,6 @@ mod parking;
 use crate::auth::Authenticator;
 use crate::authorize::Caller;
 use crate::config::SwitchConfig;
-use admission::Admission;
 use crate::ids::Ids;
 use crate::output::Output;
 use crate::peer::Peer;
@@ -21,6 +20,7 @@ use crate::registrar::Registrar;
 use crate::respond;
 use crate::time::Now;
 use accounts::{Binding, Directory};
+use admission::Admission;
 use bytes::Bytes;
 use calls::CallTable;
 use sip::transaction::{Incoming, Layer, Output as TxOut, ServerKey};
@@ -112,7 +112,11 @@ impl Switch {
             cfg.nonce_seed,
             cfg.guessing,
         );
-        let ports = Ports::new(cfg.rtp_ports.0, cfg.rtp_ports.1, cfg.nonce_seed ^ 0x9E37_79B9_7F4A_7C15);
+        let ports = Ports::new(
+            cfg.rtp_ports.0,
+            cfg.rtp_ports.1,
+            cfg.nonce_seed ^ 0x9E37_79B9_7F4A_7C15,
+        );
         let ids = Ids::new(&cfg.secret, cfg.nonce_seed);
         Switch {
             layer: Layer::new(cfg.timers),
@@ -398,10 +402,6 @@ impl Switch {
         ext: accounts::Extension,
     ) {
         let to = req.callee().ok();
-        if !to.as_ref().is_some_and(|t| t.uri.is_sip()) {
-            let resp = self.response(&req, 400, Some("Address-of-record must be a SIP URI"));
-            return self.reply(now, &key, resp);
-        }
         let aor_user = to.and_then(|t| t.uri.user_decoded()).unwrap_or_default();
         if aor_user != ext.number {
             let resp = self.response(&req, 403, Some("Not allowed to register this address"));

@@ -194,14 +194,18 @@ impl Guard {
     }
 
     fn account_failed(&mut self, account: &AccountKey, now: u64) {
-        let mut a = self.by_account.get(account).copied().unwrap_or(AccountGuard {
-            window: Window {
-                start: now,
-                count: 0,
-            },
-            locked_until: 0,
-            lockouts: 0,
-        });
+        let mut a = self
+            .by_account
+            .get(account)
+            .copied()
+            .unwrap_or(AccountGuard {
+                window: Window {
+                    start: now,
+                    count: 0,
+                },
+                locked_until: 0,
+                lockouts: 0,
+            });
         if a.lockouts > 0 && now > a.locked_until + DAY {
             a.lockouts = 0;
         }
@@ -313,7 +317,10 @@ mod tests {
             g.failed(ip(9), &acct("333"), 100);
         }
         assert!(g.is_limited(ip(9), &acct("333"), 100));
-        assert!(!g.is_limited(ip(9), &acct("444"), 100), "another account behind the same IP");
+        assert!(
+            !g.is_limited(ip(9), &acct("444"), 100),
+            "another account behind the same IP"
+        );
     }
 
     #[test]

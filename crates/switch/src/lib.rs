@@ -26,10 +26,10 @@ mod tenancy;
 mod time;
 
 pub use auth::{ha1, AuthOutcome, Authenticator, Refusal};
-pub use guessing::GuessLimits;
 pub use authorize::{CallRequest, Caller, Decision, Route};
 pub use config::SwitchConfig;
 pub use core::Switch;
+pub use guessing::GuessLimits;
 pub use output::{MediaCommand, MediaEvent, Output, StoreOp};
 pub use parking::{Feature, Position};
 pub use peer::{Peer, Transport};

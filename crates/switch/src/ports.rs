@@ -90,7 +90,10 @@ mod tests {
         let mut p = Ports::new(20000, 29999, 12345);
         let taken: Vec<u16> = (0..200).map(|_| p.take().unwrap()).collect();
         let sequential = taken.windows(2).filter(|w| w[1] == w[0] + 2).count();
-        assert!(sequential < 5, "{sequential} of 199 steps were the next port");
+        assert!(
+            sequential < 5,
+            "{sequential} of 199 steps were the next port"
+        );
         let distinct: HashSet<_> = taken.iter().collect();
         assert_eq!(distinct.len(), 200);
     }

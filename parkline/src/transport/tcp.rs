@@ -26,6 +26,9 @@ use tracing::{debug, warn};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// How long a closing connection may take to send what is queued for it.
+const FLUSH_ON_CLOSE: Duration = Duration::from_secs(2);
+
 /// How often, at most, refused connections are logged.
 const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 
@@ -126,15 +129,29 @@ pub async fn accept_loop(listener: TcpListener, events: mpsc::Sender<Event>, lim
         }
         let (events, open) = (events.clone(), open.clone());
         tokio::spawn(async move {
-            serve(stream, peer, rx, &events, limits, &trusted).await;
+            let (mut rd, writer) = serve(stream, peer, rx, &events, limits, &trusted).await;
+            // The core drops its sender on TcpClosed; the writer then sends
+            // what is queued (say, a 513 for the message that ended it),
+            // shuts its side down and stops. Reading on until the peer closes
+            // too (briefly) keeps the kernel from answering unread bytes
+            // with a reset that would discard that last response.
+            let _ = events.send(Event::TcpClosed(id)).await;
+            let _ = tokio::time::timeout(FLUSH_ON_CLOSE, async {
+                let _ = writer.await;
+                let mut sink = [0u8; 4096];
+                while matches!(rd.read(&mut sink).await, Ok(n) if n > 0) {}
+            })
+            .await;
+            drop(rd);
             if let Ok(mut o) = open.lock() {
                 o.close(addr.ip());
             }
-            let _ = events.send(Event::TcpClosed(id)).await;
         });
     }
 }
 
+/// Reads until the connection ends; returns its read half and its writer
+/// task, still running.
 async fn serve(
     stream: TcpStream,
     peer: Peer,
@@ -142,14 +159,15 @@ async fn serve(
     events: &mpsc::Sender<Event>,
     limits: TcpLimits,
     trusted: &AtomicBool,
-) {
+) -> (OwnedReadHalf, tokio::task::JoinHandle<()>) {
     let (mut rd, mut wr) = stream.into_split();
     let writer = tokio::spawn(async move {
         while let Some(b) = outgoing.recv().await {
             if wr.write_all(&b).await.is_err() {
-                break;
+                return;
             }
         }
+        let _ = wr.shutdown().await;
     });
     let mut reader = Reader {
         buf: BytesMut::with_capacity(8192),
@@ -168,6 +186,8 @@ async fn serve(
             }
         };
         match read.await {
+            // Trusted meanwhile (the core answered what came last): idle is fine.
+            None if reader.message_started.is_none() && trusted.load(Ordering::Relaxed) => continue,
             None => {
                 debug!(%peer, "tcp connection timed out");
                 break;
@@ -182,8 +202,8 @@ async fn serve(
             break;
         }
     }
-    writer.abort();
     debug!(%peer, "tcp connection closed");
+    (rd, writer)
 }
 
 /// Reads what is there; false at the end of the stream or on an error.

@@ -28,7 +28,11 @@ enum State {
     /// Nothing accepted yet: the switch sends to the SDP address.
     Open,
     /// Accepted RTP from `addr` with `ssrc`, last sequence `seq`.
-    Latched { addr: SocketAddr, ssrc: u32, seq: u16 },
+    Latched {
+        addr: SocketAddr,
+        ssrc: u32,
+        seq: u16,
+    },
 }
 
 /// The verdict on one packet.
@@ -87,7 +91,11 @@ impl Latch {
             return Verdict::Drop;
         }
         match self.state {
-            State::Latched { addr, ssrc: s, seq: last } if addr != src => {
+            State::Latched {
+                addr,
+                ssrc: s,
+                seq: last,
+            } if addr != src => {
                 let step = seq.wrapping_sub(last);
                 if s != ssrc || step == 0 || step > MAX_SEQ_STEP {
                     return Verdict::Drop;
@@ -188,7 +196,11 @@ mod tests {
         let mut l = latch();
         assert_eq!(l.rtcp_target(), Some(a("10.0.0.5:4001")));
         l.on_rtp(a("198.51.100.7:61000"), 7, 10);
-        assert_eq!(l.on_rtcp(a("10.0.0.5:4001")), Verdict::Drop, "not the latched IP");
+        assert_eq!(
+            l.on_rtcp(a("10.0.0.5:4001")),
+            Verdict::Drop,
+            "not the latched IP"
+        );
         assert_eq!(l.on_rtcp(a("203.0.113.9:4001")), Verdict::Drop);
         assert_eq!(l.rtcp_target(), Some(a("198.51.100.7:61001")));
         assert_eq!(l.on_rtcp(a("198.51.100.7:61007")), Verdict::Accept);

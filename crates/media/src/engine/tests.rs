@@ -334,13 +334,30 @@ fn a_stranger_spraying_rtp_is_neither_heard_nor_sent_to() {
     let a = e.open(20000);
     let b = e.open(20002);
     let phone_ip: IpAddr = "127.0.0.1".parse().unwrap();
-    e.configure(a, addr("127.0.0.1:4000"), Some(phone_ip), Codec::Pcmu, 0, None);
-    e.configure(b, addr("127.0.0.1:5000"), Some(phone_ip), Codec::Pcmu, 0, None);
+    e.configure(
+        a,
+        addr("127.0.0.1:4000"),
+        Some(phone_ip),
+        Codec::Pcmu,
+        0,
+        None,
+    );
+    e.configure(
+        b,
+        addr("127.0.0.1:5000"),
+        Some(phone_ip),
+        Codec::Pcmu,
+        0,
+        None,
+    );
     e.bridge(a, b);
     // Before either party sent anything, a stranger sprays both ports.
     for (i, port) in [(a, 20000u16), (b, 20002)] {
         let mut p = packet(0, 1, 160, 99, 0x11);
-        assert!(e.on_rtp(t0, i, addr("127.0.0.66:7000"), &mut p).is_none(), "{port}");
+        assert!(
+            e.on_rtp(t0, i, addr("127.0.0.66:7000"), &mut p).is_none(),
+            "{port}"
+        );
     }
     assert_eq!(e.counters(a).dropped, 1);
     // The real parties latch and hear each other, at their own addresses.

@@ -18,7 +18,6 @@ use crate::time::Now;
 use sip::transaction::ServerKey;
 use sip::validate::validate_request;
 use sip::{Method, Name, Request, Response, SipHeaders};
-use tracing::debug;
 
 /// Why a new request may have a transaction.
 #[derive(Clone, Debug)]
@@ -65,6 +64,11 @@ impl Switch {
             Method::Options => {
                 let mut resp = self.response(req, 200, None);
                 self.advertise(&mut resp);
+                self.answer_statelessly(resp_peer, resp);
+                return None;
+            }
+            Method::Register if !req.callee().is_ok_and(|t| t.uri.is_sip()) => {
+                let resp = self.response(req, 400, Some("Address-of-record must be a SIP URI"));
                 self.answer_statelessly(resp_peer, resp);
                 return None;
             }
@@ -142,8 +146,8 @@ impl Switch {
                 None
             }
             AuthOutcome::Forbidden(refusal) => {
+                // Logged by the guessing guard, once per source per interval.
                 self.stats.auth_failures += 1;
-                debug!(%peer, method = %req.method, reason = refusal.reason(), "authentication failed");
                 let resp = self.response(req, 403, Some("Forbidden"));
                 self.answer_statelessly(resp_peer, resp);
                 if req.method == Method::Invite {

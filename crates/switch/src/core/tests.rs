@@ -275,7 +275,11 @@ fn at_the_transaction_limit_new_requests_get_503_and_are_counted() {
     for cseq in [1, 3] {
         assert_eq!(authenticated_register(&mut h, cseq).status, 200);
     }
-    assert_eq!(h.sw.transactions().0, 2, "only authenticated requests hold one");
+    assert_eq!(
+        h.sw.transactions().0,
+        2,
+        "only authenticated requests hold one"
+    );
     let challenge = h.response(&register("333", 5, None, 60));
     assert_eq!(challenge.status, 401, "challenges need no transaction");
     let auth = answer(&challenge, "333", "secret-333", 1);
@@ -283,7 +287,10 @@ fn at_the_transaction_limit_new_requests_get_503_and_are_counted() {
     assert_eq!(r.status, 503);
     assert_eq!(r.headers.get_str(Name::RetryAfter).as_deref(), Some("5"));
     let r = h.response(&register("333", 2, None, 60));
-    assert_eq!(r.status, 200, "a retransmission still finds its transaction");
+    assert_eq!(
+        r.status, 200,
+        "a retransmission still finds its transaction"
+    );
     assert_eq!(h.sw.stats().overload_refusals, 1);
 }
 
@@ -294,7 +301,11 @@ fn challenges_are_stateless_and_sent_once() {
         let invite = format!("INVITE sip:444@acme.example SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKflood{i}\r\nMax-Forwards: 70\r\nFrom: <sip:333@acme.example>;tag=a\r\nTo: <sip:444@acme.example>\r\nCall-ID: flood-{i}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
         assert_eq!(h.response(&invite).status, 407);
     }
-    assert_eq!(h.sw.transactions(), (0, 0), "a flood of strangers holds nothing");
+    assert_eq!(
+        h.sw.transactions(),
+        (0, 0),
+        "a flood of strangers holds nothing"
+    );
     assert_eq!(h.sw.stats().stateless_answers, 1000);
     // Nothing is ever retransmitted.
     h.now.mono += Duration::from_secs(40);
@@ -312,7 +323,11 @@ fn one_source_cannot_hold_every_transaction() {
     assert_eq!(authenticated_register(&mut h, 1).status, 200);
     let challenge = h.response(&register("333", 3, None, 60));
     let auth = answer(&challenge, "333", "secret-333", 1);
-    assert_eq!(h.response(&register("333", 4, Some(auth.clone()), 60)).status, 503);
+    assert_eq!(
+        h.response(&register("333", 4, Some(auth.clone()), 60))
+            .status,
+        503
+    );
     // Another source is unaffected; once the first transaction ends, room again.
     h.now.mono += Duration::from_secs(40);
     h.sw.handle_timeout(h.now);
@@ -330,4 +345,3 @@ fn a_nonce_is_good_only_from_the_address_it_was_sent_to() {
     let r = h.response(&register("333", 2, Some(auth), 600));
     assert_eq!(r.status, 401, "another address gets a new challenge");
 }
-
