@@ -12,16 +12,17 @@ clk_tck=$(getconf CLK_TCK)
 # scripts keep SIP, HTTP and SIPp media ports below 10000, out of that range.
 # Extension 1000 (password secret-1000) may call out, more extensions come
 # from $SWITCH_EXTENSIONS (TOML); the trunk "carrier" is
-# at 127.0.0.1:$3; SIP on $2, HTTP on $4.
+# at 127.0.0.1:$3; SIP on $2, HTTP on $4. $SWITCH_LIMITS replaces the
+# raised limits the load scenarios need (empty: the defaults).
 start_switch() {
   local dir=$1 sip=$2 carrier=$3 http=$4
   cat > "$dir/bench.toml" <<TOML
 [sip]
 listen = ["udp:127.0.0.1:$sip"]
 default_tenant = "bench"
-max_auth_failures_per_minute = 1000000
+${SWITCH_LIMITS-max_auth_failures_per_minute = 1000000
 max_transactions = 1000000
-max_transactions_per_source = 1000000
+max_transactions_per_source = 1000000}
 [media]
 rtp_ports = "${SWITCH_RTP_PORTS:-10000-31999}"
 [http]
