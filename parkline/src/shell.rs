@@ -128,6 +128,7 @@ pub async fn run(
         .collect();
     let mut tcp: Connections = HashMap::new();
     let mut batch = Vec::with_capacity(64);
+    let mut closed = Vec::new();
     loop {
         let deadline = sw.next_deadline();
         let sleep = async {
@@ -143,10 +144,16 @@ pub async fn run(
                 }
                 let now = now();
                 for ev in batch.drain(..) {
-                    handle(&mut sw, &mut tcp, now, ev, &media);
-                    // Before the next event: it may close the connection
-                    // this event's answer goes to.
-                    carry_out(&mut sw, &udp, &tcp, &store, &media);
+                    match ev {
+                        // After the batch's outputs: one of them may be the
+                        // last answer on that connection (a 513, say).
+                        Event::TcpClosed(id) => closed.push(id),
+                        ev => handle(&mut sw, &mut tcp, now, ev, &media),
+                    }
+                }
+                carry_out(&mut sw, &udp, &tcp, &store, &media);
+                for id in closed.drain(..) {
+                    tcp.remove(&id);
                 }
             }
             _ = sleep => {

@@ -133,10 +133,10 @@ impl Authenticator {
             }
         }
         let account = AccountKey {
-            realm: realm.to_string(),
-            user: creds.username.clone(),
+            realm,
+            user: &creds.username,
         };
-        if self.guard.is_limited(source, &account, now_s) {
+        if self.guard.is_limited(source, account, now_s) {
             return AuthOutcome::Forbidden(Refusal::Limited);
         }
         let offered = creds
@@ -146,7 +146,7 @@ impl Authenticator {
             .and_then(|t| dir.extension(&t.name, &creds.username))
             .filter(|e| offered && verify(&creds, e, req.method.as_str()));
         let Some(ext) = verified else {
-            self.guard.failed(source, &account, now_s);
+            self.guard.failed(source, account, now_s);
             return AuthOutcome::Forbidden(Refusal::BadCredentials);
         };
         if !self.fresh_count(&creds, now_s) {
@@ -155,7 +155,7 @@ impl Authenticator {
         if !ext.enabled {
             return AuthOutcome::Forbidden(Refusal::Disabled);
         }
-        self.guard.succeeded(source, &account, now_s);
+        self.guard.succeeded(source, account, now_s);
         AuthOutcome::Authenticated(ext.clone())
     }
 

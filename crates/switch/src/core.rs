@@ -9,7 +9,6 @@ mod in_dialog;
 mod parking;
 
 use crate::auth::Authenticator;
-use crate::authorize::Caller;
 use crate::config::SwitchConfig;
 use crate::ids::Ids;
 use crate::output::Output;
@@ -88,10 +87,8 @@ pub struct Switch {
     ports: Ports,
     ids: Ids,
     tcp_peers: HashMap<SocketAddr, Peer>,
-    /// Live server transactions per source IP (trunks not counted).
+    /// Live server transactions per source IP.
     per_source: HashMap<std::net::IpAddr, usize>,
-    /// The source IP of each counted server transaction.
-    source_of: HashMap<ServerKey, std::net::IpAddr>,
     timed_out: Vec<sip::transaction::ClientKey>,
     retrieve_failures: crate::rate_limit::RateLimit<(String, std::net::IpAddr)>,
 }
@@ -138,7 +135,6 @@ impl Switch {
             ids,
             tcp_peers: HashMap::new(),
             per_source: HashMap::new(),
-            source_of: HashMap::new(),
             timed_out: Vec::new(),
             retrieve_failures: crate::rate_limit::RateLimit::new(10, 60, 100_000),
         }
@@ -295,7 +291,7 @@ impl Switch {
             self.stats.stateless_answers += 1;
             return;
         };
-        if self.over_limits(peer, &admission) {
+        if self.over_limits(peer) {
             self.refuse_overloaded(now, resp_peer, &req);
             return;
         }
@@ -303,7 +299,7 @@ impl Switch {
             self.layer
                 .on_request(now.mono, &req, resp_peer, peer.is_reliable())
         {
-            self.count_source(&key, peer, &admission);
+            self.count_source(resp_peer);
             if peer.is_reliable() {
                 self.outputs.push_back(Output::TrustFlow(peer));
             }
@@ -313,21 +309,19 @@ impl Switch {
 
     /// Whether a new transaction would pass the global limit or the
     /// source's own (trunks have none of their own).
-    fn over_limits(&self, peer: Peer, admission: &Admission) -> bool {
+    fn over_limits(&self, peer: Peer) -> bool {
         if self.layer.len().0 >= self.cfg.max_transactions {
             return true;
         }
-        let trunk = matches!(admission, Admission::Call(Caller::Trunk(_)));
-        !trunk
-            && self.per_source.get(&peer.addr.ip()).copied().unwrap_or(0)
-                >= self.cfg.max_transactions_per_source
+        self.per_source.get(&peer.addr.ip()).copied().unwrap_or(0)
+            >= self.cfg.max_transactions_per_source
+            && self.trunk_of(peer).is_none()
     }
 
-    fn uncount_source(&mut self, key: &ServerKey) {
-        let Some(ip) = self.source_of.remove(key) else {
-            return;
-        };
-        if let std::collections::hash_map::Entry::Occupied(mut e) = self.per_source.entry(ip) {
+    fn uncount_source(&mut self, origin: Peer) {
+        if let std::collections::hash_map::Entry::Occupied(mut e) =
+            self.per_source.entry(origin.addr.ip())
+        {
             *e.get_mut() -= 1;
             if *e.get() == 0 {
                 e.remove();
@@ -335,11 +329,8 @@ impl Switch {
         }
     }
 
-    fn count_source(&mut self, key: &ServerKey, peer: Peer, admission: &Admission) {
-        if !matches!(admission, Admission::Call(Caller::Trunk(_))) {
-            *self.per_source.entry(peer.addr.ip()).or_insert(0) += 1;
-            self.source_of.insert(key.clone(), peer.addr.ip());
-        }
+    fn count_source(&mut self, peer: Peer) {
+        *self.per_source.entry(peer.addr.ip()).or_insert(0) += 1;
     }
 
     /// Answers 503 at the transaction limit; logs the first refusal and
@@ -459,7 +450,7 @@ impl Switch {
                 TxOut::ServerTimeout(k) => {
                     debug!(branch = %k.branch, "final response never acknowledged")
                 }
-                TxOut::ServerEnded(k) => self.uncount_source(&k),
+                TxOut::ServerEnded(origin) => self.uncount_source(origin),
                 TxOut::ClientTimeout(k) => {
                     debug!(branch = %k.branch, "request timed out");
                     self.timed_out.push(k);

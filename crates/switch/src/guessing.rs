@@ -14,9 +14,13 @@
 //!   that has not authenticated from it.
 //!
 //! A refused attempt gets the same `403` as a wrong password, so the limits
-//! reveal nothing about the password. Every table is bounded.
+//! reveal nothing about the password. Every table is bounded. Tables are
+//! keyed by a keyed 64-bit hash of (address, realm, username), so the check
+//! on every authentication allocates nothing.
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 use tracing::warn;
 
@@ -49,13 +53,16 @@ impl Default for GuessLimits {
 
 /// An account as guessers address it: realm (tenant domain) and username,
 /// whether or not such an extension exists.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct AccountKey {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccountKey<'a> {
     /// Digest realm.
-    pub realm: String,
+    pub realm: &'a str,
     /// Digest username.
-    pub user: String,
+    pub user: &'a str,
 }
+
+/// A table key: a keyed hash of an account, or of an address and an account.
+type Key = u64;
 
 /// Most entries any one table holds; past it, expired entries are swept
 /// and new keys are not tracked until there is room.
@@ -113,10 +120,12 @@ struct SourceLog {
 #[derive(Debug)]
 pub struct Guard {
     limits: GuessLimits,
-    by_source_user: HashMap<(IpAddr, AccountKey), Window>,
+    /// Keys the table hashes (random per process: keys cannot be aimed at).
+    hasher: RandomState,
+    by_source_user: HashMap<Key, Window>,
     by_source: HashMap<IpAddr, Window>,
-    by_account: HashMap<AccountKey, AccountGuard>,
-    known_good: HashMap<(IpAddr, AccountKey), u64>,
+    by_account: HashMap<Key, AccountGuard>,
+    known_good: HashMap<Key, u64>,
     log: HashMap<IpAddr, SourceLog>,
 }
 
@@ -133,6 +142,7 @@ impl Guard {
     pub fn new(limits: GuessLimits) -> Guard {
         Guard {
             limits,
+            hasher: RandomState::new(),
             by_source_user: HashMap::new(),
             by_source: HashMap::new(),
             by_account: HashMap::new(),
@@ -141,28 +151,41 @@ impl Guard {
         }
     }
 
-    fn is_known_good(&self, ip: IpAddr, account: &AccountKey, now: u64) -> bool {
+    fn key(&self, ip: Option<IpAddr>, account: AccountKey) -> Key {
+        let mut h = self.hasher.build_hasher();
+        ip.hash(&mut h);
+        account.realm.hash(&mut h);
+        account.user.hash(&mut h);
+        h.finish()
+    }
+
+    fn is_known_good(&self, pair: Key, now: u64) -> bool {
         self.known_good
-            .get(&(ip, account.clone()))
+            .get(&pair)
             .is_some_and(|&t| now < t + self.limits.known_good_s)
     }
 
     /// Whether an attempt on `account` from `ip` is refused without looking
     /// at the password.
-    pub fn is_limited(&self, ip: IpAddr, account: &AccountKey, now: u64) -> bool {
-        let pair = self
+    pub fn is_limited(&self, ip: IpAddr, account: AccountKey, now: u64) -> bool {
+        if self.by_source_user.is_empty() && self.by_source.is_empty() && self.by_account.is_empty()
+        {
+            return false; // nobody has failed lately: the common case
+        }
+        let pair = self.key(Some(ip), account);
+        let pair_limited = self
             .by_source_user
-            .get(&(ip, account.clone()))
+            .get(&pair)
             .is_some_and(|w| w.current(now, MINUTE) >= self.limits.per_source_user);
-        if pair {
+        if pair_limited {
             return true;
         }
-        if self.is_known_good(ip, account, now) {
+        if self.is_known_good(pair, now) {
             return false;
         }
         let account_locked = self
             .by_account
-            .get(account)
+            .get(&self.key(None, account))
             .is_some_and(|a| now < a.locked_until);
         let source_spraying = self
             .by_source
@@ -172,9 +195,9 @@ impl Guard {
     }
 
     /// A wrong password (or unknown user) for `account` from `ip`.
-    pub fn failed(&mut self, ip: IpAddr, account: &AccountKey, now: u64) {
-        let known = self.is_known_good(ip, account, now);
-        let pair = (ip, account.clone());
+    pub fn failed(&mut self, ip: IpAddr, account: AccountKey, now: u64) {
+        let pair = self.key(Some(ip), account);
+        let known = self.is_known_good(pair, now);
         let mut w = self.by_source_user.get(&pair).copied().unwrap_or(Window {
             start: now,
             count: 0,
@@ -190,22 +213,19 @@ impl Guard {
         if !known {
             self.account_failed(account, now);
         }
-        self.log_failure(ip, &account.user, now);
+        self.log_failure(ip, account.user, now);
     }
 
-    fn account_failed(&mut self, account: &AccountKey, now: u64) {
-        let mut a = self
-            .by_account
-            .get(account)
-            .copied()
-            .unwrap_or(AccountGuard {
-                window: Window {
-                    start: now,
-                    count: 0,
-                },
-                locked_until: 0,
-                lockouts: 0,
-            });
+    fn account_failed(&mut self, account: AccountKey, now: u64) {
+        let key = self.key(None, account);
+        let mut a = self.by_account.get(&key).copied().unwrap_or(AccountGuard {
+            window: Window {
+                start: now,
+                count: 0,
+            },
+            locked_until: 0,
+            lockouts: 0,
+        });
         if a.lockouts > 0 && now > a.locked_until + DAY {
             a.lockouts = 0;
         }
@@ -221,16 +241,17 @@ impl Guard {
                 target: "security",
                 "SECURITY account-locked realm={:?} user={:?} until_s={} (failures from unknown addresses)",
                 account.realm,
-                short(&account.user),
+                short(account.user),
                 a.locked_until
             );
         }
-        insert_bounded(&mut self.by_account, account.clone(), a);
+        insert_bounded(&mut self.by_account, key, a);
     }
 
     /// A successful authentication: `ip` is known-good for `account`.
-    pub fn succeeded(&mut self, ip: IpAddr, account: &AccountKey, now: u64) {
-        insert_bounded(&mut self.known_good, (ip, account.clone()), now);
+    pub fn succeeded(&mut self, ip: IpAddr, account: AccountKey, now: u64) {
+        let pair = self.key(Some(ip), account);
+        insert_bounded(&mut self.known_good, pair, now);
     }
 
     /// Logs the first failure from a source at once and then at most one
@@ -298,10 +319,10 @@ fn log_line(ip: IpAddr, failures: u32, interval_s: u64, user: &str) {
 mod tests {
     use super::*;
 
-    fn acct(user: &str) -> AccountKey {
+    fn acct(user: &str) -> AccountKey<'_> {
         AccountKey {
-            realm: "demo".into(),
-            user: user.into(),
+            realm: "demo",
+            user,
         }
     }
 
@@ -313,12 +334,12 @@ mod tests {
     fn a_source_guessing_one_account_leaves_its_neighbours_alone() {
         let mut g = Guard::new(GuessLimits::default());
         for _ in 0..10 {
-            assert!(!g.is_limited(ip(9), &acct("333"), 100));
-            g.failed(ip(9), &acct("333"), 100);
+            assert!(!g.is_limited(ip(9), acct("333"), 100));
+            g.failed(ip(9), acct("333"), 100);
         }
-        assert!(g.is_limited(ip(9), &acct("333"), 100));
+        assert!(g.is_limited(ip(9), acct("333"), 100));
         assert!(
-            !g.is_limited(ip(9), &acct("444"), 100),
+            !g.is_limited(ip(9), acct("444"), 100),
             "another account behind the same IP"
         );
     }
@@ -329,49 +350,49 @@ mod tests {
         let mut tried = 0;
         for round in 0..50 {
             for n in 10..18 {
-                if !g.is_limited(ip(n), &acct("333"), 100 + round) {
+                if !g.is_limited(ip(n), acct("333"), 100 + round) {
                     tried += 1;
-                    g.failed(ip(n), &acct("333"), 100 + round);
+                    g.failed(ip(n), acct("333"), 100 + round);
                 }
             }
         }
         assert_eq!(tried, 10, "per_account failures, then locked");
-        assert!(g.is_limited(ip(30), &acct("333"), 100 + HOUR - 1));
-        assert!(!g.is_limited(ip(30), &acct("333"), 200 + HOUR));
+        assert!(g.is_limited(ip(30), acct("333"), 100 + HOUR - 1));
+        assert!(!g.is_limited(ip(30), acct("333"), 200 + HOUR));
         // The next lockout lasts twice as long.
         for _ in 0..10 {
-            g.failed(ip(31), &acct("333"), 200 + HOUR);
+            g.failed(ip(31), acct("333"), 200 + HOUR);
         }
-        assert!(g.is_limited(ip(32), &acct("333"), 200 + 3 * HOUR - 1));
+        assert!(g.is_limited(ip(32), acct("333"), 200 + 3 * HOUR - 1));
     }
 
     #[test]
     fn the_accounts_own_phone_keeps_working_through_a_lockout() {
         let mut g = Guard::new(GuessLimits::default());
-        g.succeeded(ip(1), &acct("333"), 50);
+        g.succeeded(ip(1), acct("333"), 50);
         for n in 10..30 {
-            g.failed(ip(n), &acct("333"), 100);
+            g.failed(ip(n), acct("333"), 100);
         }
-        assert!(g.is_limited(ip(40), &acct("333"), 101));
-        assert!(!g.is_limited(ip(1), &acct("333"), 101));
+        assert!(g.is_limited(ip(40), acct("333"), 101));
+        assert!(!g.is_limited(ip(1), acct("333"), 101));
     }
 
     #[test]
     fn spraying_many_accounts_from_one_ip_is_cut_off_but_known_phones_stay() {
         let mut g = Guard::new(GuessLimits::default());
-        g.succeeded(ip(9), &acct("444"), 50);
+        g.succeeded(ip(9), acct("444"), 50);
         for u in 0..100 {
-            g.failed(ip(9), &acct(&format!("u{u}")), 100);
+            g.failed(ip(9), acct(&format!("u{u}")), 100);
         }
-        assert!(g.is_limited(ip(9), &acct("new"), 100));
-        assert!(!g.is_limited(ip(9), &acct("444"), 100));
-        assert!(!g.is_limited(ip(9), &acct("new"), 100 + MINUTE));
+        assert!(g.is_limited(ip(9), acct("new"), 100));
+        assert!(!g.is_limited(ip(9), acct("444"), 100));
+        assert!(!g.is_limited(ip(9), acct("new"), 100 + MINUTE));
     }
 
     #[test]
     fn tables_forget_what_has_expired() {
         let mut g = Guard::new(GuessLimits::default());
-        g.failed(ip(9), &acct("333"), 100);
+        g.failed(ip(9), acct("333"), 100);
         g.sweep(100 + DAY + HOUR);
         assert!(g.by_source_user.is_empty() && g.by_source.is_empty());
         assert!(g.by_account.is_empty() && g.log.is_empty());

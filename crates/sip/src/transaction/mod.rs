@@ -41,8 +41,9 @@ pub enum Output<P> {
     ServerTimeout(ServerKey),
     /// A client transaction got no final response (timer B or F).
     ClientTimeout(ClientKey),
-    /// A server transaction ended and was forgotten.
-    ServerEnded(ServerKey),
+    /// A server transaction ended and was forgotten; its first request
+    /// came from this peer.
+    ServerEnded(P),
 }
 
 /// How the layer classified an incoming request.
@@ -70,7 +71,11 @@ enum Client {
 
 struct Entry<T, P, K> {
     tx: T,
+    /// Where responses go (the latest source, for a server transaction).
     peer: P,
+    /// Where the first request came from (reported when a server
+    /// transaction ends, so that per-source counts can be kept).
+    origin: P,
     key: K,
 }
 
@@ -166,6 +171,7 @@ impl<P: Clone> Layer<P> {
             id,
             Box::new(Entry {
                 tx,
+                origin: peer.clone(),
                 peer,
                 key: key.clone(),
             }),
@@ -231,6 +237,7 @@ impl<P: Clone> Layer<P> {
             id,
             Box::new(Entry {
                 tx,
+                origin: peer.clone(),
                 peer,
                 key: key.clone(),
             }),
@@ -356,7 +363,7 @@ impl<P: Clone> Layer<P> {
         if done {
             if let Some(e) = self.server_entries.remove(&id) {
                 self.servers.remove(&e.key);
-                self.outputs.push(Output::ServerEnded(e.key));
+                self.outputs.push(Output::ServerEnded(e.origin));
             }
         }
     }

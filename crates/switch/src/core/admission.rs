@@ -95,7 +95,7 @@ impl Switch {
     }
 
     /// The trunk a request comes from, by its source address (UDP only).
-    fn trunk_of(&self, peer: Peer) -> Option<accounts::Trunk> {
+    pub(super) fn trunk_of(&self, peer: Peer) -> Option<accounts::Trunk> {
         match peer.transport {
             Transport::Udp => self.dir.trunk_by_address(&peer.addr.to_string()).cloned(),
             Transport::Tcp(_) => None,
