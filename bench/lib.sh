@@ -10,7 +10,8 @@ clk_tck=$(getconf CLK_TCK)
 # Starts the switch with a generated config in $1 (a fresh folder);
 # prints its PID. RTP ports: $SWITCH_RTP_PORTS (default 10000-31999); the
 # scripts keep SIP, HTTP and SIPp media ports below 10000, out of that range.
-# Extension 1000 (password secret-1000) may call out, more extensions come
+# Extension 1000 (password secret-1000) may call out without the toll-fraud
+# guard's limits (the load is the point), more extensions come
 # from $SWITCH_EXTENSIONS (TOML); the trunk "carrier" is
 # at 127.0.0.1:$3; SIP on $2, HTTP on $4. $SWITCH_LIMITS replaces the
 # raised limits the load scenarios need (empty: the defaults).
@@ -36,9 +37,13 @@ name = "bench"
 domain = "bench.parkline.test"
 park_timeout_s = 3600
 park_code_length = 6
+max_outbound_calls = 0
+max_outbound_calls_per_minute = 0
 [[tenants.extensions]]
 number = "1000"
 password = "secret-1000"
+max_outbound_calls = 0
+max_outbound_calls_per_minute = 0
 ${SWITCH_EXTENSIONS:-}
 [[trunks]]
 name = "carrier"

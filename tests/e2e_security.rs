@@ -667,3 +667,69 @@ fn sipvicious_enumerates_no_extension_and_cracks_no_password() {
     );
     assert!(server.log().contains("SECURITY account-locked"), "cut off");
 }
+
+#[test]
+fn toll_fraud_limits_refuse_and_record_calls_out_to_the_carrier() {
+    if !peers_ready("toll_fraud_limits_refuse_and_record", &["sipp"]) {
+        return;
+    }
+    let server = Server::start_full(
+        "sec-toll",
+        "",
+        "outbound_deny = [\"00\", \"1900\"]\noutbound_allow = [\"0044\", \"1\"]\nmax_outbound_calls = 1\nmax_outbound_calls_per_minute = 3",
+    );
+    let carrier_port = server.carrier_port().to_string();
+    // The carrier (SIPp) answers exactly the three calls that may go out.
+    let carrier =
+        support::sipp_background(&server, "builtin:uas", &["-p", &carrier_port, "-m", "3"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut john = registered(&server, "333");
+    let mut room = registered(&server, "444");
+    assert_eq!(
+        john.dial("0049301234567", &[PCMU]).err(),
+        Some(403),
+        "international"
+    );
+    assert_eq!(
+        john.dial("19005550100", &[PCMU]).err(),
+        Some(403),
+        "premium rate"
+    );
+    let mut first = john
+        .dial("00442071234567", &[PCMU])
+        .expect("allowed inside 00");
+    assert_eq!(
+        room.dial("15551230002", &[PCMU]).err(),
+        Some(403),
+        "a second call while the tenant's one is up"
+    );
+    assert_eq!(john.bye(&mut first).status, 200);
+    for n in ["15551230003", "15551230004"] {
+        let mut call = room.dial(n, &[PCMU]).expect("within the limits");
+        assert_eq!(room.bye(&mut call).status, 200);
+    }
+    assert_eq!(
+        room.dial("15551230005", &[PCMU]).err(),
+        Some(403),
+        "a fourth call within the minute"
+    );
+    let (rc, log) = carrier.join().unwrap();
+    assert_eq!(rc, 0, "carrier (SIPp uas) failed:\n{log}");
+    for refused in ["0049301234567", "19005550100", "15551230002", "15551230005"] {
+        assert!(
+            !log.contains(&format!("INVITE sip:{refused}@")),
+            "{refused} reached the carrier"
+        );
+    }
+    server.wait_idle();
+    let cause = |callee: &str| {
+        server.record_where(|r| r["callee"] == callee)["cause"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(cause("0049301234567"), "Destination not allowed");
+    assert_eq!(cause("19005550100"), "Destination not allowed");
+    assert_eq!(cause("15551230002"), "Outbound call limit reached (tenant)");
+    assert_eq!(cause("15551230005"), "Outbound call rate exceeded (tenant)");
+}

@@ -240,6 +240,18 @@ pub struct TenantConfig {
     /// Extension that gets unanswered comebacks.
     #[serde(default)]
     pub park_fallback: Option<Spanned<String>>,
+    /// Outbound calls up at once, all extensions (0: no limit).
+    #[serde(default = "tenant_max_outbound")]
+    pub max_outbound_calls: u32,
+    /// Outbound calls started per minute, all extensions (0: no limit).
+    #[serde(default = "tenant_max_outbound_rate")]
+    pub max_outbound_calls_per_minute: u32,
+    /// Prefixes of numbers that may be called out (empty: all not denied).
+    #[serde(default)]
+    pub outbound_allow: Vec<Spanned<String>>,
+    /// Prefixes of numbers that may not be called out.
+    #[serde(default)]
+    pub outbound_deny: Vec<Spanned<String>>,
     /// Extensions.
     #[serde(default)]
     pub extensions: Vec<ExtensionConfig>,
@@ -266,6 +278,18 @@ fn default_code_length() -> Spanned<u8> {
 fn yes() -> bool {
     true
 }
+fn tenant_max_outbound() -> u32 {
+    accounts::OutboundLimits::TENANT.max_calls
+}
+fn tenant_max_outbound_rate() -> u32 {
+    accounts::OutboundLimits::TENANT.max_calls_per_minute
+}
+fn extension_max_outbound() -> u32 {
+    accounts::OutboundLimits::EXTENSION.max_calls
+}
+fn extension_max_outbound_rate() -> u32 {
+    accounts::OutboundLimits::EXTENSION.max_calls_per_minute
+}
 
 /// `[[tenants.extensions]]`
 #[derive(Deserialize)]
@@ -290,6 +314,12 @@ pub struct ExtensionConfig {
     /// May retrieve.
     #[serde(default = "yes")]
     pub can_retrieve: bool,
+    /// Outbound calls up at once (0: no limit).
+    #[serde(default = "extension_max_outbound")]
+    pub max_outbound_calls: u32,
+    /// Outbound calls started per minute (0: no limit).
+    #[serde(default = "extension_max_outbound_rate")]
+    pub max_outbound_calls_per_minute: u32,
 }
 
 impl std::fmt::Debug for ExtensionConfig {
@@ -619,6 +649,18 @@ impl Config {
                             "tenant '{name}': park_fallback '{}' is not an extension",
                             f.get_ref()
                         ),
+                    );
+                }
+            }
+            for p in t.outbound_allow.iter().chain(&t.outbound_deny) {
+                let v = p.get_ref();
+                let ok = !v.is_empty()
+                    && !v.contains(',')
+                    && v.bytes().all(|b| b.is_ascii_digit() || b == b'+');
+                if !ok {
+                    c.err(
+                        p,
+                        format!("tenant '{name}': outbound prefix '{v}' must be digits with an optional leading +"),
                     );
                 }
             }

@@ -41,6 +41,7 @@ pub fn extension_record(
         can_call_out: true,
         can_park: true,
         can_retrieve: true,
+        outbound: accounts::OutboundLimits::EXTENSION,
         source,
     }
 }
@@ -59,6 +60,22 @@ pub fn sync(cfg: &Config, store: &mut dyn Store) -> store::Result<SyncReport> {
             park_comeback_ring_s: t.park_comeback_ring_s,
             park_code_length: *t.park_code_length.get_ref(),
             park_fallback: t.park_fallback.as_ref().map(|f| f.get_ref().clone()),
+            outbound: accounts::OutboundLimits {
+                max_calls: t.max_outbound_calls,
+                max_calls_per_minute: t.max_outbound_calls_per_minute,
+            },
+            destinations: accounts::Destinations {
+                allow: t
+                    .outbound_allow
+                    .iter()
+                    .map(|p| p.get_ref().clone())
+                    .collect(),
+                deny: t
+                    .outbound_deny
+                    .iter()
+                    .map(|p| p.get_ref().clone())
+                    .collect(),
+            },
             source: Source::Config,
         };
         store.upsert_tenant(&tenant)?;
@@ -76,6 +93,10 @@ pub fn sync(cfg: &Config, store: &mut dyn Store) -> store::Result<SyncReport> {
             ext.can_call_out = e.can_call_out;
             ext.can_park = e.can_park;
             ext.can_retrieve = e.can_retrieve;
+            ext.outbound = accounts::OutboundLimits {
+                max_calls: e.max_outbound_calls,
+                max_calls_per_minute: e.max_outbound_calls_per_minute,
+            };
             store.upsert_extension(&ext)?;
             report.extensions += 1;
             keep.extensions.push((tenant.name.clone(), ext.number));

@@ -104,6 +104,7 @@ mod tests {
             can_call_out: true,
             can_park: true,
             can_retrieve: true,
+            outbound: crate::OutboundLimits::EXTENSION,
             source: Source::Config,
         };
         let d = Directory::new(vec![t], vec![e], vec![], vec![]);

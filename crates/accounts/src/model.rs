@@ -33,6 +33,59 @@ impl Source {
     }
 }
 
+/// Limits on calls out through a trunk (toll-fraud guard); 0 is no limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct OutboundLimits {
+    /// Outbound calls up at once.
+    pub max_calls: u32,
+    /// Outbound calls started per minute.
+    pub max_calls_per_minute: u32,
+}
+
+impl OutboundLimits {
+    /// A tenant's defaults: 100 calls up, 600 a minute.
+    pub const TENANT: OutboundLimits = OutboundLimits {
+        max_calls: 100,
+        max_calls_per_minute: 600,
+    };
+    /// An extension's defaults: 4 calls up, 20 a minute.
+    pub const EXTENSION: OutboundLimits = OutboundLimits {
+        max_calls: 4,
+        max_calls_per_minute: 20,
+    };
+}
+
+/// Which numbers a tenant may call out to, by prefix of the dialed number:
+/// the longest matching prefix of either list decides; a number neither
+/// list matches is allowed only when `allow` is empty.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Destinations {
+    /// Prefixes allowed.
+    pub allow: Vec<String>,
+    /// Prefixes refused (premium rate, international...).
+    pub deny: Vec<String>,
+}
+
+impl Destinations {
+    /// The deny prefix that refuses `number`, if any (`Err` names it; `Err("")`
+    /// when an allow list exists and does not match).
+    pub fn check(&self, number: &str) -> Result<(), String> {
+        let longest = |list: &[String]| {
+            list.iter()
+                .filter(|p| number.starts_with(p.as_str()))
+                .map(String::len)
+                .max()
+        };
+        match (longest(&self.allow), longest(&self.deny)) {
+            (_, Some(d)) if longest(&self.allow).is_none_or(|a| a < d) => {
+                Err(number[..d].to_string())
+            }
+            (None, _) if !self.allow.is_empty() => Err(String::new()),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// One PBX: a SIP domain with its extensions and feature prefixes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Tenant {
@@ -52,6 +105,10 @@ pub struct Tenant {
     pub park_code_length: u8,
     /// Extension that receives unanswered comebacks (none: announcement and hang-up).
     pub park_fallback: Option<String>,
+    /// Limits on the tenant's calls out, all extensions together.
+    pub outbound: OutboundLimits,
+    /// Numbers it may call out to.
+    pub destinations: Destinations,
     /// Provenance.
     pub source: Source,
 }
@@ -68,6 +125,8 @@ impl Tenant {
             park_comeback_ring_s: 30,
             park_code_length: 4,
             park_fallback: None,
+            outbound: OutboundLimits::TENANT,
+            destinations: Destinations::default(),
             source: Source::Manual,
         }
     }
@@ -97,6 +156,8 @@ pub struct Extension {
     pub can_park: bool,
     /// May retrieve parked calls.
     pub can_retrieve: bool,
+    /// Limits on its calls out.
+    pub outbound: OutboundLimits,
     /// Provenance.
     pub source: Source,
 }
@@ -112,6 +173,7 @@ impl fmt::Debug for Extension {
             .field("can_call_out", &self.can_call_out)
             .field("can_park", &self.can_park)
             .field("can_retrieve", &self.can_retrieve)
+            .field("outbound", &self.outbound)
             .finish()
     }
 }
@@ -140,4 +202,35 @@ pub struct Trunk {
     pub tenant: String,
     /// Provenance.
     pub source: Source,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Destinations;
+
+    #[test]
+    fn the_longest_matching_prefix_decides() {
+        let d = Destinations {
+            allow: vec!["0044".into()],
+            deny: vec!["00".into(), "1900".into()],
+        };
+        assert_eq!(d.check("0049301234"), Err("00".into()));
+        assert_eq!(
+            d.check("00442071234567"),
+            Ok(()),
+            "allowed inside a denied range"
+        );
+        assert_eq!(d.check("19005551234"), Err("1900".into()));
+        assert_eq!(
+            d.check("15551234"),
+            Err(String::new()),
+            "not on the allow list"
+        );
+        let open = Destinations {
+            allow: vec![],
+            deny: vec!["011".into()],
+        };
+        assert_eq!(open.check("15551234"), Ok(()));
+        assert_eq!(open.check("01144123"), Err("011".into()));
+    }
 }

@@ -80,4 +80,11 @@ pub const MIGRATIONS: &[&str] = &[
         deadline_ms INTEGER NOT NULL,
         PRIMARY KEY (tenant, position)
     );",
+    // 5: outbound limits and destinations (toll-fraud guard)
+    "ALTER TABLE tenants ADD COLUMN max_outbound_calls INTEGER NOT NULL DEFAULT 100;
+    ALTER TABLE tenants ADD COLUMN max_outbound_calls_per_minute INTEGER NOT NULL DEFAULT 600;
+    ALTER TABLE tenants ADD COLUMN outbound_allow TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tenants ADD COLUMN outbound_deny TEXT NOT NULL DEFAULT '';
+    ALTER TABLE extensions ADD COLUMN max_outbound_calls INTEGER NOT NULL DEFAULT 4;
+    ALTER TABLE extensions ADD COLUMN max_outbound_calls_per_minute INTEGER NOT NULL DEFAULT 20;",
 ];

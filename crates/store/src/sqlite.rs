@@ -2,7 +2,18 @@
 
 use crate::migrations::MIGRATIONS;
 use crate::{source_of, ConfigKeys, Result, Store, StoreError};
-use accounts::{Binding, CallRecord, Did, Extension, Outcome, ParkedCall, Tenant, Trunk};
+use accounts::{
+    Binding, CallRecord, Destinations, Did, Extension, OutboundLimits, Outcome, ParkedCall, Tenant,
+    Trunk,
+};
+
+/// A stored prefix list (comma-separated) as a list.
+fn prefixes(text: &str) -> Vec<String> {
+    text.split(',')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
+}
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 
@@ -106,13 +117,16 @@ impl Store for SqliteStore {
     fn upsert_tenant(&mut self, t: &Tenant) -> Result<()> {
         self.conn.execute(
             "INSERT INTO tenants (name, domain, park_prefix, release_prefix, park_timeout_s,
-                park_comeback_ring_s, park_code_length, park_fallback, source)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                park_comeback_ring_s, park_code_length, park_fallback, source, max_outbound_calls,
+                max_outbound_calls_per_minute, outbound_allow, outbound_deny)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
              ON CONFLICT(name) DO UPDATE SET domain = excluded.domain, park_prefix = excluded.park_prefix,
                 release_prefix = excluded.release_prefix, park_timeout_s = excluded.park_timeout_s,
                 park_comeback_ring_s = excluded.park_comeback_ring_s,
                 park_code_length = excluded.park_code_length, park_fallback = excluded.park_fallback,
-                source = excluded.source",
+                source = excluded.source, max_outbound_calls = excluded.max_outbound_calls,
+                max_outbound_calls_per_minute = excluded.max_outbound_calls_per_minute,
+                outbound_allow = excluded.outbound_allow, outbound_deny = excluded.outbound_deny",
             params![
                 t.name,
                 t.domain,
@@ -122,7 +136,11 @@ impl Store for SqliteStore {
                 t.park_comeback_ring_s,
                 t.park_code_length,
                 t.park_fallback,
-                t.source.as_str()
+                t.source.as_str(),
+                t.outbound.max_calls,
+                t.outbound.max_calls_per_minute,
+                t.destinations.allow.join(","),
+                t.destinations.deny.join(",")
             ],
         )?;
         Ok(())
@@ -132,12 +150,14 @@ impl Store for SqliteStore {
         self.require_tenant(&e.tenant)?;
         self.conn.execute(
             "INSERT INTO extensions (tenant, number, name, ha1_md5, ha1_sha256, enabled, can_call_out,
-                can_park, can_retrieve, source)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                can_park, can_retrieve, source, max_outbound_calls, max_outbound_calls_per_minute)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
              ON CONFLICT(tenant, number) DO UPDATE SET name = excluded.name, ha1_md5 = excluded.ha1_md5,
                 ha1_sha256 = excluded.ha1_sha256, enabled = excluded.enabled,
                 can_call_out = excluded.can_call_out, can_park = excluded.can_park,
-                can_retrieve = excluded.can_retrieve, source = excluded.source",
+                can_retrieve = excluded.can_retrieve, source = excluded.source,
+                max_outbound_calls = excluded.max_outbound_calls,
+                max_outbound_calls_per_minute = excluded.max_outbound_calls_per_minute",
             params![
                 e.tenant,
                 e.number,
@@ -148,7 +168,9 @@ impl Store for SqliteStore {
                 e.can_call_out,
                 e.can_park,
                 e.can_retrieve,
-                e.source.as_str()
+                e.source.as_str(),
+                e.outbound.max_calls,
+                e.outbound.max_calls_per_minute
             ],
         )?;
         Ok(())
@@ -228,7 +250,9 @@ impl Store for SqliteStore {
     fn tenants(&self) -> Result<Vec<Tenant>> {
         let mut stmt = self.conn.prepare(
             "SELECT name, domain, park_prefix, release_prefix, park_timeout_s, park_comeback_ring_s,
-                park_code_length, park_fallback, source FROM tenants ORDER BY name",
+                park_code_length, park_fallback, source, max_outbound_calls,
+                max_outbound_calls_per_minute, outbound_allow, outbound_deny
+             FROM tenants ORDER BY name",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(Tenant {
@@ -241,6 +265,14 @@ impl Store for SqliteStore {
                 park_code_length: r.get(6)?,
                 park_fallback: r.get(7)?,
                 source: source_of(&r.get::<_, String>(8)?),
+                outbound: OutboundLimits {
+                    max_calls: r.get(9)?,
+                    max_calls_per_minute: r.get(10)?,
+                },
+                destinations: Destinations {
+                    allow: prefixes(&r.get::<_, String>(11)?),
+                    deny: prefixes(&r.get::<_, String>(12)?),
+                },
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -249,7 +281,8 @@ impl Store for SqliteStore {
     fn extensions(&self, tenant: Option<&str>) -> Result<Vec<Extension>> {
         let mut stmt = self.conn.prepare(
             "SELECT tenant, number, name, ha1_md5, ha1_sha256, enabled, can_call_out, can_park,
-                can_retrieve, source FROM extensions WHERE ?1 IS NULL OR tenant = ?1 ORDER BY tenant, number",
+                can_retrieve, source, max_outbound_calls, max_outbound_calls_per_minute
+             FROM extensions WHERE ?1 IS NULL OR tenant = ?1 ORDER BY tenant, number",
         )?;
         let rows = stmt.query_map([tenant], |r| {
             Ok(Extension {
@@ -263,6 +296,10 @@ impl Store for SqliteStore {
                 can_park: r.get(7)?,
                 can_retrieve: r.get(8)?,
                 source: source_of(&r.get::<_, String>(9)?),
+                outbound: OutboundLimits {
+                    max_calls: r.get(10)?,
+                    max_calls_per_minute: r.get(11)?,
+                },
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -456,6 +493,7 @@ mod tests {
             can_call_out: true,
             can_park: true,
             can_retrieve: true,
+            outbound: accounts::OutboundLimits::EXTENSION,
             source,
         }
     }
@@ -466,10 +504,20 @@ mod tests {
         assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len());
         let mut t = Tenant::new("acme", "acme.example");
         t.source = Source::Config;
+        t.destinations.deny = vec!["00".into(), "1900".into()];
+        t.destinations.allow = vec!["0044".into()];
+        t.outbound.max_calls = 7;
         s.upsert_tenant(&t).unwrap();
         s.upsert_tenant(&t).unwrap();
-        s.upsert_extension(&ext("acme", "333", Source::Config))
-            .unwrap();
+        assert_eq!(
+            s.tenants().unwrap(),
+            vec![t.clone()],
+            "outbound policy kept"
+        );
+        let mut e = ext("acme", "333", Source::Config);
+        e.outbound.max_calls_per_minute = 3;
+        s.upsert_extension(&e).unwrap();
+        assert_eq!(s.extensions(None).unwrap()[0].outbound, e.outbound);
         s.upsert_did(&Did {
             number: "15550100333".into(),
             tenant: "acme".into(),

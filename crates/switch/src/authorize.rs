@@ -79,6 +79,9 @@ pub fn decide(dir: &Directory, registrar: &Registrar, req: &CallRequest) -> Deci
             if !ext.can_call_out {
                 return Decision::Refuse(403, "Not allowed to call external numbers");
             }
+            if tenant.destinations.check(req.dialed).is_err() {
+                return Decision::Refuse(403, "Destination not allowed");
+            }
             match dir.trunk_for_tenant(&tenant.name) {
                 Some(trunk) => Decision::Route(Route::Trunk {
                     trunk: trunk.clone(),

@@ -138,6 +138,9 @@ pub struct Call {
     pub comeback: Option<(Instant, String)>,
     /// Whether the tenant's fallback has been tried for the comeback.
     pub fallback_tried: bool,
+    /// The extension whose call out through a trunk this is: counted by the
+    /// toll-fraud guard until the call ends.
+    pub outbound_by: Option<String>,
 }
 
 impl Call {

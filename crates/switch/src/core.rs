@@ -91,6 +91,7 @@ pub struct Switch {
     per_source: HashMap<std::net::IpAddr, usize>,
     timed_out: Vec<sip::transaction::ClientKey>,
     retrieve_failures: crate::rate_limit::RateLimit<(String, std::net::IpAddr)>,
+    outbound: crate::outbound::OutboundGuard,
 }
 
 impl Switch {
@@ -137,6 +138,7 @@ impl Switch {
             per_source: HashMap::new(),
             timed_out: Vec::new(),
             retrieve_failures: crate::rate_limit::RateLimit::new(10, 60, 100_000),
+            outbound: Default::default(),
         }
     }
 

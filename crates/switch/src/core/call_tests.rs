@@ -26,6 +26,7 @@ fn directory() -> Directory {
         can_call_out: true,
         can_park: true,
         can_retrieve: true,
+        outbound: accounts::OutboundLimits::EXTENSION,
         source: Source::Config,
     };
     Directory::new(vec![t], vec![ext("333"), ext("444")], vec![], vec![])

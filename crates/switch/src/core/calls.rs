@@ -325,6 +325,14 @@ impl Switch {
                 return self.refuse_call(now, &key, &req, who, 503, "No media ports available");
             }
         };
+        if let (Caller::Extension(ext), Route::Trunk { .. }) = (&caller, &route) {
+            if let Err(refusal) = self.outbound.admit(&tenant, ext, now.unix_s) {
+                self.ports.give_back(pa);
+                self.ports.give_back(pb);
+                let who = (tenant.name.as_str(), caller_id.as_str());
+                return self.refuse_call(now, &key, &req, who, 403, refusal.reason());
+            }
+        }
         self.start_call(
             now,
             NewCall {
@@ -410,6 +418,10 @@ impl Switch {
             features: Default::default(),
             comeback: None,
             fallback_tried: false,
+            outbound_by: match (&caller, &route) {
+                (Caller::Extension(e), Route::Trunk { .. }) => Some(e.number.clone()),
+                _ => None,
+            },
         };
         let (display, from_user) = match &caller {
             Caller::Extension(e) => (e.name.clone(), e.number.clone()),

@@ -470,6 +470,7 @@ impl Switch {
             features,
             comeback: None,
             fallback_tried: false,
+            outbound_by: None,
         };
         if let Some(at) = call.deadline() {
             self.calls.deadlines.schedule(at, id);

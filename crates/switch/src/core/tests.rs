@@ -31,6 +31,7 @@ fn directory() -> Directory {
         can_call_out: true,
         can_park: true,
         can_retrieve: true,
+        outbound: accounts::OutboundLimits::EXTENSION,
         source: Source::Config,
     };
     Directory::new(
