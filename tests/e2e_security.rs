@@ -733,3 +733,33 @@ fn toll_fraud_limits_refuse_and_record_calls_out_to_the_carrier() {
     assert_eq!(cause("15551230002"), "Outbound call limit reached (tenant)");
     assert_eq!(cause("15551230005"), "Outbound call rate exceeded (tenant)");
 }
+
+#[test]
+fn a_trunk_with_credentials_answers_the_carriers_challenge() {
+    if !peers_ready(
+        "a_trunk_with_credentials_answers_the_carriers_challenge",
+        &["sipp"],
+    ) {
+        return;
+    }
+    let server = Server::start_with_trunk(
+        "sec-trunk-auth",
+        "username = \"parkline\"\npassword = \"trunk-secret\"\n",
+    );
+    let carrier_port = server.carrier_port().to_string();
+    let carrier =
+        support::sipp_background(&server, "carrier_challenges.xml", &["-p", &carrier_port]);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut john = registered(&server, "333");
+    let mut call = john
+        .dial("15551234567", &[PCMU])
+        .expect("the carrier answers once it has the credentials");
+    assert_eq!(john.bye(&mut call).status, 200);
+    let (rc, log) = carrier.join().unwrap();
+    assert_eq!(rc, 0, "the carrier refused the credentials:\n{log}");
+    assert!(
+        !server.log().contains("trunk-secret"),
+        "the trunk's password was logged"
+    );
+    server.wait_idle();
+}

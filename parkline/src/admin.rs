@@ -137,6 +137,7 @@ pub fn trunk(store: &mut dyn Store, cmd: TrunkCmd) -> Result<()> {
                 name: name.clone(),
                 address,
                 tenant,
+                auth: None,
                 source: Source::Manual,
             })?;
             println!("trunk '{name}' saved");

@@ -322,6 +322,18 @@ pub struct ExtensionConfig {
     pub max_outbound_calls_per_minute: u32,
 }
 
+impl std::fmt::Debug for TrunkConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrunkConfig")
+            .field("name", &self.name)
+            .field("address", &self.address)
+            .field("tenant", &self.tenant)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
 impl std::fmt::Debug for ExtensionConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ExtensionConfig")
@@ -342,7 +354,7 @@ pub struct DidConfig {
 }
 
 /// `[[trunks]]`
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrunkConfig {
     /// Unique name.
@@ -351,6 +363,13 @@ pub struct TrunkConfig {
     pub address: Spanned<String>,
     /// Tenant served.
     pub tenant: Spanned<String>,
+    /// The switch's username at the carrier (digest challenges are answered
+    /// with it on outbound calls); needs `password`.
+    #[serde(default)]
+    pub username: Option<Spanned<String>>,
+    /// The switch's password at the carrier.
+    #[serde(default)]
+    pub password: Option<Spanned<String>>,
 }
 
 /// A listener from `sip.listen`.
@@ -667,6 +686,15 @@ impl Config {
         }
         let mut trunks = HashSet::new();
         for tr in &self.trunks {
+            if tr.username.is_some() != tr.password.is_some() {
+                c.err(
+                    &tr.name,
+                    format!(
+                        "trunk '{}': username and password go together",
+                        tr.name.get_ref()
+                    ),
+                );
+            }
             if !trunks.insert(tr.name.get_ref().clone()) {
                 c.err(
                     &tr.name,

@@ -118,6 +118,14 @@ pub fn sync(cfg: &Config, store: &mut dyn Store) -> store::Result<SyncReport> {
             name: tr.name.get_ref().clone(),
             address: tr.address.get_ref().clone(),
             tenant: tr.tenant.get_ref().clone(),
+            auth: tr
+                .username
+                .as_ref()
+                .zip(tr.password.as_ref())
+                .map(|(u, p)| accounts::TrunkAuth {
+                    username: u.get_ref().clone(),
+                    password: p.get_ref().clone(),
+                }),
             source: Source::Config,
         };
         store.upsert_trunk(&trunk)?;

@@ -293,6 +293,23 @@ impl Server {
         rtp: (u16, u16),
         rtp_timeout_s: u32,
     ) -> Server {
+        Server::start_appended(name, extra_sip, extra_demo, rtp, rtp_timeout_s, "")
+    }
+
+    /// Starts a server with `extra_end` appended to the configuration (it
+    /// ends with the `carrier` trunk's table, so keys there are the trunk's).
+    pub fn start_with_trunk(name: &str, extra_end: &str) -> Server {
+        Server::start_appended(name, "", "", rtp_range(), 30, extra_end)
+    }
+
+    fn start_appended(
+        name: &str,
+        extra_sip: &str,
+        extra_demo: &str,
+        rtp: (u16, u16),
+        rtp_timeout_s: u32,
+        extra_end: &str,
+    ) -> Server {
         let dir = scratch(name);
         let (sip_port, http_port) = (free_port(), free_port());
         let config = dir.join("parkline.toml");
@@ -305,7 +322,7 @@ impl Server {
             rtp,
             rtp_timeout_s,
         );
-        std::fs::write(&config, text).unwrap();
+        std::fs::write(&config, text + extra_end).unwrap();
         let mut s = Server {
             child: None,
             dir,

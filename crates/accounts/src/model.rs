@@ -200,8 +200,31 @@ pub struct Trunk {
     pub address: String,
     /// Tenant whose outbound calls use this trunk and whose DIDs it delivers.
     pub tenant: String,
+    /// Credentials the switch answers the carrier's digest challenges with.
+    pub auth: Option<TrunkAuth>,
     /// Provenance.
     pub source: Source,
+}
+
+/// The switch's own account at a carrier. The password has to be kept (a
+/// digest answer needs it for realms only the carrier names); it is never
+/// logged or listed.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct TrunkAuth {
+    /// Username at the carrier.
+    pub username: String,
+    /// Password at the carrier.
+    #[serde(skip)]
+    pub password: String,
+}
+
+impl fmt::Debug for TrunkAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrunkAuth")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
 }
 
 #[cfg(test)]

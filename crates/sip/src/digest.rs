@@ -57,8 +57,9 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// A challenge to put in `WWW-Authenticate` / `Proxy-Authenticate`.
-#[derive(Clone, Debug)]
+/// A challenge in `WWW-Authenticate` / `Proxy-Authenticate`: the switch's
+/// own (always `qop="auth"`), or a carrier's it answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Challenge {
     /// Realm (the tenant's domain).
     pub realm: String,
@@ -68,22 +69,88 @@ pub struct Challenge {
     pub algorithm: Algorithm,
     /// True when the client's nonce was valid but expired.
     pub stale: bool,
+    /// Whether `qop=auth` is offered (else the RFC 2069 form is answered).
+    pub qop_auth: bool,
+    /// Opaque value to echo.
+    pub opaque: Option<String>,
 }
 
 impl Challenge {
     /// The header value.
     pub fn header_value(&self) -> String {
         let mut v = format!(
-            "Digest realm={}, nonce=\"{}\", algorithm={}, qop=\"auth\"",
+            "Digest realm={}, nonce=\"{}\", algorithm={}",
             grammar::quote(&self.realm),
             self.nonce,
             self.algorithm.as_str()
         );
+        if self.qop_auth {
+            v.push_str(", qop=\"auth\"");
+        }
+        if let Some(o) = &self.opaque {
+            v.push_str(&format!(", opaque={}", grammar::quote(o)));
+        }
         if self.stale {
             v.push_str(", stale=true");
         }
         v
     }
+
+    /// Parses a `Digest ...` challenge; `None` for other schemes, garbage,
+    /// or an algorithm the switch does not speak.
+    pub fn parse(v: &[u8]) -> Option<Challenge> {
+        let mut c = Challenge {
+            realm: String::new(),
+            nonce: String::new(),
+            algorithm: Algorithm::Md5,
+            stale: false,
+            qop_auth: false,
+            opaque: None,
+        };
+        for (key, value) in digest_params(v)? {
+            match key.as_str() {
+                "realm" => c.realm = value,
+                "nonce" => c.nonce = value,
+                "algorithm" => c.algorithm = Algorithm::parse(&value)?,
+                "stale" => c.stale = value.eq_ignore_ascii_case("true"),
+                "qop" => c.qop_auth = value.split(',').any(|q| q.trim() == "auth"),
+                "opaque" => c.opaque = Some(value),
+                _ => {}
+            }
+        }
+        (!c.nonce.is_empty()).then_some(c)
+    }
+}
+
+/// The `key=value` pairs of a `Digest ...` header value (keys lower-cased,
+/// quoted values unquoted); `None` for other schemes or garbage.
+fn digest_params(v: &[u8]) -> Option<Vec<(String, String)>> {
+    let v = grammar::trim(v);
+    let sp = v.iter().position(|&b| grammar::is_ws(b))?;
+    if !v[..sp].eq_ignore_ascii_case(b"Digest") {
+        return None;
+    }
+    let mut out = Vec::new();
+    for item in grammar::split_top_level(&v[sp..], b',') {
+        let item = grammar::trim(item);
+        if item.is_empty() {
+            continue;
+        }
+        let eq = item.iter().position(|&b| b == b'=')?;
+        let key = String::from_utf8_lossy(grammar::trim(&item[..eq])).to_ascii_lowercase();
+        let raw = grammar::trim(&item[eq + 1..]);
+        let value = if raw.first() == Some(&b'"') {
+            let (s, used) = grammar::parse_quoted(raw)?;
+            if used != raw.len() {
+                return None;
+            }
+            s
+        } else {
+            String::from_utf8_lossy(raw).into_owned()
+        };
+        out.push((key, value));
+    }
+    Some(out)
 }
 
 /// Credentials from an `Authorization` / `Proxy-Authorization` header.
@@ -114,29 +181,8 @@ pub struct Credentials {
 impl Credentials {
     /// Parses a `Digest ...` header value; `None` for other schemes or garbage.
     pub fn parse(v: &[u8]) -> Option<Credentials> {
-        let v = grammar::trim(v);
-        let sp = v.iter().position(|&b| grammar::is_ws(b))?;
-        if !v[..sp].eq_ignore_ascii_case(b"Digest") {
-            return None;
-        }
         let mut c = Credentials::default();
-        for item in grammar::split_top_level(&v[sp..], b',') {
-            let item = grammar::trim(item);
-            if item.is_empty() {
-                continue;
-            }
-            let eq = item.iter().position(|&b| b == b'=')?;
-            let key = String::from_utf8_lossy(grammar::trim(&item[..eq])).to_ascii_lowercase();
-            let raw = grammar::trim(&item[eq + 1..]);
-            let value = if raw.first() == Some(&b'"') {
-                let (s, used) = grammar::parse_quoted(raw)?;
-                if used != raw.len() {
-                    return None;
-                }
-                s
-            } else {
-                String::from_utf8_lossy(raw).into_owned()
-            };
+        for (key, value) in digest_params(v)? {
             match key.as_str() {
                 "username" => c.username = value,
                 "realm" => c.realm = value,
@@ -153,6 +199,55 @@ impl Credentials {
         }
         let complete = !c.username.is_empty() && !c.nonce.is_empty() && !c.response.is_empty();
         complete.then_some(c)
+    }
+
+    /// Credentials answering `challenge` for a request `method` to `uri`,
+    /// as a client (the switch towards a carrier); `cnonce` should be fresh.
+    pub fn answering(
+        challenge: &Challenge,
+        (username, password): (&str, &str),
+        (method, uri): (&str, &str),
+        cnonce: &str,
+    ) -> Credentials {
+        let mut c = Credentials {
+            username: username.to_string(),
+            realm: challenge.realm.clone(),
+            nonce: challenge.nonce.clone(),
+            uri: uri.to_string(),
+            algorithm: Some(challenge.algorithm.as_str().to_string()),
+            opaque: challenge.opaque.clone(),
+            ..Default::default()
+        };
+        if challenge.qop_auth {
+            c.qop = Some("auth".into());
+            c.nc = Some("00000001".into());
+            c.cnonce = Some(cnonce.to_string());
+        }
+        c.response = compute_response(challenge.algorithm, &c, password, method);
+        c
+    }
+
+    /// The header value (`Digest username=..., ...`).
+    pub fn header_value(&self) -> String {
+        let q = grammar::quote;
+        let mut v = format!(
+            "Digest username={}, realm={}, nonce={}, uri={}, response={}",
+            q(&self.username),
+            q(&self.realm),
+            q(&self.nonce),
+            q(&self.uri),
+            q(&self.response)
+        );
+        if let Some(a) = &self.algorithm {
+            v.push_str(&format!(", algorithm={a}"));
+        }
+        if let (Some(qop), Some(nc), Some(cnonce)) = (&self.qop, &self.nc, &self.cnonce) {
+            v.push_str(&format!(", qop={qop}, nc={nc}, cnonce={}", q(cnonce)));
+        }
+        if let Some(o) = &self.opaque {
+            v.push_str(&format!(", opaque={}", q(o)));
+        }
+        v
     }
 
     /// The algorithm named, defaulting to MD5; `None` for unsupported ones.
@@ -381,5 +476,23 @@ mod tests {
             issuer.check("3e8.zz.00", "acme", me, 1100),
             NonceCheck::Invalid
         );
+    }
+
+    #[test]
+    fn a_client_answer_verifies_at_the_server() {
+        for header in [
+            "Digest realm=\"carrier.example\", nonce=\"abc\", qop=\"auth,auth-int\", opaque=\"xyz\"",
+            "Digest realm=\"carrier.example\", nonce=\"abc\"",
+        ] {
+            let ch = Challenge::parse(header.as_bytes()).unwrap();
+            assert_eq!(ch.realm, "carrier.example");
+            let c = Credentials::answering(&ch, ("trunk", "pw"), ("INVITE", "sip:1@c"), "cn");
+            let back = Credentials::parse(c.header_value().as_bytes()).unwrap();
+            assert_eq!(back, c);
+            assert!(back.verify("pw", "INVITE"));
+            assert!(!back.verify("other", "INVITE"));
+        }
+        assert!(Challenge::parse(b"Basic realm=\"x\"").is_none());
+        assert!(Challenge::parse(b"Digest realm=\"x\", nonce=\"n\", algorithm=MD5-sess").is_none());
     }
 }

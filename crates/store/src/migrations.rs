@@ -87,4 +87,7 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE tenants ADD COLUMN outbound_deny TEXT NOT NULL DEFAULT '';
     ALTER TABLE extensions ADD COLUMN max_outbound_calls INTEGER NOT NULL DEFAULT 4;
     ALTER TABLE extensions ADD COLUMN max_outbound_calls_per_minute INTEGER NOT NULL DEFAULT 20;",
+    // 6: the switch's credentials at a carrier (digest-authenticated trunks)
+    "ALTER TABLE trunks ADD COLUMN auth_username TEXT;
+    ALTER TABLE trunks ADD COLUMN auth_password TEXT;",
 ];

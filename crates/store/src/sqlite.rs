@@ -4,7 +4,7 @@ use crate::migrations::MIGRATIONS;
 use crate::{source_of, ConfigKeys, Result, Store, StoreError};
 use accounts::{
     Binding, CallRecord, Destinations, Did, Extension, OutboundLimits, Outcome, ParkedCall, Tenant,
-    Trunk,
+    Trunk, TrunkAuth,
 };
 
 /// A stored prefix list (comma-separated) as a list.
@@ -204,10 +204,19 @@ impl Store for SqliteStore {
     fn upsert_trunk(&mut self, t: &Trunk) -> Result<()> {
         self.require_tenant(&t.tenant)?;
         self.conn.execute(
-            "INSERT INTO trunks (name, address, tenant, source) VALUES (?1, ?2, ?3, ?4)
+            "INSERT INTO trunks (name, address, tenant, source, auth_username, auth_password)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT(name) DO UPDATE SET address = excluded.address, tenant = excluded.tenant,
-                source = excluded.source",
-            params![t.name, t.address, t.tenant, t.source.as_str()],
+                source = excluded.source, auth_username = excluded.auth_username,
+                auth_password = excluded.auth_password",
+            params![
+                t.name,
+                t.address,
+                t.tenant,
+                t.source.as_str(),
+                t.auth.as_ref().map(|a| &a.username),
+                t.auth.as_ref().map(|a| &a.password)
+            ],
         )?;
         Ok(())
     }
@@ -323,12 +332,17 @@ impl Store for SqliteStore {
     fn trunks(&self) -> Result<Vec<Trunk>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT name, address, tenant, source FROM trunks ORDER BY name")?;
+            .prepare("SELECT name, address, tenant, source, auth_username, auth_password FROM trunks ORDER BY name")?;
         let rows = stmt.query_map([], |r| {
+            let username: Option<String> = r.get(4)?;
+            let password: Option<String> = r.get(5)?;
             Ok(Trunk {
                 name: r.get(0)?,
                 address: r.get(1)?,
                 tenant: r.get(2)?,
+                auth: username
+                    .zip(password)
+                    .map(|(username, password)| TrunkAuth { username, password }),
                 source: source_of(&r.get::<_, String>(3)?),
             })
         })?;

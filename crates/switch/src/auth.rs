@@ -97,6 +97,8 @@ impl Authenticator {
                     nonce: nonce.clone(),
                     algorithm,
                     stale,
+                    qop_auth: true,
+                    opaque: None,
                 }
                 .header_value()
             })

@@ -67,6 +67,9 @@ pub struct Fork {
     pub peer: Peer,
     /// Final status received, if any.
     pub final_status: Option<u16>,
+    /// Whether `invite` carries the trunk's credentials (a challenge is
+    /// answered once).
+    pub authenticated: bool,
 }
 
 /// Where a call is in its life.

@@ -7,6 +7,7 @@ mod ending;
 mod forks;
 mod in_dialog;
 mod parking;
+mod trunk_auth;
 
 use crate::auth::Authenticator;
 use crate::config::SwitchConfig;

@@ -547,6 +547,7 @@ impl Switch {
             invite,
             peer: target,
             final_status: None,
+            authenticated: false,
         })
     }
 

@@ -30,6 +30,7 @@ impl Switch {
             100 => {}
             101..=199 => self.fork_progress(now, id, &resp),
             200..=299 => self.fork_answered(now, id, &key, &resp),
+            401 | 407 if self.answer_trunk_challenge(now, &key, &resp) => {}
             _ => self.fork_failed(now, id, &key, resp.status),
         }
     }
