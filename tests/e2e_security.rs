@@ -763,3 +763,41 @@ fn a_trunk_with_credentials_answers_the_carriers_challenge() {
     );
     server.wait_idle();
 }
+
+#[test]
+fn a_trunk_with_credentials_registers_to_the_carrier_and_refreshes() {
+    if !peers_ready(
+        "a_trunk_with_credentials_registers_to_the_carrier",
+        &["sipp"],
+    ) {
+        return;
+    }
+    // The carrier listens before the switch starts (it registers at once).
+    let port = support::free_port();
+    let carrier_port = port.to_string();
+    let server = Server::start_with_trunk(
+        "sec-trunk-register",
+        &format!(
+            "\n[[trunks]]\nname = \"registrar\"\naddress = \"127.0.0.1:{port}\"\ntenant = \"demo\"\nusername = \"parkline\"\npassword = \"trunk-secret\"\nregister_expires_s = 300\n"
+        ),
+    );
+    let started = Instant::now();
+    let carrier =
+        support::sipp_background(&server, "carrier_registrar.xml", &["-p", &carrier_port]);
+    let (rc, log) = carrier.join().unwrap();
+    assert_eq!(rc, 0, "the carrier's registrar was not satisfied:\n{log}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "refreshed before 80% of the 2 s granted"
+    );
+    let registered = server
+        .log()
+        .lines()
+        .filter(|l| l.contains("registered to the carrier") && l.contains("registrar"))
+        .count();
+    assert!(registered >= 2, "registration and refresh logged");
+    assert!(
+        !server.log().contains("trunk-secret"),
+        "the password was logged"
+    );
+}

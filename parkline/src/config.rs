@@ -330,6 +330,7 @@ impl std::fmt::Debug for TrunkConfig {
             .field("tenant", &self.tenant)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("register_expires_s", &self.register_expires_s)
             .finish()
     }
 }
@@ -370,6 +371,10 @@ pub struct TrunkConfig {
     /// The switch's password at the carrier.
     #[serde(default)]
     pub password: Option<Spanned<String>>,
+    /// Register to the carrier with this interval, seconds (needs the
+    /// credentials); unset: no registration.
+    #[serde(default)]
+    pub register_expires_s: Option<Spanned<u32>>,
 }
 
 /// A listener from `sip.listen`.
@@ -694,6 +699,17 @@ impl Config {
                         tr.name.get_ref()
                     ),
                 );
+            }
+            if let Some(r) = &tr.register_expires_s {
+                if tr.username.is_none() || !(60..=86_400).contains(r.get_ref()) {
+                    c.err(
+                        r,
+                        format!(
+                            "trunk '{}': register_expires_s needs username and password and must be 60 to 86400",
+                            tr.name.get_ref()
+                        ),
+                    );
+                }
             }
             if !trunks.insert(tr.name.get_ref().clone()) {
                 c.err(

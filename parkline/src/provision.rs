@@ -125,6 +125,7 @@ pub fn sync(cfg: &Config, store: &mut dyn Store) -> store::Result<SyncReport> {
                 .map(|(u, p)| accounts::TrunkAuth {
                     username: u.get_ref().clone(),
                     password: p.get_ref().clone(),
+                    register_s: tr.register_expires_s.as_ref().map(|r| *r.get_ref()),
                 }),
             source: Source::Config,
         };

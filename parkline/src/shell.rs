@@ -129,6 +129,10 @@ pub async fn run(
     let mut tcp: Connections = HashMap::new();
     let mut batch = Vec::with_capacity(64);
     let mut closed = Vec::new();
+    // The first tick starts the core's periodic work (sweeps, the trunks'
+    // registrations); later ones come from its deadlines.
+    sw.handle_timeout(now());
+    carry_out(&mut sw, &udp, &tcp, &store, &media);
     loop {
         let deadline = sw.next_deadline();
         let sleep = async {

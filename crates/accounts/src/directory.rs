@@ -65,6 +65,11 @@ impl Directory {
         self.trunks.iter().find(|t| t.address == address)
     }
 
+    /// Every trunk.
+    pub fn trunks(&self) -> &[Trunk] {
+        &self.trunks
+    }
+
     /// The trunk that carries a tenant's external calls (the first by name).
     pub fn trunk_for_tenant(&self, tenant: &str) -> Option<&Trunk> {
         self.trunks

@@ -216,6 +216,9 @@ pub struct TrunkAuth {
     /// Password at the carrier.
     #[serde(skip)]
     pub password: String,
+    /// Registration interval asked of the carrier, seconds; `None`: the
+    /// switch does not register there.
+    pub register_s: Option<u32>,
 }
 
 impl fmt::Debug for TrunkAuth {
@@ -223,6 +226,7 @@ impl fmt::Debug for TrunkAuth {
         f.debug_struct("TrunkAuth")
             .field("username", &self.username)
             .field("password", &"<redacted>")
+            .field("register_s", &self.register_s)
             .finish()
     }
 }

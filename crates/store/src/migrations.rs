@@ -89,5 +89,6 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE extensions ADD COLUMN max_outbound_calls_per_minute INTEGER NOT NULL DEFAULT 20;",
     // 6: the switch's credentials at a carrier (digest-authenticated trunks)
     "ALTER TABLE trunks ADD COLUMN auth_username TEXT;
-    ALTER TABLE trunks ADD COLUMN auth_password TEXT;",
+    ALTER TABLE trunks ADD COLUMN auth_password TEXT;
+    ALTER TABLE trunks ADD COLUMN auth_register_s INTEGER;",
 ];

@@ -204,18 +204,20 @@ impl Store for SqliteStore {
     fn upsert_trunk(&mut self, t: &Trunk) -> Result<()> {
         self.require_tenant(&t.tenant)?;
         self.conn.execute(
-            "INSERT INTO trunks (name, address, tenant, source, auth_username, auth_password)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO trunks (name, address, tenant, source, auth_username, auth_password,
+                auth_register_s)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT(name) DO UPDATE SET address = excluded.address, tenant = excluded.tenant,
                 source = excluded.source, auth_username = excluded.auth_username,
-                auth_password = excluded.auth_password",
+                auth_password = excluded.auth_password, auth_register_s = excluded.auth_register_s",
             params![
                 t.name,
                 t.address,
                 t.tenant,
                 t.source.as_str(),
                 t.auth.as_ref().map(|a| &a.username),
-                t.auth.as_ref().map(|a| &a.password)
+                t.auth.as_ref().map(|a| &a.password),
+                t.auth.as_ref().and_then(|a| a.register_s)
             ],
         )?;
         Ok(())
@@ -332,17 +334,22 @@ impl Store for SqliteStore {
     fn trunks(&self) -> Result<Vec<Trunk>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT name, address, tenant, source, auth_username, auth_password FROM trunks ORDER BY name")?;
+            .prepare("SELECT name, address, tenant, source, auth_username, auth_password, auth_register_s FROM trunks ORDER BY name")?;
         let rows = stmt.query_map([], |r| {
             let username: Option<String> = r.get(4)?;
             let password: Option<String> = r.get(5)?;
+            let register_s: Option<u32> = r.get(6)?;
             Ok(Trunk {
                 name: r.get(0)?,
                 address: r.get(1)?,
                 tenant: r.get(2)?,
                 auth: username
                     .zip(password)
-                    .map(|(username, password)| TrunkAuth { username, password }),
+                    .map(|(username, password)| TrunkAuth {
+                        username,
+                        password,
+                        register_s,
+                    }),
                 source: source_of(&r.get::<_, String>(3)?),
             })
         })?;

@@ -8,6 +8,7 @@ mod forks;
 mod in_dialog;
 mod parking;
 mod trunk_auth;
+mod trunk_registration;
 
 use crate::auth::Authenticator;
 use crate::config::SwitchConfig;
@@ -93,6 +94,7 @@ pub struct Switch {
     timed_out: Vec<sip::transaction::ClientKey>,
     retrieve_failures: crate::rate_limit::RateLimit<(String, std::net::IpAddr)>,
     outbound: crate::outbound::OutboundGuard,
+    trunk_registrations: trunk_registration::TrunkRegistrations,
 }
 
 impl Switch {
@@ -140,6 +142,7 @@ impl Switch {
             timed_out: Vec::new(),
             retrieve_failures: crate::rate_limit::RateLimit::new(10, 60, 100_000),
             outbound: Default::default(),
+            trunk_registrations: Default::default(),
         }
     }
 
@@ -201,7 +204,9 @@ impl Switch {
         self.layer.on_timeout(now.mono);
         self.drain_layer();
         for key in std::mem::take(&mut self.timed_out) {
-            self.handle_call_timeout(now, key);
+            if !self.handle_registration_timeout(now, &key) {
+                self.handle_call_timeout(now, key);
+            }
         }
         self.call_timers(now);
         if self.next_sweep.is_none_or(|s| now.mono >= s) {
@@ -209,6 +214,7 @@ impl Switch {
                 self.outputs.push_back(Output::Store(op));
             }
             self.auth.sweep(now.unix_s);
+            self.sweep_trunk_registrations(now);
             self.next_sweep = Some(now.mono + self.cfg.sweep_interval);
         }
     }
@@ -254,7 +260,9 @@ impl Switch {
                 let key = self.layer.on_response(now.mono, &resp);
                 self.drain_layer();
                 if let Some(key) = key {
-                    self.handle_call_response(now, key, resp);
+                    if !self.handle_registration_response(now, &key, &resp) {
+                        self.handle_call_response(now, key, resp);
+                    }
                 }
             }
         }
