@@ -23,7 +23,28 @@ pub enum OutboundRefusal {
     ExtensionRate,
 }
 
+/// Which of a scope's two limits a call would pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Limit {
+    Calls,
+    Rate,
+}
+
 impl OutboundRefusal {
+    fn extension(limit: Limit) -> OutboundRefusal {
+        match limit {
+            Limit::Calls => OutboundRefusal::ExtensionCalls,
+            Limit::Rate => OutboundRefusal::ExtensionRate,
+        }
+    }
+
+    fn tenant(limit: Limit) -> OutboundRefusal {
+        match limit {
+            Limit::Calls => OutboundRefusal::TenantCalls,
+            Limit::Rate => OutboundRefusal::TenantRate,
+        }
+    }
+
     /// Reason phrase and record cause.
     pub fn reason(self) -> &'static str {
         match self {
@@ -45,9 +66,9 @@ struct Usage {
 
 impl Usage {
     /// Whether one more call fits `limits` at `now_s`.
-    fn check(&self, limits: OutboundLimits, now_s: u64) -> Result<(), bool> {
+    fn check(&self, limits: OutboundLimits, now_s: u64) -> Result<(), Limit> {
         if limits.max_calls > 0 && self.live >= limits.max_calls {
-            return Err(false);
+            return Err(Limit::Calls);
         }
         let started = if now_s < self.window_start + MINUTE {
             self.started
@@ -55,7 +76,7 @@ impl Usage {
             0
         };
         if limits.max_calls_per_minute > 0 && started >= limits.max_calls_per_minute {
-            return Err(true);
+            return Err(Limit::Rate);
         }
         Ok(())
     }
@@ -88,20 +109,10 @@ impl OutboundGuard {
         let ext_key = (tenant.name.clone(), ext.number.clone());
         let t = self.tenants.get(&tenant.name).copied().unwrap_or_default();
         let e = self.extensions.get(&ext_key).copied().unwrap_or_default();
-        e.check(ext.outbound, now_s).map_err(|rate| {
-            if rate {
-                OutboundRefusal::ExtensionRate
-            } else {
-                OutboundRefusal::ExtensionCalls
-            }
-        })?;
-        t.check(tenant.outbound, now_s).map_err(|rate| {
-            if rate {
-                OutboundRefusal::TenantRate
-            } else {
-                OutboundRefusal::TenantCalls
-            }
-        })?;
+        e.check(ext.outbound, now_s)
+            .map_err(OutboundRefusal::extension)?;
+        t.check(tenant.outbound, now_s)
+            .map_err(OutboundRefusal::tenant)?;
         self.tenants
             .entry(tenant.name.clone())
             .or_default()

@@ -43,32 +43,22 @@ impl Switch {
         let Some(auth) = self.trunk_of(peer).and_then(|t| t.auth) else {
             return false;
         };
-        let (challenge_name, answer_name) = if resp.status == 401 {
-            (Name::WwwAuthenticate, Name::Authorization)
-        } else {
-            (Name::ProxyAuthenticate, Name::ProxyAuthorization)
-        };
-        let Some(challenge) = resp
-            .headers
-            .get_all(challenge_name)
-            .find_map(|v| Challenge::parse(v))
-        else {
-            debug!(call = id, "a challenge the switch cannot answer");
-            return false;
-        };
         let mut invite = fork.invite.clone();
         let uri = invite.uri.to_string();
         let cnonce = self.ids.tag();
-        let creds = Credentials::answering(
-            &challenge,
+        let Some((answer_name, answer)) = answer_challenge(
+            resp,
             (&auth.username, &auth.password),
             ("INVITE", &uri),
             &cnonce,
-        );
+        ) else {
+            debug!(call = id, "a challenge the switch cannot answer");
+            return false;
+        };
         let seq = invite.cseq().map_or(1, |c| c.seq) + 1;
         invite.headers.set(Name::CSeq, format!("{seq} INVITE"));
         invite.headers.set(Name::Via, self.via(peer));
-        invite.headers.push(answer_name, creds.header_value());
+        invite.headers.push(answer_name, answer);
         let Some(new_key) =
             self.layer
                 .send_request(now.mono, invite.clone(), peer, peer.is_reliable())
@@ -91,4 +81,26 @@ impl Switch {
         debug!(call = id, "answered the carrier's challenge");
         true
     }
+}
+
+/// The credentials header (name and value) answering the digest challenge
+/// of a 401 (`Authorization`) or 407 (`Proxy-Authorization`) for a request
+/// `method` to `uri`; `None` when it holds no challenge the switch speaks.
+pub(super) fn answer_challenge(
+    resp: &Response,
+    account: (&str, &str),
+    request: (&str, &str),
+    cnonce: &str,
+) -> Option<(Name, String)> {
+    let (challenge_name, answer_name) = if resp.status == 401 {
+        (Name::WwwAuthenticate, Name::Authorization)
+    } else {
+        (Name::ProxyAuthenticate, Name::ProxyAuthorization)
+    };
+    let challenge = resp
+        .headers
+        .get_all(challenge_name)
+        .find_map(|v| Challenge::parse(v))?;
+    let creds = Credentials::answering(&challenge, account, request, cnonce);
+    Some((answer_name, creds.header_value()))
 }

@@ -9,7 +9,6 @@
 use super::Switch;
 use crate::peer::{Peer, Transport};
 use crate::time::Now;
-use sip::digest::{Challenge, Credentials};
 use sip::transaction::ClientKey;
 use sip::{Method, Name, Request, Response, Uri};
 use std::collections::HashMap;
@@ -202,23 +201,9 @@ impl Switch {
     fn registration_credentials(&mut self, name: &str, resp: &Response) -> Option<(Name, String)> {
         let trunk = self.dir.trunks().iter().find(|t| t.name == name)?;
         let auth = trunk.auth.as_ref()?;
-        let (challenge_name, answer_name) = if resp.status == 401 {
-            (Name::WwwAuthenticate, Name::Authorization)
-        } else {
-            (Name::ProxyAuthenticate, Name::ProxyAuthorization)
-        };
-        let challenge = resp
-            .headers
-            .get_all(challenge_name)
-            .find_map(|v| Challenge::parse(v))?;
         let uri = format!("sip:{}", trunk.address);
-        let creds = Credentials::answering(
-            &challenge,
-            (&auth.username, &auth.password),
-            ("REGISTER", &uri),
-            &self.ids.tag(),
-        );
-        Some((answer_name, creds.header_value()))
+        let account = (auth.username.as_str(), auth.password.as_str());
+        super::trunk_auth::answer_challenge(resp, account, ("REGISTER", &uri), &self.ids.tag())
     }
 }
 
