@@ -572,13 +572,11 @@ fn the_admin_api_answers_only_its_own_host_names_and_only_on_loopback() {
     if !peers_ready("the_admin_api_answers_only_its_own_host_names", &[]) {
         return;
     }
-    use std::io::{Read, Write};
     let server = Server::start("sec-http");
     let get = |host: &str| {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", server.http_port)).unwrap();
-        write!(s, "GET /api/status HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
+        let out = server
+            .http_get_as("/api/status", host)
+            .expect("the API answers");
         out.split(' ').nth(1).unwrap_or("").to_string()
     };
     assert_eq!(get("localhost:8080"), "200");

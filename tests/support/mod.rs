@@ -404,12 +404,18 @@ impl Server {
 
     /// GET on the admin API; the body, or None if unreachable.
     pub fn http_get(&self, path: &str) -> Option<String> {
+        let out = self.http_get_as(path, "localhost")?;
+        out.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
+    }
+
+    /// GET on the admin API with this `Host` header; the whole response.
+    pub fn http_get_as(&self, path: &str, host: &str) -> Option<String> {
         let mut s = TcpStream::connect(("127.0.0.1", self.http_port)).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+        write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
         let mut out = String::new();
         s.read_to_string(&mut out).ok()?;
-        out.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
+        Some(out)
     }
 
     /// The carrier (trunk) port configured for this server.

@@ -69,11 +69,6 @@ impl Framer {
         }
         Ok(item)
     }
-
-    /// Whether part of a message (not a keep-alive) is waiting.
-    pub fn is_mid_message(&self) -> bool {
-        self.scanned > 0 || self.total.is_some()
-    }
 }
 
 #[cfg(test)]
@@ -106,7 +101,7 @@ mod tests {
             StreamItem::Message(_, used) => assert_eq!(used, MSG.len()),
             other => panic!("{other:?}"),
         }
-        assert!(!f.is_mid_message());
+        assert!(f.scanned == 0 && f.total.is_none(), "reset after a message");
     }
 
     #[test]
