@@ -16,6 +16,9 @@ pub struct Config {
     /// SIP listeners and limits.
     #[serde(default)]
     pub sip: SipSection,
+    /// SIP over TLS: certificate and key.
+    #[serde(default)]
+    pub tls: TlsSection,
     /// Media settings.
     #[serde(default)]
     pub media: MediaSection,
@@ -40,7 +43,7 @@ pub struct Config {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SipSection {
-    /// `udp:IP:PORT` / `tcp:IP:PORT` listeners.
+    /// `udp:IP:PORT` / `tcp:IP:PORT` / `tls:IP:PORT` listeners.
     pub listen: Vec<Spanned<String>>,
     /// Tenant for requests addressed to the switch by IP.
     pub default_tenant: Option<Spanned<String>>,
@@ -146,6 +149,25 @@ pub struct MediaSection {
     /// (`sendmmsg`) when the switch has `CAP_NET_RAW`; otherwise, or when
     /// false, one `sendto` per packet from each party's own port.
     pub raw_send: bool,
+    /// SRTP (SDES keys): `off`, `optional` or `required`; a tenant's own
+    /// `srtp` overrides it.
+    pub srtp: Spanned<String>,
+}
+
+/// `[tls]`: what a `tls:` listener presents and accepts.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSection {
+    /// PEM file with the switch's certificate chain (leaf first).
+    pub certificate: Option<Spanned<String>>,
+    /// PEM file with its private key (PKCS#8, PKCS#1 or SEC1).
+    pub private_key: Option<Spanned<String>>,
+    /// PEM file with the CAs whose client certificates are accepted. Set,
+    /// a client may present a certificate (a trunk's), which must then
+    /// chain to one of these; phones without one still connect.
+    pub client_ca: Option<Spanned<String>>,
+    /// Oldest TLS version accepted: `1.2` (default) or `1.3`.
+    pub min_version: Option<Spanned<String>>,
 }
 
 impl Default for MediaSection {
@@ -157,6 +179,7 @@ impl Default for MediaSection {
             prompts: None,
             rtp_timeout_s: 60,
             raw_send: true,
+            srtp: Spanned::new(0..0, "optional".into()),
         }
     }
 }
@@ -252,6 +275,10 @@ pub struct TenantConfig {
     /// Prefixes of numbers that may not be called out.
     #[serde(default)]
     pub outbound_deny: Vec<Spanned<String>>,
+    /// SRTP for this tenant: `off`, `optional` or `required` (default:
+    /// `media.srtp`).
+    #[serde(default)]
+    pub srtp: Option<Spanned<String>>,
     /// Extensions.
     #[serde(default)]
     pub extensions: Vec<ExtensionConfig>,
@@ -384,6 +411,17 @@ pub enum Listen {
     Udp(SocketAddr),
     /// TCP listener.
     Tcp(SocketAddr),
+    /// TLS listener (SIP over TLS on TCP, RFC 3261 §26.2).
+    Tls(SocketAddr),
+}
+
+impl Listen {
+    /// The address.
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            Listen::Udp(a) | Listen::Tcp(a) | Listen::Tls(a) => *a,
+        }
+    }
 }
 
 /// Every problem found in a config, each as `FILE:LINE: message`.
@@ -567,6 +605,16 @@ impl Config {
             ),
             Ok(_) => {}
         }
+        self.check_tls(c);
+        if accounts::SrtpPolicy::parse(self.media.srtp.get_ref()).is_none() {
+            c.err(
+                &self.media.srtp,
+                format!(
+                    "media.srtp '{}' must be off, optional or required",
+                    self.media.srtp.get_ref()
+                ),
+            );
+        }
         if self.store.path.trim().is_empty() {
             c.errors
                 .push(format!("{}: store.path must not be empty", c.file));
@@ -580,6 +628,37 @@ impl Config {
                         "sip.default_tenant '{}' is not a configured tenant",
                         d.get_ref()
                     ),
+                );
+            }
+        }
+    }
+
+    /// The SRTP policy of the switch.
+    pub fn srtp(&self) -> accounts::SrtpPolicy {
+        accounts::SrtpPolicy::parse(self.media.srtp.get_ref())
+            .unwrap_or(accounts::SrtpPolicy::Optional)
+    }
+
+    fn check_tls(&self, c: &mut Checker) {
+        let tls = &self.tls;
+        let wants_tls = self.listeners().iter().any(|l| matches!(l, Listen::Tls(_)));
+        if wants_tls && (tls.certificate.is_none() || tls.private_key.is_none()) {
+            c.errors.push(format!(
+                "{}: a tls: listener needs tls.certificate and tls.private_key",
+                c.file
+            ));
+        }
+        let files = [&tls.certificate, &tls.private_key, &tls.client_ca];
+        for f in files.into_iter().flatten() {
+            if !std::path::Path::new(f.get_ref()).is_file() {
+                c.err(f, format!("TLS file '{}' does not exist", f.get_ref()));
+            }
+        }
+        if let Some(v) = &tls.min_version {
+            if !matches!(v.get_ref().as_str(), "1.2" | "1.3") {
+                c.err(
+                    v,
+                    format!("tls.min_version '{}' must be 1.2 or 1.3", v.get_ref()),
                 );
             }
         }
@@ -676,6 +755,17 @@ impl Config {
                     );
                 }
             }
+            if let Some(p) = &t.srtp {
+                if accounts::SrtpPolicy::parse(p.get_ref()).is_none() {
+                    c.err(
+                        p,
+                        format!(
+                            "tenant '{name}': srtp '{}' must be off, optional or required",
+                            p.get_ref()
+                        ),
+                    );
+                }
+            }
             for p in t.outbound_allow.iter().chain(&t.outbound_deny) {
                 let v = p.get_ref();
                 let ok = !v.is_empty()
@@ -768,18 +858,19 @@ fn check_prefixes(c: &mut Checker, t: &TenantConfig) {
     }
 }
 
-/// Parses `udp:IP:PORT` or `tcp:IP:PORT`.
+/// Parses `udp:IP:PORT`, `tcp:IP:PORT` or `tls:IP:PORT`.
 pub fn parse_listen(s: &str) -> Result<Listen, String> {
     let (proto, addr) = s
         .split_once(':')
-        .ok_or_else(|| format!("listener '{s}' must be udp:IP:PORT or tcp:IP:PORT"))?;
+        .ok_or_else(|| format!("listener '{s}' must be udp:IP:PORT, tcp:IP:PORT or tls:IP:PORT"))?;
     let addr: SocketAddr = addr
         .parse()
         .map_err(|_| format!("listener '{s}': '{addr}' is not IP:PORT"))?;
     match proto {
         "udp" => Ok(Listen::Udp(addr)),
         "tcp" => Ok(Listen::Tcp(addr)),
-        _ => Err(format!("listener '{s}': transport must be udp or tcp")),
+        "tls" => Ok(Listen::Tls(addr)),
+        _ => Err(format!("listener '{s}': transport must be udp, tcp or tls")),
     }
 }
 

@@ -214,10 +214,12 @@ impl State {
                 codec,
                 pt,
                 telephone_event,
+                srtp,
             } => {
                 if let Some(id) = id_of(self, port) {
                     self.engine
                         .configure(id, remote, signalling, codec, pt, telephone_event);
+                    self.engine.secure(id, srtp.map(|k| *k));
                 }
             }
             MediaCommand::Bridge(a, b) => {
@@ -257,7 +259,9 @@ impl State {
                 return;
             };
             let socket = if rtcp { &socks.rtcp } else { &socks.rtp };
-            let (n, src) = match socket.recv_from(buf) {
+            // Room after the packet for what SRTP adds on the way out.
+            let room = buf.len() - media::engine::SRTP_OVERHEAD;
+            let (n, src) = match socket.recv_from(&mut buf[..room]) {
                 Ok(x) => x,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) => {
@@ -266,12 +270,11 @@ impl State {
                 }
             };
             if rtcp {
-                if let Some((to_id, to)) = self.engine.on_rtcp(id, src) {
-                    self.send(to_id, true, &buf[..n], to);
+                if let Some(tx) = self.engine.on_rtcp(id, src, buf, n) {
+                    self.send(tx.from, true, &buf[tx.range], tx.to);
                 }
-            } else if let Some(tx) = self.engine.on_rtp(now, id, src, &mut buf[..n]) {
-                let range = tx.range.clone();
-                self.send(tx.from, false, &buf[range], tx.to);
+            } else if let Some(tx) = self.engine.on_rtp(now, id, src, buf, n) {
+                self.send(tx.from, false, &buf[tx.range], tx.to);
             }
         }
     }
@@ -302,6 +305,12 @@ impl State {
                 p[..g.header.len()].copy_from_slice(&g.header);
                 p[g.header.len()..].copy_from_slice(payload);
                 self.send(g.from, false, p, g.to);
+            }
+        }
+        let bytes = engine.sealed_bytes();
+        for s in engine.sealed() {
+            if let Some(p) = bytes.get(s.range.clone()) {
+                self.send(s.from, false, p, s.to);
             }
         }
     }

@@ -76,6 +76,10 @@ pub fn sync(cfg: &Config, store: &mut dyn Store) -> store::Result<SyncReport> {
                     .map(|p| p.get_ref().clone())
                     .collect(),
             },
+            srtp: t
+                .srtp
+                .as_ref()
+                .and_then(|p| accounts::SrtpPolicy::parse(p.get_ref())),
             source: Source::Config,
         };
         store.upsert_tenant(&tenant)?;

@@ -48,6 +48,13 @@ fn switch_config(cfg: &Config) -> SwitchConfig {
         no_answer_timeout: std::time::Duration::from_secs(cfg.sip.no_answer_timeout_s),
         session_expires: std::time::Duration::from_secs(cfg.sip.session_expires_s),
         min_se: std::time::Duration::from_secs(cfg.sip.min_se_s),
+        local_tls: cfg.listeners().iter().find_map(|l| match l {
+            Listen::Tls(a) => Some(*a),
+            _ => None,
+        }),
+        srtp: cfg.srtp(),
+        // ThreadRng is a CSPRNG seeded from the OS: fit for keys.
+        srtp_seed: rand::random(),
         ..SwitchConfig::default()
     }
 }
@@ -82,11 +89,9 @@ fn local_sip(cfg: &Config) -> std::net::SocketAddr {
     let listeners = cfg.listeners();
     let udp = listeners.iter().find_map(|l| match l {
         Listen::Udp(a) => Some(*a),
-        Listen::Tcp(_) => None,
+        Listen::Tcp(_) | Listen::Tls(_) => None,
     });
-    let any = listeners.first().map(|l| match l {
-        Listen::Udp(a) | Listen::Tcp(a) => *a,
-    });
+    let any = listeners.first().map(Listen::addr);
     udp.or(any)
         .unwrap_or_else(|| SwitchConfig::default().local_sip)
 }
@@ -170,6 +175,20 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
                     l,
                     events_tx.clone(),
                     tcp_limits(&cfg),
+                    None,
+                ));
+            }
+            Listen::Tls(addr) => {
+                let acceptor = transport::tls::acceptor(&cfg.tls)?;
+                let l = TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot bind tls:{addr}"))?;
+                info!("listening on tls:{}", l.local_addr()?);
+                tokio::spawn(transport::tcp::accept_loop(
+                    l,
+                    events_tx.clone(),
+                    tcp_limits(&cfg),
+                    Some(acceptor),
                 ));
             }
         }

@@ -26,9 +26,9 @@ pub enum Event {
     ParseError(Peer, sip::ParseError),
     /// Raw bytes to send (TCP keep-alive pong).
     Send(Peer, Bytes),
-    /// A TCP connection opened, with its writer.
+    /// A TCP or TLS connection opened, with its writer.
     TcpOpen(u64, crate::transport::tcp::Connection),
-    /// A TCP connection closed.
+    /// A TCP or TLS connection closed.
     TcpClosed(u64),
     /// New accounts from the store.
     Directory(Box<Directory>),
@@ -158,6 +158,7 @@ pub async fn run(
                 carry_out(&mut sw, &udp, &tcp, &store, &media);
                 for id in closed.drain(..) {
                     tcp.remove(&id);
+                    sw.handle_connection_closed(id);
                 }
             }
             _ = sleep => {
@@ -184,7 +185,7 @@ fn carry_out(
             }
             Output::Media(cmd) => media.send(cmd),
             Output::TrustFlow(peer) => {
-                if let Transport::Tcp(id) = peer.transport {
+                if let Some(id) = peer.transport.connection() {
                     if let Some(c) = tcp.get(&id) {
                         c.trusted.store(true, std::sync::atomic::Ordering::Relaxed);
                     }
@@ -200,7 +201,7 @@ fn handle(sw: &mut Switch, tcp: &mut Connections, now: Now, ev: Event, media: &M
         Event::Message(peer, msg) => sw.handle_message(now, peer, *msg),
         Event::ParseError(peer, err) => sw.handle_parse_error(peer, err),
         Event::Send(peer, data) => {
-            if let Transport::Tcp(id) = peer.transport {
+            if let Some(id) = peer.transport.connection() {
                 if let Some(c) = tcp.get(&id) {
                     let _ = c.writer.try_send(data);
                 }
@@ -211,6 +212,7 @@ fn handle(sw: &mut Switch, tcp: &mut Connections, now: Now, ev: Event, media: &M
         }
         Event::TcpClosed(id) => {
             tcp.remove(&id);
+            sw.handle_connection_closed(id);
         }
         Event::Directory(dir) => sw.set_directory(*dir),
         Event::Query(Query::Bindings(reply)) => {
@@ -261,13 +263,13 @@ fn send(udp: &UdpSockets, tcp: &Connections, peer: Peer, data: Bytes) {
                 None => warn!(%peer, "no UDP socket for this address family"),
             }
         }
-        Transport::Tcp(id) => match tcp.get(&id) {
+        Transport::Tcp(id) | Transport::Tls(id) => match tcp.get(&id) {
             Some(c) => {
                 if c.writer.try_send(data).is_err() {
-                    warn!(%peer, "tcp writer full or closed: message dropped");
+                    warn!(%peer, "connection writer full or closed: message dropped");
                 }
             }
-            None => debug!(%peer, "tcp connection gone: message dropped"),
+            None => debug!(%peer, "connection gone: message dropped"),
         },
     }
 }

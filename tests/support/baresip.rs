@@ -20,17 +20,45 @@ fn config(sip_port: u16, ctrl_port: u16, dir: &Path, tone: &Path) -> String {
     format!(
         "poll_method epoll\nsip_listen 127.0.0.1:{sip_port}\nsip_trans_def udp\nnet_interface 127.0.0.1\ndns_server 127.0.0.1:53\n\
 audio_player aubridge,nil\naudio_source aufile,{tone}\naudio_alert aubridge,nil\naudio_path {dir}\nsnd_path {dir}\n\
-module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\nmodule aubridge.so\nmodule sndfile.so\n\
+module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\nmodule aubridge.so\nmodule sndfile.so\nmodule srtp.so\n\
 module_app account.so\nmodule_app menu.so\nmodule_app ctrl_tcp.so\nctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
         dir = dir.display(),
         tone = tone.display()
     )
 }
 
+/// How a phone reaches the switch and protects its media.
+pub enum Security<'a> {
+    /// UDP signalling, plain RTP.
+    Plain,
+    /// SIP over TLS to `port`, checking the switch's certificate against
+    /// the CA in `ca`, and SRTP (SDES) with `mediaenc` (`srtp`: best
+    /// effort, `srtp-mand`: RTP/SAVP only).
+    Tls {
+        /// The switch's TLS port.
+        port: u16,
+        /// PEM file of the CA that signed the switch's certificate.
+        ca: &'a Path,
+        /// baresip's `mediaenc` account parameter.
+        mediaenc: &'a str,
+    },
+}
+
 impl Baresip {
     /// Starts baresip registered as `user` (password `secret-USER`), sending
     /// a sine of `freq` Hz; `auto_answer` answers incoming calls at once.
     pub fn start(server_port: u16, user: &str, freq: u32, auto_answer: bool) -> Baresip {
+        Baresip::start_secure(server_port, user, freq, auto_answer, Security::Plain)
+    }
+
+    /// [`Baresip::start`] with the given transport and media security.
+    pub fn start_secure(
+        server_port: u16,
+        user: &str,
+        freq: u32,
+        auto_answer: bool,
+        security: Security,
+    ) -> Baresip {
         let dir = super::scratch(&format!("baresip-{user}"));
         let tone = dir.join("tone.wav");
         let ok = Command::new("sox")
@@ -41,20 +69,27 @@ impl Baresip {
             .unwrap();
         assert!(ok.success(), "sox failed");
         let ctrl_port = super::free_port();
-        std::fs::write(
-            dir.join("config"),
-            config(super::free_port(), ctrl_port, &dir, &tone),
-        )
-        .unwrap();
+        let mut cfg = config(super::free_port(), ctrl_port, &dir, &tone);
         let answer = if auto_answer { ";answermode=auto" } else { "" };
+        let (server, extra) = match security {
+            Security::Plain => (format!("127.0.0.1:{server_port}"), String::new()),
+            Security::Tls { port, ca, mediaenc } => {
+                cfg.push_str(&format!("sip_cafile {}\n", ca.display()));
+                (
+                    format!("127.0.0.1:{port};transport=tls"),
+                    format!(";mediaenc={mediaenc}"),
+                )
+            }
+        };
+        std::fs::write(dir.join("config"), cfg).unwrap();
         std::fs::write(
             dir.join("accounts"),
-            format!("<sip:{user}@127.0.0.1:{server_port}>;auth_pass=secret-{user};regint=300;audio_codecs=PCMU{answer}\n"),
+            format!("<sip:{user}@{server}>;auth_pass=secret-{user};regint=300;audio_codecs=PCMU{answer}{extra}\n"),
         )
         .unwrap();
         let log = std::fs::File::create(dir.join("baresip.log")).unwrap();
         let child = Command::new("baresip")
-            .args(["-4", "-f"])
+            .args(["-4", "-s", "-f"])
             .arg(&dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())

@@ -4,6 +4,7 @@
 
 pub mod baresip;
 pub mod phone;
+pub mod pki;
 pub mod sip_client;
 
 use std::io::{Read, Write};
@@ -260,6 +261,8 @@ pub struct Server {
     pub sip_port: u16,
     /// Admin API port.
     pub http_port: u16,
+    /// SIP-over-TLS port (0: no TLS listener).
+    pub tls_port: u16,
     /// Config file.
     pub config: PathBuf,
 }
@@ -302,6 +305,21 @@ impl Server {
         Server::start_appended(name, "", "", rtp_range(), 30, extra_end)
     }
 
+    /// Starts a server that also listens for SIP over TLS with the test
+    /// PKI's certificate, with extra lines in the demo tenant.
+    pub fn start_tls(name: &str, pki: &pki::TestPki, extra_demo: &str) -> Server {
+        let tls_port = free_port();
+        let tls = format!(
+            "\n[tls]\ncertificate = \"{}\"\nprivate_key = \"{}\"\n",
+            pki.cert.display(),
+            pki.key.display()
+        );
+        let mut s =
+            Server::start_appended_with(name, "", extra_demo, rtp_range(), 30, &tls, tls_port);
+        s.tls_port = tls_port;
+        s
+    }
+
     fn start_appended(
         name: &str,
         extra_sip: &str,
@@ -310,10 +328,30 @@ impl Server {
         rtp_timeout_s: u32,
         extra_end: &str,
     ) -> Server {
+        Server::start_appended_with(
+            name,
+            extra_sip,
+            extra_demo,
+            rtp,
+            rtp_timeout_s,
+            extra_end,
+            0,
+        )
+    }
+
+    fn start_appended_with(
+        name: &str,
+        extra_sip: &str,
+        extra_demo: &str,
+        rtp: (u16, u16),
+        rtp_timeout_s: u32,
+        extra_end: &str,
+        tls_port: u16,
+    ) -> Server {
         let dir = scratch(name);
         let (sip_port, http_port) = (free_port(), free_port());
         let config = dir.join("parkline.toml");
-        let text = config_text_rtp(
+        let mut text = config_text_rtp(
             sip_port,
             http_port,
             &dir.join("parkline.db"),
@@ -322,12 +360,18 @@ impl Server {
             rtp,
             rtp_timeout_s,
         );
+        if tls_port != 0 {
+            let plain = format!("\"tcp:127.0.0.1:{sip_port}\"]");
+            let with_tls = format!("\"tcp:127.0.0.1:{sip_port}\", \"tls:127.0.0.1:{tls_port}\"]");
+            text = text.replace(&plain, &with_tls);
+        }
         std::fs::write(&config, text + extra_end).unwrap();
         let mut s = Server {
             child: None,
             dir,
             sip_port,
             http_port,
+            tls_port,
             config,
         };
         s.spawn();

@@ -27,6 +27,8 @@ pub struct Call {
     pub media: SocketAddr,
     /// The codec payload type agreed.
     pub pt: u8,
+    /// The switch's SDP (its answer, or its offer for a call we answered).
+    pub sdp: String,
 }
 
 /// A phone.
@@ -324,6 +326,7 @@ impl Phone {
             cseq: seq,
             media: SocketAddr::new(audio.address.unwrap(), audio.port),
             pt: audio.codecs[0].1,
+            sdp: String::from_utf8_lossy(&resp.body).into_owned(),
         };
         let branch = format!("z9hG4bKa{}", self.next());
         let ack = self.ack_for(&call.target, &resp, &branch, seq);
@@ -423,6 +426,7 @@ impl Phone {
             cseq: 100,
             media: SocketAddr::new(offer.address.unwrap(), offer.port),
             pt: pts[0],
+            sdp: String::from_utf8_lossy(&inv.body).into_owned(),
         }
     }
 

@@ -11,5 +11,7 @@ mod record;
 
 pub use binding::Binding;
 pub use directory::Directory;
-pub use model::{Destinations, Did, Extension, OutboundLimits, Source, Tenant, Trunk, TrunkAuth};
+pub use model::{
+    Destinations, Did, Extension, OutboundLimits, Source, SrtpPolicy, Tenant, Trunk, TrunkAuth,
+};
 pub use record::{CallRecord, Outcome, ParkedCall};

@@ -86,6 +86,40 @@ impl Destinations {
     }
 }
 
+/// Whether calls use SRTP (RFC 3711, keys by SDES, RFC 4568).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SrtpPolicy {
+    /// Plain RTP only: an offer of `RTP/SAVP` is refused, keys offered with
+    /// `RTP/AVP` are ignored.
+    Off,
+    /// SRTP with every party that offers it; the switch offers it (best
+    /// effort: `RTP/AVP` with keys) to phones on TLS, where keys are not
+    /// sent in the clear. SRTP and plain parties are bridged.
+    Optional,
+    /// SRTP with every party: plain offers are refused, the switch offers
+    /// `RTP/SAVP`.
+    Required,
+}
+
+impl SrtpPolicy {
+    /// The configuration word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SrtpPolicy::Off => "off",
+            SrtpPolicy::Optional => "optional",
+            SrtpPolicy::Required => "required",
+        }
+    }
+
+    /// The policy a configuration word names.
+    pub fn parse(word: &str) -> Option<SrtpPolicy> {
+        [SrtpPolicy::Off, SrtpPolicy::Optional, SrtpPolicy::Required]
+            .into_iter()
+            .find(|p| p.as_str() == word)
+    }
+}
+
 /// One PBX: a SIP domain with its extensions and feature prefixes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Tenant {
@@ -109,6 +143,8 @@ pub struct Tenant {
     pub outbound: OutboundLimits,
     /// Numbers it may call out to.
     pub destinations: Destinations,
+    /// SRTP for the tenant's calls; `None`: the switch's `media.srtp`.
+    pub srtp: Option<SrtpPolicy>,
     /// Provenance.
     pub source: Source,
 }
@@ -127,6 +163,7 @@ impl Tenant {
             park_fallback: None,
             outbound: OutboundLimits::TENANT,
             destinations: Destinations::default(),
+            srtp: None,
             source: Source::Manual,
         }
     }

@@ -18,12 +18,13 @@ use crate::codec::{Codec, FRAME_SAMPLES};
 use crate::dtmf::Detector;
 use crate::g711::Tables;
 use crate::rtp;
+use crate::srtp::{self, MasterKey, Suite};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 mod generated;
 mod latch;
-pub use generated::{ClipRef, Frame, Generated};
+pub use generated::{ClipRef, Frame, Generated, Sealed};
 pub use latch::{Latch, Verdict, MAX_SEQ_STEP};
 
 /// Index of an endpoint.
@@ -52,6 +53,41 @@ pub enum Event {
     /// No RTP arrived for the idle timeout while media was expected.
     Idle(EndpointId),
 }
+
+/// The SRTP keys of a leg (RFC 4568): the party's, from its SDP, decrypt
+/// what it sends; ours, from our SDP, encrypt what we send it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SrtpKeys {
+    /// The suite both use.
+    pub suite: Suite,
+    /// The party's master key.
+    pub theirs: MasterKey,
+    /// Ours.
+    pub ours: MasterKey,
+}
+
+/// An SRTP leg's two contexts, and the keys they were made from (so that
+/// the same keys again, say in a re-INVITE, keep the streams' state).
+#[derive(Debug)]
+struct Secured {
+    keys: SrtpKeys,
+    inbound: srtp::Context,
+    outbound: srtp::Context,
+}
+
+impl Secured {
+    fn new(keys: SrtpKeys) -> Secured {
+        Secured {
+            inbound: srtp::Context::new(keys.suite, &keys.theirs),
+            outbound: srtp::Context::new(keys.suite, &keys.ours),
+            keys,
+        }
+    }
+}
+
+/// Room a caller's packet buffer must leave after the packet: what SRTP
+/// adds (SRTCP: index and tag).
+pub const SRTP_OVERHEAD: usize = 4 + srtp::SRTCP_TAG_LEN;
 
 /// A relayed packet to send: bytes `range` of the caller's buffer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,9 +125,11 @@ impl OutStream {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 struct Endpoint {
     port: u16,
+    /// SRTP contexts, for a party that encrypts (boxed: most do not).
+    srtp: Option<Box<Secured>>,
     /// Where the party's media is accepted from and sent to.
     latch: Latch,
     codec: Codec,
@@ -110,6 +148,8 @@ struct Endpoint {
     tx: u64,
     /// Packets dropped as not from the party.
     dropped: u64,
+    /// SRTP/SRTCP packets dropped as forged, replayed or undecryptable.
+    rejected: u64,
 }
 
 /// Settings of the engine.
@@ -132,6 +172,11 @@ pub struct Counters {
     pub tx: u64,
     /// Packets (RTP or RTCP) dropped as not from the party.
     pub dropped: u64,
+    /// SRTP or SRTCP packets from the party's address that failed
+    /// authentication or replay checks.
+    pub rejected: u64,
+    /// Whether the leg is SRTP.
+    pub secure: bool,
 }
 
 /// The engine.
@@ -145,6 +190,9 @@ pub struct Engine {
     next_tick: Option<Instant>,
     phase: u32,
     generated: Vec<Generated>,
+    /// Generated packets for SRTP parties, encrypted into `sealed_bytes`.
+    sealed: Vec<Sealed>,
+    sealed_bytes: Vec<u8>,
     events: std::collections::VecDeque<Event>,
     ssrc_seed: u32,
     last_idle_check: Option<Instant>,
@@ -180,6 +228,8 @@ impl Engine {
             next_tick: None,
             phase: 0,
             generated: Vec::with_capacity(512),
+            sealed: Vec::new(),
+            sealed_bytes: Vec::new(),
             events: std::collections::VecDeque::new(),
             ssrc_seed,
             last_idle_check: None,
@@ -194,6 +244,7 @@ impl Engine {
             .wrapping_add(1_013_904_223);
         let ep = Endpoint {
             port,
+            srtp: None,
             latch: Latch::default(),
             codec: Codec::Pcmu,
             pt: 0,
@@ -218,6 +269,7 @@ impl Engine {
             rx: 0,
             tx: 0,
             dropped: 0,
+            rejected: 0,
         };
         let id = match self.free.pop() {
             Some(id) => {
@@ -271,7 +323,20 @@ impl Engine {
             rx: e.rx,
             tx: e.tx,
             dropped: e.dropped,
+            rejected: e.rejected,
+            secure: e.srtp.is_some(),
         })
+    }
+
+    /// Makes the leg SRTP with `keys`, or plain RTP with `None`. The same
+    /// keys again keep the streams' rollover and replay state.
+    pub fn secure(&mut self, id: EndpointId, keys: Option<SrtpKeys>) {
+        let Some(ep) = self.ep_mut(id) else { return };
+        match keys {
+            Some(k) if ep.srtp.as_ref().is_some_and(|s| s.keys == k) => {}
+            Some(k) => ep.srtp = Some(Box::new(Secured::new(k))),
+            None => ep.srtp = None,
+        }
     }
 
     /// Where and how the party behind the endpoint takes media (from its
@@ -351,16 +416,20 @@ impl Engine {
         self.ep(id).map(|e| e.source)
     }
 
-    /// A packet arrived at endpoint `id` from `src`; `buf[..len]` may be rewritten
-    /// in place. Returns where to send it on, if anywhere.
+    /// A packet `buf[..len]` arrived at endpoint `id` from `src`; it is
+    /// decrypted, rewritten and encrypted in place, so `buf` must have
+    /// [`SRTP_OVERHEAD`] bytes of room after it. Returns where to send it
+    /// on, if anywhere.
     pub fn on_rtp(
         &mut self,
         now: Instant,
         id: EndpointId,
         src: SocketAddr,
         buf: &mut [u8],
+        len: usize,
     ) -> Option<Transmit> {
-        let hdr = rtp::parse(buf)?;
+        let len = self.open_srtp(id, src, buf, len.min(buf.len()))?;
+        let hdr = rtp::parse(&buf[..len])?;
         let (listener, in_codec, te_pt) = {
             let ep = self.ep_mut(id)?;
             if ep.latch.on_rtp(src, hdr.ssrc, hdr.seq) == Verdict::Drop {
@@ -419,28 +488,89 @@ impl Engine {
         }
         out.last_sent = Some(now);
         rtp::rewrite(buf, out_pt, marker, seq, ts, out.ssrc);
+        let mut end = hdr.payload_end.max(rtp::HEADER_LEN);
+        if end < len {
+            buf[0] &= !0x20; // the padding is not relayed
+        }
+        if let Some(s) = out_ep.srtp.as_mut() {
+            end = s.outbound.protect_rtp(buf, end).ok()?;
+        }
         out_ep.tx += 1;
         Some(Transmit {
             from: listener,
             from_port: out_ep.port,
             to,
-            range: 0..hdr.payload_end.max(rtp::HEADER_LEN),
+            range: 0..end,
         })
     }
 
-    /// An RTCP packet from `src` arrived on the RTCP port of endpoint `id`:
-    /// if it comes from the party (see [`Latch`]), relay it from the
-    /// partner's RTCP port to the partner's RTCP address. Returns the
-    /// partner and that address.
-    pub fn on_rtcp(&mut self, id: EndpointId, src: SocketAddr) -> Option<(EndpointId, SocketAddr)> {
+    /// For an SRTP party: the packet's length once authenticated and
+    /// decrypted (`None`: dropped). Others' packets pass as they are. The
+    /// source is checked first, so that a stranger's copy of a real packet
+    /// cannot use up its index before the real one arrives.
+    fn open_srtp(
+        &mut self,
+        id: EndpointId,
+        src: SocketAddr,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Option<usize> {
+        let ep = self.ep_mut(id)?;
+        let Some(s) = ep.srtp.as_mut() else {
+            return Some(len);
+        };
+        if !ep.latch.allowed_ip(src.ip()) {
+            ep.dropped += 1;
+            return None;
+        }
+        match s.inbound.unprotect_rtp(buf, len) {
+            Ok(n) => Some(n),
+            Err(_) => {
+                ep.rejected += 1;
+                None
+            }
+        }
+    }
+
+    /// An RTCP packet `buf[..len]` from `src` arrived on the RTCP port of
+    /// endpoint `id`: if it comes from the party (see [`Latch`]), relay it
+    /// from the partner's RTCP port to the partner's RTCP address,
+    /// decrypted and encrypted in place as the legs need (`buf` must have
+    /// [`SRTP_OVERHEAD`] bytes of room after it).
+    pub fn on_rtcp(
+        &mut self,
+        id: EndpointId,
+        src: SocketAddr,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Option<Transmit> {
+        let len = len.min(buf.len());
         let ep = self.ep_mut(id)?;
         if ep.latch.on_rtcp(src) == Verdict::Drop {
             ep.dropped += 1;
             return None;
         }
+        let len = match ep.srtp.as_mut().map(|s| s.inbound.unprotect_rtcp(buf, len)) {
+            None => len,
+            Some(Ok(n)) => n,
+            Some(Err(_)) => {
+                ep.rejected += 1;
+                return None;
+            }
+        };
         let to_id = ep.listener?;
-        let to = self.ep(to_id)?.latch.rtcp_target()?;
-        Some((to_id, to))
+        let out = self.ep_mut(to_id)?;
+        let to = out.latch.rtcp_target()?;
+        let end = match out.srtp.as_mut() {
+            Some(s) => s.outbound.protect_rtcp(buf, len).ok()?,
+            None => len,
+        };
+        Some(Transmit {
+            from: to_id,
+            from_port: out.port + 1,
+            to,
+            range: 0..end,
+        })
     }
 
     /// The endpoint open on `port`.
@@ -462,6 +592,8 @@ impl Engine {
     /// Returns whether a phase ran; then send [`Engine::generated`].
     pub fn on_tick(&mut self, now: Instant) -> bool {
         self.generated.clear();
+        self.sealed.clear();
+        self.sealed_bytes.clear();
         let due = *self.next_tick.get_or_insert(now);
         if now < due {
             return false;
@@ -555,6 +687,26 @@ impl Engine {
         let mut header = [0u8; rtp::HEADER_LEN];
         rtp::write_header(&mut header, ep.pt, marker, out.seq, out.ts, out.ssrc);
         ep.tx += 1;
+        if let Some(s) = ep.srtp.as_mut() {
+            let payload = frame_bytes(&self.cfg, frame);
+            let start = self.sealed_bytes.len();
+            let len = header.len() + payload.len();
+            self.sealed_bytes.extend_from_slice(&header);
+            self.sealed_bytes.extend_from_slice(payload);
+            self.sealed_bytes.resize(start + len + SRTP_OVERHEAD, 0);
+            match s.outbound.protect_rtp(&mut self.sealed_bytes[start..], len) {
+                Ok(n) => {
+                    self.sealed_bytes.truncate(start + n);
+                    self.sealed.push(Sealed {
+                        from: id,
+                        to,
+                        range: start..start + n,
+                    });
+                }
+                Err(_) => self.sealed_bytes.truncate(start),
+            }
+            return;
+        }
         self.generated.push(Generated {
             from: id,
             from_port: ep.port,
@@ -566,11 +718,19 @@ impl Engine {
 
     /// The bytes of a frame (empty for a prompt that is not configured).
     pub fn frame(&self, f: Frame) -> &[u8] {
-        let clip = match f.clip {
-            ClipRef::Music => Some(&self.cfg.music),
-            ClipRef::Prompt(p) => self.cfg.prompts.get(usize::from(p)),
-        };
-        clip.map_or(&[], |c| c.frame(f.codec, f.index as usize))
+        frame_bytes(&self.cfg, f)
+    }
+
+    /// The packets for SRTP parties generated by the last
+    /// [`Engine::on_tick`], whole and encrypted; their bytes are
+    /// [`Engine::sealed_bytes`]`[range]`.
+    pub fn sealed(&self) -> &[Sealed] {
+        &self.sealed
+    }
+
+    /// The bytes [`Sealed`] packets point into.
+    pub fn sealed_bytes(&self) -> &[u8] {
+        &self.sealed_bytes
     }
 
     fn check_idle(&mut self, now: Instant) {
@@ -597,6 +757,15 @@ impl Engine {
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
+}
+
+/// The bytes of a frame of the configured clips.
+fn frame_bytes(cfg: &Config, f: Frame) -> &[u8] {
+    let clip = match f.clip {
+        ClipRef::Music => Some(&cfg.music),
+        ClipRef::Prompt(p) => cfg.prompts.get(usize::from(p)),
+    };
+    clip.map_or(&[], |c| c.frame(f.codec, f.index as usize))
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@ pub mod dtmf;
 pub mod engine;
 pub mod g711;
 pub mod rtp;
+pub mod sdes;
 pub mod sdp;
+pub mod srtp;
 
 pub use clip::Clip;
 pub use codec::Codec;

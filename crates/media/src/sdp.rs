@@ -3,6 +3,7 @@
 //! payload type and direction. Lenient with real-world SDP (missing `t=`).
 
 use crate::codec::Codec;
+use crate::sdes::{self, Crypto};
 use std::fmt::Write;
 use std::net::IpAddr;
 
@@ -40,6 +41,24 @@ impl Direction {
     }
 }
 
+/// The transport profile of an audio stream (`m=` proto).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// `RTP/AVP` (keys in `a=crypto` make it best-effort SRTP).
+    Avp,
+    /// `RTP/SAVP`: SRTP only.
+    Savp,
+}
+
+impl Profile {
+    fn proto(self) -> &'static str {
+        match self {
+            Profile::Avp => "RTP/AVP",
+            Profile::Savp => "RTP/SAVP",
+        }
+    }
+}
+
 /// The first audio stream of a session description.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Audio {
@@ -53,6 +72,12 @@ pub struct Audio {
     pub telephone_event: Option<u8>,
     /// Direction.
     pub direction: Direction,
+    /// Transport profile.
+    pub profile: Profile,
+    /// The first `a=crypto` line with a suite and key SRTP can use.
+    pub crypto: Option<Crypto>,
+    /// Whether `a=crypto` lines were offered, usable or not.
+    pub offers_crypto: bool,
 }
 
 impl Audio {
@@ -97,7 +122,10 @@ pub fn parse_audio(body: &[u8]) -> Result<Audio, SdpError> {
                         .next()
                         .and_then(|p| p.split('/').next()?.parse().ok())
                         .ok_or(SdpError("bad m= port"))?;
-                    let _proto = parts.next();
+                    let profile = match parts.next() {
+                        Some(p) if p.to_ascii_uppercase().starts_with("RTP/SAVP") => Profile::Savp,
+                        _ => Profile::Avp,
+                    };
                     formats = parts.filter_map(|f| f.parse().ok()).collect();
                     audio = Some(Audio {
                         address: None,
@@ -105,6 +133,9 @@ pub fn parse_audio(body: &[u8]) -> Result<Audio, SdpError> {
                         codecs: vec![],
                         telephone_event: None,
                         direction: Direction::SendRecv,
+                        profile,
+                        crypto: None,
+                        offers_crypto: false,
                     });
                 }
             }
@@ -131,6 +162,15 @@ pub fn parse_audio(body: &[u8]) -> Result<Audio, SdpError> {
                 // one before any m= line is rare and not honoured yet).
                 if let (Some(d), Some(a)) = (dir, audio.as_mut().filter(|_| in_audio)) {
                     a.direction = d;
+                }
+                if let (Some(c), Some(a)) = (
+                    value.strip_prefix("crypto:"),
+                    audio.as_mut().filter(|_| in_audio),
+                ) {
+                    a.offers_crypto = true;
+                    if a.crypto.is_none() {
+                        a.crypto = sdes::parse(c).ok();
+                    }
                 }
                 if let Some(map) = value.strip_prefix("rtpmap:") {
                     if in_audio {
@@ -184,6 +224,10 @@ pub struct Offer<'a> {
     pub telephone_event: Option<u8>,
     /// Direction.
     pub direction: Direction,
+    /// Transport profile.
+    pub profile: Profile,
+    /// Our key, if the stream is SRTP.
+    pub crypto: Option<&'a Crypto>,
 }
 
 /// Writes a session description with one audio stream.
@@ -195,8 +239,13 @@ pub fn write(o: &Offer) -> String {
     let mut s = String::with_capacity(256);
     let _ = write!(
         s,
-        "v=0\r\no=parkline {} {} IN {ip} {}\r\ns=parkline\r\nc=IN {ip} {}\r\nt=0 0\r\nm=audio {} RTP/AVP",
-        o.session_id, o.version, o.address, o.address, o.port
+        "v=0\r\no=parkline {} {} IN {ip} {}\r\ns=parkline\r\nc=IN {ip} {}\r\nt=0 0\r\nm=audio {} {}",
+        o.session_id,
+        o.version,
+        o.address,
+        o.address,
+        o.port,
+        o.profile.proto()
     );
     for (_, pt) in o.codecs {
         let _ = write!(s, " {pt}");
@@ -215,6 +264,9 @@ pub fn write(o: &Offer) -> String {
         );
     }
     let _ = write!(s, "a=ptime:20\r\na={}\r\n", o.direction.attr());
+    if let Some(c) = o.crypto {
+        let _ = write!(s, "a=crypto:{}\r\n", c.value());
+    }
     s
 }
 
@@ -267,11 +319,44 @@ mod tests {
             codecs: &codecs,
             telephone_event: Some(101),
             direction: Direction::RecvOnly,
+            profile: Profile::Avp,
+            crypto: None,
         });
         let a = parse_audio(text.as_bytes()).unwrap();
         assert_eq!(a.port, 20002);
         assert_eq!(a.codecs, codecs.to_vec());
         assert_eq!(a.direction, Direction::RecvOnly);
         assert_eq!(a.telephone_event, Some(101));
+        assert_eq!((a.profile, a.crypto.is_none()), (Profile::Avp, true));
+    }
+
+    #[test]
+    fn srtp_profile_and_keys() {
+        let line = "a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:WnD7c1ksDGs+dIefCEo8omPg4uO8DYIinNGL5yxQ\r\n";
+        let savp = format!(
+            "{}a=crypto:1 AEAD_AES_256_GCM inline:x\r\n{line}",
+            BARESIP.replace("RTP/AVP", "RTP/SAVP")
+        );
+        let a = parse_audio(savp.as_bytes()).unwrap();
+        assert_eq!(a.profile, Profile::Savp);
+        assert!(a.offers_crypto);
+        let c = a.crypto.clone().expect("the usable line");
+        assert_eq!(c.tag, 2);
+        let text = write(&Offer {
+            session_id: 1,
+            version: 1,
+            address: "127.0.0.1".parse().unwrap(),
+            port: 20000,
+            codecs: &[(Codec::Pcmu, 0)],
+            telephone_event: None,
+            direction: Direction::SendRecv,
+            profile: Profile::Savp,
+            crypto: Some(&c),
+        });
+        assert!(text.contains("m=audio 20000 RTP/SAVP 0\r\n"), "{text}");
+        assert_eq!(parse_audio(text.as_bytes()).unwrap().crypto, Some(c));
+        let unusable = BARESIP.to_string() + "a=crypto:1 F8_128_HMAC_SHA1_80 inline:x\r\n";
+        let a = parse_audio(unusable.as_bytes()).unwrap();
+        assert!(a.offers_crypto && a.crypto.is_none());
     }
 }

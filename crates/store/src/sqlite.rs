@@ -3,8 +3,8 @@
 use crate::migrations::MIGRATIONS;
 use crate::{source_of, ConfigKeys, Result, Store, StoreError};
 use accounts::{
-    Binding, CallRecord, Destinations, Did, Extension, OutboundLimits, Outcome, ParkedCall, Tenant,
-    Trunk, TrunkAuth,
+    Binding, CallRecord, Destinations, Did, Extension, OutboundLimits, Outcome, ParkedCall,
+    SrtpPolicy, Tenant, Trunk, TrunkAuth,
 };
 
 /// A stored prefix list (comma-separated) as a list.
@@ -118,15 +118,16 @@ impl Store for SqliteStore {
         self.conn.execute(
             "INSERT INTO tenants (name, domain, park_prefix, release_prefix, park_timeout_s,
                 park_comeback_ring_s, park_code_length, park_fallback, source, max_outbound_calls,
-                max_outbound_calls_per_minute, outbound_allow, outbound_deny)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                max_outbound_calls_per_minute, outbound_allow, outbound_deny, srtp)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
              ON CONFLICT(name) DO UPDATE SET domain = excluded.domain, park_prefix = excluded.park_prefix,
                 release_prefix = excluded.release_prefix, park_timeout_s = excluded.park_timeout_s,
                 park_comeback_ring_s = excluded.park_comeback_ring_s,
                 park_code_length = excluded.park_code_length, park_fallback = excluded.park_fallback,
                 source = excluded.source, max_outbound_calls = excluded.max_outbound_calls,
                 max_outbound_calls_per_minute = excluded.max_outbound_calls_per_minute,
-                outbound_allow = excluded.outbound_allow, outbound_deny = excluded.outbound_deny",
+                outbound_allow = excluded.outbound_allow, outbound_deny = excluded.outbound_deny,
+                srtp = excluded.srtp",
             params![
                 t.name,
                 t.domain,
@@ -140,7 +141,8 @@ impl Store for SqliteStore {
                 t.outbound.max_calls,
                 t.outbound.max_calls_per_minute,
                 t.destinations.allow.join(","),
-                t.destinations.deny.join(",")
+                t.destinations.deny.join(","),
+                t.srtp.map(SrtpPolicy::as_str)
             ],
         )?;
         Ok(())
@@ -262,7 +264,7 @@ impl Store for SqliteStore {
         let mut stmt = self.conn.prepare(
             "SELECT name, domain, park_prefix, release_prefix, park_timeout_s, park_comeback_ring_s,
                 park_code_length, park_fallback, source, max_outbound_calls,
-                max_outbound_calls_per_minute, outbound_allow, outbound_deny
+                max_outbound_calls_per_minute, outbound_allow, outbound_deny, srtp
              FROM tenants ORDER BY name",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -284,6 +286,9 @@ impl Store for SqliteStore {
                     allow: prefixes(&r.get::<_, String>(11)?),
                     deny: prefixes(&r.get::<_, String>(12)?),
                 },
+                srtp: r
+                    .get::<_, Option<String>>(13)?
+                    .and_then(|w| SrtpPolicy::parse(&w)),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

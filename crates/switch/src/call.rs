@@ -3,6 +3,7 @@
 //! and RTP port on the switch. While ringing, B is a set of forks (one per
 //! registered contact); the first to answer becomes B.
 
+use crate::media_security::LegSecurity;
 use crate::peer::Peer;
 use accounts::CallRecord;
 use bytes::Bytes;
@@ -54,6 +55,8 @@ pub struct Leg {
     pub identity: (String, String),
     /// When this party last put the other on hold.
     pub held_at: Option<Instant>,
+    /// SRTP or plain RTP with this party.
+    pub security: LegSecurity,
 }
 
 /// One outgoing INVITE while ringing.
@@ -70,6 +73,8 @@ pub struct Fork {
     /// Whether `invite` carries the trunk's credentials (a challenge is
     /// answered once).
     pub authenticated: bool,
+    /// The media protection `invite` offered.
+    pub security: LegSecurity,
 }
 
 /// Where a call is in its life.
@@ -160,6 +165,16 @@ impl Call {
         match side {
             Side::A => &mut self.a,
             Side::B => &mut self.b,
+        }
+    }
+
+    /// Notes SRTP among the features once a leg uses it.
+    pub fn note_security(&mut self) {
+        if [&self.a, &self.b]
+            .iter()
+            .any(|l| l.security.engine_keys().is_some())
+        {
+            self.features.insert("srtp");
         }
     }
 

@@ -55,6 +55,14 @@ pub struct SwitchConfig {
     pub session_expires: Duration,
     /// Shortest session interval accepted (Min-SE; 422 below).
     pub min_se: Duration,
+    /// The switch's SIP-over-TLS address, if it listens for TLS (Via,
+    /// Contact towards phones on TLS).
+    pub local_tls: Option<std::net::SocketAddr>,
+    /// SRTP for tenants that set none of their own.
+    pub srtp: accounts::SrtpPolicy,
+    /// Seed of the SRTP master keys the switch makes (random per process;
+    /// see `KeyMint`).
+    pub srtp_seed: [u8; 32],
 }
 
 impl Default for SwitchConfig {
@@ -83,6 +91,9 @@ impl Default for SwitchConfig {
             no_answer_timeout: Duration::from_secs(30),
             session_expires: Duration::from_secs(1800),
             min_se: Duration::from_secs(90),
+            local_tls: None,
+            srtp: accounts::SrtpPolicy::Optional,
+            srtp_seed: [0; 32],
         }
     }
 }

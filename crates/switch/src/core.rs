@@ -15,7 +15,6 @@ use crate::config::SwitchConfig;
 use crate::ids::Ids;
 use crate::output::Output;
 use crate::peer::Peer;
-use crate::peer::Transport;
 use crate::ports::Ports;
 use crate::registrar::Registrar;
 use crate::respond;
@@ -88,7 +87,14 @@ pub struct Switch {
     calls: CallTable,
     ports: Ports,
     ids: Ids,
-    tcp_peers: HashMap<SocketAddr, Peer>,
+    /// The connection (TCP or TLS) each stream peer's address last used,
+    /// so requests to a phone go back over its connection.
+    stream_peers: HashMap<SocketAddr, Peer>,
+    /// The address of each connection in `stream_peers`, by connection id
+    /// (to forget it when the connection closes).
+    stream_addrs: HashMap<u64, SocketAddr>,
+    /// The switch's SRTP keys.
+    keys: crate::media_security::KeyMint,
     /// Live server transactions per source IP.
     per_source: HashMap<std::net::IpAddr, usize>,
     timed_out: Vec<sip::transaction::ClientKey>,
@@ -119,6 +125,7 @@ impl Switch {
             cfg.nonce_seed ^ 0x9E37_79B9_7F4A_7C15,
         );
         let ids = Ids::new(&cfg.secret, cfg.nonce_seed);
+        let cfg_srtp_seed = cfg.srtp_seed;
         Switch {
             layer: Layer::new(cfg.timers),
             caps: Capabilities {
@@ -137,7 +144,9 @@ impl Switch {
             calls: CallTable::default(),
             ports,
             ids,
-            tcp_peers: HashMap::new(),
+            stream_peers: HashMap::new(),
+            stream_addrs: HashMap::new(),
+            keys: crate::media_security::KeyMint::new(cfg_srtp_seed),
             per_source: HashMap::new(),
             timed_out: Vec::new(),
             retrieve_failures: crate::rate_limit::RateLimit::new(10, 60, 100_000),
@@ -228,6 +237,20 @@ impl Switch {
         }
     }
 
+    /// A TCP or TLS connection closed: requests to its peer go over UDP
+    /// (or a new connection of the peer's) from now on.
+    pub fn handle_connection_closed(&mut self, id: u64) {
+        if let Some(addr) = self.stream_addrs.remove(&id) {
+            if self
+                .stream_peers
+                .get(&addr)
+                .is_some_and(|p| p.transport.connection() == Some(id))
+            {
+                self.stream_peers.remove(&addr);
+            }
+        }
+    }
+
     /// A message that could not be parsed: answer requests statelessly
     /// (400/505/513) when they carry a usable Via, drop anything else.
     pub fn handle_parse_error(&mut self, peer: Peer, err: ParseError) {
@@ -270,8 +293,9 @@ impl Switch {
 
     fn handle_request(&mut self, now: Now, peer: Peer, mut req: Request) {
         self.stats.requests += 1;
-        if let Transport::Tcp(_) = peer.transport {
-            self.tcp_peers.insert(peer.addr, peer);
+        if let Some(id) = peer.transport.connection() {
+            self.stream_peers.insert(peer.addr, peer);
+            self.stream_addrs.insert(id, peer.addr);
         }
         if let Err(rej) = check_structure(&req) {
             debug!(%peer, status = rej.status, reason = rej.reason, "malformed request");

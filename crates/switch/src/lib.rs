@@ -13,6 +13,7 @@ mod core;
 mod deadlines;
 mod guessing;
 mod ids;
+mod media_security;
 mod outbound;
 mod parking;
 mod ports;

@@ -53,6 +53,9 @@ pub enum MediaCommand {
         pt: u8,
         /// telephone-event payload type.
         telephone_event: Option<u8>,
+        /// SRTP keys, when the leg is encrypted (boxed: keys are large and
+        /// most legs are plain).
+        srtp: Option<Box<media::engine::SrtpKeys>>,
     },
     /// Relay each endpoint's input to the other.
     Bridge(u16, u16),

@@ -10,6 +10,27 @@ pub enum Transport {
     Udp,
     /// A TCP connection, by the shell's connection id.
     Tcp(u64),
+    /// A TLS connection (over TCP), by the shell's connection id.
+    Tls(u64),
+}
+
+impl Transport {
+    /// The shell's id of the connection, for a connection.
+    pub fn connection(self) -> Option<u64> {
+        match self {
+            Transport::Udp => None,
+            Transport::Tcp(id) | Transport::Tls(id) => Some(id),
+        }
+    }
+
+    /// The transport's name in a `Via` (RFC 3261 §18).
+    pub fn via_name(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp(_) => "TCP",
+            Transport::Tls(_) => "TLS",
+        }
+    }
 }
 
 /// A remote peer: transport flow and address.
@@ -24,7 +45,7 @@ pub struct Peer {
 impl Peer {
     /// Whether the transport is reliable (no retransmissions).
     pub fn is_reliable(&self) -> bool {
-        matches!(self.transport, Transport::Tcp(_))
+        self.transport.connection().is_some()
     }
 }
 
@@ -33,6 +54,7 @@ impl fmt::Display for Peer {
         match self.transport {
             Transport::Udp => write!(f, "udp:{}", self.addr),
             Transport::Tcp(_) => write!(f, "tcp:{}", self.addr),
+            Transport::Tls(_) => write!(f, "tls:{}", self.addr),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Socket IO: UDP readers and TCP connections feeding the core's event queue.
+//! Socket IO: UDP readers and TCP and TLS connections feeding the core's event queue.
 
 pub mod tcp;
+pub mod tls;
 pub mod udp;

@@ -1,6 +1,7 @@
-//! TCP: an accept loop with connection caps; per connection a reader that
-//! frames messages incrementally ([`sip::framer::Framer`]) under two
-//! timeouts, and a writer fed by the core.
+//! TCP and TLS: an accept loop with connection caps; per connection (after
+//! the TLS handshake, for a `tls:` listener) a reader that frames messages
+//! incrementally ([`sip::framer::Framer`]) under two timeouts, and a writer
+//! fed by the core.
 //!
 //! - At most [`TcpLimits::max_connections`] connections, and at most
 //!   [`TcpLimits::max_per_ip`] from one IP: one host cannot take them all.
@@ -9,6 +10,7 @@
 //! - A connection the core has not marked trusted (an authenticated
 //!   request or a dialog came over it) is closed after
 //!   [`TcpLimits::idle_timeout`] without a message.
+//! - A TLS handshake must end within [`TcpLimits::message_timeout`].
 
 use crate::shell::Event;
 use bytes::{Bytes, BytesMut};
@@ -18,10 +20,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use switch::{Peer, Transport};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedReadHalf;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
 use tracing::{debug, warn};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -85,8 +87,14 @@ pub struct Connection {
     pub trusted: Arc<AtomicBool>,
 }
 
-/// Accepts connections until the event queue closes.
-pub async fn accept_loop(listener: TcpListener, events: mpsc::Sender<Event>, limits: TcpLimits) {
+/// Accepts connections until the event queue closes; with `tls`, each
+/// connection is TLS.
+pub async fn accept_loop(
+    listener: TcpListener,
+    events: mpsc::Sender<Event>,
+    limits: TcpLimits,
+    tls: Option<TlsAcceptor>,
+) {
     let open = Arc::new(Mutex::new(OpenCounts::default()));
     let mut refused = 0u64;
     let mut last_log: Option<Instant> = None;
@@ -114,35 +122,31 @@ pub async fn accept_loop(listener: TcpListener, events: mpsc::Sender<Event>, lim
             continue;
         }
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let peer = Peer {
-            transport: Transport::Tcp(id),
-            addr,
-        };
-        let (tx, rx) = mpsc::channel::<Bytes>(256);
-        let trusted = Arc::new(AtomicBool::new(false));
-        let conn = Connection {
-            writer: tx,
-            trusted: trusted.clone(),
-        };
-        if events.send(Event::TcpOpen(id, conn)).await.is_err() {
-            return;
-        }
-        let (events, open) = (events.clone(), open.clone());
+        let (events, open, tls) = (events.clone(), open.clone(), tls.clone());
         tokio::spawn(async move {
-            let (mut rd, writer) = serve(stream, peer, rx, &events, limits, &trusted).await;
-            // The core drops its sender on TcpClosed; the writer then sends
-            // what is queued (say, a 513 for the message that ended it),
-            // shuts its side down and stops. Reading on until the peer closes
-            // too (briefly) keeps the kernel from answering unread bytes
-            // with a reset that would discard that last response.
-            let _ = events.send(Event::TcpClosed(id)).await;
-            let _ = tokio::time::timeout(FLUSH_ON_CLOSE, async {
-                let _ = writer.await;
-                let mut sink = [0u8; 4096];
-                while matches!(rd.read(&mut sink).await, Ok(n) if n > 0) {}
-            })
-            .await;
-            drop(rd);
+            match tls {
+                None => {
+                    let peer = Peer {
+                        transport: Transport::Tcp(id),
+                        addr,
+                    };
+                    run_connection(stream, peer, &events, limits).await;
+                }
+                Some(acceptor) => {
+                    let handshake = acceptor.accept(stream);
+                    match tokio::time::timeout(limits.message_timeout, handshake).await {
+                        Ok(Ok(tls_stream)) => {
+                            let peer = Peer {
+                                transport: Transport::Tls(id),
+                                addr,
+                            };
+                            run_connection(tls_stream, peer, &events, limits).await;
+                        }
+                        Ok(Err(e)) => debug!(%addr, "tls handshake failed: {e}"),
+                        Err(_) => debug!(%addr, "tls handshake timed out"),
+                    }
+                }
+            }
             if let Ok(mut o) = open.lock() {
                 o.close(addr.ip());
             }
@@ -150,17 +154,53 @@ pub async fn accept_loop(listener: TcpListener, events: mpsc::Sender<Event>, lim
     }
 }
 
+/// One connection from its opening to its close: registers it with the
+/// core, reads until it ends, and lets its writer finish.
+async fn run_connection<S>(stream: S, peer: Peer, events: &mpsc::Sender<Event>, limits: TcpLimits)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let Some(id) = peer.transport.connection() else {
+        return;
+    };
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    let trusted = Arc::new(AtomicBool::new(false));
+    let conn = Connection {
+        writer: tx,
+        trusted: trusted.clone(),
+    };
+    if events.send(Event::TcpOpen(id, conn)).await.is_err() {
+        return;
+    }
+    let (mut rd, writer) = serve(stream, peer, rx, events, limits, &trusted).await;
+    // The core drops its sender on TcpClosed; the writer then sends what is
+    // queued (say, a 513 for the message that ended it), shuts its side
+    // down and stops. Reading on until the peer closes too (briefly) keeps
+    // the kernel from answering unread bytes with a reset that would
+    // discard that last response.
+    let _ = events.send(Event::TcpClosed(id)).await;
+    let _ = tokio::time::timeout(FLUSH_ON_CLOSE, async {
+        let _ = writer.await;
+        let mut sink = [0u8; 4096];
+        while matches!(rd.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
+}
+
 /// Reads until the connection ends; returns its read half and its writer
 /// task, still running.
-async fn serve(
-    stream: TcpStream,
+async fn serve<S>(
+    stream: S,
     peer: Peer,
     mut outgoing: mpsc::Receiver<Bytes>,
     events: &mpsc::Sender<Event>,
     limits: TcpLimits,
     trusted: &AtomicBool,
-) -> (OwnedReadHalf, tokio::task::JoinHandle<()>) {
-    let (mut rd, mut wr) = stream.into_split();
+) -> (ReadHalf<S>, tokio::task::JoinHandle<()>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let writer = tokio::spawn(async move {
         while let Some(b) = outgoing.recv().await {
             if wr.write_all(&b).await.is_err() {
@@ -207,7 +247,7 @@ async fn serve(
 }
 
 /// Reads what is there; false at the end of the stream or on an error.
-async fn read_some(rd: &mut OwnedReadHalf, buf: &mut BytesMut) -> bool {
+async fn read_some<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut BytesMut) -> bool {
     matches!(rd.read_buf(buf).await, Ok(n) if n > 0)
 }
 

@@ -43,3 +43,16 @@ pub struct Generated {
     /// The payload.
     pub frame: Frame,
 }
+
+/// A generated packet for an SRTP party, encrypted whole (the frame cannot
+/// be shared: each party's keystream differs): send bytes `range` of
+/// [`super::Engine::sealed_bytes`] from endpoint `from` to `to`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sealed {
+    /// Endpoint to send from.
+    pub from: EndpointId,
+    /// Destination.
+    pub to: SocketAddr,
+    /// Its bytes.
+    pub range: std::ops::Range<usize>,
+}

@@ -80,7 +80,7 @@ impl Latch {
     }
 
     /// Whether a packet from `ip` may come from this party at all.
-    fn allowed_ip(&self, ip: IpAddr) -> bool {
+    pub fn allowed_ip(&self, ip: IpAddr) -> bool {
         self.sdp.is_some_and(|a| a.ip() == ip) || self.signalling == Some(ip)
     }
 

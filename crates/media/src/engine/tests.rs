@@ -70,12 +70,14 @@ fn relay_rewrites_ssrc_and_keeps_continuity_across_source_changes() {
     e.configure(b, addr("127.0.0.1:5000"), None, Codec::Pcmu, 0, None);
     e.bridge(a, b);
     let mut p = packet(0, 100, 8000, 7, 0x55);
-    let t = e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p).unwrap();
+    let t = e
+        .on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
+        .unwrap();
     assert_eq!((t.from_port, t.to), (20002, addr("127.0.0.1:5000")));
     let h1 = rtp::parse(&p).unwrap();
     assert_ne!(h1.ssrc, 7, "the switch's own SSRC towards B");
     let mut p = packet(0, 101, 8160, 7, 0x55);
-    e.on_rtp(t0 + TICK, a, addr("127.0.0.1:4000"), &mut p)
+    e.on_rtp(t0 + TICK, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
         .unwrap();
     let h2 = rtp::parse(&p).unwrap();
     assert_eq!(
@@ -98,7 +100,7 @@ fn relay_rewrites_ssrc_and_keeps_continuity_across_source_changes() {
     assert!(!m.marker, "the marker was on the first music packet");
     let mut p = packet(0, 102, 8320, 7, 0x55);
     assert!(
-        e.on_rtp(t0 + TICK * 2, a, addr("127.0.0.1:4000"), &mut p)
+        e.on_rtp(t0 + TICK * 2, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
             .is_none(),
         "A is not relayed while B hears music"
     );
@@ -106,8 +108,14 @@ fn relay_rewrites_ssrc_and_keeps_continuity_across_source_changes() {
     // Resume.
     e.bridge(a, b);
     let mut p = packet(0, 500, 99_999, 7, 0x55);
-    e.on_rtp(t0 + TICK * 11, a, addr("127.0.0.1:4000"), &mut p)
-        .unwrap();
+    e.on_rtp(
+        t0 + TICK * 11,
+        a,
+        addr("127.0.0.1:4000"),
+        &mut p,
+        usize::MAX,
+    )
+    .unwrap();
     let r = rtp::parse(&p).unwrap();
     assert_eq!(r.seq, m.seq.wrapping_add(1));
     assert_eq!(
@@ -129,7 +137,8 @@ fn transcodes_between_laws_in_place() {
     e.bridge(a, b);
     let code = crate::g711::linear_to_ulaw(1234);
     let mut p = packet(0, 1, 1, 1, code);
-    e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p).unwrap();
+    e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
+        .unwrap();
     let h = rtp::parse(&p).unwrap();
     assert_eq!(h.pt, 8);
     let back = crate::g711::alaw_to_linear(p[12]) as i32;
@@ -149,7 +158,8 @@ fn dtmf_detected_and_mapped_to_the_partner_payload_type() {
         let mut p = packet(101, 1, 777, 1, 0);
         p[12..16].copy_from_slice(&[7, 10, 0, 160]);
         p.truncate(16);
-        e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p).unwrap();
+        e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
+            .unwrap();
         assert_eq!(rtp::parse(&p).unwrap().pt, 96);
     }
     assert_eq!(e.poll_event(), Some(Event::Dtmf(a, '7')));
@@ -199,7 +209,9 @@ fn idle_only_when_watched_and_close_frees() {
     e.close(b);
     assert_eq!(e.open_count(), 0);
     let mut p = packet(0, 1, 1, 1, 0);
-    assert!(e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p).is_none());
+    assert!(e
+        .on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
+        .is_none());
 }
 
 #[test]
@@ -212,15 +224,19 @@ fn latched_source_only() {
     e.bridge(a, b);
     let mut p = packet(0, 1, 1, 1, 0);
     assert!(
-        e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p).is_none(),
+        e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
+            .is_none(),
         "nothing is accepted before the party's SDP is known"
     );
     e.configure(a, addr("127.0.0.1:4000"), None, Codec::Pcmu, 0, None);
     let mut p = packet(0, 1, 1, 1, 0);
-    assert!(e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p).is_some());
+    assert!(e
+        .on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
+        .is_some());
     let mut p = packet(0, 2, 161, 2, 0);
     assert!(
-        e.on_rtp(t0, a, addr("127.0.0.1:4999"), &mut p).is_none(),
+        e.on_rtp(t0, a, addr("127.0.0.1:4999"), &mut p, usize::MAX)
+            .is_none(),
         "a second stream from another port is ignored"
     );
 }
@@ -355,23 +371,32 @@ fn a_stranger_spraying_rtp_is_neither_heard_nor_sent_to() {
     for (i, port) in [(a, 20000u16), (b, 20002)] {
         let mut p = packet(0, 1, 160, 99, 0x11);
         assert!(
-            e.on_rtp(t0, i, addr("127.0.0.66:7000"), &mut p).is_none(),
+            e.on_rtp(t0, i, addr("127.0.0.66:7000"), &mut p, usize::MAX)
+                .is_none(),
             "{port}"
         );
     }
     assert_eq!(e.counters(a).dropped, 1);
     // The real parties latch and hear each other, at their own addresses.
     let mut p = packet(0, 100, 8000, 7, 0x55);
-    let t = e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p).unwrap();
+    let t = e
+        .on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
+        .unwrap();
     assert_eq!(t.to, addr("127.0.0.1:5000"));
     let mut p = packet(0, 300, 8000, 8, 0x66);
-    let t = e.on_rtp(t0, b, addr("127.0.0.1:5000"), &mut p).unwrap();
+    let t = e
+        .on_rtp(t0, b, addr("127.0.0.1:5000"), &mut p, usize::MAX)
+        .unwrap();
     assert_eq!(t.to, addr("127.0.0.1:4000"));
     // The stranger keeps spraying, even with the parties' SSRCs: nothing.
     let mut p = packet(0, 101, 8160, 7, 0x11);
-    assert!(e.on_rtp(t0, a, addr("127.0.0.66:4000"), &mut p).is_none());
+    assert!(e
+        .on_rtp(t0, a, addr("127.0.0.66:4000"), &mut p, usize::MAX)
+        .is_none());
     let mut p = packet(0, 101, 8160, 7, 0x55);
-    let t = e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p).unwrap();
+    let t = e
+        .on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
+        .unwrap();
     assert_eq!(t.to, addr("127.0.0.1:5000"), "still sent to the real party");
 }
 
@@ -383,10 +408,118 @@ fn forged_rtcp_is_not_relayed() {
     e.configure(a, addr("127.0.0.1:4000"), None, Codec::Pcmu, 0, None);
     e.configure(b, addr("127.0.0.2:5000"), None, Codec::Pcmu, 0, None);
     e.bridge(a, b);
-    assert_eq!(e.on_rtcp(a, addr("127.0.0.66:4001")), None);
-    assert_eq!(
-        e.on_rtcp(a, addr("127.0.0.1:4001")),
-        Some((b, addr("127.0.0.2:5001")))
-    );
+    let mut rr = [
+        0x81, 201, 0, 1, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    assert_eq!(e.on_rtcp(a, addr("127.0.0.66:4001"), &mut rr, 8), None);
+    let t = e.on_rtcp(a, addr("127.0.0.1:4001"), &mut rr, 8).unwrap();
+    assert_eq!((t.from, t.to, t.range), (b, addr("127.0.0.2:5001"), 0..8));
     assert_eq!(e.counters(a).dropped, 1);
+}
+
+fn keys(theirs: u8, ours: u8) -> SrtpKeys {
+    SrtpKeys {
+        suite: Suite::AesCm128HmacSha1_80,
+        theirs: MasterKey::from_bytes(&[theirs; 30]),
+        ours: MasterKey::from_bytes(&[ours; 30]),
+    }
+}
+
+#[test]
+fn bridges_an_srtp_party_with_a_plain_one() {
+    let mut e = engine();
+    let t0 = Instant::now();
+    let a = e.open(20000);
+    let b = e.open(20002);
+    e.configure(a, addr("127.0.0.1:4000"), None, Codec::Pcmu, 0, None);
+    e.configure(b, addr("127.0.0.1:5000"), None, Codec::Pcma, 8, None);
+    e.secure(a, Some(keys(1, 2)));
+    e.bridge(a, b);
+    // The SRTP phone encrypts with its key: B hears it plain (transcoded).
+    let mut phone =
+        srtp::Context::new(Suite::AesCm128HmacSha1_80, &MasterKey::from_bytes(&[1; 30]));
+    let mut p = packet(0, 10, 1600, 7, 0xFF);
+    p.resize(200, 0);
+    let n = phone.protect_rtp(&mut p, 172).unwrap();
+    let t = e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, n).unwrap();
+    assert_eq!((t.to, t.range.len()), (addr("127.0.0.1:5000"), 172));
+    let h = rtp::parse(&p[t.range.clone()]).unwrap();
+    assert_eq!(h.pt, 8);
+    assert_eq!(
+        p[12], e.tables.ulaw_to_alaw[0xFF],
+        "decrypted, then transcoded"
+    );
+    // A forged or replayed packet from the phone's address goes nowhere.
+    let mut forged = packet(0, 11, 1760, 7, 0xFF);
+    forged.resize(200, 0);
+    assert!(e
+        .on_rtp(t0, a, addr("127.0.0.1:4000"), &mut forged, 182)
+        .is_none());
+    assert_eq!(e.counters(a).rejected, 1);
+    // B speaks plain; the SRTP phone gets it under our key.
+    let mut p = packet(8, 50, 800, 9, 0x2A);
+    p.resize(200, 0);
+    let t = e
+        .on_rtp(t0, b, addr("127.0.0.1:5000"), &mut p, 172)
+        .unwrap();
+    assert_eq!((t.to, t.range.len()), (addr("127.0.0.1:4000"), 182));
+    let mut ours = srtp::Context::new(Suite::AesCm128HmacSha1_80, &MasterKey::from_bytes(&[2; 30]));
+    assert_eq!(ours.unprotect_rtp(&mut p, 182), Ok(172));
+    assert_eq!(p[12], e.tables.alaw_to_ulaw[0x2A]);
+    assert!(e.counters(a).secure && !e.counters(b).secure);
+}
+
+#[test]
+fn music_to_an_srtp_party_is_sealed_per_party() {
+    let mut e = engine();
+    let t0 = Instant::now();
+    listeners(&mut e, 2);
+    e.secure(1, Some(keys(1, 3)));
+    assert!(e.on_tick(t0), "phase 0: both parties");
+    let sent = e.generated().to_vec();
+    assert_eq!(sent.len(), 1, "the plain party shares the frame");
+    let sealed = e.sealed().to_vec();
+    assert_eq!(sealed.len(), 1);
+    let mut bytes = e.sealed_bytes()[sealed[0].range.clone()].to_vec();
+    assert_eq!(bytes.len(), 172 + 10);
+    let mut ours = srtp::Context::new(Suite::AesCm128HmacSha1_80, &MasterKey::from_bytes(&[3; 30]));
+    assert_eq!(ours.unprotect_rtp(&mut bytes, 182), Ok(172));
+    assert_eq!(
+        &bytes[12..172],
+        e.frame(sent[0].frame),
+        "the same music, decrypted"
+    );
+    // The same keys again keep the stream.
+    e.secure(1, Some(keys(1, 3)));
+    assert!(e.on_tick(t0 + TICK));
+    let mut next = e.sealed_bytes()[e.sealed()[0].range.clone()].to_vec();
+    assert_eq!(ours.unprotect_rtp(&mut next, 182), Ok(172));
+}
+
+#[test]
+fn srtcp_is_opened_and_sealed_between_legs() {
+    let mut e = engine();
+    let a = e.open(20000);
+    let b = e.open(20002);
+    e.configure(a, addr("127.0.0.1:4000"), None, Codec::Pcmu, 0, None);
+    e.configure(b, addr("127.0.0.2:5000"), None, Codec::Pcmu, 0, None);
+    e.secure(a, Some(keys(4, 5)));
+    e.secure(b, Some(keys(6, 7)));
+    e.bridge(a, b);
+    let mut phone =
+        srtp::Context::new(Suite::AesCm128HmacSha1_80, &MasterKey::from_bytes(&[4; 30]));
+    let mut rr = [0u8; 64];
+    rr[..8].copy_from_slice(&[0x80, 201, 0, 1, 0, 0, 0, 7]);
+    let n = phone.protect_rtcp(&mut rr, 8).unwrap();
+    let t = e.on_rtcp(a, addr("127.0.0.1:4001"), &mut rr, n).unwrap();
+    assert_eq!(t.to, addr("127.0.0.2:5001"));
+    let mut ours = srtp::Context::new(Suite::AesCm128HmacSha1_80, &MasterKey::from_bytes(&[7; 30]));
+    let len = t.range.len();
+    assert_eq!(ours.unprotect_rtcp(&mut rr, len), Ok(8));
+    assert_eq!(&rr[..8], &[0x80, 201, 0, 1, 0, 0, 0, 7]);
+    let mut junk = [0x80u8; 40];
+    assert!(e
+        .on_rtcp(a, addr("127.0.0.1:4001"), &mut junk, 30)
+        .is_none());
+    assert_eq!(e.counters(a).rejected, 1);
 }

@@ -98,7 +98,7 @@ impl Switch {
     pub(super) fn trunk_of(&self, peer: Peer) -> Option<accounts::Trunk> {
         match peer.transport {
             Transport::Udp => self.dir.trunk_by_address(&peer.addr.to_string()).cloned(),
-            Transport::Tcp(_) => None,
+            Transport::Tcp(_) | Transport::Tls(_) => None,
         }
     }
 

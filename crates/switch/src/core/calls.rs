@@ -9,6 +9,7 @@ use super::Switch;
 use crate::authorize::{self, CallRequest, Caller, Decision, Route};
 use crate::call::{Call, CallId, Fork, Leg, Phase, Side};
 use crate::deadlines::Deadlines;
+use crate::media_security::LegSecurity;
 use crate::output::{MediaCommand, Output, StoreOp};
 use crate::peer::{Peer, Transport};
 use crate::respond;
@@ -99,6 +100,8 @@ pub(super) struct OutgoingInvite<'a> {
     pub to: String,
     pub max_forwards: u32,
     pub body: Bytes,
+    /// The media protection `body` offers.
+    pub security: LegSecurity,
 }
 
 /// The codec the caller gets: the callee's if the caller offered it (no
@@ -122,6 +125,7 @@ pub(super) struct NewCall {
     caller: Caller,
     caller_id: String,
     offer: Audio,
+    a_security: LegSecurity,
     route: Route,
     pa: u16,
     pb: u16,
@@ -151,27 +155,38 @@ pub(super) fn outcome_for(status: u16) -> Outcome {
 
 impl Switch {
     pub(super) fn via(&mut self, peer: Peer) -> String {
-        let transport = if peer.is_reliable() { "TCP" } else { "UDP" };
         format!(
-            "SIP/2.0/{transport} {};branch={};rport",
-            self.cfg.local_sip,
+            "SIP/2.0/{} {};branch={};rport",
+            peer.transport.via_name(),
+            self.local_address(peer),
             self.ids.branch()
         )
     }
 
-    pub(super) fn contact(&self, peer: Peer) -> String {
+    /// The switch's SIP address as a peer on `peer`'s transport sees it.
+    fn local_address(&self, peer: Peer) -> SocketAddr {
         match peer.transport {
-            Transport::Udp => format!("<sip:parkline@{}>", self.cfg.local_sip),
-            Transport::Tcp(_) => format!("<sip:parkline@{};transport=tcp>", self.cfg.local_sip),
+            Transport::Tls(_) => self.cfg.local_tls.unwrap_or(self.cfg.local_sip),
+            Transport::Udp | Transport::Tcp(_) => self.cfg.local_sip,
         }
     }
 
-    /// The live peer for a binding's source (`udp:IP:PORT` / `tcp:IP:PORT`).
+    pub(super) fn contact(&self, peer: Peer) -> String {
+        let at = self.local_address(peer);
+        match peer.transport {
+            Transport::Udp => format!("<sip:parkline@{at}>"),
+            Transport::Tcp(_) => format!("<sip:parkline@{at};transport=tcp>"),
+            Transport::Tls(_) => format!("<sip:parkline@{at};transport=tls>"),
+        }
+    }
+
+    /// The live peer for a binding's source (`udp:IP:PORT`, `tcp:IP:PORT`,
+    /// `tls:IP:PORT`).
     pub(super) fn peer_for(&self, source: &str) -> Option<Peer> {
         let (proto, addr) = source.split_once(':')?;
         let addr: SocketAddr = addr.parse().ok()?;
         Some(match proto {
-            "tcp" => self.tcp_peers.get(&addr).copied().unwrap_or(Peer {
+            "tcp" | "tls" => self.stream_peers.get(&addr).copied().unwrap_or(Peer {
                 transport: Transport::Udp,
                 addr,
             }),
@@ -268,6 +283,14 @@ impl Switch {
                 )
             }
         };
+        let policy = tenant.srtp.unwrap_or(self.cfg.srtp);
+        let a_security = match LegSecurity::answering(policy, &offer, &mut self.keys) {
+            Ok(s) => s,
+            Err(refusal) => {
+                let who = (tenant.name.as_str(), caller_id.as_str());
+                return self.refuse_call(now, &key, &req, who, 488, refusal.reason());
+            }
+        };
         if let Some((se, _)) = session_expires(&req.headers) {
             if u64::from(se) < self.cfg.min_se.as_secs() {
                 let mut resp = self.response(&req, 422, Some("Session Interval Too Small"));
@@ -288,6 +311,7 @@ impl Switch {
                     tenant,
                     ext: ext.clone(),
                     offer,
+                    security: a_security,
                 };
                 return self.handle_feature(now, fc, feature);
             }
@@ -343,6 +367,7 @@ impl Switch {
                 caller,
                 caller_id,
                 offer,
+                a_security,
                 route,
                 pa,
                 pb,
@@ -359,6 +384,7 @@ impl Switch {
             caller,
             caller_id,
             offer,
+            a_security,
             route,
             pa,
             pb,
@@ -385,8 +411,10 @@ impl Switch {
             extension: None,
             identity: (String::new(), String::new()),
             held_at: None,
+            security: LegSecurity::Plain,
         };
         let mut a = leg(pa, peer, (self.ids.number(), 1));
+        a.security = a_security;
         a.telephone_event = offer.telephone_event;
         a.remote_media = offer.address.map(|ip| SocketAddr::new(ip, offer.port));
         let mut b = leg(pb, peer, (self.ids.number(), 1));
@@ -477,15 +505,17 @@ impl Switch {
             .and_then(|v| sip::validate::parse_delta(v))
             .map_or(70, |m| m.saturating_sub(1).min(70));
         let from = identity_header(&display, &from_user, &tenant.domain);
-        let body = self.offer_to_b(&call);
+        let policy = tenant.srtp.unwrap_or(self.cfg.srtp);
         for (uri, target, to) in targets {
+            let security = LegSecurity::offering(policy, target, &mut self.keys);
             let out = OutgoingInvite {
                 uri,
                 target,
                 from: &from,
                 to,
                 max_forwards,
-                body: body.clone(),
+                body: self.offer_to_b(&call, &security),
+                security,
             };
             if let Some(fork) = self.send_fork(now, id, out) {
                 call.forks.push(fork);
@@ -515,6 +545,7 @@ impl Switch {
             to,
             max_forwards,
             body,
+            security,
         } = out;
         let mut headers = sip::Headers::default();
         headers.push(Name::Via, self.via(target));
@@ -548,12 +579,13 @@ impl Switch {
             peer: target,
             final_status: None,
             authenticated: false,
+            security,
         })
     }
 
     /// Our offer to the callee: the caller's G.711 codecs first, then the
     /// other law (the switch transcodes), and telephone-events.
-    pub(super) fn offer_to_b(&self, call: &Call) -> Bytes {
+    pub(super) fn offer_to_b(&self, call: &Call, security: &LegSecurity) -> Bytes {
         let mut codecs: Vec<(Codec, u8)> = call
             .a_offer
             .codecs
@@ -566,6 +598,7 @@ impl Switch {
                 codecs.push((c, c.payload_type()));
             }
         }
+        let (profile, crypto) = security.sdp_parts();
         Bytes::from(sdp::write(&sdp::Offer {
             session_id: call.b.sdp.0,
             version: call.b.sdp.1,
@@ -574,6 +607,8 @@ impl Switch {
             codecs: &codecs,
             telephone_event: Some(101),
             direction: Direction::SendRecv,
+            profile,
+            crypto,
         }))
     }
 
@@ -593,6 +628,7 @@ impl Switch {
     /// Our SDP towards a leg, with the given direction.
     pub(super) fn sdp_for(&self, leg: &Leg, direction: Direction) -> Bytes {
         let codecs: Vec<(Codec, u8)> = leg.codec.into_iter().collect();
+        let (profile, crypto) = leg.security.sdp_parts();
         Bytes::from(sdp::write(&sdp::Offer {
             session_id: leg.sdp.0,
             version: leg.sdp.1,
@@ -601,6 +637,8 @@ impl Switch {
             codecs: &codecs,
             telephone_event: leg.telephone_event,
             direction,
+            profile,
+            crypto,
         }))
     }
 
@@ -614,6 +652,7 @@ impl Switch {
                     codec,
                     pt,
                     telephone_event: leg.telephone_event,
+                    srtp: leg.security.engine_keys(),
                 }));
         }
     }
@@ -634,5 +673,6 @@ pub(super) fn clone_media(l: &Leg) -> Leg {
         extension: l.extension.clone(),
         identity: l.identity.clone(),
         held_at: l.held_at,
+        security: l.security.clone(),
     }
 }

@@ -28,7 +28,7 @@ impl Switch {
         };
         match resp.status {
             100 => {}
-            101..=199 => self.fork_progress(now, id, &resp),
+            101..=199 => self.fork_progress(now, id, &key, &resp),
             200..=299 => self.fork_answered(now, id, &key, &resp),
             401 | 407 if self.answer_trunk_challenge(now, &key, &resp) => {}
             _ => self.fork_failed(now, id, &key, resp.status),
@@ -75,18 +75,29 @@ impl Switch {
     /// 1xx from a fork: 183 with SDP bridges early media (announcements,
     /// ringback from the far end) and answers the caller with a 183 of our
     /// own; anything else becomes one 180 Ringing.
-    pub(super) fn fork_progress(&mut self, now: Now, id: CallId, resp: &Response) {
+    pub(super) fn fork_progress(&mut self, now: Now, id: CallId, key: &ClientKey, resp: &Response) {
         let Some(call) = self.calls.calls.get_mut(&id) else {
             return;
         };
         if call.phase != Phase::Ringing {
             return;
         }
+        let offered = call
+            .forks
+            .iter()
+            .find(|f| &f.key == key)
+            .map(|f| f.security.clone());
         let early = (resp.status == 183 && call.b.codec.is_none())
             .then(|| sdp::parse_audio(&resp.body).ok())
             .flatten()
-            .filter(|a| !a.codecs.is_empty());
-        if let Some(answer) = early {
+            .filter(|a| !a.codecs.is_empty())
+            .and_then(|a| {
+                let mut security = offered?;
+                security.on_remote_sdp(&a).ok()?;
+                Some((a, security))
+            });
+        if let Some((answer, security)) = early {
+            call.b.security = security;
             let (b_codec, b_pt) = answer.codecs[0];
             call.b.codec = Some((b_codec, b_pt));
             call.b.telephone_event = answer.telephone_event;
@@ -169,6 +180,7 @@ impl Switch {
         }
         let fork_peer = call.forks[fork_i].peer;
         let fork_invite = call.forks[fork_i].invite.clone();
+        let mut security = call.forks[fork_i].security.clone();
         let Ok(mut dialog) = Dialog::as_uac(&fork_invite, resp) else {
             warn!(call = id, "2xx without a usable dialog");
             return self.fail_call(now, id, 502, "Bad Gateway");
@@ -176,7 +188,7 @@ impl Switch {
         self.send_ack(&mut dialog, fork_peer);
         let answer = sdp::parse_audio(&resp.body)
             .ok()
-            .filter(|a| !a.codecs.is_empty());
+            .filter(|a| !a.codecs.is_empty() && security.on_remote_sdp(a).is_ok());
         let Some(answer) = answer else {
             let bye = self.bye(
                 &mut dialog,
@@ -198,6 +210,7 @@ impl Switch {
         call.b.telephone_event = answer.telephone_event;
         call.b.remote_media = answer.address.map(|ip| SocketAddr::new(ip, answer.port));
         call.b.peer = fork_peer;
+        call.b.security = security;
         if let Some((secs, Some(refresher))) = session_expires(&resp.headers) {
             if refresher == "uas" && secs > 0 {
                 let interval = std::time::Duration::from_secs(u64::from(secs));
@@ -210,6 +223,7 @@ impl Switch {
         if a_codec.0 != b_codec {
             call.features.insert("transcoding");
         }
+        call.note_security();
         call.a.codec = Some(a_codec);
         let dkey_b = (
             dialog.id.call_id.clone(),

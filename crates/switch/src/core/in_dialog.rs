@@ -116,6 +116,12 @@ impl Switch {
         let Some(call) = self.calls.calls.get_mut(&id) else {
             return;
         };
+        if let Some(o) = &offer {
+            if let Err(refusal) = call.leg_mut(side).security.on_remote_sdp(o) {
+                let resp = self.response(&req, 488, Some(refusal.reason()));
+                return self.reply(now, &key, resp);
+            }
+        }
         let holding = offer.as_ref().is_some_and(Audio::is_hold);
         let direction = offer
             .as_ref()

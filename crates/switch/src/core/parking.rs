@@ -7,6 +7,7 @@
 use super::calls::clone_media;
 use super::Switch;
 use crate::call::{other, Call, CallId, Leg, OkRetransmit, Phase, Side};
+use crate::media_security::LegSecurity;
 use crate::output::{MediaCommand, Output, StoreOp};
 use crate::parking::{fresh_code, Feature, Parked, Position};
 use crate::peer::Peer;
@@ -318,6 +319,7 @@ impl Switch {
         if transcoding {
             call.features.insert("transcoding");
         }
+        call.note_security();
         call.record.events.push_str(&format!(
             "retrieved by {} after {secs:.1} s\n",
             fc.ext.number
@@ -364,6 +366,7 @@ impl Switch {
             extension: None,
             identity: (String::new(), String::new()),
             held_at: None,
+            security: fc.security.clone(),
         }
     }
 
@@ -453,6 +456,7 @@ impl Switch {
                 extension: None,
                 identity: (String::new(), String::new()),
                 held_at: None,
+                security: LegSecurity::Plain,
             },
             forks: Vec::new(),
             phase: Phase::Announcing,
@@ -579,15 +583,7 @@ impl Switch {
             }
         }
         let sdp_ids = (self.ids.number(), 1);
-        let body = bytes::Bytes::from(media::sdp::write(&media::sdp::Offer {
-            session_id: sdp_ids.0,
-            version: 1,
-            address: self.cfg.media_address,
-            port,
-            codecs: &codecs,
-            telephone_event: Some(101),
-            direction: Direction::SendRecv,
-        }));
+        let policy = tenant.srtp.unwrap_or(self.cfg.srtp);
         let mut forks = Vec::new();
         for b in &contacts {
             let (Ok(uri), Some(target)) = (
@@ -596,6 +592,19 @@ impl Switch {
             ) else {
                 continue;
             };
+            let security = LegSecurity::offering(policy, target, &mut self.keys);
+            let (profile, crypto) = security.sdp_parts();
+            let body = bytes::Bytes::from(media::sdp::write(&media::sdp::Offer {
+                session_id: sdp_ids.0,
+                version: 1,
+                address: self.cfg.media_address,
+                port,
+                codecs: &codecs,
+                telephone_event: Some(101),
+                direction: Direction::SendRecv,
+                profile,
+                crypto,
+            }));
             let to = format!("<sip:{extension}@{}>", tenant.domain);
             let out = super::calls::OutgoingInvite {
                 uri,
@@ -603,7 +612,8 @@ impl Switch {
                 from: &from,
                 to,
                 max_forwards: 70,
-                body: body.clone(),
+                body,
+                security,
             };
             if let Some(fork) = self.send_fork(now, id, out) {
                 forks.push(fork);
@@ -640,6 +650,7 @@ impl Switch {
             return;
         };
         let (invite, peer) = (call.forks[i].invite.clone(), call.forks[i].peer);
+        let mut security = call.forks[i].security.clone();
         // While the comeback rings, only the parked party's leg has a dialog.
         let parked_side = if call.a.dialog.is_some() {
             Side::A
@@ -653,7 +664,7 @@ impl Switch {
         self.send_ack(&mut dialog, peer);
         let answer = media::sdp::parse_audio(&resp.body)
             .ok()
-            .filter(|a| !a.codecs.is_empty());
+            .filter(|a| !a.codecs.is_empty() && security.on_remote_sdp(a).is_ok());
         self.cancel_forks(now, id, Some(i));
         let Some(call) = self.calls.calls.get_mut(&id) else {
             return;
@@ -667,6 +678,7 @@ impl Switch {
         let leg = call.leg_mut(gone);
         leg.dialog = Some(dialog);
         leg.peer = peer;
+        leg.security = security;
         if let Some(a) = &answer {
             leg.codec = a.codecs.first().copied();
             leg.telephone_event = a.telephone_event;
@@ -880,4 +892,6 @@ pub(super) struct FeatureCall {
     pub tenant: Tenant,
     pub ext: Extension,
     pub offer: Audio,
+    /// The caller's media protection, agreed from its offer.
+    pub security: LegSecurity,
 }
