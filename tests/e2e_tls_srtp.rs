@@ -196,3 +196,182 @@ fn plain_rtp_phone_talks_to_srtp_phone() {
         "{rec}"
     );
 }
+
+/// A tenant that requires SRTP: two baresip phones that speak only
+/// `RTP/SAVP` (`srtp-mand`) talk through it, each on its own key; a plain
+/// phone's call is refused with `488 SRTP Required`.
+#[test]
+fn required_srtp_bridges_savp_phones_and_refuses_plain_ones() {
+    if !peers_ready(
+        "required_srtp_bridges_savp_phones_and_refuses_plain_ones",
+        TOOLS,
+    ) {
+        return;
+    }
+    let pki = TestPki::make(&scratch("pki-required"), "Parkline Test CA");
+    let server = Server::start_tls("tls-required", &pki, "srtp = \"required\"");
+    let mandatory = |user, freq, auto| {
+        let security = Security::Tls {
+            port: server.tls_port,
+            ca: &pki.ca,
+            mediaenc: "srtp-mand",
+        };
+        Baresip::start_secure(server.sip_port, user, freq, auto, security)
+    };
+    let john = mandatory("333", 1000, false);
+    let room = mandatory("444", 1400, true);
+    wait_for("registration over TLS", &server, &[&john, &room], &|| {
+        registered_over_tls(&server, "333") && registered_over_tls(&server, "444")
+    });
+    let mut plain = Phone::new(&server.sip_addr(), "555", "secret-555");
+    plain.register();
+    assert_eq!(
+        plain.dial("444", &[0]).err(),
+        Some(488),
+        "plain RTP is refused"
+    );
+    assert!(
+        server.log().contains("SRTP Required"),
+        "the refusal says why"
+    );
+
+    john.command("dial", &uri(&server, "444"));
+    wait_for("call", &server, &[&john, &room], &|| {
+        server.status()["calls"] == 1
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    john.command("hangup", "");
+    server.wait_idle();
+    assert!(
+        dominates(&john.heard(), 1400.0, &[1000.0]),
+        "John hears the room"
+    );
+    assert!(
+        dominates(&room.heard(), 1000.0, &[1400.0]),
+        "the room hears John"
+    );
+    for p in [&john, &room] {
+        let log = p.log();
+        assert!(
+            log.contains("RTP/SAVP") && log.contains("SRTP is Enabled"),
+            "not SAVP:\n{log}"
+        );
+    }
+}
+
+/// Sends `invite` over TLS with `openssl s_client` (presenting `cert`, if
+/// any) and returns what came back within `wait`.
+fn carrier_over_tls(
+    port: u16,
+    ca: &std::path::Path,
+    cert: Option<(&std::path::Path, &std::path::Path)>,
+    invite: &str,
+    wait: Duration,
+) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_client", "-quiet", "-ign_eof", "-connect"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-CAfile")
+        .arg(ca);
+    if let Some((c, k)) = cert {
+        cmd.arg("-cert").arg(c).arg("-key").arg(k);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl s_client");
+    child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(invite.as_bytes())
+        .unwrap();
+    std::thread::sleep(wait);
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn carrier_invite(call_id: &str) -> String {
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    format!(
+        "INVITE sip:15550100333@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK{call_id}\r\nMax-Forwards: 70\r\nFrom: <sip:15559870001@carrier.parkline.test>;tag=c1\r\nTo: <sip:15550100333@127.0.0.1>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:15559870001@127.0.0.1:5999;transport=tls>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    )
+}
+
+/// A carrier that presents a client certificate for the trunk's name is
+/// the trunk over TLS: its INVITE to a DID rings the extension with no
+/// challenge. Without the certificate the same INVITE is only challenged,
+/// and a certificate from another CA does not get through the handshake.
+#[test]
+fn trunk_identified_by_its_tls_client_certificate() {
+    if !peers_ready(
+        "trunk_identified_by_its_tls_client_certificate",
+        &["openssl"],
+    ) {
+        return;
+    }
+    let pki = TestPki::make(&scratch("pki-trunk"), "Parkline Test CA");
+    let (cert, key) = pki.client("carrier.parkline.test");
+    let other = TestPki::make(&scratch("pki-other"), "Some Other CA");
+    let (stray_cert, stray_key) = other.client("carrier.parkline.test");
+    let server = Server::start_tls_trunk(
+        "tls-trunk",
+        &pki,
+        "",
+        "tls_client_name = \"carrier.parkline.test\"",
+    );
+    let mut john = Phone::new(&server.sip_addr(), "333", "secret-333");
+    john.register();
+
+    let stranger = carrier_over_tls(
+        server.tls_port,
+        &pki.ca,
+        None,
+        &carrier_invite("nocert"),
+        Duration::from_secs(1),
+    );
+    assert!(
+        stranger.contains("SIP/2.0 407") && !stranger.contains("SIP/2.0 100"),
+        "no certificate: challenged like anyone\n{stranger}"
+    );
+    let stray = carrier_over_tls(
+        server.tls_port,
+        &pki.ca,
+        Some((&stray_cert, &stray_key)),
+        &carrier_invite("stray"),
+        Duration::from_secs(1),
+    );
+    assert!(
+        !stray.contains("SIP/2.0"),
+        "another CA's certificate: no SIP at all\n{stray}"
+    );
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let carrier = {
+        let (port, ca) = (server.tls_port, pki.ca.clone());
+        std::thread::spawn(move || {
+            let out = carrier_over_tls(
+                port,
+                &ca,
+                Some((&cert, &key)),
+                &carrier_invite("trunk"),
+                Duration::from_secs(3),
+            );
+            tx.send(out).unwrap();
+        })
+    };
+    // John is rung by the carrier's call (reject waits for its INVITE).
+    john.reject(486, "Busy Here");
+    carrier.join().unwrap();
+    let out = rx.recv().unwrap();
+    assert!(
+        out.contains("SIP/2.0 100") && out.contains("SIP/2.0 486") && !out.contains("SIP/2.0 407"),
+        "the trunk's call went through to John\n{out}"
+    );
+}

@@ -138,6 +138,7 @@ pub fn trunk(store: &mut dyn Store, cmd: TrunkCmd) -> Result<()> {
                 address,
                 tenant,
                 auth: None,
+                tls_name: None,
                 source: Source::Manual,
             })?;
             println!("trunk '{name}' saved");

@@ -402,6 +402,10 @@ pub struct TrunkConfig {
     /// credentials); unset: no registration.
     #[serde(default)]
     pub register_expires_s: Option<Spanned<u32>>,
+    /// The DNS name the carrier's TLS client certificate is issued for
+    /// (needs `tls.client_ca`): connections presenting it are this trunk.
+    #[serde(default)]
+    pub tls_client_name: Option<Spanned<String>>,
 }
 
 /// A listener from `sip.listen`.
@@ -796,6 +800,19 @@ impl Config {
                         r,
                         format!(
                             "trunk '{}': register_expires_s needs username and password and must be 60 to 86400",
+                            tr.name.get_ref()
+                        ),
+                    );
+                }
+            }
+            if let Some(n) = &tr.tls_client_name {
+                let valid = rustls::pki_types::ServerName::try_from(n.get_ref().as_str())
+                    .is_ok_and(|s| matches!(s, rustls::pki_types::ServerName::DnsName(_)));
+                if self.tls.client_ca.is_none() || !valid {
+                    c.err(
+                        n,
+                        format!(
+                            "trunk '{}': tls_client_name needs tls.client_ca and must be a DNS name",
                             tr.name.get_ref()
                         ),
                     );

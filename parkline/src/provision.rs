@@ -131,6 +131,7 @@ pub fn sync(cfg: &Config, store: &mut dyn Store) -> store::Result<SyncReport> {
                     password: p.get_ref().clone(),
                     register_s: tr.register_expires_s.as_ref().map(|r| *r.get_ref()),
                 }),
+            tls_name: tr.tls_client_name.as_ref().map(|n| n.get_ref().clone()),
             source: Source::Config,
         };
         store.upsert_trunk(&trunk)?;

@@ -207,8 +207,17 @@ fn handle(sw: &mut Switch, tcp: &mut Connections, now: Now, ev: Event, media: &M
                 }
             }
         }
-        Event::TcpOpen(id, writer) => {
-            tcp.insert(id, writer);
+        Event::TcpOpen(id, conn) => {
+            let trunk = conn
+                .client_cert
+                .as_ref()
+                .and_then(|c| crate::transport::tls::trunk_for(c, sw.trunks()));
+            if let Some(t) = trunk {
+                debug!(connection = id, trunk = %t.name, "TLS client certificate names a trunk");
+                let name = t.name.clone();
+                sw.handle_connection_identified(id, name);
+            }
+            tcp.insert(id, conn);
         }
         Event::TcpClosed(id) => {
             tcp.remove(&id);

@@ -308,9 +308,25 @@ impl Server {
     /// Starts a server that also listens for SIP over TLS with the test
     /// PKI's certificate, with extra lines in the demo tenant.
     pub fn start_tls(name: &str, pki: &pki::TestPki, extra_demo: &str) -> Server {
+        Server::start_tls_trunk(name, pki, extra_demo, "")
+    }
+
+    /// [`Server::start_tls`] that also accepts client certificates from the
+    /// test CA, with `extra_trunk` lines in the carrier trunk's table.
+    pub fn start_tls_trunk(
+        name: &str,
+        pki: &pki::TestPki,
+        extra_demo: &str,
+        extra_trunk: &str,
+    ) -> Server {
         let tls_port = free_port();
+        let client_ca = if extra_trunk.is_empty() {
+            String::new()
+        } else {
+            format!("client_ca = \"{}\"\n", pki.ca.display())
+        };
         let tls = format!(
-            "\n[tls]\ncertificate = \"{}\"\nprivate_key = \"{}\"\n",
+            "{extra_trunk}\n[tls]\ncertificate = \"{}\"\nprivate_key = \"{}\"\n{client_ca}",
             pki.cert.display(),
             pki.key.display()
         );

@@ -77,4 +77,57 @@ impl TestPki {
             key: dir.join("server.key"),
         }
     }
+
+    /// A client certificate for the DNS name `name`, signed by the CA;
+    /// returns its certificate and key files.
+    pub fn client(&self, name: &str) -> (PathBuf, PathBuf) {
+        let dir = self.ca.parent().unwrap();
+        let (cert, key) = (format!("{name}.pem"), format!("{name}.key"));
+        let csr = format!("{name}.csr");
+        let ext = format!("{name}.ext");
+        let subject = format!("/CN={name}");
+        openssl(
+            dir,
+            &[
+                "req",
+                "-subj",
+                &subject,
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+                &key,
+                "-out",
+                &csr,
+            ],
+        );
+        std::fs::write(
+            dir.join(&ext),
+            format!("subjectAltName=DNS:{name}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n"),
+        )
+        .unwrap();
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-days",
+                "2",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-extfile",
+                &ext,
+                "-out",
+                &cert,
+            ],
+        );
+        (dir.join(cert), dir.join(key))
+    }
 }

@@ -65,6 +65,11 @@ impl Directory {
         self.trunks.iter().find(|t| t.address == address)
     }
 
+    /// The trunk named `name`.
+    pub fn trunk_named(&self, name: &str) -> Option<&Trunk> {
+        self.trunks.iter().find(|t| t.name == name)
+    }
+
     /// Every trunk.
     pub fn trunks(&self) -> &[Trunk] {
         &self.trunks

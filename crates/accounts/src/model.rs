@@ -239,6 +239,10 @@ pub struct Trunk {
     pub tenant: String,
     /// Credentials the switch answers the carrier's digest challenges with.
     pub auth: Option<TrunkAuth>,
+    /// The DNS name of the client certificate the carrier presents over
+    /// TLS: a connection with a certificate valid for it (verified against
+    /// `tls.client_ca`) is this trunk, whatever its address.
+    pub tls_name: Option<String>,
     /// Provenance.
     pub source: Source,
 }

@@ -91,6 +91,8 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE trunks ADD COLUMN auth_username TEXT;
     ALTER TABLE trunks ADD COLUMN auth_password TEXT;
     ALTER TABLE trunks ADD COLUMN auth_register_s INTEGER;",
-    // 7: a tenant's SRTP policy (NULL: the switch's media.srtp)
-    "ALTER TABLE tenants ADD COLUMN srtp TEXT;",
+    // 7: a tenant's SRTP policy (NULL: the switch's media.srtp); a trunk's
+    // TLS client certificate name
+    "ALTER TABLE tenants ADD COLUMN srtp TEXT;
+    ALTER TABLE trunks ADD COLUMN tls_name TEXT;",
 ];

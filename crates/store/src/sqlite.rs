@@ -207,11 +207,12 @@ impl Store for SqliteStore {
         self.require_tenant(&t.tenant)?;
         self.conn.execute(
             "INSERT INTO trunks (name, address, tenant, source, auth_username, auth_password,
-                auth_register_s)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                auth_register_s, tls_name)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT(name) DO UPDATE SET address = excluded.address, tenant = excluded.tenant,
                 source = excluded.source, auth_username = excluded.auth_username,
-                auth_password = excluded.auth_password, auth_register_s = excluded.auth_register_s",
+                auth_password = excluded.auth_password, auth_register_s = excluded.auth_register_s,
+                tls_name = excluded.tls_name",
             params![
                 t.name,
                 t.address,
@@ -219,7 +220,8 @@ impl Store for SqliteStore {
                 t.source.as_str(),
                 t.auth.as_ref().map(|a| &a.username),
                 t.auth.as_ref().map(|a| &a.password),
-                t.auth.as_ref().and_then(|a| a.register_s)
+                t.auth.as_ref().and_then(|a| a.register_s),
+                t.tls_name
             ],
         )?;
         Ok(())
@@ -339,7 +341,7 @@ impl Store for SqliteStore {
     fn trunks(&self) -> Result<Vec<Trunk>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT name, address, tenant, source, auth_username, auth_password, auth_register_s FROM trunks ORDER BY name")?;
+            .prepare("SELECT name, address, tenant, source, auth_username, auth_password, auth_register_s, tls_name FROM trunks ORDER BY name")?;
         let rows = stmt.query_map([], |r| {
             let username: Option<String> = r.get(4)?;
             let password: Option<String> = r.get(5)?;
@@ -355,6 +357,7 @@ impl Store for SqliteStore {
                         password,
                         register_s,
                     }),
+                tls_name: r.get(7)?,
                 source: source_of(&r.get::<_, String>(3)?),
             })
         })?;

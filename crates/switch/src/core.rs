@@ -95,6 +95,8 @@ pub struct Switch {
     stream_addrs: HashMap<u64, SocketAddr>,
     /// The switch's SRTP keys.
     keys: crate::media_security::KeyMint,
+    /// TLS connections whose client certificate names a trunk, by id.
+    trunk_connections: HashMap<u64, String>,
     /// Live server transactions per source IP.
     per_source: HashMap<std::net::IpAddr, usize>,
     timed_out: Vec<sip::transaction::ClientKey>,
@@ -146,6 +148,7 @@ impl Switch {
             ids,
             stream_peers: HashMap::new(),
             stream_addrs: HashMap::new(),
+            trunk_connections: HashMap::new(),
             keys: crate::media_security::KeyMint::new(cfg_srtp_seed),
             per_source: HashMap::new(),
             timed_out: Vec::new(),
@@ -237,9 +240,21 @@ impl Switch {
         }
     }
 
+    /// A TLS connection presented a client certificate valid for the
+    /// trunk named `trunk`: its requests are that trunk's.
+    pub fn handle_connection_identified(&mut self, id: u64, trunk: String) {
+        self.trunk_connections.insert(id, trunk);
+    }
+
+    /// The configured trunks.
+    pub fn trunks(&self) -> &[accounts::Trunk] {
+        self.dir.trunks()
+    }
+
     /// A TCP or TLS connection closed: requests to its peer go over UDP
     /// (or a new connection of the peer's) from now on.
     pub fn handle_connection_closed(&mut self, id: u64) {
+        self.trunk_connections.remove(&id);
         if let Some(addr) = self.stream_addrs.remove(&id) {
             if self
                 .stream_peers

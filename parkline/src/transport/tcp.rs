@@ -14,6 +14,7 @@
 
 use crate::shell::Event;
 use bytes::{Bytes, BytesMut};
+use rustls::pki_types::CertificateDer;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -85,6 +86,9 @@ pub struct Connection {
     pub writer: mpsc::Sender<Bytes>,
     /// Set when the core trusts the connection (no idle timeout).
     pub trusted: Arc<AtomicBool>,
+    /// The client certificate a TLS peer presented (already verified
+    /// against `tls.client_ca`).
+    pub client_cert: Option<CertificateDer<'static>>,
 }
 
 /// Accepts connections until the event queue closes; with `tls`, each
@@ -130,7 +134,7 @@ pub async fn accept_loop(
                         transport: Transport::Tcp(id),
                         addr,
                     };
-                    run_connection(stream, peer, &events, limits).await;
+                    run_connection(stream, peer, None, &events, limits).await;
                 }
                 Some(acceptor) => {
                     let handshake = acceptor.accept(stream);
@@ -140,7 +144,13 @@ pub async fn accept_loop(
                                 transport: Transport::Tls(id),
                                 addr,
                             };
-                            run_connection(tls_stream, peer, &events, limits).await;
+                            let cert = tls_stream
+                                .get_ref()
+                                .1
+                                .peer_certificates()
+                                .and_then(|c| c.first())
+                                .map(|c| c.clone().into_owned());
+                            run_connection(tls_stream, peer, cert, &events, limits).await;
                         }
                         Ok(Err(e)) => debug!(%addr, "tls handshake failed: {e}"),
                         Err(_) => debug!(%addr, "tls handshake timed out"),
@@ -156,8 +166,13 @@ pub async fn accept_loop(
 
 /// One connection from its opening to its close: registers it with the
 /// core, reads until it ends, and lets its writer finish.
-async fn run_connection<S>(stream: S, peer: Peer, events: &mpsc::Sender<Event>, limits: TcpLimits)
-where
+async fn run_connection<S>(
+    stream: S,
+    peer: Peer,
+    client_cert: Option<CertificateDer<'static>>,
+    events: &mpsc::Sender<Event>,
+    limits: TcpLimits,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let Some(id) = peer.transport.connection() else {
@@ -168,6 +183,7 @@ where
     let conn = Connection {
         writer: tx,
         trusted: trusted.clone(),
+        client_cert,
     };
     if events.send(Event::TcpOpen(id, conn)).await.is_err() {
         return;

@@ -13,6 +13,21 @@ use rustls::{RootCertStore, ServerConfig};
 use std::sync::Arc;
 use tokio_rustls::TlsAcceptor;
 
+/// The trunk whose `tls_name` the (verified) client certificate is valid
+/// for, if any.
+pub fn trunk_for<'t>(
+    cert: &CertificateDer<'_>,
+    trunks: &'t [accounts::Trunk],
+) -> Option<&'t accounts::Trunk> {
+    let cert = webpki::EndEntityCert::try_from(cert).ok()?;
+    trunks.iter().find(|t| {
+        t.tls_name
+            .as_deref()
+            .and_then(|n| rustls::pki_types::ServerName::try_from(n).ok())
+            .is_some_and(|name| cert.verify_is_valid_for_subject_name(&name).is_ok())
+    })
+}
+
 /// The acceptor for `tls:` listeners.
 pub fn acceptor(section: &TlsSection) -> Result<TlsAcceptor> {
     let (Some(cert), Some(key)) = (&section.certificate, &section.private_key) else {

@@ -94,11 +94,17 @@ impl Switch {
         admitted
     }
 
-    /// The trunk a request comes from, by its source address (UDP only).
+    /// The trunk a request comes from: by its source address over UDP, by
+    /// its client certificate over TLS.
     pub(super) fn trunk_of(&self, peer: Peer) -> Option<accounts::Trunk> {
         match peer.transport {
             Transport::Udp => self.dir.trunk_by_address(&peer.addr.to_string()).cloned(),
-            Transport::Tcp(_) | Transport::Tls(_) => None,
+            Transport::Tls(id) => self
+                .trunk_connections
+                .get(&id)
+                .and_then(|name| self.dir.trunk_named(name))
+                .cloned(),
+            Transport::Tcp(_) => None,
         }
     }
 
