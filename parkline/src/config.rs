@@ -957,4 +957,41 @@ tenant = "nobody"
             assert!(all.contains(expected), "missing {expected} in\n{all}");
         }
     }
+
+    #[test]
+    fn tls_and_srtp_settings_are_checked() {
+        let text = r#"
+[sip]
+listen = ["udp:127.0.0.1:5060", "tls:127.0.0.1:5061"]
+
+[tls]
+min_version = "1.1"
+
+[media]
+srtp = "sometimes"
+
+[[tenants]]
+name = "acme"
+domain = "acme.example"
+srtp = "maybe"
+
+[[trunks]]
+name = "carrier"
+address = "127.0.0.1:5090"
+tenant = "acme"
+tls_client_name = "sbc.carrier.example"
+"#;
+        let all = Config::parse("tls.toml", text).unwrap_err().to_string();
+        for expected in [
+            "a tls: listener needs tls.certificate and tls.private_key",
+            "tls.toml:6: tls.min_version '1.1' must be 1.2 or 1.3",
+            "tls.toml:9: media.srtp 'sometimes' must be off, optional or required",
+            "tls.toml:14: tenant 'acme': srtp 'maybe'",
+            "tls.toml:20: trunk 'carrier': tls_client_name needs tls.client_ca",
+        ] {
+            assert!(all.contains(expected), "missing {expected} in\n{all}");
+        }
+        let cfg = Config::parse("demo.toml", DEMO).unwrap();
+        assert_eq!(cfg.srtp(), accounts::SrtpPolicy::Optional, "the default");
+    }
 }

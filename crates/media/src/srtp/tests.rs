@@ -137,3 +137,20 @@ fn rtcp_round_trip_and_replay() {
     let mut again = sent.clone();
     assert_eq!(rx.unprotect_rtcp(&mut again, n), Err(SrtpError::Replayed));
 }
+
+proptest::proptest! {
+    /// Whatever arrives, unprotecting never panics and never accepts a
+    /// packet without the key.
+    #[test]
+    fn garbage_is_refused_without_panicking(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+        let (_, mut rx) = pair(Suite::AesCm128HmacSha1_80);
+        let mut buf = bytes.clone();
+        let n = buf.len();
+        proptest::prop_assert!(rx.unprotect_rtp(&mut buf, n).is_err());
+        let mut buf = bytes.clone();
+        proptest::prop_assert!(rx.unprotect_rtcp(&mut buf, n).is_err());
+        let mut buf = bytes;
+        let _ = rx.protect_rtp(&mut buf, n);
+        let _ = rx.protect_rtcp(&mut buf, n.saturating_sub(20));
+    }
+}
