@@ -181,12 +181,14 @@ impl Switch {
     }
 
     /// The live peer for a binding's source (`udp:IP:PORT`, `tcp:IP:PORT`,
-    /// `tls:IP:PORT`).
+    /// `tls:IP:PORT`). A phone on TLS whose connection is gone cannot be
+    /// reached (never in the clear over UDP) until it connects again.
     pub(super) fn peer_for(&self, source: &str) -> Option<Peer> {
         let (proto, addr) = source.split_once(':')?;
         let addr: SocketAddr = addr.parse().ok()?;
         Some(match proto {
-            "tcp" | "tls" => self.stream_peers.get(&addr).copied().unwrap_or(Peer {
+            "tls" => self.stream_peers.get(&addr).copied()?,
+            "tcp" => self.stream_peers.get(&addr).copied().unwrap_or(Peer {
                 transport: Transport::Udp,
                 addr,
             }),

@@ -346,3 +346,37 @@ fn a_nonce_is_good_only_from_the_address_it_was_sent_to() {
     let r = h.response(&register("333", 2, Some(auth), 600));
     assert_eq!(r.status, 401, "another address gets a new challenge");
 }
+
+/// A closed connection is forgotten: the peer map does not grow with every
+/// TCP or TLS source, and requests to the peer no longer name the dead
+/// connection.
+#[test]
+fn closed_connections_are_forgotten() {
+    let mut h = Harness::new();
+    for (i, transport) in [Transport::Tcp(7), Transport::Tls(8)]
+        .into_iter()
+        .enumerate()
+    {
+        h.peer = Peer {
+            transport,
+            addr: format!("127.0.0.1:{}", 6000 + i).parse().unwrap(),
+        };
+        h.send("OPTIONS sip:acme.example SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:6000;branch=z9hG4bKo1\r\nMax-Forwards: 70\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:acme.example>\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+    }
+    assert_eq!(h.sw.stream_peers.len(), 2);
+    let tls_source = "tls:127.0.0.1:6001";
+    assert_eq!(
+        h.sw.peer_for(tls_source).unwrap().transport,
+        Transport::Tls(8)
+    );
+    h.sw.handle_connection_closed(7);
+    h.sw.handle_connection_closed(8);
+    assert!(h.sw.stream_peers.is_empty() && h.sw.stream_addrs.is_empty());
+    assert_eq!(h.sw.peer_for(tls_source), None, "never in the clear");
+    let tcp_source = "tcp:127.0.0.1:6000";
+    assert_eq!(h.sw.peer_for(tcp_source).unwrap().transport, Transport::Udp);
+    // A trunk named by a certificate is that connection's only while it lives.
+    h.sw.handle_connection_identified(9, "carrier".into());
+    h.sw.handle_connection_closed(9);
+    assert!(h.sw.trunk_connections.is_empty());
+}
