@@ -157,8 +157,7 @@ pub async fn run(
                 }
                 carry_out(&mut sw, &udp, &tcp, &store, &media);
                 for id in closed.drain(..) {
-                    tcp.remove(&id);
-                    sw.handle_connection_closed(id);
+                    close_connection(&mut sw, &mut tcp, id);
                 }
             }
             _ = sleep => {
@@ -219,10 +218,7 @@ fn handle(sw: &mut Switch, tcp: &mut Connections, now: Now, ev: Event, media: &M
             }
             tcp.insert(id, conn);
         }
-        Event::TcpClosed(id) => {
-            tcp.remove(&id);
-            sw.handle_connection_closed(id);
-        }
+        Event::TcpClosed(id) => close_connection(sw, tcp, id),
         Event::Directory(dir) => sw.set_directory(*dir),
         Event::Query(Query::Bindings(reply)) => {
             let _ = reply.send(sw.bindings());
@@ -248,6 +244,12 @@ fn handle(sw: &mut Switch, tcp: &mut Connections, now: Now, ev: Event, media: &M
             let _ = reply.send(list);
         }
     }
+}
+
+/// Forgets a closed TCP or TLS connection, in the shell and in the core.
+fn close_connection(sw: &mut Switch, tcp: &mut Connections, id: u64) {
+    tcp.remove(&id);
+    sw.handle_connection_closed(id);
 }
 
 /// Open TCP connections by id.

@@ -296,13 +296,13 @@ impl Server {
         rtp: (u16, u16),
         rtp_timeout_s: u32,
     ) -> Server {
-        Server::start_appended(name, extra_sip, extra_demo, rtp, rtp_timeout_s, "")
+        Server::start_appended(name, extra_sip, extra_demo, rtp, rtp_timeout_s, "", 0)
     }
 
     /// Starts a server with `extra_end` appended to the configuration (it
     /// ends with the `carrier` trunk's table, so keys there are the trunk's).
     pub fn start_with_trunk(name: &str, extra_end: &str) -> Server {
-        Server::start_appended(name, "", "", rtp_range(), 30, extra_end)
+        Server::start_appended(name, "", "", rtp_range(), 30, extra_end, 0)
     }
 
     /// Starts a server that also listens for SIP over TLS with the test
@@ -330,32 +330,12 @@ impl Server {
             pki.cert.display(),
             pki.key.display()
         );
-        let mut s =
-            Server::start_appended_with(name, "", extra_demo, rtp_range(), 30, &tls, tls_port);
-        s.tls_port = tls_port;
-        s
+        Server::start_appended(name, "", extra_demo, rtp_range(), 30, &tls, tls_port)
     }
 
+    /// Starts a server with `extra_end` appended to its configuration and,
+    /// unless `tls_port` is 0, a TLS listener on it.
     fn start_appended(
-        name: &str,
-        extra_sip: &str,
-        extra_demo: &str,
-        rtp: (u16, u16),
-        rtp_timeout_s: u32,
-        extra_end: &str,
-    ) -> Server {
-        Server::start_appended_with(
-            name,
-            extra_sip,
-            extra_demo,
-            rtp,
-            rtp_timeout_s,
-            extra_end,
-            0,
-        )
-    }
-
-    fn start_appended_with(
         name: &str,
         extra_sip: &str,
         extra_demo: &str,

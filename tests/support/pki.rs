@@ -27,69 +27,64 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
-impl TestPki {
-    /// Makes a CA named `ca_name` and a server certificate in `dir`.
-    pub fn make(dir: &Path, ca_name: &str) -> TestPki {
-        let ec = [
+/// A key and a certificate for `subject`, signed by the CA in `dir`
+/// (`ca.pem`, `ca.key`), with the extensions in `ext`; written as
+/// `STEM.pem` and `STEM.key`.
+fn issue(dir: &Path, stem: &str, subject: &str, ext: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (format!("{stem}.pem"), format!("{stem}.key"));
+    let (csr, ext_file) = (format!("{stem}.csr"), format!("{stem}.ext"));
+    openssl(
+        dir,
+        &[
+            "req",
+            "-subj",
+            subject,
             "-newkey",
             "ec",
             "-pkeyopt",
             "ec_paramgen_curve:prime256v1",
             "-nodes",
-        ];
-        let subject = format!("/CN={ca_name}");
-        let mut ca_args = vec!["req", "-x509", "-days", "2", "-subj", &subject];
-        ca_args.extend(ec);
-        ca_args.extend(["-keyout", "ca.key", "-out", "ca.pem"]);
-        openssl(dir, &ca_args);
-        let mut csr_args = vec!["req", "-subj", "/CN=127.0.0.1"];
-        csr_args.extend(ec);
-        csr_args.extend(["-keyout", "server.key", "-out", "server.csr"]);
-        openssl(dir, &csr_args);
-        std::fs::write(
-            dir.join("server.ext"),
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-days",
-                "2",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-extfile",
-                "server.ext",
-                "-out",
-                "server.pem",
-            ],
-        );
-        TestPki {
-            ca: dir.join("ca.pem"),
-            cert: dir.join("server.pem"),
-            key: dir.join("server.key"),
-        }
-    }
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+        ],
+    );
+    std::fs::write(dir.join(&ext_file), ext).unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-days",
+            "2",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-extfile",
+            &ext_file,
+            "-out",
+            &cert,
+        ],
+    );
+    (dir.join(cert), dir.join(key))
+}
 
-    /// A client certificate for the DNS name `name`, signed by the CA;
-    /// returns its certificate and key files.
-    pub fn client(&self, name: &str) -> (PathBuf, PathBuf) {
-        let dir = self.ca.parent().unwrap();
-        let (cert, key) = (format!("{name}.pem"), format!("{name}.key"));
-        let csr = format!("{name}.csr");
-        let ext = format!("{name}.ext");
-        let subject = format!("/CN={name}");
+impl TestPki {
+    /// Makes a CA named `ca_name` and a server certificate in `dir`.
+    pub fn make(dir: &Path, ca_name: &str) -> TestPki {
+        let subject = format!("/CN={ca_name}");
         openssl(
             dir,
             &[
                 "req",
+                "-x509",
+                "-days",
+                "2",
                 "-subj",
                 &subject,
                 "-newkey",
@@ -98,36 +93,32 @@ impl TestPki {
                 "ec_paramgen_curve:prime256v1",
                 "-nodes",
                 "-keyout",
-                &key,
-                "-out",
-                &csr,
-            ],
-        );
-        std::fs::write(
-            dir.join(&ext),
-            format!("subjectAltName=DNS:{name}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n"),
-        )
-        .unwrap();
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-days",
-                "2",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.pem",
-                "-CAkey",
                 "ca.key",
-                "-CAcreateserial",
-                "-extfile",
-                &ext,
                 "-out",
-                &cert,
+                "ca.pem",
             ],
         );
-        (dir.join(cert), dir.join(key))
+        let (cert, key) = issue(
+            dir,
+            "server",
+            "/CN=127.0.0.1",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        );
+        TestPki {
+            ca: dir.join("ca.pem"),
+            cert,
+            key,
+        }
+    }
+
+    /// A client certificate for the DNS name `name`, signed by the CA;
+    /// returns its certificate and key files.
+    pub fn client(&self, name: &str) -> (PathBuf, PathBuf) {
+        issue(
+            self.ca.parent().unwrap(),
+            name,
+            &format!("/CN={name}"),
+            &format!("subjectAltName=DNS:{name}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n"),
+        )
     }
 }

@@ -170,10 +170,7 @@ impl Call {
 
     /// Notes SRTP among the features once a leg uses it.
     pub fn note_security(&mut self) {
-        if [&self.a, &self.b]
-            .iter()
-            .any(|l| l.security.engine_keys().is_some())
-        {
+        if self.a.security.is_keyed() || self.b.security.is_keyed() {
             self.features.insert("srtp");
         }
     }

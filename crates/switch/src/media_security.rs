@@ -125,6 +125,11 @@ impl LegSecurity {
         }
     }
 
+    /// Whether the leg is SRTP with both sides' keys known.
+    pub fn is_keyed(&self) -> bool {
+        matches!(self, LegSecurity::Srtp(l) if l.theirs.is_some())
+    }
+
     /// The media engine's keys, once both sides' are known.
     pub fn engine_keys(&self) -> Option<Box<SrtpKeys>> {
         let LegSecurity::Srtp(l) = self else {

@@ -403,10 +403,7 @@ fn a_stranger_spraying_rtp_is_neither_heard_nor_sent_to() {
 #[test]
 fn forged_rtcp_is_not_relayed() {
     let mut e = engine();
-    let a = e.open(20000);
-    let b = e.open(20002);
-    e.configure(a, addr("127.0.0.1:4000"), None, Codec::Pcmu, 0, None);
-    e.configure(b, addr("127.0.0.2:5000"), None, Codec::Pcmu, 0, None);
+    let (a, b) = two_parties(&mut e);
     e.bridge(a, b);
     let mut rr = [
         0x81, 201, 0, 1, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -415,6 +412,15 @@ fn forged_rtcp_is_not_relayed() {
     let t = e.on_rtcp(a, addr("127.0.0.1:4001"), &mut rr, 8).unwrap();
     assert_eq!((t.from, t.to, t.range), (b, addr("127.0.0.2:5001"), 0..8));
     assert_eq!(e.counters(a).dropped, 1);
+}
+
+/// Endpoints on ports 20000 and 20002 for parties at 127.0.0.1:4000 and
+/// 127.0.0.2:5000 (PCMU), not yet bridged.
+fn two_parties(e: &mut Engine) -> (EndpointId, EndpointId) {
+    let (a, b) = (e.open(20000), e.open(20002));
+    e.configure(a, addr("127.0.0.1:4000"), None, Codec::Pcmu, 0, None);
+    e.configure(b, addr("127.0.0.2:5000"), None, Codec::Pcmu, 0, None);
+    (a, b)
 }
 
 fn keys(theirs: u8, ours: u8) -> SrtpKeys {
@@ -499,10 +505,7 @@ fn music_to_an_srtp_party_is_sealed_per_party() {
 #[test]
 fn srtcp_is_opened_and_sealed_between_legs() {
     let mut e = engine();
-    let a = e.open(20000);
-    let b = e.open(20002);
-    e.configure(a, addr("127.0.0.1:4000"), None, Codec::Pcmu, 0, None);
-    e.configure(b, addr("127.0.0.2:5000"), None, Codec::Pcmu, 0, None);
+    let (a, b) = two_parties(&mut e);
     e.secure(a, Some(keys(4, 5)));
     e.secure(b, Some(keys(6, 7)));
     e.bridge(a, b);

@@ -3,7 +3,8 @@
 
 use super::session_keys::{packet_iv, SessionKeys};
 use super::{SrtpError, Suite};
-use hmac::Mac;
+use hmac::{Hmac, Mac};
+use sha1::Sha1;
 
 /// Packets behind the newest that are still accepted once (RFC 3711 §3.3.2).
 pub const REPLAY_WINDOW: u64 = 64;
@@ -105,11 +106,26 @@ fn header_len(buf: &[u8]) -> Option<usize> {
     (at <= buf.len()).then_some(at)
 }
 
-fn ssrc_seq(buf: &[u8]) -> (u32, u16) {
-    (
-        u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]),
-        u16::from_be_bytes([buf[2], buf[3]]),
-    )
+/// Where a packet's payload starts, its SSRC, its stream's tracking and its
+/// packet index (RFC 3711 §3.3.1), for `packet` (the part without a tag).
+struct Located {
+    payload_at: usize,
+    ssrc: u32,
+    tracked: Tracked,
+    index: u64,
+}
+
+fn locate(state: &StreamState, packet: &[u8]) -> Result<Located, SrtpError> {
+    let payload_at = header_len(packet).ok_or(SrtpError::TooShort)?;
+    let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
+    let seq = u16::from_be_bytes([packet[2], packet[3]]);
+    let tracked = state.for_ssrc(ssrc, seq);
+    Ok(Located {
+        payload_at,
+        ssrc,
+        tracked,
+        index: tracked.estimate(seq),
+    })
 }
 
 /// See [`super::Context::protect_rtp`].
@@ -121,19 +137,20 @@ pub fn protect(
     len: usize,
 ) -> Result<usize, SrtpError> {
     let tag_len = suite.rtp_tag_len();
-    let packet = buf.get(..len).ok_or(SrtpError::TooShort)?;
-    let at = header_len(packet).ok_or(SrtpError::TooShort)?;
+    let Located {
+        payload_at,
+        ssrc,
+        mut tracked,
+        index,
+    } = locate(state, buf.get(..len).ok_or(SrtpError::TooShort)?)?;
     if buf.len() < len + tag_len {
         return Err(SrtpError::NoRoom);
     }
-    let (ssrc, seq) = ssrc_seq(buf);
-    let mut tracked = state.for_ssrc(ssrc, seq);
-    let index = tracked.estimate(seq);
     tracked.accept(index);
     state.tracked = Some(tracked);
     let iv = packet_iv(&keys.salt, ssrc, index);
-    keys.cipher.apply(&iv, &mut buf[at..len]);
-    let tag = tag_of(keys, &buf[..len], (index >> 16) as u32);
+    keys.cipher.apply(&iv, &mut buf[payload_at..len]);
+    let tag = mac_of(keys, &buf[..len], index).finalize().into_bytes();
     buf[len..len + tag_len].copy_from_slice(&tag[..tag_len]);
     Ok(len + tag_len)
 }
@@ -148,30 +165,30 @@ pub fn unprotect(
 ) -> Result<usize, SrtpError> {
     let tag_len = suite.rtp_tag_len();
     let body_len = len.checked_sub(tag_len).ok_or(SrtpError::TooShort)?;
-    let packet = buf.get(..body_len).ok_or(SrtpError::TooShort)?;
-    let at = header_len(packet).ok_or(SrtpError::TooShort)?;
-    let (ssrc, seq) = ssrc_seq(buf);
-    let mut tracked = state.for_ssrc(ssrc, seq);
-    let index = tracked.estimate(seq);
-    if state.tracked.is_some_and(|t| t.ssrc == ssrc) && tracked.is_replay(index) {
+    let Located {
+        payload_at,
+        ssrc,
+        mut tracked,
+        index,
+    } = locate(state, buf.get(..body_len).ok_or(SrtpError::TooShort)?)?;
+    // A new SSRC starts with an empty window: nothing is a replay yet.
+    if tracked.is_replay(index) {
         return Err(SrtpError::Replayed);
     }
-    let mut mac = keys.mac.clone();
-    mac.update(&buf[..body_len]);
-    mac.update(&((index >> 16) as u32).to_be_bytes());
-    mac.verify_truncated_left(&buf[body_len..len])
+    mac_of(keys, &buf[..body_len], index)
+        .verify_truncated_left(&buf[body_len..len])
         .map_err(|_| SrtpError::BadTag)?;
     tracked.accept(index);
     state.tracked = Some(tracked);
     let iv = packet_iv(&keys.salt, ssrc, index);
-    keys.cipher.apply(&iv, &mut buf[at..body_len]);
+    keys.cipher.apply(&iv, &mut buf[payload_at..body_len]);
     Ok(body_len)
 }
 
-/// HMAC-SHA1 over the authenticated portion and the ROC.
-fn tag_of(keys: &SessionKeys, portion: &[u8], roc: u32) -> [u8; 20] {
+/// HMAC-SHA1 over the authenticated portion and the ROC of `index`.
+fn mac_of(keys: &SessionKeys, portion: &[u8], index: u64) -> Hmac<Sha1> {
     let mut mac = keys.mac.clone();
     mac.update(portion);
-    mac.update(&roc.to_be_bytes());
-    mac.finalize().into_bytes().into()
+    mac.update(&((index >> 16) as u32).to_be_bytes());
+    mac
 }
