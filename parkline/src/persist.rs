@@ -25,9 +25,20 @@ const RELOAD_CHECK: Duration = Duration::from_secs(1);
 /// Runs the store thread until [`StoreMsg::Stop`] or the channel closes.
 /// Writes that queued up meanwhile are committed as one transaction, so the
 /// store keeps up with thousands of call records a second.
-pub fn run(mut store: SqliteStore, rx: mpsc::Receiver<StoreMsg>, events: tmpsc::Sender<Event>) {
-    let mut version = store.data_version().unwrap_or(0);
-    let mut checked = Instant::now();
+///
+/// `baseline` is the store's data version read *before* the directory the
+/// core starts from was loaded: a change another process commits after that
+/// load (even before this thread starts) differs from it and is reloaded.
+pub fn run(
+    mut store: SqliteStore,
+    baseline: i64,
+    rx: mpsc::Receiver<StoreMsg>,
+    events: tmpsc::Sender<Event>,
+) {
+    let mut version = baseline;
+    // The first look is at once: the start-up window is the likeliest
+    // moment for a change to have slipped in.
+    let mut checked = Instant::now() - RELOAD_CHECK;
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         let mut stop = false;
@@ -90,5 +101,45 @@ fn apply(store: &mut SqliteStore, op: StoreOp) {
     };
     if let Err(e) = result {
         error!("store write failed: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use accounts::Tenant;
+
+    /// The start-up race: the CLI commits between the load of the directory
+    /// the core starts from and the moment the store thread first looks.
+    #[test]
+    fn a_change_committed_before_the_store_thread_starts_is_reloaded() {
+        let dir = std::env::temp_dir().join(format!("parkline-persist-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("race.db");
+        let _ = std::fs::remove_file(&path);
+        let store = SqliteStore::open(&path).unwrap();
+        let baseline = store.data_version().unwrap();
+        let loaded = store.load_directory().unwrap();
+        assert!(loaded.tenant("late").is_none());
+        let mut cli = SqliteStore::open(&path).unwrap();
+        cli.upsert_tenant(&Tenant::new("late", "late.example"))
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let (events_tx, mut events) = tmpsc::channel(4);
+        let thread = std::thread::spawn(move || run(store, baseline, rx, events_tx));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let reloaded = loop {
+            match events.try_recv() {
+                Ok(Event::Directory(d)) => break Some(d),
+                Ok(_) => {}
+                Err(_) if Instant::now() > deadline => break None,
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        };
+        tx.send(StoreMsg::Stop).unwrap();
+        thread.join().unwrap();
+        let reloaded = reloaded.expect("the change was never reloaded");
+        assert!(reloaded.tenant("late").is_some());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

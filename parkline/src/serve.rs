@@ -144,6 +144,9 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
             "parked calls of the previous run were lost with it (they live in memory)"
         );
     }
+    // Read before the load: a CLI change committed after it is then seen
+    // as a change by the store thread, however late that thread starts.
+    let baseline = store.data_version()?;
     let dir = store.load_directory()?;
     let bindings = store.bindings()?;
 
@@ -221,7 +224,8 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
     sw.restore_bindings(bindings, shell::now());
     let (store_tx, store_rx) = std::sync::mpsc::channel();
     let store_events = events_tx.clone();
-    let store_thread = std::thread::spawn(move || persist::run(store, store_rx, store_events));
+    let store_thread =
+        std::thread::spawn(move || persist::run(store, baseline, store_rx, store_events));
     drop(events_tx);
     let core = tokio::spawn(shell::run(sw, events_rx, udp, store_tx.clone(), media));
     info!("Parkline is running");

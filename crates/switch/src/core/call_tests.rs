@@ -412,3 +412,86 @@ fn a_media_port_that_cannot_be_bound_ends_the_call_cleanly() {
     let _ = inv;
     assert_eq!((w.sw.call_count(), w.sw.ports_in_use()), (0, 0));
 }
+
+/// An in-dialog request from the callee (it answered `inv` with To tag
+/// `callee`).
+fn from_callee(inv: &Request, method: &str, n: u32, body: &str, addr: &str) -> String {
+    let from = inv.headers.get_str(Name::From).unwrap();
+    let to = inv.headers.get_str(Name::To).unwrap();
+    format!(
+        "{method} sip:parkline@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch=z9hG4bKcallee{n};rport\r\nFrom: {to};tag=callee\r\nTo: {from}\r\nCall-ID: {}\r\nCSeq: {n} {method}\r\nContact: <sip:callee@{addr}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+        String::from_utf8_lossy(inv.call_id().unwrap()),
+        body.len()
+    )
+}
+
+#[test]
+fn a_parked_party_that_holds_and_resumes_keeps_its_music() {
+    let mut w = World::new();
+    w.register("444", ROOM);
+    w.register("333", JOHN);
+    let (did, _) = w.invite("333", JOHN, "444");
+    let opened = ports(&did.media);
+    let inv = did.request_to(ROOM, Method::Invite);
+    let ok = w.answer(ROOM, &inv, 200, true).response_to(JOHN, 200);
+    w.from(JOHN, &in_dialog(&ok, "ACK", 2, "", JOHN));
+    let held = SDP.replace("sendrecv", "sendonly");
+    w.from(JOHN, &in_dialog(&ok, "INVITE", 3, &held, JOHN));
+    w.invite("333", JOHN, "*70333");
+    assert_eq!(w.sw.parked_count(), 1);
+    let parked_port = opened[1];
+    let room_sdp = SDP.replace("4000", "4002");
+    for (n, direction) in [(2, "sendonly"), (3, "sendrecv")] {
+        let body = room_sdp.replace("sendrecv", direction);
+        let did = w.from(ROOM, &from_callee(&inv, "INVITE", n, &body, ROOM));
+        did.response_to(ROOM, 200);
+        assert!(
+            !did.media.iter().any(|c| matches!(
+                c,
+                MediaCommand::Bridge(..) | MediaCommand::Silence(_) | MediaCommand::Music(0)
+            )),
+            "{direction}: the parked party's media is left alone: {:?}",
+            did.media
+        );
+    }
+    // Still parked, and retrieval bridges it to the retriever's new port.
+    let (did, _) = w.invite("333", JOHN, "*71333");
+    did.response_to(JOHN, 200);
+    assert!(did
+        .media
+        .iter()
+        .any(|c| matches!(c, MediaCommand::Bridge(_, p) if *p == parked_port)));
+}
+
+#[test]
+fn a_lot_entry_without_its_call_answers_the_retriever_and_leaks_no_port() {
+    let mut w = World::new();
+    let pos = crate::parking::Position::Extension("444".into());
+    w.sw.calls.lot.park(
+        "acme",
+        pos.clone(),
+        crate::parking::Parked {
+            call: 9999,
+            side: crate::call::Side::A,
+            parker: "444".into(),
+            since: w.now.mono,
+            since_ms: w.now.unix_ms,
+            retrieval: "*71444".into(),
+            position: pos,
+        },
+    );
+    let (did, _) = w.invite("333", JOHN, "*71444");
+    did.response_to(JOHN, 200);
+    let no_call = crate::prompts::phrase("no-call-parked-at");
+    assert!(did
+        .media
+        .iter()
+        .any(|c| matches!(c, MediaCommand::Play(_, p) if p[0] == no_call)));
+    assert_eq!(w.sw.parked_count(), 0);
+    // The announcement's port is the only one taken, and it is freed.
+    assert_eq!(w.sw.ports_in_use(), 1);
+    let port = ports(&did.media)[0];
+    w.sw.handle_media_event(w.now, crate::output::MediaEvent::PromptDone(port));
+    w.collect();
+    assert_eq!((w.sw.call_count(), w.sw.ports_in_use()), (0, 0));
+}

@@ -156,8 +156,13 @@ impl Switch {
         }
         let leg_media = clone_media(call.leg(side));
         let other_holding = call.leg(other(side)).holding;
+        // Only a call of two parties is re-bridged on hold and resume: a
+        // parked party, or one hearing an announcement or ringing a
+        // comeback, keeps hearing what the switch plays (there is no other
+        // leg to bridge to).
+        let bridged = matches!(call.phase, Phase::Established | Phase::Answered);
         self.configure(&leg_media);
-        if changed {
+        if changed && bridged {
             if holding {
                 info!(call = id, ?side, "hold: music to the other party");
                 self.outputs

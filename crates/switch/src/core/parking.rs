@@ -22,7 +22,7 @@ use sip::dialog::Dialog;
 use sip::transaction::ServerKey;
 use sip::{Name, Request};
 use std::net::SocketAddr;
-use tracing::info;
+use tracing::{info, warn};
 
 /// How an announcement call is recorded.
 struct Refusal {
@@ -269,6 +269,20 @@ impl Switch {
 
     /// Joins the retriever's new leg to the parked party.
     fn attach(&mut self, now: Now, fc: FeatureCall, parked: Parked) {
+        let id = parked.call;
+        if !self.calls.calls.contains_key(&id) {
+            // A lot entry whose call is gone: forget it, and tell the
+            // retriever there is nothing there (never leave it unanswered).
+            warn!(call = id, position = %parked.position.label(), "lot entry without a call: dropped");
+            self.outputs.push_back(Output::Store(StoreOp::RemoveParked {
+                tenant: fc.tenant.name.clone(),
+                position: parked.position.label(),
+            }));
+            let mut prompts = vec![phrase("no-call-parked-at")];
+            prompts.extend(spoken(&parked.retrieval));
+            let cause = format!("no call parked at {}", parked.retrieval);
+            return self.announce(now, fc, prompts, None, Some(refusal(404, &cause)));
+        }
         let Some(port) = self.ports.take() else {
             let tenant = fc.tenant.name.clone();
             let pos = parked.position.clone();
@@ -276,8 +290,8 @@ impl Switch {
             let resp = self.response(&fc.req, 503, Some("No media ports available"));
             return self.reply(now, &fc.key, resp);
         };
-        let id = parked.call;
         let Some(call) = self.calls.calls.get(&id) else {
+            self.ports.give_back(port);
             return;
         };
         let parked_leg = clone_media(call.leg(parked.side));
