@@ -24,10 +24,24 @@ use tracing::{debug, info, warn};
 const WAKE: Token = Token(usize::MAX);
 const TICK: Token = Token(usize::MAX - 1);
 
+/// How often the media thread records where its streams have got to.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What the media thread is asked.
+enum MediaMsg {
+    /// Something the core wants done.
+    Command(MediaCommand),
+    /// The resumed calls' endpoints are open: checkpoints not used by now
+    /// belong to no live call.
+    ResumeDone,
+    /// Record where every stream has got to now, then answer.
+    Checkpoint(mpsc::Sender<()>),
+}
+
 /// Handle for the core task.
 #[derive(Clone)]
 pub struct MediaHandle {
-    tx: mpsc::Sender<MediaCommand>,
+    tx: mpsc::Sender<MediaMsg>,
     waker: Arc<Waker>,
     /// Open endpoints, as the media thread counts them.
     pub open: Arc<AtomicUsize>,
@@ -36,10 +50,78 @@ pub struct MediaHandle {
 impl MediaHandle {
     /// Sends a command.
     pub fn send(&self, cmd: MediaCommand) {
-        if self.tx.send(cmd).is_ok() {
+        self.post(MediaMsg::Command(cmd));
+    }
+
+    /// Says that the resumed calls' endpoints have all been opened.
+    pub fn resume_done(&self) {
+        self.post(MediaMsg::ResumeDone);
+    }
+
+    /// Has the media thread write a checkpoint of every stream to the
+    /// store now (before a clean stop); waits up to `wait` for it.
+    pub fn checkpoint(&self, wait: std::time::Duration) -> bool {
+        let (tx, rx) = mpsc::channel();
+        self.post(MediaMsg::Checkpoint(tx));
+        rx.recv_timeout(wait).is_ok()
+    }
+
+    fn post(&self, msg: MediaMsg) {
+        if self.tx.send(msg).is_ok() {
             let _ = self.waker.wake();
         }
     }
+}
+
+/// The streams of the previous process to continue, and where checkpoints go.
+pub struct Continuity {
+    /// By port: where the stream had got to, and when (Unix ms).
+    pub resume: std::collections::HashMap<u16, (media::engine::StreamPosition, u64)>,
+    /// The store thread.
+    pub store: mpsc::Sender<crate::persist::StoreMsg>,
+}
+
+impl Continuity {
+    /// From the store's checkpoints.
+    pub fn from_checkpoints(
+        all: Vec<store::MediaCheckpoint>,
+        store: mpsc::Sender<crate::persist::StoreMsg>,
+    ) -> Continuity {
+        let resume = all
+            .into_iter()
+            .map(|c| {
+                let pos = media::engine::StreamPosition {
+                    ssrc: c.ssrc,
+                    seq: c.seq,
+                    ts: c.ts,
+                };
+                (c.port, (pos, c.at_ms))
+            })
+            .collect();
+        Continuity { resume, store }
+    }
+
+    fn write(&self, engine: &Engine) {
+        let at_ms = unix_ms();
+        let all = engine
+            .positions()
+            .map(|(port, p)| store::MediaCheckpoint {
+                port,
+                ssrc: p.ssrc,
+                seq: p.seq,
+                ts: p.ts,
+                roc: 0,
+                at_ms,
+            })
+            .collect();
+        let _ = self.store.send(crate::persist::StoreMsg::Media(all));
+    }
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The sockets of one endpoint. Its RTP socket is registered as token
@@ -60,6 +142,7 @@ pub fn spawn(
     raw_send: bool,
     cfg: EngineConfig,
     events: tmpsc::Sender<Event>,
+    continuity: Continuity,
 ) -> std::io::Result<MediaHandle> {
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
@@ -68,7 +151,11 @@ pub fn spawn(
     let counter = open.clone();
     std::thread::Builder::new()
         .name("media".into())
-        .spawn(move || run(poll, rx, address, raw_send, cfg, events, counter))?;
+        .spawn(move || {
+            run(
+                poll, rx, address, raw_send, cfg, events, counter, continuity,
+            )
+        })?;
     Ok(MediaHandle { tx, waker, open })
 }
 
@@ -80,16 +167,19 @@ struct State {
     failed: Vec<u16>,
     /// Batched sending of generated media, when permitted.
     raw: Option<RawSender>,
+    continuity: Continuity,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run(
     mut poll: Poll,
-    rx: mpsc::Receiver<MediaCommand>,
+    rx: mpsc::Receiver<MediaMsg>,
     address: IpAddr,
     raw_send: bool,
     cfg: EngineConfig,
     events: tmpsc::Sender<Event>,
     open: Arc<AtomicUsize>,
+    continuity: Continuity,
 ) {
     let mut st = State {
         engine: Engine::new(cfg, rand::random()),
@@ -97,7 +187,9 @@ fn run(
         address,
         failed: Vec::new(),
         raw: raw_sender(address, raw_send),
+        continuity,
     };
+    let mut checkpointed = Instant::now();
     let mut timer = precise_timer(&poll);
     let mut ready = Events::with_capacity(1024);
     let mut buf = vec![0u8; 2048];
@@ -127,7 +219,12 @@ fn run(
             } else if ev.token() == WAKE {
                 loop {
                     match rx.try_recv() {
-                        Ok(cmd) => st.apply(&poll, cmd),
+                        Ok(MediaMsg::Command(cmd)) => st.apply(&poll, cmd),
+                        Ok(MediaMsg::ResumeDone) => st.continuity.resume.clear(),
+                        Ok(MediaMsg::Checkpoint(done)) => {
+                            st.continuity.write(&st.engine);
+                            let _ = done.send(());
+                        }
                         Err(mpsc::TryRecvError::Empty) => break,
                         Err(mpsc::TryRecvError::Disconnected) => return,
                     }
@@ -139,6 +236,10 @@ fn run(
         }
         if st.engine.open_count() > 0 && st.engine.on_tick(Instant::now()) {
             st.send_generated();
+        }
+        if st.engine.open_count() > 0 && checkpointed.elapsed() >= CHECKPOINT_EVERY {
+            checkpointed = Instant::now();
+            st.continuity.write(&st.engine);
         }
         for port in st.failed.drain(..) {
             let _ = events.try_send(Event::Media(MediaEvent::OpenFailed(port)));
@@ -174,6 +275,10 @@ impl State {
             }
         };
         let id = self.engine.open(port);
+        if let Some((from, at_ms)) = self.continuity.resume.remove(&port) {
+            let elapsed = std::time::Duration::from_millis(unix_ms().saturating_sub(at_ms));
+            self.engine.continue_stream(id, from, elapsed);
+        }
         let reg = poll.registry();
         let registered = reg
             .register(&mut socks.rtp, token(id, false), Interest::READABLE)

@@ -13,6 +13,8 @@ use tracing::{error, info};
 pub enum StoreMsg {
     /// Apply a write.
     Op(StoreOp),
+    /// Where the media streams had got to (replaces the last ones).
+    Media(Vec<store::MediaCheckpoint>),
     /// Flush and stop.
     Stop,
 }
@@ -42,21 +44,31 @@ pub fn run(
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         let mut stop = false;
+        let mut media = None;
         match rx.recv_timeout(RELOAD_CHECK) {
             Ok(StoreMsg::Op(op)) => batch.push(op),
+            Ok(StoreMsg::Media(m)) => media = Some(m),
             Ok(StoreMsg::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => stop = true,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
-        while !stop && !batch.is_empty() && batch.len() < BATCH {
+        while !stop && (!batch.is_empty() || media.is_some()) && batch.len() < BATCH {
             match rx.try_recv() {
                 Ok(StoreMsg::Op(op)) => batch.push(op),
+                Ok(StoreMsg::Media(m)) => media = Some(m),
                 Ok(StoreMsg::Stop) | Err(mpsc::TryRecvError::Disconnected) => stop = true,
                 Err(mpsc::TryRecvError::Empty) => break,
             }
         }
-        if !batch.is_empty() {
-            let ops = std::mem::take(&mut batch);
-            let committed = store.batch(|s| ops.into_iter().for_each(|op| apply(s, op)));
+        if !batch.is_empty() || media.is_some() {
+            let ops = latest_only(std::mem::take(&mut batch));
+            let committed = store.batch(|s| {
+                ops.into_iter().for_each(|op| apply(s, op));
+                if let Some(m) = media {
+                    if let Err(e) = s.replace_media_checkpoints(&m) {
+                        error!("media checkpoint write failed: {e}");
+                    }
+                }
+            });
             if let Err(e) = committed {
                 error!("store commit failed: {e}");
             }
@@ -87,6 +99,28 @@ pub fn run(
     }
 }
 
+/// The batch without the snapshots a later write of the same call replaces
+/// (a call that rings, is answered and ends within one batch costs one
+/// delete, not three writes).
+fn latest_only(ops: Vec<StoreOp>) -> Vec<StoreOp> {
+    let call_of = |op: &StoreOp| match op {
+        StoreOp::SaveCall(s) => Some(s.id),
+        StoreOp::RemoveCall(id) => Some(*id),
+        _ => None,
+    };
+    let mut last = std::collections::HashMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        if let Some(id) = call_of(op) {
+            last.insert(id, i);
+        }
+    }
+    ops.into_iter()
+        .enumerate()
+        .filter(|(i, op)| call_of(op).is_none_or(|id| last.get(&id) == Some(i)))
+        .map(|(_, op)| op)
+        .collect()
+}
+
 fn apply(store: &mut SqliteStore, op: StoreOp) {
     let result = match &op {
         StoreOp::SaveBinding(b) => store.save_binding(b),
@@ -98,6 +132,14 @@ fn apply(store: &mut SqliteStore, op: StoreOp) {
         StoreOp::SaveCallRecord(r) => store.save_call_record(r),
         StoreOp::SaveParked(p) => store.save_parked(p),
         StoreOp::RemoveParked { tenant, position } => store.remove_parked(tenant, position),
+        StoreOp::SaveCall(snapshot) => match serde_json::to_string(snapshot) {
+            Ok(text) => store.save_live_call(snapshot.id, &text),
+            Err(e) => {
+                error!(call = snapshot.id, "call snapshot not serialisable: {e}");
+                Ok(())
+            }
+        },
+        StoreOp::RemoveCall(id) => store.remove_live_call(*id),
     };
     if let Err(e) = result {
         error!("store write failed: {e}");

@@ -124,6 +124,7 @@ fn raise_file_limit() {
 
 /// Runs the switch until SIGINT/SIGTERM.
 pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
+    let started = std::time::Instant::now();
     raise_file_limit();
     let mut store = SqliteStore::open(db)
         .with_context(|| format!("cannot open the store at {}", db.display()))?;
@@ -137,13 +138,10 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
         removed = report.removed,
         "provisioned from configuration"
     );
-    let stale = store.clear_parked()?;
-    if stale > 0 {
-        tracing::warn!(
-            stale,
-            "parked calls of the previous run were lost with it (they live in memory)"
-        );
-    }
+    // The lot is rebuilt from the calls resumed below.
+    store.clear_parked()?;
+    let snapshots = live_calls(&mut store)?;
+    let checkpoints = store.media_checkpoints()?;
     // Read before the load: a CLI change committed after it is then seen
     // as a change by the store thread, however late that thread starts.
     let baseline = store.data_version()?;
@@ -206,6 +204,8 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
         tokio::spawn(async move { axum::serve(listener, app).await });
     }
 
+    let (store_tx, store_rx) = std::sync::mpsc::channel();
+    let continuity = media_io::Continuity::from_checkpoints(checkpoints, store_tx.clone());
     let engine = media::engine::Config {
         music: sounds::music(cfg.media.music.as_deref().map(Path::new))?,
         prompts: sounds::prompts(cfg.media.prompts.as_deref().map(Path::new))?,
@@ -216,25 +216,66 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
         cfg.media.raw_send,
         engine,
         events_tx.clone(),
+        continuity,
     )
     .context("cannot start the media thread")?;
     let (low, high) = cfg.rtp_ports();
     info!("media on {} ports {low}-{high}", media_address(&cfg));
     let mut sw = Switch::new(switch_config(&cfg), dir);
     sw.restore_bindings(bindings, shell::now());
-    let (store_tx, store_rx) = std::sync::mpsc::channel();
+    let found = snapshots.len();
+    let resumed = sw.resume(shell::now(), snapshots);
+    if found > 0 {
+        info!(
+            talking = resumed.talking,
+            parked = resumed.parked,
+            ended = resumed.ended,
+            since_start_ms = started.elapsed().as_millis() as u64,
+            "resumed the calls of the previous run"
+        );
+    }
     let store_events = events_tx.clone();
     let store_thread =
         std::thread::spawn(move || persist::run(store, baseline, store_rx, store_events));
     drop(events_tx);
-    let core = tokio::spawn(shell::run(sw, events_rx, udp, store_tx.clone(), media));
+    let core = tokio::spawn(shell::run(
+        sw,
+        events_rx,
+        udp,
+        store_tx.clone(),
+        media.clone(),
+    ));
     info!("Parkline is running");
     shutdown_signal().await;
-    info!("shutting down");
+    // Calls are not ended: they are in the store, and the next start
+    // carries them on. Stop taking input, record where the media streams
+    // are, flush, exit.
+    info!("shutting down: live calls stay in the store for the next start");
     core.abort();
+    let _ = core.await;
+    let media_saved = media.checkpoint(std::time::Duration::from_secs(2));
+    if !media_saved {
+        tracing::warn!("the media thread did not checkpoint its streams in time");
+    }
     let _ = store_tx.send(persist::StoreMsg::Stop);
     let _ = tokio::task::spawn_blocking(move || store_thread.join()).await;
     Ok(())
+}
+
+/// The snapshots of the calls the previous process left; an unreadable one
+/// is logged and dropped (nothing can be done for its call).
+fn live_calls(store: &mut SqliteStore) -> Result<Vec<switch::snapshot::CallSnapshot>> {
+    let mut out = Vec::new();
+    for (id, text) in store.live_calls()? {
+        match serde_json::from_str(&text) {
+            Ok(s) => out.push(s),
+            Err(e) => {
+                tracing::error!(call = id, "unreadable call snapshot dropped: {e}");
+                store.remove_live_call(id)?;
+            }
+        }
+    }
+    Ok(out)
 }
 
 async fn shutdown_signal() {

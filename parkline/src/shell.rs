@@ -133,6 +133,8 @@ pub async fn run(
     // registrations); later ones come from its deadlines.
     sw.handle_timeout(now());
     carry_out(&mut sw, &udp, &tcp, &store, &media);
+    // Everything resumed is open now.
+    media.resume_done();
     loop {
         let deadline = sw.next_deadline();
         let sleep = async {

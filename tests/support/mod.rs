@@ -299,6 +299,47 @@ impl Server {
         Server::start_appended(name, extra_sip, extra_demo, rtp, rtp_timeout_s, "", 0)
     }
 
+    /// Starts a server whose test configuration (explicit RTP range and
+    /// timeout) is first changed by `edit`.
+    pub fn start_edited(
+        name: &str,
+        extra_demo: &str,
+        rtp: (u16, u16),
+        rtp_timeout_s: u32,
+        edit: impl Fn(String) -> String,
+    ) -> Server {
+        let dir = scratch(name);
+        let (sip_port, http_port) = (free_port(), free_port());
+        let config = dir.join("parkline.toml");
+        let db = dir.join("parkline.db");
+        let text = config_text_rtp(sip_port, http_port, &db, "", extra_demo, rtp, rtp_timeout_s);
+        std::fs::write(&config, edit(text)).unwrap();
+        let mut s = Server {
+            child: None,
+            dir,
+            sip_port,
+            http_port,
+            tls_port: 0,
+            config,
+        };
+        s.spawn();
+        s
+    }
+
+    /// Kills the process outright (SIGKILL): nothing is flushed.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the process again (after [`Server::kill`] or [`Server::stop`])
+    /// on the same configuration and database; returns once it answers.
+    pub fn start_again(&mut self) {
+        self.spawn();
+    }
+
     /// Starts a server with `extra_end` appended to the configuration (it
     /// ends with the `carrier` trunk's table, so keys there are the trunk's).
     pub fn start_with_trunk(name: &str, extra_end: &str) -> Server {

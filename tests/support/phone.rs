@@ -442,6 +442,11 @@ impl Phone {
         );
     }
 
+    /// Refuses an INVITE already received.
+    pub fn reject_request(&self, inv: &Request, status: u16, reason: &str) {
+        self.respond(inv, status, reason, Some("callee"), "");
+    }
+
     /// Answers a request in a dialog with 200 (BYE, CANCEL...).
     pub fn ok(&self, req: &Request) {
         self.respond(req, 200, "OK", None, "");

@@ -1,9 +1,9 @@
 //! Call records: one per call, with the features used along the way.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How a call ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Answered and later hung up.
@@ -35,7 +35,7 @@ impl Outcome {
 }
 
 /// One call.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallRecord {
     /// Unique id (the A leg's Call-ID).
     pub id: String,

@@ -152,6 +152,29 @@ struct Endpoint {
     rejected: u64,
 }
 
+/// Where an endpoint's outgoing stream has got to: what a new process needs
+/// to continue it (same SSRC, numbers ahead of any sent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamPosition {
+    /// SSRC.
+    pub ssrc: u32,
+    /// Last sequence number sent.
+    pub seq: u16,
+    /// Last RTP timestamp sent.
+    pub ts: u32,
+}
+
+/// How far a continued stream jumps ahead, per millisecond since its
+/// checkpoint: one sequence number per 10 ms (no party sends faster), so
+/// the first packet after a restart is ahead of every packet sent before
+/// it, and well within a receiver's tolerance for a jump (RFC 3550 A.1
+/// resynchronises only beyond 3,000).
+const SEQ_PER_MS: u64 = 10;
+
+/// At most this many sequence numbers of jump (a checkpoint much older
+/// than a restart: the stream still continues forward).
+const MAX_SEQ_JUMP: u64 = 2_000;
+
 /// Settings of the engine.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -283,6 +306,39 @@ impl Engine {
         };
         self.by_port.insert(port, id);
         id
+    }
+
+    /// Where every open endpoint's outgoing stream has got to, by port.
+    pub fn positions(&self) -> impl Iterator<Item = (u16, StreamPosition)> + '_ {
+        self.endpoints.iter().flatten().map(|ep| {
+            let out = &ep.out;
+            let pos = StreamPosition {
+                ssrc: out.ssrc,
+                seq: out.seq,
+                ts: out.ts,
+            };
+            (ep.port, pos)
+        })
+    }
+
+    /// Continues, on endpoint `id`, a stream a previous process sent from
+    /// the same port: its SSRC, sequence numbers ahead of any it can have
+    /// sent in the `elapsed` time since `from` was taken, and timestamps
+    /// advanced by that wall time.
+    pub fn continue_stream(&mut self, id: EndpointId, from: StreamPosition, elapsed: Duration) {
+        let Some(ep) = self.ep_mut(id) else { return };
+        let ms = elapsed.as_millis() as u64;
+        let jump = (ms / SEQ_PER_MS + 1).min(MAX_SEQ_JUMP);
+        let samples = ms.saturating_mul(8).min(u64::from(u32::MAX / 4));
+        ep.out = OutStream {
+            ssrc: from.ssrc,
+            seq: from.seq.wrapping_add(jump as u16),
+            ts: from.ts.wrapping_add(samples as u32),
+            last_sent: None,
+            rebase: true,
+            seq_offset: 0,
+            ts_offset: 0,
+        };
     }
 
     /// Closes an endpoint; anything relaying from it falls silent.

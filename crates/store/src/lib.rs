@@ -66,8 +66,18 @@ pub trait Store: Send {
     fn remove_parked(&mut self, tenant: &str, position: &str) -> Result<()>;
     /// Parked calls, oldest first (optionally of one tenant).
     fn parked(&self, tenant: Option<&str>) -> Result<Vec<ParkedCall>>;
-    /// Forgets every parked call (at start: their calls lived in memory).
+    /// Forgets every parked call (at start, before resumed calls park again).
     fn clear_parked(&mut self) -> Result<usize>;
+    /// Saves (inserts or replaces) a live call's snapshot.
+    fn save_live_call(&mut self, id: u64, state: &str) -> Result<()>;
+    /// Forgets a live call.
+    fn remove_live_call(&mut self, id: u64) -> Result<()>;
+    /// Every live call's snapshot, by id.
+    fn live_calls(&self) -> Result<Vec<(u64, String)>>;
+    /// Replaces every media checkpoint with these.
+    fn replace_media_checkpoints(&mut self, all: &[MediaCheckpoint]) -> Result<()>;
+    /// Every media checkpoint.
+    fn media_checkpoints(&self) -> Result<Vec<MediaCheckpoint>>;
 
     /// Loads the whole directory.
     fn load_directory(&self) -> Result<Directory> {
@@ -78,6 +88,25 @@ pub trait Store: Send {
             self.trunks()?,
         ))
     }
+}
+
+/// Where an RTP stream the switch sends had got to, so that after a
+/// restart it continues (same SSRC, sequence numbers and timestamps ahead
+/// of any sent) instead of starting over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MediaCheckpoint {
+    /// The switch's RTP port that sends it.
+    pub port: u16,
+    /// Its SSRC.
+    pub ssrc: u32,
+    /// Last sequence number sent.
+    pub seq: u16,
+    /// Last RTP timestamp sent.
+    pub ts: u32,
+    /// SRTP rollover counter of the sender (0 for plain RTP).
+    pub roc: u32,
+    /// When, Unix milliseconds.
+    pub at_ms: u64,
 }
 
 /// The keys of every item a config declares, for pruning.

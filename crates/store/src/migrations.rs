@@ -95,4 +95,18 @@ pub const MIGRATIONS: &[&str] = &[
     // TLS client certificate name
     "ALTER TABLE tenants ADD COLUMN srtp TEXT;
     ALTER TABLE trunks ADD COLUMN tls_name TEXT;",
+    // 8: live calls (restart survival): each call's snapshot, opaque to the
+    // store; and where each RTP stream the switch sends had got to
+    "CREATE TABLE live_calls (
+        id INTEGER PRIMARY KEY,
+        state TEXT NOT NULL
+    );
+    CREATE TABLE media_streams (
+        port INTEGER PRIMARY KEY,
+        ssrc INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        roc INTEGER NOT NULL,
+        at_ms INTEGER NOT NULL
+    );",
 ];

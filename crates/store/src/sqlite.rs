@@ -1,7 +1,7 @@
 //! The embedded SQLite store.
 
 use crate::migrations::MIGRATIONS;
-use crate::{source_of, ConfigKeys, Result, Store, StoreError};
+use crate::{source_of, ConfigKeys, MediaCheckpoint, Result, Store, StoreError};
 use accounts::{
     Binding, CallRecord, Destinations, Did, Extension, OutboundLimits, Outcome, ParkedCall,
     SrtpPolicy, Tenant, Trunk, TrunkAuth,
@@ -493,6 +493,58 @@ impl Store for SqliteStore {
     fn clear_parked(&mut self) -> Result<usize> {
         Ok(self.conn.execute("DELETE FROM parked_calls", [])?)
     }
+
+    fn save_live_call(&mut self, id: u64, state: &str) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("INSERT OR REPLACE INTO live_calls (id, state) VALUES (?1, ?2)")?;
+        stmt.execute(params![id as i64, state])?;
+        Ok(())
+    }
+
+    fn remove_live_call(&mut self, id: u64) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("DELETE FROM live_calls WHERE id = ?1")?;
+        stmt.execute([id as i64])?;
+        Ok(())
+    }
+
+    fn live_calls(&self) -> Result<Vec<(u64, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, state FROM live_calls ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn replace_media_checkpoints(&mut self, all: &[MediaCheckpoint]) -> Result<()> {
+        self.conn.execute("DELETE FROM media_streams", [])?;
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO media_streams (port, ssrc, seq, ts, roc, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for c in all {
+            stmt.execute(params![c.port, c.ssrc, c.seq, c.ts, c.roc, c.at_ms as i64])?;
+        }
+        Ok(())
+    }
+
+    fn media_checkpoints(&self) -> Result<Vec<MediaCheckpoint>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT port, ssrc, seq, ts, roc, at_ms FROM media_streams")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(MediaCheckpoint {
+                port: r.get(0)?,
+                ssrc: r.get(1)?,
+                seq: r.get(2)?,
+                ts: r.get(3)?,
+                roc: r.get(4)?,
+                at_ms: r.get::<_, i64>(5)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
 }
 
 fn outcome_of(s: &str) -> Outcome {
@@ -677,5 +729,45 @@ mod tests {
         let s = SqliteStore::open(&path).unwrap();
         assert_eq!(s.bindings().unwrap(), vec![b]);
         std::fs::remove_dir_all(dir).ok();
+    }
+}
+
+#[cfg(test)]
+mod live_call_tests {
+    use super::*;
+
+    #[test]
+    fn live_calls_and_media_checkpoints_survive_reopen() {
+        let dir = std::env::temp_dir().join(format!("parkline-live-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("live.db");
+        let _ = std::fs::remove_file(&path);
+        {
+            let mut s = SqliteStore::open(&path).unwrap();
+            s.save_live_call(7, "{\"a\":1}").unwrap();
+            s.save_live_call(7, "{\"a\":2}").unwrap();
+            s.save_live_call(9, "{}").unwrap();
+            s.remove_live_call(9).unwrap();
+            let c = MediaCheckpoint {
+                port: 20000,
+                ssrc: u32::MAX,
+                seq: u16::MAX,
+                ts: u32::MAX - 1,
+                roc: 3,
+                at_ms: 1_700_000_000_123,
+            };
+            s.replace_media_checkpoints(&[c, MediaCheckpoint { port: 20002, ..c }])
+                .unwrap();
+            s.replace_media_checkpoints(&[c]).unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.live_calls().unwrap(), vec![(7, "{\"a\":2}".to_string())]);
+        let got = s.media_checkpoints().unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (got[0].ssrc, got[0].seq, got[0].ts, got[0].roc),
+            (u32::MAX, u16::MAX, u32::MAX - 1, 3)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

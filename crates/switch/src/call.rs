@@ -12,6 +12,9 @@ use media::Codec;
 use sip::dialog::Dialog;
 use sip::transaction::{ClientKey, ServerKey};
 use sip::Request;
+mod feature;
+
+pub use feature::CallFeature;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -20,7 +23,9 @@ use std::time::{Duration, Instant};
 pub type CallId = u64;
 
 /// Which side of a call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Side {
     /// The caller.
     A,
@@ -141,7 +146,7 @@ pub struct Call {
     /// The record being written.
     pub record: CallRecord,
     /// Features used.
-    pub features: BTreeSet<&'static str>,
+    pub features: BTreeSet<CallFeature>,
     /// While parked: when the parker is rung back, and who parked it.
     pub comeback: Option<(Instant, String)>,
     /// Whether the tenant's fallback has been tried for the comeback.
@@ -171,7 +176,7 @@ impl Call {
     /// Notes SRTP among the features once a leg uses it.
     pub fn note_security(&mut self) {
         if self.a.security.is_keyed() || self.b.security.is_keyed() {
-            self.features.insert("srtp");
+            self.features.insert(CallFeature::Srtp);
         }
     }
 

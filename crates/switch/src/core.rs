@@ -2,11 +2,13 @@
 //! transaction layer, and reports what to send and what to persist.
 
 mod admission;
+mod call_map;
 mod calls;
 mod ending;
 mod forks;
 mod in_dialog;
 mod parking;
+mod resume;
 mod trunk_auth;
 mod trunk_registration;
 
@@ -23,6 +25,7 @@ use accounts::{Binding, Directory};
 use admission::Admission;
 use bytes::Bytes;
 use calls::CallTable;
+pub use resume::Resumed;
 use sip::transaction::{Incoming, Layer, Output as TxOut, ServerKey};
 use sip::validate::{check_structure, Capabilities};
 use sip::{Message, Method, Name, ParseError, Request, Response, SipHeaders};
@@ -213,6 +216,11 @@ impl Switch {
 
     /// Fires due timers.
     pub fn handle_timeout(&mut self, now: Now) {
+        self.fire_timers(now);
+        self.save_changed_calls(now);
+    }
+
+    fn fire_timers(&mut self, now: Now) {
         self.layer.on_timeout(now.mono);
         self.drain_layer();
         for key in std::mem::take(&mut self.timed_out) {
@@ -291,6 +299,11 @@ impl Switch {
 
     /// A parsed message arrived (UDP, or framed from a TCP stream).
     pub fn handle_message(&mut self, now: Now, peer: Peer, msg: Message) {
+        self.dispatch(now, peer, msg);
+        self.save_changed_calls(now);
+    }
+
+    fn dispatch(&mut self, now: Now, peer: Peer, msg: Message) {
         match msg {
             Message::Request(req) => self.handle_request(now, peer, req),
             Message::Response(resp) => {

@@ -24,13 +24,14 @@ mod peer;
 mod rate_limit;
 mod registrar;
 mod respond;
+pub mod snapshot;
 mod tenancy;
 mod time;
 
 pub use auth::{ha1, AuthOutcome, Authenticator, Refusal};
 pub use authorize::{CallRequest, Caller, Decision, Route};
 pub use config::SwitchConfig;
-pub use core::Switch;
+pub use core::{Resumed, Switch};
 pub use guessing::GuessLimits;
 pub use output::{MediaCommand, MediaEvent, Output, StoreOp};
 pub use parking::{Feature, Position};

@@ -121,6 +121,16 @@ impl OutboundGuard {
         Ok(())
     }
 
+    /// Counts a live outbound call carried over from before a restart (it
+    /// counts against the limits on live calls, not against the rate).
+    pub fn resumed(&mut self, tenant: &str, extension: &str) {
+        self.tenants.entry(tenant.to_string()).or_default().live += 1;
+        self.extensions
+            .entry((tenant.to_string(), extension.to_string()))
+            .or_default()
+            .live += 1;
+    }
+
     /// An admitted outbound call ended.
     pub fn ended(&mut self, tenant: &str, extension: &str, now_s: u64) {
         let idle = |u: &Usage| u.live == 0 && now_s >= u.window_start + MINUTE;

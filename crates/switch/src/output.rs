@@ -13,6 +13,10 @@ pub enum StoreOp {
     SaveBinding(Binding),
     /// Save a call record.
     SaveCallRecord(Box<CallRecord>),
+    /// A call changed: its snapshot replaces the stored one.
+    SaveCall(Box<crate::snapshot::CallSnapshot>),
+    /// A call ended: its snapshot goes.
+    RemoveCall(u64),
     /// A call was parked.
     SaveParked(Box<ParkedCall>),
     /// A parked call left the lot.

@@ -121,6 +121,12 @@ impl Lot {
         Some(parked)
     }
 
+    /// Where a call is parked, if it is.
+    pub fn of_call(&self, call: CallId) -> Option<&Parked> {
+        let key = self.by_call.get(&call)?;
+        self.slots.get(key)
+    }
+
     /// Removes whatever a call has parked (its party hung up).
     pub fn remove_call(&mut self, call: CallId) -> Option<(String, Position, Parked)> {
         let (tenant, pos) = self.by_call.remove(&call)?;

@@ -47,6 +47,12 @@ impl Ports {
         Some(self.free.swap_remove(i))
     }
 
+    /// Takes these ports out of the free ones (calls resumed after a
+    /// restart keep their ports); ports outside the range are ignored.
+    pub fn claim(&mut self, ports: &HashSet<u16>) {
+        self.free.retain(|p| !ports.contains(p));
+    }
+
     /// Returns a port (unless it was retired).
     pub fn give_back(&mut self, port: u16) {
         if !self.retired.contains(&port) {
@@ -83,6 +89,16 @@ mod tests {
         assert_eq!(p.in_use(), 0);
         assert_eq!(p.take(), Some(20002), "a retired port never comes back");
         assert_eq!(p.take(), None);
+    }
+
+    #[test]
+    fn claimed_ports_are_not_handed_out() {
+        let mut p = Ports::new(20000, 20010, 3);
+        p.claim(&[20002, 20006, 30000].into_iter().collect());
+        assert_eq!(p.in_use(), 2);
+        let mut got: Vec<u16> = std::iter::from_fn(|| p.take()).collect();
+        got.sort_unstable();
+        assert_eq!(got, [20000, 20004, 20008]);
     }
 
     #[test]

@@ -526,3 +526,46 @@ fn srtcp_is_opened_and_sealed_between_legs() {
         .is_none());
     assert_eq!(e.counters(a).rejected, 1);
 }
+
+#[test]
+fn a_stream_continues_in_a_new_engine_ahead_of_everything_sent() {
+    let t0 = Instant::now();
+    let mut before = engine();
+    listeners(&mut before, 1);
+    let sent = run(&mut before, t0, t0 + Duration::from_millis(400));
+    let (port, pos) = before.positions().next().unwrap();
+    assert_eq!(port, 20000);
+    let last = rtp::parse(&sent.last().unwrap().1.header).unwrap();
+    assert_eq!((pos.ssrc, pos.seq, pos.ts), (last.ssrc, last.seq, last.ts));
+    // The old process sent on for 300 ms after the checkpoint, then died;
+    // the new one starts 1.2 s after the checkpoint.
+    let more = run(
+        &mut before,
+        t0 + Duration::from_millis(420),
+        t0 + Duration::from_millis(700),
+    );
+    let crashed = rtp::parse(&more.last().unwrap().1.header).unwrap();
+    let mut after = engine();
+    listeners(&mut after, 1);
+    after.continue_stream(0, pos, Duration::from_millis(1200));
+    let t1 = t0 + Duration::from_secs(5);
+    let resumed = run(&mut after, t1, t1 + Duration::from_millis(100));
+    let first = rtp::parse(&resumed[0].1.header).unwrap();
+    assert_eq!(first.ssrc, pos.ssrc, "same SSRC");
+    let ahead = first.seq.wrapping_sub(crashed.seq);
+    assert!(
+        (1..3000).contains(&ahead),
+        "sequence numbers go on forward: {} after {}",
+        first.seq,
+        crashed.seq
+    );
+    let ts_ahead = first.ts.wrapping_sub(crashed.ts);
+    assert!(
+        (1..u32::MAX / 2).contains(&ts_ahead),
+        "timestamps go on forward: {} after {}",
+        first.ts,
+        crashed.ts
+    );
+    let second = rtp::parse(&resumed[1].1.header).unwrap();
+    assert_eq!(second.seq, first.seq.wrapping_add(1));
+}

@@ -312,7 +312,9 @@ fn a_forked_call_is_answered_bridged_and_hung_up() {
         assert!(did.media.contains(&MediaCommand::Close(p)));
     }
     assert!(
-        matches!(did.store.as_slice(), [StoreOp::SaveCallRecord(r)] if r.outcome == accounts::Outcome::Answered)
+        matches!(did.store.as_slice(), [StoreOp::SaveCallRecord(r), StoreOp::RemoveCall(_)] if r.outcome == accounts::Outcome::Answered),
+        "the record is written and the live call's snapshot removed: {:?}",
+        did.store
     );
     assert_eq!((w.sw.call_count(), w.sw.ports_in_use()), (0, 0));
 }
@@ -494,4 +496,161 @@ fn a_lot_entry_without_its_call_answers_the_retriever_and_leaks_no_port() {
     w.sw.handle_media_event(w.now, crate::output::MediaEvent::PromptDone(port));
     w.collect();
     assert_eq!((w.sw.call_count(), w.sw.ports_in_use()), (0, 0));
+}
+
+/// The latest snapshot of every call, as the store would hold it after
+/// applying `ops` in order.
+fn stored_calls(
+    ops: &[StoreOp],
+    into: &mut std::collections::BTreeMap<u64, crate::snapshot::CallSnapshot>,
+) {
+    for op in ops {
+        match op {
+            StoreOp::SaveCall(s) => {
+                // Through JSON, as the shell stores it.
+                let text = serde_json::to_string(s).unwrap();
+                into.insert(s.id, serde_json::from_str(&text).unwrap());
+            }
+            StoreOp::RemoveCall(id) => {
+                into.remove(id);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn talking_and_parked_calls_resume_in_a_new_switch() {
+    let mut w = World::new();
+    let mut store = std::collections::BTreeMap::new();
+    w.register("444", ROOM);
+    w.register("333", JOHN);
+    // Call 1: John → 444, parked by John at *70333.
+    let (did, _) = w.invite("333", JOHN, "444");
+    stored_calls(&did.store, &mut store);
+    assert!(
+        matches!(
+            store.values().next().map(|s| &s.state),
+            Some(crate::snapshot::CallState::Ringing { .. })
+        ),
+        "a ringing call is saved"
+    );
+    let p1 = ports(&did.media);
+    let inv = did.request_to(ROOM, Method::Invite);
+    let did = w.answer(ROOM, &inv, 200, true);
+    stored_calls(&did.store, &mut store);
+    let ok = did.response_to(JOHN, 200);
+    stored_calls(
+        &w.from(JOHN, &in_dialog(&ok, "ACK", 2, "", JOHN)).store,
+        &mut store,
+    );
+    let held = SDP.replace("sendrecv", "sendonly");
+    stored_calls(
+        &w.from(JOHN, &in_dialog(&ok, "INVITE", 3, &held, JOHN))
+            .store,
+        &mut store,
+    );
+    let (did, _) = w.invite("333", JOHN, "*70333");
+    stored_calls(&did.store, &mut store);
+    let ok_park = did.response_to(JOHN, 200);
+    stored_calls(
+        &w.from(JOHN, &in_dialog(&ok_park, "ACK", 2, "", JOHN)).store,
+        &mut store,
+    );
+    let parked_at = w.now;
+    // Call 2: 444 → 333, talking.
+    let (did, _) = w.invite("444", ROOM2, "333");
+    let p2 = ports(&did.media);
+    let inv2 = did.request_to(JOHN, Method::Invite);
+    let did = w.answer(JOHN, &inv2, 200, true);
+    let ok2 = did.response_to(ROOM2, 200);
+    stored_calls(&did.store, &mut store);
+    stored_calls(
+        &w.from(ROOM2, &in_dialog(&ok2, "ACK", 2, "", ROOM2)).store,
+        &mut store,
+    );
+    let did = w.advance(Duration::from_secs(100));
+    stored_calls(&did.store, &mut store);
+    assert_eq!(
+        store.len(),
+        3,
+        "parked call, park announcement, talking call: {:?}",
+        store.keys()
+    );
+
+    // The process dies; a new one starts 2 s later from the store.
+    let mut w2 = World::new();
+    w2.now.mono = w.now.mono + Duration::from_secs(2);
+    w2.now.unix_ms = w.now.unix_ms + 2000;
+    w2.now.unix_s = w.now.unix_s + 2;
+    w2.register("444", ROOM);
+    w2.register("333", JOHN);
+    let resumed = w2.sw.resume(w2.now, store.values().cloned().collect());
+    assert_eq!((resumed.talking, resumed.parked, resumed.ended), (1, 1, 1));
+    let did = w2.collect();
+    assert!(
+        did.media.contains(&MediaCommand::Open(p1[1])),
+        "the parked party's port"
+    );
+    assert!(
+        did.media.contains(&MediaCommand::Music(p1[1])),
+        "music again"
+    );
+    assert!(
+        did.media.contains(&MediaCommand::Bridge(p2[0], p2[1])),
+        "the talking call is bridged again"
+    );
+    assert!(
+        did.to(ROOM2).is_empty() && did.to(ROOM).is_empty(),
+        "resumed parties see no SIP"
+    );
+    did.request_to(JOHN, Method::Bye); // the cut announcement ends
+    assert_eq!(w2.sw.parked_count(), 1);
+    assert_eq!(w2.sw.call_count(), 2);
+
+    // The talking call goes on: a BYE from the caller is in its dialog.
+    let did = w2.from(ROOM2, &in_dialog(&ok2, "BYE", 3, "", ROOM2));
+    did.response_to(ROOM2, 200);
+    did.request_to(JOHN, Method::Bye);
+    assert!(did
+        .store
+        .iter()
+        .any(|op| matches!(op, StoreOp::SaveCallRecord(r) if r.features.contains("resumed"))));
+
+    // The comeback keeps its deadline: 180 s after the park, not after the restart.
+    let until =
+        parked_at.mono + Duration::from_secs(180) - w2.now.mono - Duration::from_millis(500);
+    assert!(w2.advance(until).to(JOHN).is_empty(), "not before its time");
+    let did = w2.advance(Duration::from_secs(1));
+    did.request_to(JOHN, Method::Invite);
+    assert_eq!(w2.sw.parked_count(), 0);
+}
+
+#[test]
+fn a_call_ringing_at_the_restart_is_ended_cleanly() {
+    let mut w = World::new();
+    let mut store = std::collections::BTreeMap::new();
+    w.register("444", ROOM);
+    let (did, _) = w.invite("333", JOHN, "444");
+    stored_calls(&did.store, &mut store);
+    let inv = did.request_to(ROOM, Method::Invite);
+    let mut w2 = World::new();
+    let resumed = w2.sw.resume(w2.now, store.values().cloned().collect());
+    assert_eq!(resumed.ended, 1);
+    let did = w2.collect();
+    assert_eq!(did.response_to(JOHN, 480).reason, "Switch restarted");
+    let cancel = did.request_to(ROOM, Method::Cancel);
+    assert_eq!(
+        cancel.top_via().unwrap().branch(),
+        inv.top_via().unwrap().branch()
+    );
+    assert!(did
+        .store
+        .iter()
+        .any(|op| matches!(op, StoreOp::RemoveCall(_))));
+    assert!(did
+        .store
+        .iter()
+        .any(|op| matches!(op, StoreOp::SaveCallRecord(r) if r.status == 480)));
+    assert_eq!((w2.sw.call_count(), w2.sw.ports_in_use()), (0, 0));
 }

@@ -30,7 +30,7 @@ pub(super) type DialogKey = (String, String, String);
 /// Every live call and the indexes that find them.
 #[derive(Default)]
 pub struct CallTable {
-    pub(super) calls: HashMap<CallId, Call>,
+    pub(super) calls: super::call_map::CallMap,
     pub(super) by_invite: HashMap<ServerKey, CallId>,
     pub(super) by_fork: HashMap<ClientKey, CallId>,
     pub(super) by_dialog: HashMap<DialogKey, (CallId, Side)>,
@@ -40,6 +40,8 @@ pub struct CallTable {
     pub(super) deadlines: Deadlines<CallId>,
     pub(super) lot: crate::parking::Lot,
     pub(super) next_id: CallId,
+    /// Calls with a snapshot in the store (so an end removes it).
+    pub(super) persisted: std::collections::HashSet<CallId>,
 }
 
 impl CallTable {

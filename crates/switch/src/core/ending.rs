@@ -72,7 +72,7 @@ impl Switch {
         if refusal {
             // A refusal (or a parked call's goodbye) keeps its own status and
             // cause, however the caller hangs up.
-            r.outcome = if call.features.contains("park") {
+            r.outcome = if call.features.contains(&crate::call::CallFeature::Park) {
                 Outcome::NoAnswer
             } else {
                 Outcome::Refused
@@ -81,7 +81,12 @@ impl Switch {
             r.status = status;
             r.cause = cause.to_string();
         }
-        r.features = call.features.iter().copied().collect::<Vec<_>>().join(",");
+        r.features = call
+            .features
+            .iter()
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(",");
         info!(
             call = id,
             outcome = r.outcome.as_str(),
@@ -170,6 +175,11 @@ impl Switch {
 
     /// An event from the media engine.
     pub fn handle_media_event(&mut self, now: Now, event: crate::output::MediaEvent) {
+        self.media_event(now, event);
+        self.save_changed_calls(now);
+    }
+
+    fn media_event(&mut self, now: Now, event: crate::output::MediaEvent) {
         use crate::output::MediaEvent;
         match event {
             MediaEvent::Idle(port) => {

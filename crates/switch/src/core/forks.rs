@@ -104,7 +104,7 @@ impl Switch {
             call.b.remote_media = answer.address.map(|ip| SocketAddr::new(ip, answer.port));
             call.a.codec = Some(codec_for_caller(&call.a_offer, b_codec));
             call.ringing_sent = true;
-            call.features.insert("early-media");
+            call.features.insert(crate::call::CallFeature::EarlyMedia);
             let (leg_a, leg_b) = (clone_media(&call.a), clone_media(&call.b));
             let key = call.a_key.clone();
             let mut progress = respond::build(
@@ -221,7 +221,7 @@ impl Switch {
         // own first choice, and the switch transcodes.
         let a_codec = codec_for_caller(&call.a_offer, b_codec);
         if a_codec.0 != b_codec {
-            call.features.insert("transcoding");
+            call.features.insert(crate::call::CallFeature::Transcoding);
         }
         call.note_security();
         call.a.codec = Some(a_codec);
@@ -247,12 +247,8 @@ impl Switch {
         let a_invite = call.a_invite.clone();
         let a_key = call.a_key.clone();
         let a_peer = call.a.peer;
-        let body = {
-            let call = &self.calls.calls[&id];
-            self.sdp_for(&call.a, Direction::SendRecv)
-        };
-        let call = &self.calls.calls[&id];
         let (leg_a, leg_b) = (clone_media(&call.a), clone_media(&call.b));
+        let body = self.sdp_for(&leg_a, Direction::SendRecv);
         self.configure(&leg_a);
         self.configure(&leg_b);
         self.outputs
@@ -382,31 +378,35 @@ impl Switch {
             .map(|(_, f)| (f.key.clone(), f.invite.clone(), f.peer))
             .collect();
         for (key, invite, peer) in pending {
-            let mut headers = sip::Headers::default();
-            if let Some(v) = invite.headers.values(Name::Via).first() {
-                headers.push(Name::Via, Bytes::copy_from_slice(v));
-            }
-            headers.push(Name::MaxForwards, "70");
-            for n in [Name::From, Name::To, Name::CallId] {
-                headers.copy_from(&invite.headers, n);
-            }
-            headers.push(Name::CSeq, "1 CANCEL");
-            headers.push(
-                Name::Reason,
-                "SIP;cause=200;text=\"Call completed elsewhere\"",
-            );
-            let cancel = Request {
-                method: Method::Cancel,
-                uri: invite.uri.clone(),
-                headers,
-                body: Bytes::new(),
-            };
+            let cancel = cancel_of(&invite, "SIP;cause=200;text=\"Call completed elsewhere\"");
             self.layer
                 .send_request(now.mono, cancel, peer, peer.is_reliable());
             self.calls.by_fork.remove(&key);
             self.calls.orphans.insert(key, (invite, peer));
         }
         self.drain_layer();
+    }
+}
+
+/// The CANCEL of one of our INVITEs (RFC 3261 §9.1: its Via, From, To,
+/// Call-ID and CSeq number), with a `Reason`.
+pub(super) fn cancel_of(invite: &Request, reason: &str) -> Request {
+    let mut headers = sip::Headers::default();
+    if let Some(v) = invite.headers.values(Name::Via).first() {
+        headers.push(Name::Via, Bytes::copy_from_slice(v));
+    }
+    headers.push(Name::MaxForwards, "70");
+    for n in [Name::From, Name::To, Name::CallId] {
+        headers.copy_from(&invite.headers, n);
+    }
+    let seq = invite.cseq().map_or(1, |c| c.seq);
+    headers.push(Name::CSeq, format!("{seq} CANCEL"));
+    headers.push(Name::Reason, reason.to_string());
+    Request {
+        method: Method::Cancel,
+        uri: invite.uri.clone(),
+        headers,
+        body: Bytes::new(),
     }
 }
 

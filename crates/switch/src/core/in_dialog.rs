@@ -152,7 +152,7 @@ impl Switch {
         }
         let (mine, theirs) = (call.leg(side).port, call.leg(other(side)).port);
         if holding {
-            call.features.insert("hold");
+            call.features.insert(crate::call::CallFeature::Hold);
         }
         let leg_media = clone_media(call.leg(side));
         let other_holding = call.leg(other(side)).holding;

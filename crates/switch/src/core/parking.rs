@@ -6,7 +6,7 @@
 
 use super::calls::clone_media;
 use super::Switch;
-use crate::call::{other, Call, CallId, Leg, OkRetransmit, Phase, Side};
+use crate::call::{other, Call, CallFeature, CallId, Leg, OkRetransmit, Phase, Side};
 use crate::media_security::LegSecurity;
 use crate::output::{MediaCommand, Output, StoreOp};
 use crate::parking::{fresh_code, Feature, Parked, Position};
@@ -162,7 +162,7 @@ impl Switch {
         leg.extension = None;
         call.phase = Phase::Parked;
         call.ok = None;
-        call.features.insert("park");
+        call.features.insert(CallFeature::Park);
         let comeback_at =
             now.mono + std::time::Duration::from_secs(u64::from(tenant.park_timeout_s));
         call.comeback = Some((comeback_at, parker.to_string()));
@@ -331,7 +331,7 @@ impl Switch {
             give_up: now.mono + self.cfg.timers.t1 * 64,
         });
         if transcoding {
-            call.features.insert("transcoding");
+            call.features.insert(CallFeature::Transcoding);
         }
         call.note_security();
         call.record.events.push_str(&format!(
@@ -446,9 +446,9 @@ impl Switch {
         });
         let mut features = std::collections::BTreeSet::new();
         features.insert(if refused.is_some() {
-            "feature-refused"
+            CallFeature::FeatureRefused
         } else {
-            "park-request"
+            CallFeature::ParkRequest
         });
         let call = Call {
             tenant: fc.tenant.name.clone(),
@@ -555,7 +555,13 @@ impl Switch {
 
     /// Rings `extension` for the parked party on `parked_side`; false if it
     /// cannot ring (not registered, no port).
-    fn ring_back(&mut self, now: Now, id: CallId, parked_side: Side, extension: &str) -> bool {
+    pub(super) fn ring_back(
+        &mut self,
+        now: Now,
+        id: CallId,
+        parked_side: Side,
+        extension: &str,
+    ) -> bool {
         let Some(call) = self.calls.calls.get(&id) else {
             return false;
         };
@@ -857,7 +863,7 @@ impl Switch {
         );
         info!(call = id, parker = %ext.number, %retrieval, "parked by transfer");
         if let Some(c) = self.calls.calls.get_mut(&id) {
-            c.features.insert("park-by-transfer");
+            c.features.insert(CallFeature::ParkByTransfer);
         }
         self.park(now, id, side, &tenant, pos, &ext.number);
     }
