@@ -82,8 +82,7 @@ impl Listener {
         let packets = self.packets.lock().unwrap();
         let before = packets
             .iter()
-            .filter(|(t, _)| *t < cut)
-            .last()
+            .rfind(|(t, _)| *t < cut)
             .unwrap_or_else(|| panic!("{}: no music before the restart", self.user));
         let after = packets
             .iter()
