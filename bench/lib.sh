@@ -31,7 +31,7 @@ listen = "127.0.0.1:$http"
 [store]
 path = "$dir/bench.db"
 [log]
-level = "warn"
+level = "warn,parkline::serve=info"
 [[tenants]]
 name = "bench"
 domain = "bench.parkline.test"

@@ -51,6 +51,11 @@ pub struct SwitchConfig {
     pub rtp_ports: (u16, u16),
     /// How long a call may ring.
     pub no_answer_timeout: Duration,
+    /// How long changed calls wait before their snapshots are saved: the
+    /// most a crash can lose. Changes within it are saved once (a call
+    /// answered within it is never saved ringing); zero saves after every
+    /// input.
+    pub persist_interval: Duration,
     /// Session interval the switch asks for (RFC 4028).
     pub session_expires: Duration,
     /// Shortest session interval accepted (Min-SE; 422 below).
@@ -90,6 +95,7 @@ impl Default for SwitchConfig {
             rtp_ports: (20000, 20999),
             no_answer_timeout: Duration::from_secs(30),
             session_expires: Duration::from_secs(1800),
+            persist_interval: Duration::from_millis(20),
             min_se: Duration::from_secs(90),
             local_tls: None,
             srtp: accounts::SrtpPolicy::Optional,

@@ -208,6 +208,7 @@ impl Switch {
             self.layer.next_deadline(),
             self.next_sweep,
             self.next_call_deadline(),
+            self.calls.save_due,
         ]
         .into_iter()
         .flatten()

@@ -53,6 +53,11 @@ impl CallMap {
         self.map.len()
     }
 
+    /// Whether any call changed since the last [`CallMap::take_changed`].
+    pub fn has_changes(&self) -> bool {
+        !self.changed.is_empty()
+    }
+
     /// The ids changed or removed since the last call, emptied.
     pub fn take_changed(&mut self) -> Vec<CallId> {
         self.changed.drain().collect()

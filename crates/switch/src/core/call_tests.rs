@@ -95,6 +95,8 @@ impl World {
     fn new() -> World {
         let cfg = SwitchConfig {
             default_tenant: Some("acme".into()),
+            // Snapshots after every input, so each step's saves are seen.
+            persist_interval: Duration::ZERO,
             ..Default::default()
         };
         World {
@@ -624,6 +626,44 @@ fn talking_and_parked_calls_resume_in_a_new_switch() {
     let did = w2.advance(Duration::from_secs(1));
     did.request_to(JOHN, Method::Invite);
     assert_eq!(w2.sw.parked_count(), 0);
+}
+
+#[test]
+fn changes_within_the_persist_interval_are_saved_once() {
+    let mut w = World::new();
+    w.sw.cfg.persist_interval = Duration::from_millis(20);
+    w.register("444", ROOM);
+    let (did, _) = w.invite("333", JOHN, "444");
+    assert!(
+        !did.store.iter().any(|op| matches!(op, StoreOp::SaveCall(_))),
+        "not saved at once"
+    );
+    let inv = did.request_to(ROOM, Method::Invite);
+    let ok = w.answer(ROOM, &inv, 200, true).response_to(JOHN, 200);
+    w.from(JOHN, &in_dialog(&ok, "ACK", 2, "", JOHN));
+    let did = w.advance(Duration::from_millis(25));
+    let saved: Vec<_> = did
+        .store
+        .iter()
+        .filter_map(|op| match op {
+            StoreOp::SaveCall(s) => Some(&s.state),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        matches!(saved.as_slice(), [crate::snapshot::CallState::Talking { .. }]),
+        "one save, already talking: {saved:?}"
+    );
+    // A call that ends before its first save leaves nothing to remove.
+    let (did, _) = w.invite("333", JOHN, "444");
+    let inv = did.request_to(ROOM, Method::Invite);
+    let did = w.answer(ROOM, &inv, 486, false);
+    let did2 = w.advance(Duration::from_millis(25));
+    assert!(!did
+        .store
+        .iter()
+        .chain(did2.store.iter())
+        .any(|op| matches!(op, StoreOp::SaveCall(_) | StoreOp::RemoveCall(_))));
 }
 
 #[test]

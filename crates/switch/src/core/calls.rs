@@ -40,6 +40,9 @@ pub struct CallTable {
     pub(super) deadlines: Deadlines<CallId>,
     pub(super) lot: crate::parking::Lot,
     pub(super) next_id: CallId,
+    /// When the changed calls' snapshots are due (set by the first change
+    /// after a save).
+    pub(super) save_due: Option<std::time::Instant>,
     /// Calls with a snapshot in the store (so an end removes it).
     pub(super) persisted: std::collections::HashSet<CallId>,
 }

@@ -30,10 +30,25 @@ pub struct Resumed {
 }
 
 impl Switch {
-    /// Saves a snapshot of every call changed since the last save, and
-    /// removes the snapshot of every call that ended. Called at the end of
-    /// each input, so the store is never more than one input behind.
+    /// After an input: saves the calls it changed once the persist interval
+    /// since the first unsaved change has passed (else sets that deadline).
     pub(super) fn save_changed_calls(&mut self, now: Now) {
+        if !self.calls.calls.has_changes() {
+            return;
+        }
+        let due = *self
+            .calls
+            .save_due
+            .get_or_insert(now.mono + self.cfg.persist_interval);
+        if now.mono >= due {
+            self.save_now(now);
+        }
+    }
+
+    /// Saves a snapshot of every call changed since the last save, and
+    /// removes the snapshot of every call that ended (if it was saved).
+    pub(super) fn save_now(&mut self, now: Now) {
+        self.calls.save_due = None;
         for id in self.calls.calls.take_changed() {
             let snapshot = self.calls.calls.get(&id).and_then(|call| {
                 CallSnapshot::of(id, call, self.calls.lot.of_call(id), Clock(now))
@@ -66,7 +81,7 @@ impl Switch {
         for snap in snapshots {
             self.resume_one(now, snap, &mut done);
         }
-        self.save_changed_calls(now);
+        self.save_now(now);
         done
     }
 
