@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 pub fn router(events: mpsc::Sender<Event>, allowed_hosts: Vec<String>) -> Router {
     let allowed: Arc<[String]> = allowed_hosts.into();
     Router::new()
-        .route("/health", get(|| async { "ok\n" }))
+        .route("/health", get(health))
         .route("/api/status", get(status))
         .route("/api/registrations", get(registrations))
         .route("/api/parked", get(parked))
@@ -67,6 +67,18 @@ async fn ask<T>(
         .await
         .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
     rx.await.map_err(|_| StatusCode::SERVICE_UNAVAILABLE)
+}
+
+/// How long the core may take to answer before the switch counts as not
+/// running (a stuck or dead core loop must not look healthy).
+const HEALTH_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `ok` only when the core loop answers a question within [`HEALTH_WAIT`].
+async fn health(State(events): State<mpsc::Sender<Event>>) -> Response {
+    match tokio::time::timeout(HEALTH_WAIT, ask(&events, Query::Status)).await {
+        Ok(Ok(_)) => "ok\n".into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "core not answering\n").into_response(),
+    }
 }
 
 async fn status(

@@ -78,14 +78,14 @@ pub struct Continuity {
     /// By port: where the stream had got to, and when (Unix ms).
     pub resume: std::collections::HashMap<u16, (media::engine::StreamPosition, u64)>,
     /// The store thread.
-    pub store: mpsc::Sender<crate::persist::StoreMsg>,
+    pub store: crate::persist::StoreQueue,
 }
 
 impl Continuity {
     /// From the store's checkpoints.
     pub fn from_checkpoints(
         all: Vec<store::MediaCheckpoint>,
-        store: mpsc::Sender<crate::persist::StoreMsg>,
+        store: crate::persist::StoreQueue,
     ) -> Continuity {
         let resume = all
             .into_iter()
@@ -114,7 +114,7 @@ impl Continuity {
                 at_ms,
             })
             .collect();
-        let _ = self.store.send(crate::persist::StoreMsg::Media(all));
+        self.store.push(crate::persist::StoreMsg::Media(all));
     }
 }
 
@@ -136,12 +136,24 @@ fn token(id: EndpointId, rtcp: bool) -> Token {
     Token(id as usize * 2 + usize::from(rtcp))
 }
 
+/// Where the media thread's reports go. What the core must act on (a prompt
+/// done, a silent party, a port that failed) has a queue of its own that is
+/// never full, so a flood of SIP cannot make the core miss it (at most a few
+/// reports per open endpoint are ever pending); key presses, which the core
+/// only logs, share the SIP queue and are dropped when it is full.
+pub struct Reports {
+    /// Reports the core acts on.
+    pub calls: tmpsc::UnboundedSender<MediaEvent>,
+    /// The core's shared queue (key presses).
+    pub keys: tmpsc::Sender<Event>,
+}
+
 /// Starts the media thread.
 pub fn spawn(
     address: IpAddr,
     raw_send: bool,
     cfg: EngineConfig,
-    events: tmpsc::Sender<Event>,
+    events: Reports,
     continuity: Continuity,
 ) -> std::io::Result<MediaHandle> {
     let poll = Poll::new()?;
@@ -177,7 +189,7 @@ fn run(
     address: IpAddr,
     raw_send: bool,
     cfg: EngineConfig,
-    events: tmpsc::Sender<Event>,
+    events: Reports,
     open: Arc<AtomicUsize>,
     continuity: Continuity,
 ) {
@@ -242,16 +254,25 @@ fn run(
             st.continuity.write(&st.engine);
         }
         for port in st.failed.drain(..) {
-            let _ = events.try_send(Event::Media(MediaEvent::OpenFailed(port)));
+            let _ = events.calls.send(MediaEvent::OpenFailed(port));
         }
         while let Some(ev) = st.engine.poll_event() {
-            let ev = match ev {
-                media::Event::Dtmf(id, k) => st.engine.port_of(id).map(|p| MediaEvent::Dtmf(p, k)),
-                media::Event::PromptDone(id) => st.engine.port_of(id).map(MediaEvent::PromptDone),
-                media::Event::Idle(id) => st.engine.port_of(id).map(MediaEvent::Idle),
-            };
-            if let Some(ev) = ev {
-                let _ = events.try_send(Event::Media(ev));
+            match ev {
+                media::Event::Dtmf(id, k) => {
+                    if let Some(p) = st.engine.port_of(id) {
+                        let _ = events.keys.try_send(Event::Media(MediaEvent::Dtmf(p, k)));
+                    }
+                }
+                media::Event::PromptDone(id) => {
+                    if let Some(p) = st.engine.port_of(id) {
+                        let _ = events.calls.send(MediaEvent::PromptDone(p));
+                    }
+                }
+                media::Event::Idle(id) => {
+                    if let Some(p) = st.engine.port_of(id) {
+                        let _ = events.calls.send(MediaEvent::Idle(p));
+                    }
+                }
             }
         }
     }

@@ -19,6 +19,44 @@ pub enum StoreMsg {
     Stop,
 }
 
+/// Writes waiting for the store thread, at most: a store that cannot keep
+/// up costs writes (counted, logged), never the core's memory or its pace.
+pub const QUEUE: usize = 200_000;
+
+/// The sending side of the store thread's bounded queue.
+#[derive(Clone)]
+pub struct StoreQueue {
+    tx: mpsc::SyncSender<StoreMsg>,
+    /// Writes dropped because the queue was full.
+    pub dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl StoreQueue {
+    /// A queue and the receiver the store thread reads.
+    pub fn new() -> (StoreQueue, mpsc::Receiver<StoreMsg>) {
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let dropped = Default::default();
+        (StoreQueue { tx, dropped }, rx)
+    }
+
+    /// Queues a write; a full queue drops it and counts it.
+    pub fn push(&self, msg: StoreMsg) {
+        if let Err(mpsc::TrySendError::Full(_)) = self.tx.try_send(msg) {
+            let n = self
+                .dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if n.is_power_of_two() {
+                error!(dropped = n + 1, "the store queue is full: writes dropped");
+            }
+        }
+    }
+
+    /// Queues the stop, waiting for room.
+    pub fn stop(&self) {
+        let _ = self.tx.send(StoreMsg::Stop);
+    }
+}
+
 /// Most writes committed together.
 const BATCH: usize = 2000;
 /// How often other processes' writes are looked for.
@@ -166,7 +204,7 @@ mod tests {
         let mut cli = SqliteStore::open(&path).unwrap();
         cli.upsert_tenant(&Tenant::new("late", "late.example"))
             .unwrap();
-        let (tx, rx) = mpsc::channel();
+        let (queue, rx) = StoreQueue::new();
         let (events_tx, mut events) = tmpsc::channel(4);
         let thread = std::thread::spawn(move || run(store, baseline, rx, events_tx));
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -178,7 +216,7 @@ mod tests {
                 Err(_) => std::thread::sleep(Duration::from_millis(20)),
             }
         };
-        tx.send(StoreMsg::Stop).unwrap();
+        queue.stop();
         thread.join().unwrap();
         let reloaded = reloaded.expect("the change was never reloaded");
         assert!(reloaded.tenant("late").is_some());

@@ -204,7 +204,8 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
         tokio::spawn(async move { axum::serve(listener, app).await });
     }
 
-    let (store_tx, store_rx) = std::sync::mpsc::channel();
+    let (store_tx, store_rx) = persist::StoreQueue::new();
+    let (reports_tx, reports_rx) = mpsc::unbounded_channel();
     let continuity = media_io::Continuity::from_checkpoints(checkpoints, store_tx.clone());
     let engine = media::engine::Config {
         music: sounds::music(cfg.media.music.as_deref().map(Path::new))?,
@@ -215,7 +216,10 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
         media_address(&cfg),
         cfg.media.raw_send,
         engine,
-        events_tx.clone(),
+        media_io::Reports {
+            calls: reports_tx,
+            keys: events_tx.clone(),
+        },
         continuity,
     )
     .context("cannot start the media thread")?;
@@ -237,10 +241,12 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
     let store_events = events_tx.clone();
     let store_thread =
         std::thread::spawn(move || persist::run(store, baseline, store_rx, store_events));
+    let stop_tx = events_tx.clone();
     drop(events_tx);
-    let core = tokio::spawn(shell::run(
+    let mut core = tokio::spawn(shell::run(
         sw,
         events_rx,
+        reports_rx,
         udp,
         store_tx.clone(),
         media.clone(),
@@ -248,16 +254,22 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
     info!("Parkline is running");
     shutdown_signal().await;
     // Calls are not ended: they are in the store, and the next start
-    // carries them on. Stop taking input, record where the media streams
-    // are, flush, exit.
+    // carries them on. Stop taking input (the core saves what is pending
+    // and ends), record where the media streams are, flush, exit.
     info!("shutting down: live calls stay in the store for the next start");
-    core.abort();
-    let _ = core.await;
+    let stopped = stop_tx.send(Event::Stop).await.is_ok()
+        && tokio::time::timeout(std::time::Duration::from_secs(2), &mut core)
+            .await
+            .is_ok();
+    if !stopped {
+        tracing::warn!("the core did not stop in time: changes of the last 20 ms may be lost");
+        core.abort();
+    }
     let media_saved = media.checkpoint(std::time::Duration::from_secs(2));
     if !media_saved {
         tracing::warn!("the media thread did not checkpoint its streams in time");
     }
-    let _ = store_tx.send(persist::StoreMsg::Stop);
+    store_tx.stop();
     let _ = tokio::task::spawn_blocking(move || store_thread.join()).await;
     Ok(())
 }

@@ -5,7 +5,6 @@
 use accounts::{Binding, Directory};
 use bytes::Bytes;
 use std::collections::HashMap;
-use std::sync::mpsc as smpsc;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use switch::{Now, Output, Peer, Stats, Switch, Transport};
@@ -14,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
 use crate::media_io::MediaHandle;
-use crate::persist::StoreMsg;
+use crate::persist::{StoreMsg, StoreQueue};
 
 /// Inputs of the core task.
 pub enum Event {
@@ -36,6 +35,8 @@ pub enum Event {
     Query(Query),
     /// Something the media engine reports.
     Media(switch::MediaEvent),
+    /// Stop: save every pending change of the calls and end the core task.
+    Stop,
 }
 
 /// Questions the admin API asks the core.
@@ -85,9 +86,11 @@ pub struct Status {
     pub media_endpoints: usize,
     /// Calls in parking lots.
     pub parked: usize,
+    /// Store writes dropped because the store thread's queue was full.
+    pub store_writes_dropped: u64,
 }
 
-fn status(sw: &Switch, tcp: usize, media: &MediaHandle) -> Status {
+fn status(sw: &Switch, tcp: usize, media: &MediaHandle, store: &StoreQueue) -> Status {
     let (server_transactions, client_transactions) = sw.transactions();
     Status {
         stats: sw.stats(),
@@ -99,6 +102,7 @@ fn status(sw: &Switch, tcp: usize, media: &MediaHandle) -> Status {
         rtp_ports_in_use: sw.ports_in_use(),
         media_endpoints: media.open.load(std::sync::atomic::Ordering::Relaxed),
         parked: sw.parked_count(),
+        store_writes_dropped: store.dropped.load(std::sync::atomic::Ordering::Relaxed),
     }
 }
 
@@ -118,8 +122,9 @@ pub fn now() -> Now {
 pub async fn run(
     mut sw: Switch,
     mut events: mpsc::Receiver<Event>,
+    mut reports: mpsc::UnboundedReceiver<switch::MediaEvent>,
     udp: Vec<Arc<UdpSocket>>,
-    store: smpsc::Sender<StoreMsg>,
+    store: StoreQueue,
     media: MediaHandle,
 ) {
     let udp: UdpSockets = udp
@@ -149,18 +154,29 @@ pub async fn run(
                     return;
                 }
                 let now = now();
+                let stop = batch.iter().any(|ev| matches!(ev, Event::Stop));
                 for ev in batch.drain(..) {
                     match ev {
+                        Event::Stop => {}
                         // After the batch's outputs: one of them may be the
                         // last answer on that connection (a 513, say).
                         Event::TcpClosed(id) => closed.push(id),
-                        ev => handle(&mut sw, &mut tcp, now, ev, &media),
+                        ev => handle(&mut sw, &mut tcp, now, ev, (&media, &store)),
                     }
                 }
                 carry_out(&mut sw, &udp, &tcp, &store, &media);
                 for id in closed.drain(..) {
                     close_connection(&mut sw, &mut tcp, id);
                 }
+                if stop {
+                    sw.flush(now);
+                    carry_out(&mut sw, &udp, &tcp, &store, &media);
+                    return;
+                }
+            }
+            Some(report) = reports.recv() => {
+                sw.handle_media_event(now(), report);
+                carry_out(&mut sw, &udp, &tcp, &store, &media);
             }
             _ = sleep => {
                 sw.handle_timeout(now());
@@ -175,14 +191,14 @@ fn carry_out(
     sw: &mut Switch,
     udp: &UdpSockets,
     tcp: &Connections,
-    store: &smpsc::Sender<StoreMsg>,
+    store: &StoreQueue,
     media: &MediaHandle,
 ) {
     while let Some(out) = sw.poll_output() {
         match out {
             Output::Transmit(peer, data) => send(udp, tcp, peer, data),
             Output::Store(op) => {
-                let _ = store.send(StoreMsg::Op(op));
+                store.push(StoreMsg::Op(op));
             }
             Output::Media(cmd) => media.send(cmd),
             Output::TrustFlow(peer) => {
@@ -196,7 +212,13 @@ fn carry_out(
     }
 }
 
-fn handle(sw: &mut Switch, tcp: &mut Connections, now: Now, ev: Event, media: &MediaHandle) {
+fn handle(
+    sw: &mut Switch,
+    tcp: &mut Connections,
+    now: Now,
+    ev: Event,
+    (media, store): (&MediaHandle, &StoreQueue),
+) {
     match ev {
         Event::Datagram(peer, data) => sw.handle_datagram(now, peer, data),
         Event::Message(peer, msg) => sw.handle_message(now, peer, *msg),
@@ -221,12 +243,13 @@ fn handle(sw: &mut Switch, tcp: &mut Connections, now: Now, ev: Event, media: &M
             tcp.insert(id, conn);
         }
         Event::TcpClosed(id) => close_connection(sw, tcp, id),
+        Event::Stop => {}
         Event::Directory(dir) => sw.set_directory(*dir),
         Event::Query(Query::Bindings(reply)) => {
             let _ = reply.send(sw.bindings());
         }
         Event::Query(Query::Status(reply)) => {
-            let _ = reply.send(status(sw, tcp.len(), media));
+            let _ = reply.send(status(sw, tcp.len(), media, store));
         }
         Event::Media(ev) => sw.handle_media_event(now, ev),
         Event::Query(Query::Parked(reply)) => {

@@ -110,7 +110,9 @@ fn report(heard: &[Heard], restart_ms: u64, expect: usize) {
     let continuing = heard
         .iter()
         .filter(|h| match (h.before, h.after) {
-            (Some((s0, c0)), Some((s1, c1, _))) => c0 == c1 && (1..3000).contains(&s1.wrapping_sub(s0)),
+            (Some((s0, c0)), Some((s1, c1, _))) => {
+                c0 == c1 && (1..3000).contains(&s1.wrapping_sub(s0))
+            }
             _ => false,
         })
         .count();

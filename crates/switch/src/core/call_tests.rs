@@ -635,7 +635,9 @@ fn changes_within_the_persist_interval_are_saved_once() {
     w.register("444", ROOM);
     let (did, _) = w.invite("333", JOHN, "444");
     assert!(
-        !did.store.iter().any(|op| matches!(op, StoreOp::SaveCall(_))),
+        !did.store
+            .iter()
+            .any(|op| matches!(op, StoreOp::SaveCall(_))),
         "not saved at once"
     );
     let inv = did.request_to(ROOM, Method::Invite);
@@ -651,7 +653,10 @@ fn changes_within_the_persist_interval_are_saved_once() {
         })
         .collect();
     assert!(
-        matches!(saved.as_slice(), [crate::snapshot::CallState::Talking { .. }]),
+        matches!(
+            saved.as_slice(),
+            [crate::snapshot::CallState::Talking { .. }]
+        ),
         "one save, already talking: {saved:?}"
     );
     // A call that ends before its first save leaves nothing to remove.

@@ -69,6 +69,14 @@ impl Switch {
         }
     }
 
+    /// Saves every changed call now, whatever the persist interval (before
+    /// a clean stop).
+    pub fn flush(&mut self, now: Now) {
+        if self.calls.calls.has_changes() {
+            self.save_now(now);
+        }
+    }
+
     /// Rebuilds the calls of a previous process from their snapshots (call
     /// once, at start, before any input).
     pub fn resume(&mut self, now: Now, snapshots: Vec<CallSnapshot>) -> Resumed {
