@@ -2,7 +2,7 @@
 
 use crate::cli::{DidCmd, ExtensionCmd, TenantCmd, TrunkCmd};
 use crate::provision::extension_record;
-use accounts::{Did, Source, Tenant, Trunk};
+use accounts::{rules, Did, Source, Tenant, Trunk};
 use anyhow::{bail, Context, Result};
 use store::Store;
 
@@ -24,6 +24,12 @@ pub fn tenant(store: &mut dyn Store, cmd: TenantCmd) -> Result<()> {
         TenantCmd::Add(a) => {
             if sip::Host::parse(a.domain.as_bytes()).is_none() {
                 bail!("'{}' is not a valid domain", a.domain);
+            }
+            rules::prefixes(&a.park_prefix, &a.release_prefix).map_err(anyhow::Error::msg)?;
+            // Changed prefixes must not swallow an extension of the tenant.
+            for e in store.extensions(Some(&a.name))? {
+                rules::outside_prefixes(&e.number, &a.park_prefix, &a.release_prefix)
+                    .map_err(anyhow::Error::msg)?;
             }
             let mut t = Tenant::new(&a.name, &a.domain.to_ascii_lowercase());
             t.park_prefix = a.park_prefix;
@@ -63,17 +69,15 @@ pub fn extension(store: &mut dyn Store, cmd: ExtensionCmd) -> Result<()> {
             }
         }
         ExtensionCmd::Add(a) => {
-            if a.number.is_empty() || !a.number.bytes().all(|b| b.is_ascii_digit()) {
-                bail!("extension number '{}' must be digits", a.number);
-            }
-            if a.password.len() < 6 {
-                bail!("the password must have at least 6 characters");
-            }
+            rules::extension_number(&a.number).map_err(anyhow::Error::msg)?;
+            rules::password(&a.password).map_err(|why| anyhow::anyhow!("the extension {why}"))?;
             let tenant = store
                 .tenants()?
                 .into_iter()
                 .find(|t| t.name == a.tenant)
                 .with_context(|| format!("no tenant named '{}'", a.tenant))?;
+            rules::outside_prefixes(&a.number, &tenant.park_prefix, &tenant.release_prefix)
+                .map_err(|why| anyhow::anyhow!("tenant '{}': {why}", tenant.name))?;
             let mut e = extension_record(&tenant, &a.number, &a.name, &a.password, Source::Manual);
             e.can_call_out = !a.no_call_out;
             e.can_park = !a.no_park;
@@ -100,10 +104,7 @@ pub fn did(store: &mut dyn Store, cmd: DidCmd) -> Result<()> {
             tenant,
             extension,
         } => {
-            let digits = number.strip_prefix('+').unwrap_or(&number);
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                bail!("DID '{number}' must be digits with an optional leading '+'");
-            }
+            rules::did_number(&number).map_err(anyhow::Error::msg)?;
             store.upsert_did(&Did {
                 number: number.clone(),
                 tenant,
@@ -228,4 +229,51 @@ pub fn parked(store: &dyn Store, tenant: Option<&str>) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{ExtensionAdd, TenantAdd};
+    use store::SqliteStore;
+
+    fn tenant_add(name: &str, park: &str, release: &str) -> TenantCmd {
+        TenantCmd::Add(TenantAdd {
+            name: name.into(),
+            domain: format!("{name}.example"),
+            park_prefix: park.into(),
+            release_prefix: release.into(),
+        })
+    }
+
+    fn extension_add(tenant: &str, number: &str) -> ExtensionCmd {
+        ExtensionCmd::Add(ExtensionAdd {
+            tenant: tenant.into(),
+            number: number.into(),
+            name: "Desk".into(),
+            password: "secret-desk".into(),
+            no_call_out: false,
+            no_park: false,
+            no_retrieve: false,
+            disabled: false,
+        })
+    }
+
+    /// The CLI refuses what the config check refuses.
+    #[test]
+    fn the_cli_obeys_the_account_rules() {
+        let mut s = SqliteStore::in_memory().unwrap();
+        let overlap = tenant(&mut s, tenant_add("beta", "*7", "*71")).unwrap_err();
+        assert!(overlap.to_string().contains("overlap"), "{overlap}");
+        tenant(&mut s, tenant_add("beta", "644", "645")).unwrap();
+        let swallowed = extension(&mut s, extension_add("beta", "6441")).unwrap_err();
+        assert!(
+            swallowed.to_string().contains("feature prefix '644'"),
+            "{swallowed}"
+        );
+        extension(&mut s, extension_add("beta", "6461")).unwrap();
+        let hides = tenant(&mut s, tenant_add("beta", "646", "645")).unwrap_err();
+        assert!(hides.to_string().contains("6461"), "{hides}");
+        assert_eq!(s.extensions(Some("beta")).unwrap().len(), 1);
+    }
 }

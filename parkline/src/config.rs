@@ -1,6 +1,7 @@
 //! The TOML configuration: server settings and declarative provisioning.
 //! Errors, syntactic or semantic, name the file and line.
 
+use accounts::rules;
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
@@ -711,11 +712,8 @@ impl Config {
             let mut numbers = HashSet::new();
             for e in &t.extensions {
                 let n = e.number.get_ref();
-                if n.is_empty() || n.len() > 15 || !n.bytes().all(|b| b.is_ascii_digit()) {
-                    c.err(
-                        &e.number,
-                        format!("tenant '{name}': extension number '{n}' must be 1 to 15 digits"),
-                    );
+                if let Err(why) = rules::extension_number(n) {
+                    c.err(&e.number, format!("tenant '{name}': {why}"));
                 }
                 if !numbers.insert(n.clone()) {
                     c.err(
@@ -723,23 +721,21 @@ impl Config {
                         format!("tenant '{name}': extension '{n}' is declared twice"),
                     );
                 }
-                for p in [t.park_prefix.get_ref(), t.release_prefix.get_ref()] {
-                    if n.starts_with(p.as_str()) {
-                        c.err(&e.number, format!("tenant '{name}': extension '{n}' starts with the feature prefix '{p}'"));
-                    }
+                let (park, release) = (t.park_prefix.get_ref(), t.release_prefix.get_ref());
+                if let Err(why) = rules::outside_prefixes(n, park, release) {
+                    c.err(&e.number, format!("tenant '{name}': {why}"));
                 }
-                if e.password.get_ref().len() < 6 {
-                    c.err(&e.password, format!("tenant '{name}': extension '{n}' needs a password of at least 6 characters"));
+                if let Err(why) = rules::password(e.password.get_ref()) {
+                    c.err(
+                        &e.password,
+                        format!("tenant '{name}': extension '{n}' {why}"),
+                    );
                 }
             }
             for d in &t.dids {
                 let n = d.number.get_ref();
-                let digits = n.strip_prefix('+').unwrap_or(n);
-                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                    c.err(
-                        &d.number,
-                        format!("DID '{n}' must be digits with an optional leading '+'"),
-                    );
+                if let Err(why) = rules::did_number(n) {
+                    c.err(&d.number, why);
                 }
                 if !dids.insert(n.clone()) {
                     c.err(&d.number, format!("DID '{n}' is declared twice"));
@@ -847,24 +843,16 @@ impl Config {
 fn check_prefixes(c: &mut Checker, t: &TenantConfig) {
     let name = t.name.get_ref();
     let (park, release) = (t.park_prefix.get_ref(), t.release_prefix.get_ref());
+    let mut valid = true;
     for p in [&t.park_prefix, &t.release_prefix] {
-        let v = p.get_ref();
-        if v.is_empty()
-            || v.len() > 8
-            || !v
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#')
-        {
-            c.err(
-                p,
-                format!("tenant '{name}': prefix '{v}' must be 1 to 8 of 0-9, * and #"),
-            );
+        if let Err(why) = rules::prefix(p.get_ref()) {
+            c.err(p, format!("tenant '{name}': {why}"));
+            valid = false;
         }
     }
-    if park.starts_with(release.as_str()) || release.starts_with(park.as_str()) {
+    if let (true, Err(why)) = (valid, rules::prefixes(park, release)) {
         // Point at whichever prefix the file sets (a defaulted one has no line).
-        let msg =
-            format!("tenant '{name}': park prefix '{park}' and release prefix '{release}' overlap");
+        let msg = format!("tenant '{name}': {why}");
         if t.release_prefix.span().end > 0 {
             c.err(&t.release_prefix, msg);
         } else if t.park_prefix.span().end > 0 {

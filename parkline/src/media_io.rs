@@ -360,7 +360,8 @@ impl State {
             }
             MediaCommand::Play(port, prompts) => {
                 if let Some(id) = id_of(self, port) {
-                    self.engine.play(id, prompts);
+                    let clips = prompts.iter().map(|p| p.index()).collect();
+                    self.engine.play(id, clips);
                 }
             }
             MediaCommand::Silence(port) => {

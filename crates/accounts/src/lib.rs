@@ -8,6 +8,7 @@ mod binding;
 mod directory;
 mod model;
 mod record;
+pub mod rules;
 
 pub use binding::Binding;
 pub use directory::Directory;

@@ -118,21 +118,22 @@ pub fn decide_feature(
     tenant: &Tenant,
     caller: &Extension,
     feature: &crate::parking::Feature,
-) -> Result<(), (u16, &'static str)> {
+) -> Result<(), crate::feature_refusal::FeatureRefusal> {
+    use crate::feature_refusal::FeatureRefusal;
     use crate::parking::Feature;
     if !caller.enabled || caller.tenant != tenant.name {
-        return Err((403, "not allowed"));
+        return Err(FeatureRefusal::NotAllowed);
     }
     match feature {
         Feature::ParkAt(_) | Feature::ParkRandom | Feature::ParkInvalid(_) if !caller.can_park => {
-            Err((403, "not allowed to park"))
+            Err(FeatureRefusal::NotAllowedToPark)
         }
         Feature::ParkAt(e) if dir.extension(&tenant.name, e).is_none() => {
-            Err((404, "not an extension of this PBX"))
+            Err(FeatureRefusal::NotAnExtension)
         }
-        Feature::ParkInvalid(_) => Err((404, "not an extension of this PBX")),
+        Feature::ParkInvalid(_) => Err(FeatureRefusal::NotAnExtension),
         Feature::RetrieveOwn | Feature::Retrieve(_) if !caller.can_retrieve => {
-            Err((403, "not allowed to retrieve"))
+            Err(FeatureRefusal::NotAllowedToRetrieve)
         }
         _ => Ok(()),
     }

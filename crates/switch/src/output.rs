@@ -65,8 +65,8 @@ pub enum MediaCommand {
     Bridge(u16, u16),
     /// Play music on hold to the endpoint.
     Music(u16),
-    /// Play prompts (by index) to the endpoint.
-    Play(u16, Vec<usize>),
+    /// Play prompts to the endpoint.
+    Play(u16, Vec<crate::prompts::Prompt>),
     /// Send nothing.
     Silence(u16),
     /// Report (or not) silence from the party.

@@ -345,8 +345,8 @@ fn hold_plays_music_to_the_other_party_and_parking_releases_the_holder() {
     let bye = did.request_to(JOHN, Method::Bye);
     assert_eq!(bye.call_id(), ok.call_id(), "John's held leg is released");
     let mut expected = vec![
-        crate::prompts::phrase("call-parked"),
-        crate::prompts::phrase("to-retrieve-dial"),
+        crate::prompts::Prompt::CallParked,
+        crate::prompts::Prompt::ToRetrieveDial,
     ];
     expected.extend(crate::prompts::spoken("*71333"));
     assert!(
@@ -394,7 +394,7 @@ fn the_first_retrieval_wins() {
         lost.headers.get(Name::PAssertedIdentity).is_none(),
         "the other gets the announcement"
     );
-    let no_call = crate::prompts::phrase("no-call-parked-at");
+    let no_call = crate::prompts::Prompt::NoCallParkedAt;
     assert!(second
         .media
         .iter()
@@ -486,7 +486,7 @@ fn a_lot_entry_without_its_call_answers_the_retriever_and_leaks_no_port() {
     );
     let (did, _) = w.invite("333", JOHN, "*71444");
     did.response_to(JOHN, 200);
-    let no_call = crate::prompts::phrase("no-call-parked-at");
+    let no_call = crate::prompts::Prompt::NoCallParkedAt;
     assert!(did
         .media
         .iter()

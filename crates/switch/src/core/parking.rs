@@ -7,11 +7,12 @@
 use super::calls::clone_media;
 use super::Switch;
 use crate::call::{other, Call, CallFeature, CallId, Leg, OkRetransmit, Phase, Side};
+use crate::feature_refusal::FeatureRefusal;
 use crate::media_security::LegSecurity;
 use crate::output::{MediaCommand, Output, StoreOp};
 use crate::parking::{fresh_code, Feature, Parked, Position};
 use crate::peer::Peer;
-use crate::prompts::{phrase, spoken};
+use crate::prompts::{spoken, Prompt};
 use crate::respond;
 use crate::time::Now;
 use accounts::ParkedCall;
@@ -25,30 +26,13 @@ use std::net::SocketAddr;
 use tracing::{info, warn};
 
 /// How an announcement call is recorded.
-struct Refusal {
-    status: u16,
-    cause: String,
-}
-
 impl Switch {
     /// A feature code dialed by an extension.
     pub(super) fn handle_feature(&mut self, now: Now, call: FeatureCall, feature: Feature) {
-        if let Err((status, cause)) =
+        if let Err(refusal) =
             crate::authorize::decide_feature(&self.dir, &call.tenant, &call.ext, &feature)
         {
-            let prompt = match cause {
-                "not allowed to park" => "park-not-allowed",
-                "not allowed to retrieve" => "retrieve-not-allowed",
-                "not an extension of this PBX" => "not-an-extension",
-                _ => "goodbye",
-            };
-            return self.announce(
-                now,
-                call,
-                vec![phrase(prompt)],
-                None,
-                Some(refusal(status, cause)),
-            );
+            return self.refuse_feature(now, call, refusal);
         }
         match feature {
             Feature::RetrieveOwn => {
@@ -75,50 +59,21 @@ impl Switch {
                     || ids.number(),
                 ) {
                     Some(code) => Position::Code(code),
-                    None => {
-                        return self.announce(
-                            now,
-                            call,
-                            vec![phrase("position-taken")],
-                            None,
-                            Some(refusal(486, "no free parking code")),
-                        )
-                    }
+                    None => return self.refuse_feature(now, call, FeatureRefusal::NoFreeCode),
                 }
             }
-            _ => {
-                let cause = "not an extension of this PBX";
-                return self.announce(
-                    now,
-                    call,
-                    vec![phrase("not-an-extension")],
-                    None,
-                    Some(refusal(404, cause)),
-                );
-            }
+            _ => return self.refuse_feature(now, call, FeatureRefusal::NotAnExtension),
         };
         let Some((held, holder)) = self.find_held(&tenant.name, &call.ext.number) else {
-            return self.announce(
-                now,
-                call,
-                vec![phrase("no-held-call")],
-                None,
-                Some(refusal(480, "no held call to park")),
-            );
+            return self.refuse_feature(now, call, FeatureRefusal::NoHeldCall);
         };
         if self.calls.lot.is_taken(&tenant.name, &pos) {
-            let msg = format!("parking position {} is taken", pos.label());
-            return self.announce(
-                now,
-                call,
-                vec![phrase("position-taken")],
-                None,
-                Some(refusal(486, &msg)),
-            );
+            let label = pos.label();
+            return self.refuse_feature(now, call, FeatureRefusal::PositionTaken { label });
         }
         let retrieval = pos.retrieval_number(&tenant.release_prefix);
         self.park(now, held, holder, &tenant, pos, &call.ext.number);
-        let mut prompts = vec![phrase("call-parked"), phrase("to-retrieve-dial")];
+        let mut prompts = vec![Prompt::CallParked, Prompt::ToRetrieveDial];
         prompts.extend(spoken(&retrieval));
         let pai = format!("\"Parked {retrieval}\" <sip:{retrieval}@{}>", tenant.domain);
         info!(tenant = %tenant.name, parker = %call.ext.number, %retrieval, "parked");
@@ -255,14 +210,12 @@ impl Switch {
         };
         let Some(parked) = parked else {
             self.retrieve_failures.record(who, now.unix_s);
-            let mut prompts = vec![phrase("no-call-parked-at")];
-            prompts.extend(spoken(&retrieval));
-            let cause = if limited {
-                "too many retrieval attempts".to_string()
+            let refusal = if limited {
+                FeatureRefusal::TooManyAttempts { retrieval }
             } else {
-                format!("no call parked at {retrieval}")
+                FeatureRefusal::NothingParked { retrieval }
             };
-            return self.announce(now, call, prompts, None, Some(refusal(404, &cause)));
+            return self.refuse_feature(now, call, refusal);
         };
         self.attach(now, call, parked);
     }
@@ -278,10 +231,8 @@ impl Switch {
                 tenant: fc.tenant.name.clone(),
                 position: parked.position.label(),
             }));
-            let mut prompts = vec![phrase("no-call-parked-at")];
-            prompts.extend(spoken(&parked.retrieval));
-            let cause = format!("no call parked at {}", parked.retrieval);
-            return self.announce(now, fc, prompts, None, Some(refusal(404, &cause)));
+            let retrieval = parked.retrieval.clone();
+            return self.refuse_feature(now, fc, FeatureRefusal::NothingParked { retrieval });
         }
         let Some(port) = self.ports.take() else {
             let tenant = fc.tenant.name.clone();
@@ -404,15 +355,21 @@ impl Switch {
         wire
     }
 
+    /// Answers a refused feature call with its announcement, then hangs up.
+    fn refuse_feature(&mut self, now: Now, fc: FeatureCall, refusal: FeatureRefusal) {
+        let prompts = refusal.prompts();
+        self.announce(now, fc, prompts, None, Some(refusal));
+    }
+
     /// Answers a feature call, plays `prompts`, then hangs up. A refusal is
     /// recorded as one.
     fn announce(
         &mut self,
         now: Now,
         fc: FeatureCall,
-        prompts: Vec<usize>,
+        prompts: Vec<Prompt>,
         pai: Option<String>,
-        refused: Option<Refusal>,
+        refused: Option<FeatureRefusal>,
     ) {
         let Some(port) = self.ports.take() else {
             let resp = self.response(&fc.req, 503, Some("No media ports available"));
@@ -433,9 +390,10 @@ impl Switch {
         let mut record = self.new_record(now, &fc.req, &fc.tenant.name, &fc.ext.number);
         record.answered_ms = Some(now.unix_ms);
         if let Some(r) = &refused {
-            info!(tenant = %fc.tenant.name, extension = %fc.ext.number, status = r.status, cause = %r.cause, "feature refused");
-            record.status = r.status;
-            record.cause = r.cause.clone();
+            let (status, cause) = (r.status(), r.cause());
+            info!(tenant = %fc.tenant.name, extension = %fc.ext.number, status, %cause, "feature refused");
+            record.status = status;
+            record.cause = cause;
         }
         let dkey = leg.dialog.as_ref().map(|d| {
             (
@@ -769,7 +727,7 @@ impl Switch {
         info!(call = id, "comeback unanswered: goodbye");
         self.outputs.push_back(Output::Media(MediaCommand::Play(
             parked_port,
-            vec![phrase("goodbye")],
+            vec![Prompt::Goodbye],
         )));
     }
 }
@@ -808,17 +766,20 @@ impl Switch {
             let resp = self.response(&req, 403, Some("Only a PBX extension may transfer"));
             return self.reply(now, &key, resp);
         };
-        let authorized = match &feature {
+        const ONLY_PARK: &str = "Only transfers to the park number are supported";
+        let phase = call.phase;
+        let authorized: Result<(), (u16, String)> = match &feature {
             Some(f @ (Feature::ParkAt(_) | Feature::ParkRandom | Feature::ParkInvalid(_))) => {
                 crate::authorize::decide_feature(&self.dir, &tenant, &ext, f)
+                    .map_err(|r| (r.status(), r.cause()))
             }
-            _ => Err((501, "Only transfers to the park number are supported")),
+            _ => Err((501, ONLY_PARK.into())),
         };
-        let pos = match feature {
-            _ if call.phase != Phase::Established => Err((491, "Request Pending")),
-            _ if authorized.is_err() => Err(authorized.unwrap_err()),
-            Some(Feature::ParkAt(e)) => Ok(Position::Extension(e)),
-            Some(Feature::ParkRandom) => {
+        let pos = match (phase, authorized, feature) {
+            (p, _, _) if p != Phase::Established => Err((491, "Request Pending".into())),
+            (_, Err(e), _) => Err(e),
+            (_, Ok(()), Some(Feature::ParkAt(e))) => Ok(Position::Extension(e)),
+            (_, Ok(()), Some(Feature::ParkRandom)) => {
                 let ids = &mut self.ids;
                 fresh_code(
                     &self.calls.lot,
@@ -827,26 +788,26 @@ impl Switch {
                     || ids.number(),
                 )
                 .map(Position::Code)
-                .ok_or((486, "No free parking code"))
+                .ok_or((486, "No free parking code".into()))
             }
-            _ => Err((501, "Only transfers to the park number are supported")),
+            _ => Err((501, ONLY_PARK.into())),
         };
         let pos = match pos {
             Ok(p) if self.calls.lot.is_taken(&tenant.name, &p) => {
-                Err((486, "Parking position taken"))
+                Err((486, "Parking position taken".into()))
             }
             other => other,
         };
         let pos = match pos {
             Ok(p) => p,
             Err((status, reason)) => {
-                info!(call = id, status, reason, "REFER refused");
+                info!(call = id, status, %reason, "REFER refused");
                 if let Some(c) = self.calls.calls.get_mut(&id) {
                     c.record
                         .events
                         .push_str(&format!("park by transfer refused: {reason}\n"));
                 }
-                let resp = self.response(&req, status, Some(reason));
+                let resp = self.response(&req, status, Some(&reason));
                 return self.reply(now, &key, resp);
             }
         };
@@ -894,13 +855,6 @@ impl Switch {
         self.layer
             .send_request(now.mono, notify, peer, peer.is_reliable());
         self.drain_layer();
-    }
-}
-
-fn refusal(status: u16, cause: &str) -> Refusal {
-    Refusal {
-        status,
-        cause: cause.to_string(),
     }
 }
 
