@@ -113,7 +113,6 @@ pub fn now() -> Now {
         .unwrap_or_default();
     Now {
         mono: Instant::now(),
-        unix_s: since.as_secs(),
         unix_ms: since.as_millis() as u64,
     }
 }

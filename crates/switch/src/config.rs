@@ -33,6 +33,15 @@ pub struct SwitchConfig {
     pub retry_after_s: u32,
     /// Password-guessing limits.
     pub guessing: crate::guessing::GuessLimits,
+    /// Failed retrievals (an empty position) one extension may make from
+    /// one address per minute before every retrieval of theirs is refused
+    /// for the rest of the minute (guessing random codes).
+    pub max_retrieve_failures_per_minute: u32,
+    /// Extension-and-address pairs whose retrieval failures are tracked at
+    /// most (the table a stranger could grow is bounded).
+    pub max_retrieve_failure_sources: usize,
+    /// The telephone-event (RFC 4733) payload type the switch offers.
+    pub telephone_event_pt: u8,
     /// Tenant used when a request names the switch by IP address.
     pub default_tenant: Option<String>,
     /// `Server` / `User-Agent` header value.
@@ -96,6 +105,9 @@ impl Default for SwitchConfig {
             no_answer_timeout: Duration::from_secs(30),
             session_expires: Duration::from_secs(1800),
             persist_interval: Duration::from_millis(20),
+            max_retrieve_failures_per_minute: 10,
+            max_retrieve_failure_sources: 100_000,
+            telephone_event_pt: 101,
             min_se: Duration::from_secs(90),
             local_tls: None,
             srtp: accounts::SrtpPolicy::Optional,

@@ -131,6 +131,10 @@ impl Switch {
         );
         let ids = Ids::new(&cfg.secret, cfg.nonce_seed);
         let cfg_srtp_seed = cfg.srtp_seed;
+        let cfg_retrieve = (
+            cfg.max_retrieve_failures_per_minute,
+            cfg.max_retrieve_failure_sources,
+        );
         Switch {
             layer: Layer::new(cfg.timers),
             caps: Capabilities {
@@ -155,7 +159,11 @@ impl Switch {
             keys: crate::media_security::KeyMint::new(cfg_srtp_seed),
             per_source: HashMap::new(),
             timed_out: Vec::new(),
-            retrieve_failures: crate::rate_limit::RateLimit::new(10, 60, 100_000),
+            retrieve_failures: crate::rate_limit::RateLimit::new(
+                cfg_retrieve.0,
+                60,
+                cfg_retrieve.1,
+            ),
             outbound: Default::default(),
             trunk_registrations: Default::default(),
         }
@@ -168,7 +176,7 @@ impl Switch {
 
     /// Restores bindings from the store at start.
     pub fn restore_bindings(&mut self, bindings: Vec<Binding>, now: Now) {
-        for op in self.registrar.restore(bindings, now.unix_s) {
+        for op in self.registrar.restore(bindings, now.unix_s()) {
             self.outputs.push_back(Output::Store(op));
         }
     }
@@ -231,10 +239,10 @@ impl Switch {
         }
         self.call_timers(now);
         if self.next_sweep.is_none_or(|s| now.mono >= s) {
-            for op in self.registrar.sweep(now.unix_s) {
+            for op in self.registrar.sweep(now.unix_s()) {
                 self.outputs.push_back(Output::Store(op));
             }
-            self.auth.sweep(now.unix_s);
+            self.auth.sweep(now.unix_s());
             self.sweep_trunk_registrations(now);
             self.next_sweep = Some(now.mono + self.cfg.sweep_interval);
         }
@@ -467,7 +475,7 @@ impl Switch {
             &ext.tenant,
             &ext.number,
             &peer.to_string(),
-            now.unix_s,
+            now.unix_s(),
         ) {
             Ok(ops) => {
                 self.stats.registrations += 1;
@@ -476,7 +484,7 @@ impl Switch {
                 let mut resp = self.response(&req, 200, None);
                 for c in self
                     .registrar
-                    .contact_headers(&ext.tenant, &ext.number, now.unix_s)
+                    .contact_headers(&ext.tenant, &ext.number, now.unix_s())
                 {
                     resp.headers.push(Name::Contact, c);
                 }

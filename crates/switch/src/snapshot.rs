@@ -246,7 +246,7 @@ pub struct Clock(pub Now);
 impl Clock {
     /// The Unix milliseconds of `at`.
     pub fn unix_ms(self, at: Instant) -> u64 {
-        let Now { mono, unix_ms, .. } = self.0;
+        let Now { mono, unix_ms } = self.0;
         if at >= mono {
             unix_ms + (at - mono).as_millis() as u64
         } else {
@@ -256,13 +256,13 @@ impl Clock {
 
     /// The instant of Unix milliseconds `ms` (a past moment is now).
     pub fn instant(self, ms: u64) -> Instant {
-        let Now { mono, unix_ms, .. } = self.0;
+        let Now { mono, unix_ms } = self.0;
         mono + Duration::from_millis(ms.saturating_sub(unix_ms))
     }
 
     /// The instant of a past moment (for ordering holds), never in the future.
     pub fn past(self, ms: u64) -> Instant {
-        let Now { mono, unix_ms, .. } = self.0;
+        let Now { mono, unix_ms } = self.0;
         let ago = Duration::from_millis(unix_ms.saturating_sub(ms));
         mono.checked_sub(ago).unwrap_or(mono)
     }

@@ -7,8 +7,14 @@ use std::time::Instant;
 pub struct Now {
     /// Monotonic time, for transaction timers and deadlines.
     pub mono: Instant,
-    /// Seconds since the Unix epoch, for nonces and binding expiry.
-    pub unix_s: u64,
-    /// Milliseconds since the Unix epoch, for call records.
+    /// Milliseconds since the Unix epoch: call records, expiries, anything
+    /// that must mean the same to another process.
     pub unix_ms: u64,
+}
+
+impl Now {
+    /// Whole seconds since the Unix epoch (nonces, binding expiry).
+    pub fn unix_s(&self) -> u64 {
+        self.unix_ms / 1000
+    }
 }

@@ -135,7 +135,7 @@ impl Switch {
             &realm,
             &self.dir,
             peer.addr.ip(),
-            now.unix_s,
+            now.unix_s(),
         ) {
             AuthOutcome::Authenticated(ext) => Some(ext),
             AuthOutcome::Challenge(values) => {

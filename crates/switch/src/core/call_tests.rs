@@ -103,7 +103,6 @@ impl World {
             sw: Switch::new(cfg, directory()),
             now: Now {
                 mono: Instant::now(),
-                unix_s: 1_700_000_000,
                 unix_ms: 1_700_000_000_000,
             },
             seq: 0,
@@ -143,7 +142,6 @@ impl World {
 
     fn advance(&mut self, d: Duration) -> Did {
         self.now.mono += d;
-        self.now.unix_s += d.as_secs();
         self.now.unix_ms += d.as_millis() as u64;
         self.sw.handle_timeout(self.now);
         self.collect()
@@ -584,7 +582,6 @@ fn talking_and_parked_calls_resume_in_a_new_switch() {
     let mut w2 = World::new();
     w2.now.mono = w.now.mono + Duration::from_secs(2);
     w2.now.unix_ms = w.now.unix_ms + 2000;
-    w2.now.unix_s = w.now.unix_s + 2;
     w2.register("444", ROOM);
     w2.register("333", JOHN);
     let resumed = w2.sw.resume(w2.now, store.values().cloned().collect());

@@ -357,7 +357,7 @@ impl Switch {
             }
         };
         if let (Caller::Extension(ext), Route::Trunk { .. }) = (&caller, &route) {
-            if let Err(refusal) = self.outbound.admit(&tenant, ext, now.unix_s) {
+            if let Err(refusal) = self.outbound.admit(&tenant, ext, now.unix_s()) {
                 self.ports.give_back(pa);
                 self.ports.give_back(pb);
                 let who = (tenant.name.as_str(), caller_id.as_str());
@@ -612,7 +612,7 @@ impl Switch {
             address: self.cfg.media_address,
             port: call.b.port,
             codecs: &codecs,
-            telephone_event: Some(101),
+            telephone_event: Some(self.cfg.telephone_event_pt),
             direction: Direction::SendRecv,
             profile,
             crypto,

@@ -42,7 +42,7 @@ impl Switch {
         }
         self.drain_layer();
         if let Some(ext) = call.outbound_by.take() {
-            self.outbound.ended(&call.tenant, &ext, now.unix_s);
+            self.outbound.ended(&call.tenant, &ext, now.unix_s());
         }
         self.unpark(now, id, &mut call);
         for port in [call.a.port, call.b.port] {

@@ -299,7 +299,7 @@ impl Switch {
                 wire,
                 next: now.mono + t1,
                 interval: t1,
-                give_up: now.mono + t1 * 64,
+                give_up: now.mono + self.cfg.timers.t1x64(),
             });
             if a_peer.is_reliable() {
                 call.phase = Phase::Established;

@@ -202,14 +202,14 @@ impl Switch {
             format!("{}/{}", tenant.name, call.ext.number),
             call.peer.addr.ip(),
         );
-        let limited = self.retrieve_failures.is_limited(&who, now.unix_s);
+        let limited = self.retrieve_failures.is_limited(&who, now.unix_s());
         let parked = if limited {
             None
         } else {
             self.calls.lot.take(&tenant.name, &pos)
         };
         let Some(parked) = parked else {
-            self.retrieve_failures.record(who, now.unix_s);
+            self.retrieve_failures.record(who, now.unix_s());
             let refusal = if limited {
                 FeatureRefusal::TooManyAttempts { retrieval }
             } else {
@@ -279,7 +279,7 @@ impl Switch {
             wire,
             next: now.mono + self.cfg.timers.t1,
             interval: self.cfg.timers.t1,
-            give_up: now.mono + self.cfg.timers.t1 * 64,
+            give_up: now.mono + self.cfg.timers.t1x64(),
         });
         if transcoding {
             call.features.insert(CallFeature::Transcoding);
@@ -439,7 +439,7 @@ impl Switch {
                 wire,
                 next: now.mono + self.cfg.timers.t1,
                 interval: self.cfg.timers.t1,
-                give_up: now.mono + self.cfg.timers.t1 * 64,
+                give_up: now.mono + self.cfg.timers.t1x64(),
             }),
             ringing_sent: true,
             record,
@@ -578,7 +578,7 @@ impl Switch {
                 address: self.cfg.media_address,
                 port,
                 codecs: &codecs,
-                telephone_event: Some(101),
+                telephone_event: Some(self.cfg.telephone_event_pt),
                 direction: Direction::SendRecv,
                 profile,
                 crypto,

@@ -59,7 +59,6 @@ impl Harness {
             sw: Switch::new(cfg, directory()),
             now: Now {
                 mono: Instant::now(),
-                unix_s: 1_700_000_000,
                 unix_ms: 1_700_000_000_000,
             },
             peer: Peer {
@@ -192,7 +191,7 @@ fn expired_nonce_is_stale() {
     let mut h = Harness::new();
     let challenge = h.response(&register("333", 1, None, 600));
     let auth = answer(&challenge, "333", "secret-333", 1);
-    h.now.unix_s += 301;
+    h.now.unix_ms += 301_000;
     let resp = h.response(&register("333", 2, Some(auth), 600));
     assert_eq!(resp.status, 401);
     assert!(resp
@@ -242,7 +241,7 @@ fn unregister_and_sweep() {
         .status,
         200
     );
-    h.now.unix_s += 61;
+    h.now.unix_ms += 61_000;
     h.now.unix_ms += 61_000;
     h.now.mono += Duration::from_secs(61);
     h.sw.handle_timeout(h.now);
