@@ -579,6 +579,20 @@ impl Drop for Server {
     }
 }
 
+/// A media port for SIPp: below the kernel's ephemeral range (so no socket
+/// another test opens gets it meanwhile), with its neighbours free too
+/// (SIPp binds the port and the next ones for RTCP and video).
+fn sipp_media_port() -> u16 {
+    static N: AtomicU32 = AtomicU32::new(0);
+    loop {
+        let port = 32000 + (N.fetch_add(4, Ordering::Relaxed) % 760) as u16;
+        let free = (port..port + 4).all(|p| std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok());
+        if free {
+            return port;
+        }
+    }
+}
+
 /// The SIPp command for a scenario from `tests/sipp/` (or `builtin:NAME`)
 /// against the server. Picks free local ports unless `args` names `-p`.
 pub fn sipp_command(server: &Server, scenario: &str, args: &[&str], dir: &Path) -> Command {
@@ -596,7 +610,7 @@ pub fn sipp_command(server: &Server, scenario: &str, args: &[&str], dir: &Path) 
         "-mi",
         "127.0.0.1",
         "-mp",
-        &free_port().to_string(),
+        &sipp_media_port().to_string(),
     ]);
     if !args.contains(&"-p") {
         cmd.args(["-p", &free_port().to_string()]);

@@ -117,10 +117,10 @@ pub fn decide_feature(
     dir: &Directory,
     tenant: &Tenant,
     caller: &Extension,
-    feature: &crate::parking::Feature,
+    feature: &crate::feature_code::Feature,
 ) -> Result<(), crate::feature_refusal::FeatureRefusal> {
+    use crate::feature_code::Feature;
     use crate::feature_refusal::FeatureRefusal;
-    use crate::parking::Feature;
     if !caller.enabled || caller.tenant != tenant.name {
         return Err(FeatureRefusal::NotAllowed);
     }

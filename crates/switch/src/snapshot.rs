@@ -7,8 +7,8 @@
 //! when it ends; [`crate::Switch::resume`] rebuilds calls from them.
 
 use crate::call::{Call, CallFeature, Leg, Phase, Side};
+use crate::lot::{Parked, Position};
 use crate::media_security::{LegSecurity, SrtpLeg};
-use crate::parking::{Parked, Position};
 use crate::peer::{Peer, Transport};
 use crate::time::Now;
 use accounts::CallRecord;

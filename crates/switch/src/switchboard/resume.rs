@@ -6,9 +6,9 @@
 
 use super::Switch;
 use crate::call::{Call, CallFeature, CallId, Leg, Phase, Side};
+use crate::lot::Parked;
 use crate::media_security::LegSecurity;
 use crate::output::{MediaCommand, Output, StoreOp};
-use crate::parking::Parked;
 use crate::snapshot::{self, CallSnapshot, CallState, Clock, LegState, LotState, PeerState};
 use crate::time::Now;
 use accounts::{Outcome, ParkedCall};

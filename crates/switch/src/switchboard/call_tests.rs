@@ -468,11 +468,11 @@ fn a_parked_party_that_holds_and_resumes_keeps_its_music() {
 #[test]
 fn a_lot_entry_without_its_call_answers_the_retriever_and_leaks_no_port() {
     let mut w = World::new();
-    let pos = crate::parking::Position::Extension("444".into());
+    let pos = crate::lot::Position::Extension("444".into());
     w.sw.calls.lot.park(
         "acme",
         pos.clone(),
-        crate::parking::Parked {
+        crate::lot::Parked {
             call: 9999,
             side: crate::call::Side::A,
             parker: "444".into(),

@@ -38,7 +38,7 @@ pub struct CallTable {
     /// Forks of ended calls still awaiting a final answer: a late 2xx gets ACK and BYE.
     pub(super) orphans: HashMap<ClientKey, (Request, Peer)>,
     pub(super) deadlines: Deadlines<CallId>,
-    pub(super) lot: crate::parking::Lot,
+    pub(super) lot: crate::lot::Lot,
     pub(super) next_id: CallId,
     /// When the changed calls' snapshots are due (set by the first change
     /// after a save).
@@ -309,9 +309,9 @@ impl Switch {
         let dialed = req.uri.user_decoded().unwrap_or_default();
         if let Caller::Extension(ext) = &caller {
             if let Some(feature) =
-                crate::parking::parse(&dialed, &tenant.park_prefix, &tenant.release_prefix)
+                crate::feature_code::parse(&dialed, &tenant.park_prefix, &tenant.release_prefix)
             {
-                let fc = super::parking::FeatureCall {
+                let fc = super::park::FeatureCall {
                     peer,
                     key,
                     req,

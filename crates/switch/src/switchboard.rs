@@ -1,14 +1,18 @@
-//! The switch core: takes messages and timer ticks, answers through the
+//! The switchboard: takes messages and timer ticks, answers through the
 //! transaction layer, and reports what to send and what to persist.
 
 mod admission;
+mod announce;
 mod call_map;
 mod calls;
+mod comeback;
 mod ending;
 mod forks;
 mod in_dialog;
-mod parking;
+mod park;
+mod refer;
 mod resume;
+mod retrieve;
 mod trunk_auth;
 mod trunk_registration;
 

@@ -1,0 +1,120 @@
+//! Announcements: the switch answers a feature call itself, plays prompts
+//! (the park confirmation with the retrieval number, or why it was refused),
+//! then hangs up.
+
+use super::calls::clone_media;
+use super::park::FeatureCall;
+use super::Switch;
+use crate::call::{Call, CallFeature, Leg, OkRetransmit, Phase, Side};
+use crate::feature_refusal::FeatureRefusal;
+use crate::media_security::LegSecurity;
+use crate::output::{MediaCommand, Output};
+use crate::prompts::Prompt;
+use crate::respond;
+use crate::time::Now;
+use tracing::info;
+
+impl Switch {
+    /// Answers a refused feature call with its announcement, then hangs up.
+    pub(super) fn refuse_feature(&mut self, now: Now, fc: FeatureCall, refusal: FeatureRefusal) {
+        let prompts = refusal.prompts();
+        self.announce(now, fc, prompts, None, Some(refusal));
+    }
+
+    /// Answers a feature call, plays `prompts`, then hangs up. A refusal is
+    /// recorded as one.
+    pub(super) fn announce(
+        &mut self,
+        now: Now,
+        fc: FeatureCall,
+        prompts: Vec<Prompt>,
+        pai: Option<String>,
+        refused: Option<FeatureRefusal>,
+    ) {
+        let Some(port) = self.ports.take() else {
+            let resp = self.response(&fc.req, 503, Some("No media ports available"));
+            return self.reply(now, &fc.key, resp);
+        };
+        self.outputs
+            .push_back(Output::Media(MediaCommand::Open(port)));
+        let mut leg = self.answered_leg(&fc, port, None);
+        leg.extension = Some(fc.ext.number.clone());
+        leg.identity = (fc.ext.name.clone(), fc.ext.number.clone());
+        let wire = self.answer_with(now, &fc, &leg, pai);
+        let media_leg = clone_media(&leg);
+        self.configure(&media_leg);
+        self.outputs
+            .push_back(Output::Media(MediaCommand::Play(port, prompts)));
+        let id = self.calls.next_id;
+        self.calls.next_id += 1;
+        let mut record = self.new_record(now, &fc.req, &fc.tenant.name, &fc.ext.number);
+        record.answered_ms = Some(now.unix_ms);
+        if let Some(r) = &refused {
+            let (status, cause) = (r.status(), r.cause());
+            info!(tenant = %fc.tenant.name, extension = %fc.ext.number, status, %cause, "feature refused");
+            record.status = status;
+            record.cause = cause;
+        }
+        let dkey = leg.dialog.as_ref().map(|d| {
+            (
+                d.id.call_id.clone(),
+                d.id.local_tag.clone(),
+                d.id.remote_tag.clone(),
+            )
+        });
+        let mut features = std::collections::BTreeSet::new();
+        features.insert(if refused.is_some() {
+            CallFeature::FeatureRefused
+        } else {
+            CallFeature::ParkRequest
+        });
+        let call = Call {
+            tenant: fc.tenant.name.clone(),
+            a_invite: fc.req.clone(),
+            a_key: fc.key.clone(),
+            a_tag: respond::tag_for(&self.cfg.secret, &fc.req),
+            a_offer: fc.offer.clone(),
+            a: leg,
+            b: Leg {
+                dialog: None,
+                peer: fc.peer,
+                port: 0,
+                codec: None,
+                telephone_event: None,
+                remote_media: None,
+                sdp: (0, 0),
+                holding: false,
+                session: None,
+                extension: None,
+                identity: (String::new(), String::new()),
+                held_at: None,
+                security: LegSecurity::Plain,
+            },
+            forks: Vec::new(),
+            phase: Phase::Announcing,
+            ring_deadline: None,
+            ok: (!fc.peer.is_reliable()).then(|| OkRetransmit {
+                side: Side::A,
+                peer: fc.peer,
+                wire,
+                next: now.mono + self.cfg.timers.t1,
+                interval: self.cfg.timers.t1,
+                give_up: now.mono + self.cfg.timers.t1x64(),
+            }),
+            ringing_sent: true,
+            record,
+            features,
+            comeback: None,
+            fallback_tried: false,
+            outbound_by: None,
+        };
+        if let Some(at) = call.deadline() {
+            self.calls.deadlines.schedule(at, id);
+        }
+        self.calls.calls.insert(id, call);
+        self.calls.by_port.insert(port, (id, Side::A));
+        if let Some(k) = dkey {
+            self.calls.by_dialog.insert(k, (id, Side::A));
+        }
+    }
+}

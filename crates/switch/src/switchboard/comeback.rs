@@ -1,0 +1,265 @@
+//! Comeback: a parked call nobody retrieved rings the parker back, then the
+//! tenant's fallback, then says goodbye.
+
+use super::calls::clone_media;
+use super::Switch;
+use crate::call::{other, CallId, Phase, Side};
+use crate::media_security::LegSecurity;
+use crate::output::{MediaCommand, Output, StoreOp};
+use crate::prompts::Prompt;
+use crate::time::Now;
+use media::sdp::Direction;
+use media::Codec;
+use sip::dialog::Dialog;
+use std::net::SocketAddr;
+use tracing::info;
+
+impl Switch {
+    /// Nobody retrieved the call in time: take it out of the lot and ring
+    /// the parker back.
+    pub(super) fn start_comeback(&mut self, now: Now, id: CallId) {
+        let Some((tenant, pos, parked)) = self.calls.lot.remove_call(id) else {
+            return;
+        };
+        self.outputs.push_back(Output::Store(StoreOp::RemoveParked {
+            tenant: tenant.clone(),
+            position: pos.label(),
+        }));
+        let Some(call) = self.calls.calls.get_mut(&id) else {
+            return;
+        };
+        let parker = call
+            .comeback
+            .take()
+            .map(|c| c.1)
+            .unwrap_or(parked.parker.clone());
+        let secs = now.mono.saturating_duration_since(parked.since).as_secs();
+        call.record.events.push_str(&format!(
+            "not retrieved in {secs} s: ringing {parker} back\n"
+        ));
+        info!(call = id, %tenant, %parker, "parked call comes back");
+        if !self.ring_back(now, id, parked.side, &parker) {
+            self.comeback_failed(now, id);
+        }
+    }
+
+    /// Rings `extension` for the parked party on `parked_side`; false if it
+    /// cannot ring (not registered, no port).
+    pub(super) fn ring_back(
+        &mut self,
+        now: Now,
+        id: CallId,
+        parked_side: Side,
+        extension: &str,
+    ) -> bool {
+        let Some(call) = self.calls.calls.get(&id) else {
+            return false;
+        };
+        let Some(tenant) = self.dir.tenant(&call.tenant).cloned() else {
+            return false;
+        };
+        let Some(ext) = self.dir.extension(&tenant.name, extension).cloned() else {
+            return false;
+        };
+        let contacts = self.registrar.lookup(&tenant.name, extension).to_vec();
+        if contacts.is_empty() {
+            return false;
+        }
+        let Some(port) = self.ports.take() else {
+            return false;
+        };
+        self.outputs
+            .push_back(Output::Media(MediaCommand::Open(port)));
+        let gone = other(parked_side);
+        let parked = clone_media(call.leg(parked_side));
+        let (display, number) = parked.identity.clone();
+        let shown = format!(
+            "Parked: {}",
+            if display.is_empty() {
+                &number
+            } else {
+                &display
+            }
+        );
+        let from = super::calls::identity_header(&shown, &number, &tenant.domain);
+        let mut codecs: Vec<(Codec, u8)> = parked
+            .codec
+            .map(|(c, _)| (c, c.payload_type()))
+            .into_iter()
+            .collect();
+        for c in [Codec::Pcmu, Codec::Pcma] {
+            if !codecs.iter().any(|(k, _)| *k == c) {
+                codecs.push((c, c.payload_type()));
+            }
+        }
+        let sdp_ids = (self.ids.number(), 1);
+        let policy = tenant.srtp.unwrap_or(self.cfg.srtp);
+        let mut forks = Vec::new();
+        for b in &contacts {
+            let (Ok(uri), Some(target)) = (
+                sip::Uri::parse(b.contact.as_bytes()),
+                self.peer_for(&b.source),
+            ) else {
+                continue;
+            };
+            let security = LegSecurity::offering(policy, target, &mut self.keys);
+            let (profile, crypto) = security.sdp_parts();
+            let body = bytes::Bytes::from(media::sdp::write(&media::sdp::Offer {
+                session_id: sdp_ids.0,
+                version: 1,
+                address: self.cfg.media_address,
+                port,
+                codecs: &codecs,
+                telephone_event: Some(self.cfg.telephone_event_pt),
+                direction: Direction::SendRecv,
+                profile,
+                crypto,
+            }));
+            let to = format!("<sip:{extension}@{}>", tenant.domain);
+            let out = super::calls::OutgoingInvite {
+                uri,
+                target,
+                from: &from,
+                to,
+                max_forwards: 70,
+                body,
+                security,
+            };
+            if let Some(fork) = self.send_fork(now, id, out) {
+                forks.push(fork);
+            }
+        }
+        self.drain_layer();
+        let ring = std::time::Duration::from_secs(u64::from(tenant.park_comeback_ring_s));
+        let call = self.calls.calls.get_mut(&id).expect("checked above");
+        let leg = call.leg_mut(gone);
+        leg.port = port;
+        leg.sdp = sdp_ids;
+        leg.extension = Some(extension.to_string());
+        leg.identity = (ext.name.clone(), extension.to_string());
+        call.forks = forks;
+        call.phase = Phase::Comeback;
+        call.ring_deadline = Some(now.mono + ring);
+        self.calls.deadlines.schedule(now.mono + ring, id);
+        self.calls.by_port.insert(port, (id, gone));
+        true
+    }
+
+    /// The parker (or the fallback) answered the comeback: a normal call again.
+    pub(super) fn comeback_answered(
+        &mut self,
+        now: Now,
+        id: CallId,
+        key: &sip::transaction::ClientKey,
+        resp: &sip::Response,
+    ) {
+        let Some(call) = self.calls.calls.get(&id) else {
+            return;
+        };
+        let Some(i) = call.forks.iter().position(|f| &f.key == key) else {
+            return;
+        };
+        let (invite, peer) = (call.forks[i].invite.clone(), call.forks[i].peer);
+        let mut security = call.forks[i].security.clone();
+        // While the comeback rings, only the parked party's leg has a dialog.
+        let parked_side = if call.a.dialog.is_some() {
+            Side::A
+        } else {
+            Side::B
+        };
+        let gone = other(parked_side);
+        let Ok(mut dialog) = Dialog::as_uac(&invite, resp) else {
+            return;
+        };
+        self.send_ack(&mut dialog, peer);
+        let answer = media::sdp::parse_audio(&resp.body)
+            .ok()
+            .filter(|a| !a.codecs.is_empty() && security.on_remote_sdp(a).is_ok());
+        self.cancel_forks(now, id, Some(i));
+        let Some(call) = self.calls.calls.get_mut(&id) else {
+            return;
+        };
+        call.forks[i].final_status = Some(resp.status);
+        let dkey = (
+            dialog.id.call_id.clone(),
+            dialog.id.local_tag.clone(),
+            dialog.id.remote_tag.clone(),
+        );
+        let leg = call.leg_mut(gone);
+        leg.dialog = Some(dialog);
+        leg.peer = peer;
+        leg.security = security;
+        if let Some(a) = &answer {
+            leg.codec = a.codecs.first().copied();
+            leg.telephone_event = a.telephone_event;
+            leg.remote_media = a.address.map(|ip| SocketAddr::new(ip, a.port));
+        }
+        let who = leg.extension.clone().unwrap_or_default();
+        let (mine, parked_port) = (leg.port, call.leg(parked_side).port);
+        call.phase = Phase::Established;
+        call.ring_deadline = None;
+        call.record
+            .events
+            .push_str(&format!("comeback answered by {who}\n"));
+        let media_leg = clone_media(call.leg(gone));
+        self.calls.by_dialog.insert(dkey, (id, gone));
+        self.configure(&media_leg);
+        self.outputs
+            .push_back(Output::Media(MediaCommand::Bridge(mine, parked_port)));
+        self.outputs
+            .push_back(Output::Media(MediaCommand::WatchIdle(mine, true)));
+        self.outputs
+            .push_back(Output::Media(MediaCommand::WatchIdle(parked_port, true)));
+        info!(call = id, %who, "comeback answered");
+    }
+
+    /// Nobody answered the comeback: the tenant's fallback, or goodbye.
+    pub(super) fn comeback_failed(&mut self, now: Now, id: CallId) {
+        self.cancel_forks(now, id, None);
+        let Some(call) = self.calls.calls.get_mut(&id) else {
+            return;
+        };
+        let parked_side = if call.a.dialog.is_some() {
+            Side::A
+        } else {
+            Side::B
+        };
+        let gone = other(parked_side);
+        let port = std::mem::replace(&mut call.leg_mut(gone).port, 0);
+        let parked_port = call.leg(parked_side).port;
+        let tenant = self.dir.tenant(&call.tenant).cloned();
+        let parker = call.leg(gone).extension.clone().unwrap_or_default();
+        let fallback = tenant
+            .as_ref()
+            .and_then(|t| t.park_fallback.clone())
+            .filter(|f| *f != parker);
+        let try_fallback = !call.fallback_tried && fallback.is_some();
+        call.fallback_tried = true;
+        self.release_port(port);
+        if let (true, Some(f)) = (try_fallback, fallback) {
+            if let Some(call) = self.calls.calls.get_mut(&id) {
+                call.record
+                    .events
+                    .push_str(&format!("comeback unanswered: to fallback {f}\n"));
+            }
+            if self.ring_back(now, id, parked_side, &f) {
+                return;
+            }
+        }
+        let Some(call) = self.calls.calls.get_mut(&id) else {
+            return;
+        };
+        call.record
+            .events
+            .push_str("comeback unanswered: goodbye\n");
+        call.record.cause = "parked call not retrieved".into();
+        call.record.status = 480;
+        call.phase = Phase::Announcing;
+        call.ring_deadline = None;
+        info!(call = id, "comeback unanswered: goodbye");
+        self.outputs.push_back(Output::Media(MediaCommand::Play(
+            parked_port,
+            vec![Prompt::Goodbye],
+        )));
+    }
+}

@@ -1,0 +1,226 @@
+//! Parking a call: a feature code dialed by an extension is authorized and
+//! routed (park or retrieve); a park moves the caller's held party into the
+//! lot and releases the caller's leg, so the phone is free while the parked
+//! party stays on music without a gap.
+
+use super::Switch;
+use crate::call::{other, Call, CallFeature, CallId, Phase, Side};
+use crate::feature_code::Feature;
+use crate::feature_refusal::FeatureRefusal;
+use crate::lot::{fresh_code, Parked, Position};
+use crate::media_security::LegSecurity;
+use crate::output::{MediaCommand, Output, StoreOp};
+use crate::peer::Peer;
+use crate::prompts::{spoken, Prompt};
+use crate::time::Now;
+use accounts::ParkedCall;
+use accounts::{Extension, Tenant};
+use media::sdp::Audio;
+use sip::transaction::ServerKey;
+use sip::Request;
+use tracing::info;
+
+impl Switch {
+    /// A feature code dialed by an extension.
+    pub(super) fn handle_feature(&mut self, now: Now, call: FeatureCall, feature: Feature) {
+        if let Err(refusal) =
+            crate::authorize::decide_feature(&self.dir, &call.tenant, &call.ext, &feature)
+        {
+            return self.refuse_feature(now, call, refusal);
+        }
+        match feature {
+            Feature::RetrieveOwn => {
+                let pos = Position::Extension(call.ext.number.clone());
+                self.retrieve_request(now, call, pos)
+            }
+            Feature::Retrieve(pos) => self.retrieve_request(now, call, pos),
+            park => self.park_request(now, call, park),
+        }
+    }
+
+    pub(super) fn park_request(&mut self, now: Now, call: FeatureCall, feature: Feature) {
+        let tenant = call.tenant.clone();
+        let pos = match feature {
+            Feature::ParkAt(e) if self.dir.extension(&tenant.name, &e).is_some() => {
+                Position::Extension(e)
+            }
+            Feature::ParkRandom => {
+                let ids = &mut self.ids;
+                match fresh_code(
+                    &self.calls.lot,
+                    &tenant.name,
+                    tenant.park_code_length,
+                    || ids.number(),
+                ) {
+                    Some(code) => Position::Code(code),
+                    None => return self.refuse_feature(now, call, FeatureRefusal::NoFreeCode),
+                }
+            }
+            _ => return self.refuse_feature(now, call, FeatureRefusal::NotAnExtension),
+        };
+        let Some((held, holder)) = self.find_held(&tenant.name, &call.ext.number) else {
+            return self.refuse_feature(now, call, FeatureRefusal::NoHeldCall);
+        };
+        if self.calls.lot.is_taken(&tenant.name, &pos) {
+            let label = pos.label();
+            return self.refuse_feature(now, call, FeatureRefusal::PositionTaken { label });
+        }
+        let retrieval = pos.retrieval_number(&tenant.release_prefix);
+        self.park(now, held, holder, &tenant, pos, &call.ext.number);
+        let mut prompts = vec![Prompt::CallParked, Prompt::ToRetrieveDial];
+        prompts.extend(spoken(&retrieval));
+        let pai = format!("\"Parked {retrieval}\" <sip:{retrieval}@{}>", tenant.domain);
+        info!(tenant = %tenant.name, parker = %call.ext.number, %retrieval, "parked");
+        self.announce(now, call, prompts, Some(pai), None);
+    }
+
+    /// The most recently held call in which `extension` holds the other party.
+    pub(super) fn find_held(&self, tenant: &str, extension: &str) -> Option<(CallId, Side)> {
+        self.calls
+            .calls
+            .iter()
+            .filter(|(_, c)| c.tenant == tenant && c.phase == Phase::Established)
+            .flat_map(|(id, c)| [Side::A, Side::B].map(|s| (*id, s, c.leg(s))))
+            .filter(|(_, _, l)| {
+                l.holding && l.dialog.is_some() && l.extension.as_deref() == Some(extension)
+            })
+            .max_by_key(|(_, _, l)| l.held_at)
+            .map(|(id, s, _)| (id, s))
+    }
+
+    /// Moves the held party of call `id` into the lot and releases the
+    /// holder's leg (BYE), so the parker's phone is free.
+    pub(super) fn park(
+        &mut self,
+        now: Now,
+        id: CallId,
+        holder: Side,
+        tenant: &Tenant,
+        pos: Position,
+        parker: &str,
+    ) {
+        let parked_side = other(holder);
+        let Some(call) = self.calls.calls.get_mut(&id) else {
+            return;
+        };
+        let leg = call.leg_mut(holder);
+        let (dialog, peer, port) = (leg.dialog.take(), leg.peer, leg.port);
+        leg.port = 0;
+        leg.holding = false;
+        leg.session = None;
+        leg.extension = None;
+        call.phase = Phase::Parked;
+        call.ok = None;
+        call.features.insert(CallFeature::Park);
+        let comeback_at =
+            now.mono + std::time::Duration::from_secs(u64::from(tenant.park_timeout_s));
+        call.comeback = Some((comeback_at, parker.to_string()));
+        self.calls.deadlines.schedule(comeback_at, id);
+        let parked_port = call.leg(parked_side).port;
+        let retrieval = pos.retrieval_number(&tenant.release_prefix);
+        call.record
+            .events
+            .push_str(&format!("parked by {parker} at {retrieval}\n"));
+        if let Some(mut d) = dialog {
+            self.calls.by_dialog.remove(&(
+                d.id.call_id.clone(),
+                d.id.local_tag.clone(),
+                d.id.remote_tag.clone(),
+            ));
+            let bye = self.bye(&mut d, peer, "SIP;cause=200;text=\"Call parked\"");
+            self.layer
+                .send_request(now.mono, bye, peer, peer.is_reliable());
+            self.drain_layer();
+        }
+        self.release_port(port);
+        self.outputs
+            .push_back(Output::Media(MediaCommand::Music(parked_port)));
+        self.outputs
+            .push_back(Output::Media(MediaCommand::WatchIdle(parked_port, false)));
+        let party = self
+            .calls
+            .calls
+            .get(&id)
+            .map(|c| c.leg(parked_side).identity.clone())
+            .unwrap_or_default();
+        let deadline_ms = now.unix_ms + u64::from(tenant.park_timeout_s) * 1000;
+        self.outputs
+            .push_back(Output::Store(StoreOp::SaveParked(Box::new(ParkedCall {
+                tenant: tenant.name.clone(),
+                position: pos.label(),
+                retrieval: retrieval.clone(),
+                parker: parker.to_string(),
+                parked_party: if party.0.is_empty() {
+                    party.1
+                } else {
+                    format!("{} <{}>", party.0, party.1)
+                },
+                since_ms: now.unix_ms,
+                deadline_ms,
+            }))));
+        let parked = Parked {
+            call: id,
+            side: parked_side,
+            parker: parker.to_string(),
+            since: now.mono,
+            since_ms: now.unix_ms,
+            retrieval,
+            position: pos.clone(),
+        };
+        self.calls.lot.park(&tenant.name, pos, parked);
+    }
+
+    /// Takes a call out of the lot when it ends there (its party hung up).
+    pub(super) fn unpark(&mut self, now: Now, id: CallId, call: &mut Call) {
+        if let Some((tenant, pos, parked)) = self.calls.lot.remove_call(id) {
+            let secs = now
+                .mono
+                .saturating_duration_since(parked.since)
+                .as_secs_f64();
+            info!(%tenant, position = %pos.label(), "parked party hung up");
+            self.outputs.push_back(Output::Store(StoreOp::RemoveParked {
+                tenant,
+                position: pos.label(),
+            }));
+            call.record.events.push_str(&format!(
+                "abandoned at {} after {secs:.1} s\n",
+                parked.retrieval
+            ));
+        }
+    }
+
+    /// Number of parked calls.
+    pub fn parked_count(&self) -> usize {
+        self.calls.lot.len()
+    }
+
+    /// Calls parked now: (tenant, position, retrieval number, parker, parked since in Unix ms).
+    pub fn parked(&self) -> Vec<(String, String, String, String, u64)> {
+        self.calls
+            .lot
+            .list(None)
+            .into_iter()
+            .map(|(t, p, parked)| {
+                (
+                    t.to_string(),
+                    p.label(),
+                    parked.retrieval.clone(),
+                    parked.parker.clone(),
+                    parked.since_ms,
+                )
+            })
+            .collect()
+    }
+}
+
+/// A feature request: the INVITE and what it was authenticated as.
+pub(super) struct FeatureCall {
+    pub peer: Peer,
+    pub key: ServerKey,
+    pub req: Request,
+    pub tenant: Tenant,
+    pub ext: Extension,
+    pub offer: Audio,
+    /// The caller's media protection, agreed from its offer.
+    pub security: LegSecurity,
+}

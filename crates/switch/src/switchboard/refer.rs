@@ -1,0 +1,143 @@
+//! REFER (RFC 3515) in a call: a phone's Park key blind-transfers the other
+//! party to the park number; progress goes back as NOTIFY message/sipfrag.
+
+use super::Switch;
+use crate::call::{CallFeature, CallId, Phase, Side};
+use crate::feature_code::Feature;
+use crate::lot::{fresh_code, Position};
+use crate::time::Now;
+use sip::transaction::ServerKey;
+use sip::{Name, Request};
+use tracing::info;
+
+impl Switch {
+    /// REFER in a call (a phone's Park key): blind-transfer the other party
+    /// to the park number. Only park transfers are supported; anything else
+    /// is refused and the call stays as it is.
+    pub(super) fn handle_refer(
+        &mut self,
+        now: Now,
+        id: CallId,
+        side: Side,
+        key: ServerKey,
+        req: Request,
+    ) {
+        let target = req
+            .headers
+            .get(Name::ReferTo)
+            .and_then(|v| sip::NameAddr::parse(v).ok())
+            .and_then(|a| a.uri.user_decoded());
+        let Some(call) = self.calls.calls.get(&id) else {
+            return;
+        };
+        let tenant = self.dir.tenant(&call.tenant).cloned();
+        let parker = call.leg(side).extension.clone();
+        let ext = parker
+            .as_ref()
+            .zip(tenant.as_ref())
+            .and_then(|(p, t)| self.dir.extension(&t.name, p).cloned());
+        let feature = target.as_deref().zip(tenant.as_ref()).and_then(|(t, ten)| {
+            crate::feature_code::parse(t, &ten.park_prefix, &ten.release_prefix)
+        });
+        let (Some(tenant), Some(ext)) = (tenant, ext) else {
+            let resp = self.response(&req, 403, Some("Only a PBX extension may transfer"));
+            return self.reply(now, &key, resp);
+        };
+        const ONLY_PARK: &str = "Only transfers to the park number are supported";
+        let phase = call.phase;
+        let authorized: Result<(), (u16, String)> = match &feature {
+            Some(f @ (Feature::ParkAt(_) | Feature::ParkRandom | Feature::ParkInvalid(_))) => {
+                crate::authorize::decide_feature(&self.dir, &tenant, &ext, f)
+                    .map_err(|r| (r.status(), r.cause()))
+            }
+            _ => Err((501, ONLY_PARK.into())),
+        };
+        let pos = match (phase, authorized, feature) {
+            (p, _, _) if p != Phase::Established => Err((491, "Request Pending".into())),
+            (_, Err(e), _) => Err(e),
+            (_, Ok(()), Some(Feature::ParkAt(e))) => Ok(Position::Extension(e)),
+            (_, Ok(()), Some(Feature::ParkRandom)) => {
+                let ids = &mut self.ids;
+                fresh_code(
+                    &self.calls.lot,
+                    &tenant.name,
+                    tenant.park_code_length,
+                    || ids.number(),
+                )
+                .map(Position::Code)
+                .ok_or((486, "No free parking code".into()))
+            }
+            _ => Err((501, ONLY_PARK.into())),
+        };
+        let pos = match pos {
+            Ok(p) if self.calls.lot.is_taken(&tenant.name, &p) => {
+                Err((486, "Parking position taken".into()))
+            }
+            other => other,
+        };
+        let pos = match pos {
+            Ok(p) => p,
+            Err((status, reason)) => {
+                info!(call = id, status, %reason, "REFER refused");
+                if let Some(c) = self.calls.calls.get_mut(&id) {
+                    c.record
+                        .events
+                        .push_str(&format!("park by transfer refused: {reason}\n"));
+                }
+                let resp = self.response(&req, status, Some(&reason));
+                return self.reply(now, &key, resp);
+            }
+        };
+        let accepted = self.response(&req, 202, None);
+        self.reply(now, &key, accepted);
+        self.notify_sipfrag(now, id, side, "SIP/2.0 100 Trying", "active;expires=60");
+        let retrieval = pos.retrieval_number(&tenant.release_prefix);
+        self.notify_sipfrag(
+            now,
+            id,
+            side,
+            "SIP/2.0 200 OK",
+            "terminated;reason=noresource",
+        );
+        info!(call = id, parker = %ext.number, %retrieval, "parked by transfer");
+        if let Some(c) = self.calls.calls.get_mut(&id) {
+            c.features.insert(CallFeature::ParkByTransfer);
+        }
+        self.park(now, id, side, &tenant, pos, &ext.number);
+    }
+
+    /// A NOTIFY with a sipfrag body in the leg's dialog (RFC 3515 §2.4.5).
+    pub(super) fn notify_sipfrag(
+        &mut self,
+        now: Now,
+        id: CallId,
+        side: Side,
+        frag: &str,
+        state: &str,
+    ) {
+        let Some(call) = self.calls.calls.get_mut(&id) else {
+            return;
+        };
+        let peer = call.leg(side).peer;
+        let Some(mut dialog) = call.leg(side).dialog.clone() else {
+            return;
+        };
+        let via = self.via(peer);
+        let contact = self.contact(peer);
+        let mut notify = dialog.request(sip::Method::Notify, &via, &contact, None);
+        notify.headers.push(Name::Event, "refer");
+        notify
+            .headers
+            .push(Name::SubscriptionState, state.to_string());
+        notify
+            .headers
+            .push(Name::ContentType, "message/sipfrag;version=2.0");
+        notify.body = bytes::Bytes::from(format!("{frag}\r\n"));
+        if let Some(call) = self.calls.calls.get_mut(&id) {
+            call.leg_mut(side).dialog = Some(dialog);
+        }
+        self.layer
+            .send_request(now.mono, notify, peer, peer.is_reliable());
+        self.drain_layer();
+    }
+}

@@ -1,0 +1,186 @@
+//! Retrieving a parked call: any phone of the tenant dialing its number
+//! gets a new leg joined to the parked party (the first claim wins), or the
+//! announcement that nothing is parked there.
+
+use super::calls::clone_media;
+use super::park::FeatureCall;
+use super::Switch;
+use crate::call::{other, CallFeature, Leg, OkRetransmit, Phase};
+use crate::feature_refusal::FeatureRefusal;
+use crate::lot::{Parked, Position};
+use crate::output::{MediaCommand, Output, StoreOp};
+use crate::respond;
+use crate::time::Now;
+use media::sdp::Direction;
+use media::Codec;
+use sip::dialog::Dialog;
+use sip::Name;
+use std::net::SocketAddr;
+use tracing::{info, warn};
+
+impl Switch {
+    pub(super) fn retrieve_request(&mut self, now: Now, call: FeatureCall, pos: Position) {
+        let tenant = call.tenant.clone();
+        let retrieval = pos.retrieval_number(&tenant.release_prefix);
+        let who = (
+            format!("{}/{}", tenant.name, call.ext.number),
+            call.peer.addr.ip(),
+        );
+        let limited = self.retrieve_failures.is_limited(&who, now.unix_s());
+        let parked = if limited {
+            None
+        } else {
+            self.calls.lot.take(&tenant.name, &pos)
+        };
+        let Some(parked) = parked else {
+            self.retrieve_failures.record(who, now.unix_s());
+            let refusal = if limited {
+                FeatureRefusal::TooManyAttempts { retrieval }
+            } else {
+                FeatureRefusal::NothingParked { retrieval }
+            };
+            return self.refuse_feature(now, call, refusal);
+        };
+        self.attach(now, call, parked);
+    }
+
+    /// Joins the retriever's new leg to the parked party.
+    pub(super) fn attach(&mut self, now: Now, fc: FeatureCall, parked: Parked) {
+        let id = parked.call;
+        if !self.calls.calls.contains_key(&id) {
+            // A lot entry whose call is gone: forget it, and tell the
+            // retriever there is nothing there (never leave it unanswered).
+            warn!(call = id, position = %parked.position.label(), "lot entry without a call: dropped");
+            self.outputs.push_back(Output::Store(StoreOp::RemoveParked {
+                tenant: fc.tenant.name.clone(),
+                position: parked.position.label(),
+            }));
+            let retrieval = parked.retrieval.clone();
+            return self.refuse_feature(now, fc, FeatureRefusal::NothingParked { retrieval });
+        }
+        let Some(port) = self.ports.take() else {
+            let tenant = fc.tenant.name.clone();
+            let pos = parked.position.clone();
+            self.calls.lot.park(&tenant, pos, parked);
+            let resp = self.response(&fc.req, 503, Some("No media ports available"));
+            return self.reply(now, &fc.key, resp);
+        };
+        let Some(call) = self.calls.calls.get(&id) else {
+            self.ports.give_back(port);
+            return;
+        };
+        let parked_leg = clone_media(call.leg(parked.side));
+        let domain = fc.tenant.domain.clone();
+        self.outputs
+            .push_back(Output::Media(MediaCommand::Open(port)));
+        let mut leg = self.answered_leg(&fc, port, parked_leg.codec.map(|c| c.0));
+        leg.extension = Some(fc.ext.number.clone());
+        leg.identity = (fc.ext.name.clone(), fc.ext.number.clone());
+        let (display, number) = parked_leg.identity.clone();
+        let pai = super::calls::identity_header(&display, &number, &domain);
+        let wire = self.answer_with(now, &fc, &leg, Some(pai));
+        let side = other(parked.side);
+        let secs = now
+            .mono
+            .saturating_duration_since(parked.since)
+            .as_secs_f64();
+        let transcoding = leg.codec.map(|c| c.0) != parked_leg.codec.map(|c| c.0);
+        let dkey = leg.dialog.as_ref().map(|d| {
+            (
+                d.id.call_id.clone(),
+                d.id.local_tag.clone(),
+                d.id.remote_tag.clone(),
+            )
+        });
+        let media_leg = clone_media(&leg);
+        let call = self.calls.calls.get_mut(&id).expect("checked above");
+        *call.leg_mut(side) = leg;
+        call.phase = Phase::Established;
+        call.comeback = None;
+        call.ok = (!fc.peer.is_reliable()).then(|| OkRetransmit {
+            side,
+            peer: fc.peer,
+            wire,
+            next: now.mono + self.cfg.timers.t1,
+            interval: self.cfg.timers.t1,
+            give_up: now.mono + self.cfg.timers.t1x64(),
+        });
+        if transcoding {
+            call.features.insert(CallFeature::Transcoding);
+        }
+        call.note_security();
+        call.record.events.push_str(&format!(
+            "retrieved by {} after {secs:.1} s\n",
+            fc.ext.number
+        ));
+        if let Some(at) = call.deadline() {
+            self.calls.deadlines.schedule(at, id);
+        }
+        self.configure(&media_leg);
+        self.outputs
+            .push_back(Output::Media(MediaCommand::Bridge(port, parked_leg.port)));
+        self.outputs
+            .push_back(Output::Media(MediaCommand::WatchIdle(port, true)));
+        self.outputs
+            .push_back(Output::Media(MediaCommand::WatchIdle(
+                parked_leg.port,
+                true,
+            )));
+        self.calls.by_port.insert(port, (id, side));
+        if let Some(k) = dkey {
+            self.calls.by_dialog.insert(k, (id, side));
+        }
+        info!(call = id, retriever = %fc.ext.number, "retrieved");
+    }
+
+    /// A leg for an INVITE the switch answers itself, on `port`.
+    pub(super) fn answered_leg(
+        &mut self,
+        fc: &FeatureCall,
+        port: u16,
+        prefer: Option<Codec>,
+    ) -> Leg {
+        let codec = prefer
+            .and_then(|p| fc.offer.codecs.iter().find(|(c, _)| *c == p))
+            .or(fc.offer.codecs.first())
+            .copied();
+        Leg {
+            dialog: Dialog::as_uas(&fc.req, &respond::tag_for(&self.cfg.secret, &fc.req)).ok(),
+            peer: fc.peer,
+            port,
+            codec,
+            telephone_event: fc.offer.telephone_event,
+            remote_media: fc
+                .offer
+                .address
+                .map(|ip| SocketAddr::new(ip, fc.offer.port)),
+            sdp: (self.ids.number(), 1),
+            holding: false,
+            session: None,
+            extension: None,
+            identity: (String::new(), String::new()),
+            held_at: None,
+            security: fc.security.clone(),
+        }
+    }
+
+    /// Sends the 200 with our SDP (and P-Asserted-Identity); returns the bytes.
+    pub(super) fn answer_with(
+        &mut self,
+        now: Now,
+        fc: &FeatureCall,
+        leg: &Leg,
+        pai: Option<String>,
+    ) -> bytes::Bytes {
+        let mut ok = self.response(&fc.req, 200, None);
+        ok.headers.push(Name::Contact, self.contact(fc.peer));
+        if let Some(p) = pai {
+            ok.headers.push(Name::PAssertedIdentity, p);
+        }
+        ok.headers.push(Name::ContentType, "application/sdp");
+        ok.body = self.sdp_for(leg, Direction::SendRecv);
+        let wire = ok.encode();
+        self.reply(now, &fc.key, ok);
+        wire
+    }
+}
