@@ -273,7 +273,7 @@ fn handle(
 /// Forgets a closed TCP or TLS connection, in the shell and in the core.
 fn close_connection(sw: &mut Switch, tcp: &mut Connections, id: u64) {
     tcp.remove(&id);
-    sw.handle_connection_closed(id);
+    sw.handle_transport_closed(id);
 }
 
 /// Open TCP connections by id.

@@ -11,8 +11,8 @@ pub struct Binding {
     pub extension: String,
     /// Contact URI exactly as registered (never rebuilt from the extension).
     pub contact: String,
-    /// Where the REGISTER came from: `udp:1.2.3.4:5060` or `tcp:...`.
-    pub source: String,
+    /// Where the REGISTER came from (requests to the phone go back so).
+    pub source: crate::Flow,
     /// Expiry, in seconds since the Unix epoch.
     pub expires_at: u64,
     /// Call-ID of the registering UA (RFC 3261 §10.3 step 7).

@@ -6,12 +6,14 @@
 
 mod binding;
 mod directory;
+mod flow;
 mod model;
 mod record;
 pub mod rules;
 
 pub use binding::Binding;
 pub use directory::Directory;
+pub use flow::{Flow, FlowTransport};
 pub use model::{
     Destinations, Did, Extension, OutboundLimits, Source, SrtpPolicy, Tenant, Trunk, TrunkAuth,
 };

@@ -371,7 +371,7 @@ impl Store for SqliteStore {
              ON CONFLICT(tenant, extension, contact) DO UPDATE SET source = excluded.source,
                 expires_at = excluded.expires_at, call_id = excluded.call_id, cseq = excluded.cseq,
                 user_agent = excluded.user_agent",
-            params![b.tenant, b.extension, b.contact, b.source, b.expires_at as i64, b.call_id, b.cseq, b.user_agent],
+            params![b.tenant, b.extension, b.contact, b.source.to_string(), b.expires_at as i64, b.call_id, b.cseq, b.user_agent],
         )?;
         Ok(())
     }
@@ -394,7 +394,13 @@ impl Store for SqliteStore {
                 tenant: r.get(0)?,
                 extension: r.get(1)?,
                 contact: r.get(2)?,
-                source: r.get(3)?,
+                source: r.get::<_, String>(3)?.parse().map_err(|e: String| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        3,
+                        rusqlite::types::Type::Text,
+                        e.into(),
+                    )
+                })?,
                 expires_at: r.get::<_, i64>(4)? as u64,
                 call_id: r.get(5)?,
                 cseq: r.get(6)?,
@@ -716,7 +722,7 @@ mod tests {
             tenant: "acme".into(),
             extension: "333".into(),
             contact: "<sip:333-0x1@127.0.0.1:5070>".into(),
-            source: "udp:127.0.0.1:5070".into(),
+            source: "udp:127.0.0.1:5070".parse().unwrap(),
             expires_at: 42,
             call_id: "c".into(),
             cseq: 2,

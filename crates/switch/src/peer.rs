@@ -43,6 +43,20 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// The flow without its connection (what a binding keeps).
+    pub fn flow(&self) -> accounts::Flow {
+        use accounts::FlowTransport;
+        let transport = match self.transport {
+            Transport::Udp => FlowTransport::Udp,
+            Transport::Tcp(_) => FlowTransport::Tcp,
+            Transport::Tls(_) => FlowTransport::Tls,
+        };
+        accounts::Flow {
+            transport,
+            addr: self.addr,
+        }
+    }
+
     /// Whether the transport is reliable (no retransmissions).
     pub fn is_reliable(&self) -> bool {
         self.transport.connection().is_some()

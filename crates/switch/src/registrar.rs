@@ -101,7 +101,7 @@ impl Registrar {
         req: &Request,
         tenant: &str,
         extension: &str,
-        source: &str,
+        source: accounts::Flow,
         now_s: u64,
     ) -> Result<Vec<StoreOp>, RegisterError> {
         let values = req.headers.values(Name::Contact);
@@ -168,7 +168,7 @@ impl Registrar {
                 tenant: tenant.to_string(),
                 extension: extension.to_string(),
                 contact,
-                source: source.to_string(),
+                source,
                 expires_at: now_s + u64::from(expires),
                 call_id: call_id.clone(),
                 cseq,
@@ -235,6 +235,10 @@ mod tests {
     use bytes::Bytes;
     use sip::Message;
 
+    fn udp_flow() -> accounts::Flow {
+        "udp:127.0.0.1:5070".parse().unwrap()
+    }
+
     fn register(contact: &str, expires: Option<&str>, cseq: u32, call_id: &str) -> Request {
         let exp = expires
             .map(|e| format!("Expires: {e}\r\n"))
@@ -260,7 +264,7 @@ mod tests {
             &register("<sip:333@127.0.0.1:5070>", Some("120"), 1, "a"),
             "acme",
             "333",
-            "udp:x",
+            udp_flow(),
             1000,
         )
         .unwrap();
@@ -272,7 +276,7 @@ mod tests {
             &register("<sip:333@127.0.0.1:5070>;expires=7200", None, 2, "a"),
             "acme",
             "333",
-            "udp:x",
+            udp_flow(),
             1000,
         )
         .unwrap();
@@ -285,7 +289,7 @@ mod tests {
             &register("<sip:333@127.0.0.1:5070>", None, 2, "a"),
             "acme",
             "333",
-            "udp:x",
+            udp_flow(),
             1000,
         );
         assert_eq!(
@@ -298,7 +302,7 @@ mod tests {
                 &register("<sip:333@127.0.0.1:5070>", Some("0"), 3, "a"),
                 "acme",
                 "333",
-                "udp:x",
+                udp_flow(),
                 1000,
             )
             .unwrap();
@@ -313,7 +317,7 @@ mod tests {
             &register("<sip:a@h1>, <sip:b@h2>", None, 1, "a"),
             "acme",
             "333",
-            "udp:x",
+            udp_flow(),
             0,
         )
         .unwrap();
@@ -322,7 +326,7 @@ mod tests {
             &register("<sip:c@h3>", None, 1, "b"),
             "acme",
             "333",
-            "udp:x",
+            udp_flow(),
             10,
         )
         .unwrap();
@@ -332,7 +336,7 @@ mod tests {
                 &register("<sip:d@h>", Some("30"), 2, "b"),
                 "acme",
                 "333",
-                "x",
+                udp_flow(),
                 10
             )
             .unwrap_err()
@@ -340,13 +344,19 @@ mod tests {
             423
         );
         assert_eq!(
-            r.register(&register("*", None, 3, "b"), "acme", "333", "x", 10)
+            r.register(&register("*", None, 3, "b"), "acme", "333", udp_flow(), 10)
                 .unwrap_err()
                 .status,
             400
         );
-        r.register(&register("*", Some("0"), 4, "b"), "acme", "333", "x", 10)
-            .unwrap();
+        r.register(
+            &register("*", Some("0"), 4, "b"),
+            "acme",
+            "333",
+            udp_flow(),
+            10,
+        )
+        .unwrap();
         assert!(r.is_empty());
     }
 
@@ -357,7 +367,7 @@ mod tests {
             &register("<sip:a@h1>", Some("60"), 1, "a"),
             "acme",
             "333",
-            "x",
+            udp_flow(),
             0,
         )
         .unwrap();

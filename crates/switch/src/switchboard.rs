@@ -274,7 +274,7 @@ impl Switch {
 
     /// A TCP or TLS connection closed: requests to its peer go over UDP
     /// (or a new connection of the peer's) from now on.
-    pub fn handle_connection_closed(&mut self, id: u64) {
+    pub fn handle_transport_closed(&mut self, id: u64) {
         self.trunk_connections.remove(&id);
         if let Some(addr) = self.stream_addrs.remove(&id) {
             if self
@@ -474,13 +474,10 @@ impl Switch {
             let resp = self.response(&req, 403, Some("Not allowed to register this address"));
             return self.reply(now, &key, resp);
         }
-        match self.registrar.register(
-            &req,
-            &ext.tenant,
-            &ext.number,
-            &peer.to_string(),
-            now.unix_s(),
-        ) {
+        match self
+            .registrar
+            .register(&req, &ext.tenant, &ext.number, peer.flow(), now.unix_s())
+        {
             Ok(ops) => {
                 self.stats.registrations += 1;
                 info!(tenant = %ext.tenant, extension = %ext.number, %peer, changes = ops.len(), "registered");

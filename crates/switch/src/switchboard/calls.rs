@@ -185,22 +185,20 @@ impl Switch {
         }
     }
 
-    /// The live peer for a binding's source (`udp:IP:PORT`, `tcp:IP:PORT`,
-    /// `tls:IP:PORT`). A phone on TLS whose connection is gone cannot be
-    /// reached (never in the clear over UDP) until it connects again.
-    pub(super) fn peer_for(&self, source: &str) -> Option<Peer> {
-        let (proto, addr) = source.split_once(':')?;
-        let addr: SocketAddr = addr.parse().ok()?;
-        Some(match proto {
-            "tls" => self.stream_peers.get(&addr).copied()?,
-            "tcp" => self.stream_peers.get(&addr).copied().unwrap_or(Peer {
-                transport: Transport::Udp,
-                addr,
-            }),
-            _ => Peer {
-                transport: Transport::Udp,
-                addr,
-            },
+    /// The live peer for a binding's flow. A phone on TLS whose connection
+    /// is gone cannot be reached (never in the clear over UDP) until it
+    /// connects again; one on TCP is tried over UDP.
+    pub(super) fn peer_for(&self, flow: &accounts::Flow) -> Option<Peer> {
+        use accounts::FlowTransport;
+        let addr = flow.addr;
+        let udp = Peer {
+            transport: Transport::Udp,
+            addr,
+        };
+        Some(match flow.transport {
+            FlowTransport::Tls => self.stream_peers.get(&addr).copied()?,
+            FlowTransport::Tcp => self.stream_peers.get(&addr).copied().unwrap_or(udp),
+            FlowTransport::Udp => udp,
         })
     }
 

@@ -363,19 +363,19 @@ fn closed_connections_are_forgotten() {
         h.send("OPTIONS sip:acme.example SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:6000;branch=z9hG4bKo1\r\nMax-Forwards: 70\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:acme.example>\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
     }
     assert_eq!(h.sw.stream_peers.len(), 2);
-    let tls_source = "tls:127.0.0.1:6001";
+    let tls_source: &accounts::Flow = &"tls:127.0.0.1:6001".parse().unwrap();
     assert_eq!(
         h.sw.peer_for(tls_source).unwrap().transport,
         Transport::Tls(8)
     );
-    h.sw.handle_connection_closed(7);
-    h.sw.handle_connection_closed(8);
+    h.sw.handle_transport_closed(7);
+    h.sw.handle_transport_closed(8);
     assert!(h.sw.stream_peers.is_empty() && h.sw.stream_addrs.is_empty());
     assert_eq!(h.sw.peer_for(tls_source), None, "never in the clear");
-    let tcp_source = "tcp:127.0.0.1:6000";
+    let tcp_source: &accounts::Flow = &"tcp:127.0.0.1:6000".parse().unwrap();
     assert_eq!(h.sw.peer_for(tcp_source).unwrap().transport, Transport::Udp);
     // A trunk named by a certificate is that connection's only while it lives.
     h.sw.handle_connection_identified(9, "carrier".into());
-    h.sw.handle_connection_closed(9);
+    h.sw.handle_transport_closed(9);
     assert!(h.sw.trunk_connections.is_empty());
 }
