@@ -12,8 +12,10 @@ use media::Codec;
 use sip::dialog::Dialog;
 use sip::transaction::{ClientKey, ServerKey};
 use sip::Request;
+mod event;
 mod feature;
 
+pub use event::CallEvent;
 pub use feature::CallFeature;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -147,6 +149,8 @@ pub struct Call {
     pub record: CallRecord,
     /// Features used.
     pub features: BTreeSet<CallFeature>,
+    /// What happened along the way, in order.
+    pub events: Vec<CallEvent>,
     /// While parked: when the parker is rung back, and who parked it.
     pub comeback: Option<(Instant, String)>,
     /// Whether the tenant's fallback has been tried for the comeback.

@@ -6,7 +6,7 @@
 //! next process. A snapshot is written whenever a call changes and removed
 //! when it ends; [`crate::Switch::resume`] rebuilds calls from them.
 
-use crate::call::{Call, CallFeature, Leg, Phase, Side};
+use crate::call::{Call, CallEvent, CallFeature, Leg, Phase, Side};
 use crate::lot::{Parked, Position};
 use crate::media_security::{LegSecurity, SrtpLeg};
 use crate::peer::{Peer, Transport};
@@ -39,6 +39,8 @@ pub struct CallSnapshot {
     pub record: CallRecord,
     /// Features used so far.
     pub features: Vec<CallFeature>,
+    /// What happened so far.
+    pub events: Vec<CallEvent>,
     /// The extension whose trunk call this is (toll-fraud accounting).
     pub outbound_by: Option<String>,
 }
@@ -517,6 +519,7 @@ impl CallSnapshot {
             state,
             record: call.record.clone(),
             features: call.features.iter().copied().collect(),
+            events: call.events.clone(),
             outbound_by: call.outbound_by.clone(),
         })
     }

@@ -104,6 +104,7 @@ impl Switch {
             ringing_sent: true,
             record,
             features,
+            events: Vec::new(),
             comeback: None,
             fallback_tried: false,
             outbound_by: None,

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::auth::ha1;
+use crate::call::CallEvent;
 use crate::output::{MediaCommand, StoreOp};
 use crate::peer::Transport;
 use accounts::{Extension, Source, Tenant};
@@ -614,7 +615,7 @@ fn talking_and_parked_calls_resume_in_a_new_switch() {
     assert!(did
         .store
         .iter()
-        .any(|op| matches!(op, StoreOp::SaveCallRecord(r) if r.features.contains("resumed"))));
+        .any(|op| matches!(op, StoreOp::SaveCallRecord(r) if r.features.contains("resumed") && r.events.ends_with("resumed after a restart\n"))));
 
     // The comeback keeps its deadline: 180 s after the park, not after the restart.
     let until =
@@ -623,6 +624,11 @@ fn talking_and_parked_calls_resume_in_a_new_switch() {
     let did = w2.advance(Duration::from_secs(1));
     did.request_to(JOHN, Method::Invite);
     assert_eq!(w2.sw.parked_count(), 0);
+    let events = CallEvent::lines(&w2.sw.calls.calls.iter().next().unwrap().1.events);
+    assert_eq!(
+        events,
+        "parked by 333 at *71333\nresumed after a restart\nnot retrieved in 180 s: ringing 333 back\n"
+    );
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! feature codes), the two anchored RTP ports, and one outgoing INVITE per
 //! registered contact. What follows lives beside it: `forks` (their
 //! answers), `in_dialog` (CANCEL, ACK, BYE, holds), `ending` (teardown,
-//! timers, media events), `parking`.
+//! timers, media events), and the parking flows (`park`, `retrieve`,
+//! `announce`, `comeback`, `refer`).
 
 use super::Switch;
 use crate::authorize::{self, CallRequest, Caller, Decision, Route};
@@ -449,6 +450,7 @@ impl Switch {
             ringing_sent: false,
             record,
             features: Default::default(),
+            events: Vec::new(),
             comeback: None,
             fallback_tried: false,
             outbound_by: match (&caller, &route) {

@@ -3,7 +3,7 @@
 
 use super::calls::clone_media;
 use super::Switch;
-use crate::call::{other, CallId, Phase, Side};
+use crate::call::{other, CallEvent, CallId, Phase, Side};
 use crate::media_security::LegSecurity;
 use crate::output::{MediaCommand, Output, StoreOp};
 use crate::prompts::Prompt;
@@ -33,10 +33,11 @@ impl Switch {
             .take()
             .map(|c| c.1)
             .unwrap_or(parked.parker.clone());
-        let secs = now.mono.saturating_duration_since(parked.since).as_secs();
-        call.record.events.push_str(&format!(
-            "not retrieved in {secs} s: ringing {parker} back\n"
-        ));
+        let waited = now.mono.saturating_duration_since(parked.since);
+        call.events.push(CallEvent::ComebackRinging {
+            to: parker.clone(),
+            after_ms: waited.as_millis() as u64,
+        });
         info!(call = id, %tenant, %parker, "parked call comes back");
         if !self.ring_back(now, id, parked.side, &parker) {
             self.comeback_failed(now, id);
@@ -198,9 +199,8 @@ impl Switch {
         let (mine, parked_port) = (leg.port, call.leg(parked_side).port);
         call.phase = Phase::Established;
         call.ring_deadline = None;
-        call.record
-            .events
-            .push_str(&format!("comeback answered by {who}\n"));
+        call.events
+            .push(CallEvent::ComebackAnswered { by: who.clone() });
         let media_leg = clone_media(call.leg(gone));
         self.calls.by_dialog.insert(dkey, (id, gone));
         self.configure(&media_leg);
@@ -238,9 +238,8 @@ impl Switch {
         self.release_port(port);
         if let (true, Some(f)) = (try_fallback, fallback) {
             if let Some(call) = self.calls.calls.get_mut(&id) {
-                call.record
-                    .events
-                    .push_str(&format!("comeback unanswered: to fallback {f}\n"));
+                call.events
+                    .push(CallEvent::ComebackToFallback { to: f.clone() });
             }
             if self.ring_back(now, id, parked_side, &f) {
                 return;
@@ -249,9 +248,7 @@ impl Switch {
         let Some(call) = self.calls.calls.get_mut(&id) else {
             return;
         };
-        call.record
-            .events
-            .push_str("comeback unanswered: goodbye\n");
+        call.events.push(CallEvent::ComebackGoodbye);
         call.record.cause = "parked call not retrieved".into();
         call.record.status = 480;
         call.phase = Phase::Announcing;

@@ -81,6 +81,7 @@ impl Switch {
             r.status = status;
             r.cause = cause.to_string();
         }
+        r.events = crate::call::CallEvent::lines(&call.events);
         r.features = call
             .features
             .iter()

@@ -4,7 +4,7 @@
 //! party stays on music without a gap.
 
 use super::Switch;
-use crate::call::{other, Call, CallFeature, CallId, Phase, Side};
+use crate::call::{other, Call, CallEvent, CallFeature, CallId, Phase, Side};
 use crate::feature_code::Feature;
 use crate::feature_refusal::FeatureRefusal;
 use crate::lot::{fresh_code, Parked, Position};
@@ -118,9 +118,10 @@ impl Switch {
         self.calls.deadlines.schedule(comeback_at, id);
         let parked_port = call.leg(parked_side).port;
         let retrieval = pos.retrieval_number(&tenant.release_prefix);
-        call.record
-            .events
-            .push_str(&format!("parked by {parker} at {retrieval}\n"));
+        call.events.push(CallEvent::Parked {
+            by: parker.to_string(),
+            retrieval: retrieval.clone(),
+        });
         if let Some(mut d) = dialog {
             self.calls.by_dialog.remove(&(
                 d.id.call_id.clone(),
@@ -173,19 +174,16 @@ impl Switch {
     /// Takes a call out of the lot when it ends there (its party hung up).
     pub(super) fn unpark(&mut self, now: Now, id: CallId, call: &mut Call) {
         if let Some((tenant, pos, parked)) = self.calls.lot.remove_call(id) {
-            let secs = now
-                .mono
-                .saturating_duration_since(parked.since)
-                .as_secs_f64();
+            let waited = now.mono.saturating_duration_since(parked.since);
             info!(%tenant, position = %pos.label(), "parked party hung up");
             self.outputs.push_back(Output::Store(StoreOp::RemoveParked {
                 tenant,
                 position: pos.label(),
             }));
-            call.record.events.push_str(&format!(
-                "abandoned at {} after {secs:.1} s\n",
-                parked.retrieval
-            ));
+            call.events.push(CallEvent::Abandoned {
+                retrieval: parked.retrieval,
+                after_ms: waited.as_millis() as u64,
+            });
         }
     }
 

@@ -2,7 +2,7 @@
 //! party to the park number; progress goes back as NOTIFY message/sipfrag.
 
 use super::Switch;
-use crate::call::{CallFeature, CallId, Phase, Side};
+use crate::call::{CallEvent, CallFeature, CallId, Phase, Side};
 use crate::feature_code::Feature;
 use crate::lot::{fresh_code, Position};
 use crate::time::Now;
@@ -80,9 +80,9 @@ impl Switch {
             Err((status, reason)) => {
                 info!(call = id, status, %reason, "REFER refused");
                 if let Some(c) = self.calls.calls.get_mut(&id) {
-                    c.record
-                        .events
-                        .push_str(&format!("park by transfer refused: {reason}\n"));
+                    c.events.push(CallEvent::ParkByTransferRefused {
+                        reason: reason.clone(),
+                    });
                 }
                 let resp = self.response(&req, status, Some(&reason));
                 return self.reply(now, &key, resp);

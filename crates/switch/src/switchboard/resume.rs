@@ -5,7 +5,7 @@
 //! announcement) is ended cleanly.
 
 use super::Switch;
-use crate::call::{Call, CallFeature, CallId, Leg, Phase, Side};
+use crate::call::{Call, CallEvent, CallFeature, CallId, Leg, Phase, Side};
 use crate::lot::Parked;
 use crate::media_security::LegSecurity;
 use crate::output::{MediaCommand, Output, StoreOp};
@@ -182,6 +182,7 @@ impl Switch {
         }
         self.drain_layer();
         let mut record = snap.record;
+        record.events = CallEvent::lines(&snap.events);
         record.ended_ms = now.unix_ms;
         record.outcome = Outcome::Failed;
         record.status = 480;
@@ -211,6 +212,7 @@ impl Switch {
         }
         self.drain_layer();
         let mut record = snap.record;
+        record.events = CallEvent::lines(&snap.events);
         record.ended_ms = now.unix_ms;
         if record.answered_ms.is_some() {
             record.outcome = Outcome::Answered;
@@ -407,8 +409,9 @@ fn resumed_call(snap: CallSnapshot, a: Leg, b: Leg, phase: Phase) -> Call {
         .or(b.dialog.as_ref())
         .map(|d| d.remote_target.clone())
         .unwrap_or_else(|| sip::Uri::parse(b"sip:resumed@invalid").expect("a valid URI"));
-    let mut record = snap.record;
-    record.events.push_str("resumed after a restart\n");
+    let record = snap.record;
+    let mut events = snap.events;
+    events.push(CallEvent::Resumed);
     let mut features: std::collections::BTreeSet<CallFeature> = snap.features.into_iter().collect();
     features.insert(CallFeature::Resumed);
     Call {
@@ -444,6 +447,7 @@ fn resumed_call(snap: CallSnapshot, a: Leg, b: Leg, phase: Phase) -> Call {
         ringing_sent: true,
         record,
         features,
+        events,
         comeback: None,
         fallback_tried: false,
         outbound_by: snap.outbound_by,

@@ -5,7 +5,7 @@
 use super::calls::clone_media;
 use super::park::FeatureCall;
 use super::Switch;
-use crate::call::{other, CallFeature, Leg, OkRetransmit, Phase};
+use crate::call::{other, CallEvent, CallFeature, Leg, OkRetransmit, Phase};
 use crate::feature_refusal::FeatureRefusal;
 use crate::lot::{Parked, Position};
 use crate::output::{MediaCommand, Output, StoreOp};
@@ -80,10 +80,7 @@ impl Switch {
         let pai = super::calls::identity_header(&display, &number, &domain);
         let wire = self.answer_with(now, &fc, &leg, Some(pai));
         let side = other(parked.side);
-        let secs = now
-            .mono
-            .saturating_duration_since(parked.since)
-            .as_secs_f64();
+        let waited = now.mono.saturating_duration_since(parked.since);
         let transcoding = leg.codec.map(|c| c.0) != parked_leg.codec.map(|c| c.0);
         let dkey = leg.dialog.as_ref().map(|d| {
             (
@@ -109,10 +106,10 @@ impl Switch {
             call.features.insert(CallFeature::Transcoding);
         }
         call.note_security();
-        call.record.events.push_str(&format!(
-            "retrieved by {} after {secs:.1} s\n",
-            fc.ext.number
-        ));
+        call.events.push(CallEvent::Retrieved {
+            by: fc.ext.number.clone(),
+            after_ms: waited.as_millis() as u64,
+        });
         if let Some(at) = call.deadline() {
             self.calls.deadlines.schedule(at, id);
         }

@@ -1,0 +1,91 @@
+//! What happened to a call along the way: typed while the call lives (and
+//! in its snapshot), one line each in its record's `events` when it ends.
+
+use serde::{Deserialize, Serialize};
+
+/// One event of a call. Durations are milliseconds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum CallEvent {
+    /// An extension parked the call.
+    Parked {
+        /// The parker.
+        by: String,
+        /// The number that retrieves it.
+        retrieval: String,
+    },
+    /// The parked party hung up.
+    Abandoned {
+        /// Where it was parked.
+        retrieval: String,
+        /// How long it waited.
+        after_ms: u64,
+    },
+    /// Someone retrieved the call.
+    Retrieved {
+        /// The retriever.
+        by: String,
+        /// How long it waited.
+        after_ms: u64,
+    },
+    /// A REFER to the park number was refused.
+    ParkByTransferRefused {
+        /// Why.
+        reason: String,
+    },
+    /// Nobody retrieved it: the parker's phone rings.
+    ComebackRinging {
+        /// The extension rung.
+        to: String,
+        /// How long it waited.
+        after_ms: u64,
+    },
+    /// The comeback was answered.
+    ComebackAnswered {
+        /// Who answered.
+        by: String,
+    },
+    /// Nobody answered the comeback: the tenant's fallback rings.
+    ComebackToFallback {
+        /// The fallback extension.
+        to: String,
+    },
+    /// Nobody answered the comeback: the parked party hears goodbye.
+    ComebackGoodbye,
+    /// The switch restarted and carried the call on.
+    Resumed,
+}
+
+impl CallEvent {
+    /// The event as a line of the record.
+    pub fn line(&self) -> String {
+        let secs = |ms: &u64| *ms as f64 / 1000.0;
+        match self {
+            CallEvent::Parked { by, retrieval } => format!("parked by {by} at {retrieval}"),
+            CallEvent::Abandoned {
+                retrieval,
+                after_ms,
+            } => format!("abandoned at {retrieval} after {:.1} s", secs(after_ms)),
+            CallEvent::Retrieved { by, after_ms } => {
+                format!("retrieved by {by} after {:.1} s", secs(after_ms))
+            }
+            CallEvent::ParkByTransferRefused { reason } => {
+                format!("park by transfer refused: {reason}")
+            }
+            CallEvent::ComebackRinging { to, after_ms } => {
+                format!("not retrieved in {} s: ringing {to} back", after_ms / 1000)
+            }
+            CallEvent::ComebackAnswered { by } => format!("comeback answered by {by}"),
+            CallEvent::ComebackToFallback { to } => {
+                format!("comeback unanswered: to fallback {to}")
+            }
+            CallEvent::ComebackGoodbye => "comeback unanswered: goodbye".into(),
+            CallEvent::Resumed => "resumed after a restart".into(),
+        }
+    }
+
+    /// Every event, one line each (the record's `events`).
+    pub fn lines(events: &[CallEvent]) -> String {
+        events.iter().map(|e| e.line() + "\n").collect()
+    }
+}
