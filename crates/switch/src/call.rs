@@ -14,9 +14,11 @@ use sip::transaction::{ClientKey, ServerKey};
 use sip::Request;
 mod event;
 mod feature;
+mod identity;
 
 pub use event::CallEvent;
 pub use feature::CallFeature;
+pub use identity::Identity;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -58,8 +60,8 @@ pub struct Leg {
     pub session: Option<(Duration, Instant)>,
     /// The extension this party is, if it is one of the tenant's phones.
     pub extension: Option<String>,
-    /// Who this party is: display name and number.
-    pub identity: (String, String),
+    /// Who this party is.
+    pub identity: Identity,
     /// When this party last put the other on hold.
     pub held_at: Option<Instant>,
     /// SRTP or plain RTP with this party.

@@ -112,8 +112,8 @@ pub struct LegState {
     pub session: Option<(u64, u64)>,
     /// The extension it is, if one of the tenant's phones.
     pub extension: Option<String>,
-    /// Display name and number.
-    pub identity: (String, String),
+    /// Who it is.
+    pub identity: crate::call::Identity,
     /// SRTP with it, if any.
     pub srtp: Option<SrtpState>,
 }

@@ -39,7 +39,7 @@ impl Switch {
             .push_back(Output::Media(MediaCommand::Open(port)));
         let mut leg = self.answered_leg(&fc, port, None);
         leg.extension = Some(fc.ext.number.clone());
-        leg.identity = (fc.ext.name.clone(), fc.ext.number.clone());
+        leg.identity = crate::call::Identity::new(fc.ext.name.clone(), fc.ext.number.clone());
         let wire = self.answer_with(now, &fc, &leg, pai);
         let media_leg = clone_media(&leg);
         self.configure(&media_leg);
@@ -86,7 +86,7 @@ impl Switch {
                 holding: false,
                 session: None,
                 extension: None,
-                identity: (String::new(), String::new()),
+                identity: Default::default(),
                 held_at: None,
                 security: LegSecurity::Plain,
             },

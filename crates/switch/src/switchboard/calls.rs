@@ -85,19 +85,6 @@ pub(super) fn supports_timer(h: &sip::Headers) -> bool {
         .any(|t| t.eq_ignore_ascii_case(b"timer"))
 }
 
-/// A `name-addr` for a party: quoted display name (if any) and number.
-pub(super) fn identity_header(display: &str, number: &str, domain: &str) -> String {
-    if display.is_empty() {
-        format!("<sip:{number}@{domain}>")
-    } else {
-        format!(
-            "{} <sip:{number}@{domain}>",
-            sip::grammar::quote(display),
-            domain = domain
-        )
-    }
-}
-
 /// One outgoing INVITE to send.
 pub(super) struct OutgoingInvite<'a> {
     pub uri: Uri,
@@ -415,7 +402,7 @@ impl Switch {
             holding: false,
             session: None,
             extension: None,
-            identity: (String::new(), String::new()),
+            identity: Default::default(),
             held_at: None,
             security: LegSecurity::Plain,
         };
@@ -429,9 +416,9 @@ impl Switch {
         }
         if let Route::Extension { number, name, .. } = &route {
             b.extension = Some(number.clone());
-            b.identity = (name.clone(), number.clone());
+            b.identity = crate::call::Identity::new(name.clone(), number.clone());
         } else if let Route::Trunk { number, .. } = &route {
-            b.identity = (String::new(), number.clone());
+            b.identity = crate::call::Identity::new("", number.clone());
         }
         let mut record = self.new_record(now, &req, &tenant.name, &caller_id);
         record.outcome = Outcome::Failed;
@@ -470,7 +457,7 @@ impl Switch {
                 )
             }
         };
-        call.a.identity = (display.clone(), from_user.clone());
+        call.a.identity = crate::call::Identity::new(display.clone(), from_user.clone());
         let targets: Vec<(Uri, Peer, String)> = match &route {
             Route::Extension {
                 number, contacts, ..
@@ -511,7 +498,7 @@ impl Switch {
             .get(Name::MaxForwards)
             .and_then(|v| sip::validate::parse_delta(v))
             .map_or(70, |m| m.saturating_sub(1).min(70));
-        let from = identity_header(&display, &from_user, &tenant.domain);
+        let from = call.a.identity.name_addr(&tenant.domain);
         let policy = tenant.srtp.unwrap_or(self.cfg.srtp);
         for (uri, target, to) in targets {
             let security = LegSecurity::offering(policy, target, &mut self.keys);

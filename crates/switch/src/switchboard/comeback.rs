@@ -73,16 +73,9 @@ impl Switch {
             .push_back(Output::Media(MediaCommand::Open(port)));
         let gone = other(parked_side);
         let parked = clone_media(call.leg(parked_side));
-        let (display, number) = parked.identity.clone();
-        let shown = format!(
-            "Parked: {}",
-            if display.is_empty() {
-                &number
-            } else {
-                &display
-            }
-        );
-        let from = super::calls::identity_header(&shown, &number, &tenant.domain);
+        let shown = format!("Parked: {}", parked.identity.name_or_number());
+        let from = crate::call::Identity::new(shown, parked.identity.number.clone())
+            .name_addr(&tenant.domain);
         let mut codecs: Vec<(Codec, u8)> = parked
             .codec
             .map(|(c, _)| (c, c.payload_type()))
@@ -137,7 +130,7 @@ impl Switch {
         leg.port = port;
         leg.sdp = sdp_ids;
         leg.extension = Some(extension.to_string());
-        leg.identity = (ext.name.clone(), extension.to_string());
+        leg.identity = crate::call::Identity::new(ext.name.clone(), extension);
         call.forks = forks;
         call.phase = Phase::Comeback;
         call.ring_deadline = Some(now.mono + ring);

@@ -151,11 +151,7 @@ impl Switch {
                 position: pos.label(),
                 retrieval: retrieval.clone(),
                 parker: parker.to_string(),
-                parked_party: if party.0.is_empty() {
-                    party.1
-                } else {
-                    format!("{} <{}>", party.0, party.1)
-                },
+                parked_party: party.shown(),
                 since_ms: now.unix_ms,
                 deadline_ms,
             }))));

@@ -291,7 +291,7 @@ impl Switch {
             holding: false,
             session: None,
             extension: None,
-            identity: (String::new(), String::new()),
+            identity: Default::default(),
             held_at: None,
             security: LegSecurity::Plain,
         };
@@ -327,11 +327,7 @@ impl Switch {
                 position: position.label(),
                 retrieval: lot.retrieval.clone(),
                 parker: lot.parker.clone(),
-                parked_party: if party_shown.0.is_empty() {
-                    party_shown.1
-                } else {
-                    format!("{} <{}>", party_shown.0, party_shown.1)
-                },
+                parked_party: party_shown.shown(),
                 since_ms: lot.since_ms,
                 deadline_ms: lot.comeback_ms,
             }))));

@@ -75,9 +75,8 @@ impl Switch {
             .push_back(Output::Media(MediaCommand::Open(port)));
         let mut leg = self.answered_leg(&fc, port, parked_leg.codec.map(|c| c.0));
         leg.extension = Some(fc.ext.number.clone());
-        leg.identity = (fc.ext.name.clone(), fc.ext.number.clone());
-        let (display, number) = parked_leg.identity.clone();
-        let pai = super::calls::identity_header(&display, &number, &domain);
+        leg.identity = crate::call::Identity::new(fc.ext.name.clone(), fc.ext.number.clone());
+        let pai = parked_leg.identity.name_addr(&domain);
         let wire = self.answer_with(now, &fc, &leg, Some(pai));
         let side = other(parked.side);
         let waited = now.mono.saturating_duration_since(parked.since);
@@ -155,7 +154,7 @@ impl Switch {
             holding: false,
             session: None,
             extension: None,
-            identity: (String::new(), String::new()),
+            identity: Default::default(),
             held_at: None,
             security: fc.security.clone(),
         }
