@@ -15,10 +15,14 @@ use sip::Request;
 mod event;
 mod feature;
 mod identity;
+mod sdp_origin;
+mod session_timer;
 
 pub use event::CallEvent;
 pub use feature::CallFeature;
 pub use identity::Identity;
+pub use sdp_origin::SdpOrigin;
+pub use session_timer::SessionTimer;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -53,11 +57,11 @@ pub struct Leg {
     /// This party's RTP address.
     pub remote_media: Option<SocketAddr>,
     /// SDP `o=` session id and version of what we sent this party.
-    pub sdp: (u64, u64),
+    pub sdp: SdpOrigin,
     /// Whether this party has put the other on hold.
     pub holding: bool,
     /// Session timer (RFC 4028) this party refreshes: interval, expiry.
-    pub session: Option<(Duration, Instant)>,
+    pub session: Option<SessionTimer>,
     /// The extension this party is, if it is one of the tenant's phones.
     pub extension: Option<String>,
     /// Who this party is.
@@ -154,7 +158,7 @@ pub struct Call {
     /// What happened along the way, in order.
     pub events: Vec<CallEvent>,
     /// While parked: when the parker is rung back, and who parked it.
-    pub comeback: Option<(Instant, String)>,
+    pub comeback: Option<Comeback>,
     /// Whether the tenant's fallback has been tried for the comeback.
     pub fallback_tried: bool,
     /// The extension whose call out through a trunk this is: counted by the
@@ -191,14 +195,23 @@ impl Call {
         [
             self.ring_deadline,
             self.ok.as_ref().map(|o| o.next.min(o.give_up)),
-            self.comeback.as_ref().map(|c| c.0),
-            self.a.session.map(|s| s.1),
-            self.b.session.map(|s| s.1),
+            self.comeback.as_ref().map(|c| c.at),
+            self.a.session.map(|s| s.expires),
+            self.b.session.map(|s| s.expires),
         ]
         .into_iter()
         .flatten()
         .min()
     }
+}
+
+/// When a parked call rings back, and whom.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Comeback {
+    /// When.
+    pub at: Instant,
+    /// The extension it rings (the parker).
+    pub to: String,
 }
 
 /// The other side.

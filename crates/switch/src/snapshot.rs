@@ -400,12 +400,12 @@ impl LegState {
             codec: leg.codec.map(CodecName::of),
             telephone_event: leg.telephone_event,
             remote_media: leg.remote_media,
-            sdp_origin: leg.sdp,
+            sdp_origin: (leg.sdp.session_id, leg.sdp.version),
             holding: leg.holding,
             held_at_ms: leg.held_at.map(|t| clock.unix_ms(t)),
             session: leg
                 .session
-                .map(|(interval, at)| (interval.as_secs(), clock.unix_ms(at))),
+                .map(|s| (s.interval.as_secs(), clock.unix_ms(s.expires))),
             extension: leg.extension.clone(),
             identity: leg.identity.clone(),
             srtp: SrtpState::of(&leg.security),
@@ -426,11 +426,15 @@ impl LegState {
             codec: self.codec.map(CodecName::codec),
             telephone_event: self.telephone_event,
             remote_media: self.remote_media,
-            sdp: self.sdp_origin,
+            sdp: crate::call::SdpOrigin {
+                session_id: self.sdp_origin.0,
+                version: self.sdp_origin.1,
+            },
             holding: self.holding,
-            session: self
-                .session
-                .map(|(secs, at)| (Duration::from_secs(secs), clock.instant(at))),
+            session: self.session.map(|(secs, at)| crate::call::SessionTimer {
+                interval: Duration::from_secs(secs),
+                expires: clock.instant(at),
+            }),
             extension: self.extension.clone(),
             identity: self.identity.clone(),
             held_at: self.held_at_ms.map(|ms| clock.past(ms)),
@@ -470,7 +474,7 @@ impl CallSnapshot {
                     Side::B
                 };
                 let (comeback_at, comeback_to) = match (&call.comeback, parked) {
-                    (Some((at, who)), _) => (clock.unix_ms(*at), who.clone()),
+                    (Some(c), _) => (clock.unix_ms(c.at), c.to.clone()),
                     // The comeback rang when the process stopped: it rings
                     // again at once after the restart.
                     (None, Some(p)) => (clock.0.unix_ms, p.parker.clone()),

@@ -82,7 +82,7 @@ impl Switch {
                 codec: None,
                 telephone_event: None,
                 remote_media: None,
-                sdp: (0, 0),
+                sdp: Default::default(),
                 holding: false,
                 session: None,
                 extension: None,

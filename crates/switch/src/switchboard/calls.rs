@@ -406,11 +406,11 @@ impl Switch {
             held_at: None,
             security: LegSecurity::Plain,
         };
-        let mut a = leg(pa, peer, (self.ids.number(), 1));
+        let mut a = leg(pa, peer, crate::call::SdpOrigin::new(self.ids.number()));
         a.security = a_security;
         a.telephone_event = offer.telephone_event;
         a.remote_media = offer.address.map(|ip| SocketAddr::new(ip, offer.port));
-        let mut b = leg(pb, peer, (self.ids.number(), 1));
+        let mut b = leg(pb, peer, crate::call::SdpOrigin::new(self.ids.number()));
         if let Caller::Extension(e) = &caller {
             a.extension = Some(e.number.clone());
         }
@@ -594,8 +594,8 @@ impl Switch {
         }
         let (profile, crypto) = security.sdp_parts();
         Bytes::from(sdp::write(&sdp::Offer {
-            session_id: call.b.sdp.0,
-            version: call.b.sdp.1,
+            session_id: call.b.sdp.session_id,
+            version: call.b.sdp.version,
             address: self.cfg.media_address,
             port: call.b.port,
             codecs: &codecs,
@@ -624,8 +624,8 @@ impl Switch {
         let codecs: Vec<(Codec, u8)> = leg.codec.into_iter().collect();
         let (profile, crypto) = leg.security.sdp_parts();
         Bytes::from(sdp::write(&sdp::Offer {
-            session_id: leg.sdp.0,
-            version: leg.sdp.1,
+            session_id: leg.sdp.session_id,
+            version: leg.sdp.version,
             address: self.cfg.media_address,
             port: leg.port,
             codecs: &codecs,

@@ -31,7 +31,7 @@ impl Switch {
         let parker = call
             .comeback
             .take()
-            .map(|c| c.1)
+            .map(|c| c.to)
             .unwrap_or(parked.parker.clone());
         let waited = now.mono.saturating_duration_since(parked.since);
         call.events.push(CallEvent::ComebackRinging {
@@ -86,7 +86,7 @@ impl Switch {
                 codecs.push((c, c.payload_type()));
             }
         }
-        let sdp_ids = (self.ids.number(), 1);
+        let sdp_ids = crate::call::SdpOrigin::new(self.ids.number());
         let policy = tenant.srtp.unwrap_or(self.cfg.srtp);
         let mut forks = Vec::new();
         for b in &contacts {
@@ -99,7 +99,7 @@ impl Switch {
             let security = LegSecurity::offering(policy, target, &mut self.keys);
             let (profile, crypto) = security.sdp_parts();
             let body = bytes::Bytes::from(media::sdp::write(&media::sdp::Offer {
-                session_id: sdp_ids.0,
+                session_id: sdp_ids.session_id,
                 version: 1,
                 address: self.cfg.media_address,
                 port,

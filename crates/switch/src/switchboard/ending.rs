@@ -118,7 +118,7 @@ impl Switch {
                 continue;
             }
             if call.phase == Phase::Parked
-                && call.comeback.as_ref().is_some_and(|c| now.mono >= c.0)
+                && call.comeback.as_ref().is_some_and(|c| now.mono >= c.at)
             {
                 self.start_comeback(now, id);
                 continue;
@@ -126,7 +126,7 @@ impl Switch {
             let expired = [call.a.session, call.b.session]
                 .into_iter()
                 .flatten()
-                .any(|(_, at)| now.mono >= at);
+                .any(|s| now.mono >= s.expires);
             if expired && call.phase == Phase::Established {
                 warn!(call = id, "session timer expired: hanging up");
                 self.end_call(

@@ -214,7 +214,7 @@ impl Switch {
         if let Some((secs, Some(refresher))) = session_expires(&resp.headers) {
             if refresher == "uas" && secs > 0 {
                 let interval = std::time::Duration::from_secs(u64::from(secs));
-                call.b.session = Some((interval, now.mono + interval));
+                call.b.session = Some(crate::call::SessionTimer::new(interval, now.mono));
             }
         }
         // The caller gets the callee's codec if it offered it; otherwise its
@@ -277,7 +277,7 @@ impl Switch {
                 format!("{};refresher=uac", interval.as_secs()),
             );
             if let Some(call) = self.calls.calls.get_mut(&id) {
-                call.a.session = Some((interval, now.mono + interval));
+                call.a.session = Some(crate::call::SessionTimer::new(interval, now.mono));
             }
         }
         ok.headers.push(Name::ContentType, "application/sdp");

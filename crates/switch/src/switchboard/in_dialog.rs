@@ -140,10 +140,10 @@ impl Switch {
                 leg.telephone_event = Some(te);
             }
         }
-        leg.sdp.1 += 1;
-        let refreshed = leg.session.map(|(interval, _)| {
-            leg.session = Some((interval, now.mono + interval));
-            interval
+        leg.sdp.bump();
+        let refreshed = leg.session.as_mut().map(|s| {
+            s.refresh(now.mono);
+            s.interval
         });
         let changed = leg.holding != holding;
         leg.holding = holding;

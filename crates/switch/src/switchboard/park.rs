@@ -114,7 +114,10 @@ impl Switch {
         call.features.insert(CallFeature::Park);
         let comeback_at =
             now.mono + std::time::Duration::from_secs(u64::from(tenant.park_timeout_s));
-        call.comeback = Some((comeback_at, parker.to_string()));
+        call.comeback = Some(crate::call::Comeback {
+            at: comeback_at,
+            to: parker.to_string(),
+        });
         self.calls.deadlines.schedule(comeback_at, id);
         let parked_port = call.leg(parked_side).port;
         let retrieval = pos.retrieval_number(&tenant.release_prefix);

@@ -287,7 +287,7 @@ impl Switch {
             codec: None,
             telephone_event: None,
             remote_media: None,
-            sdp: (0, 0),
+            sdp: Default::default(),
             holding: false,
             session: None,
             extension: None,
@@ -301,7 +301,10 @@ impl Switch {
         };
         let mut call = resumed_call(snap, a, b, Phase::Parked);
         call.fallback_tried = fallback_tried;
-        call.comeback = Some((clock.instant(lot.comeback_ms), lot.comeback_to.clone()));
+        call.comeback = Some(crate::call::Comeback {
+            at: clock.instant(lot.comeback_ms),
+            to: lot.comeback_to.clone(),
+        });
         let leg = super::calls::clone_media(call.leg(side));
         let party_shown = leg.identity.clone();
         self.index_resumed(id, call);

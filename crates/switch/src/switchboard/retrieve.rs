@@ -150,7 +150,7 @@ impl Switch {
                 .offer
                 .address
                 .map(|ip| SocketAddr::new(ip, fc.offer.port)),
-            sdp: (self.ids.number(), 1),
+            sdp: crate::call::SdpOrigin::new(self.ids.number()),
             holding: false,
             session: None,
             extension: None,
