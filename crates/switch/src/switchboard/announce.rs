@@ -2,7 +2,7 @@
 //! (the park confirmation with the retrieval number, or why it was refused),
 //! then hangs up.
 
-use super::calls::clone_media;
+use super::calls::media_config;
 use super::park::FeatureCall;
 use super::Switch;
 use crate::call::{Call, CallFeature, Leg, OkRetransmit, Phase, Side};
@@ -41,8 +41,7 @@ impl Switch {
         leg.extension = Some(fc.ext.number.clone());
         leg.identity = crate::call::Identity::new(fc.ext.name.clone(), fc.ext.number.clone());
         let wire = self.answer_with(now, &fc, &leg, pai);
-        let media_leg = clone_media(&leg);
-        self.configure(&media_leg);
+        self.outputs.extend(media_config(&leg).map(Output::Media));
         self.outputs
             .push_back(Output::Media(MediaCommand::Play(port, prompts)));
         let id = self.calls.next_id;

@@ -38,11 +38,6 @@ impl CallMap {
         Some(call)
     }
 
-    /// Whether a call is live.
-    pub fn contains_key(&self, id: &CallId) -> bool {
-        self.map.contains_key(id)
-    }
-
     /// Every call.
     pub fn iter(&self) -> impl Iterator<Item = (&CallId, &Call)> {
         self.map.iter()

@@ -618,55 +618,38 @@ impl Switch {
             .max(self.cfg.min_se.as_secs());
         Some(std::time::Duration::from_secs(secs))
     }
-
-    /// Our SDP towards a leg, with the given direction.
-    pub(super) fn sdp_for(&self, leg: &Leg, direction: Direction) -> Bytes {
-        let codecs: Vec<(Codec, u8)> = leg.codec.into_iter().collect();
-        let (profile, crypto) = leg.security.sdp_parts();
-        Bytes::from(sdp::write(&sdp::Offer {
-            session_id: leg.sdp.session_id,
-            version: leg.sdp.version,
-            address: self.cfg.media_address,
-            port: leg.port,
-            codecs: &codecs,
-            telephone_event: leg.telephone_event,
-            direction,
-            profile,
-            crypto,
-        }))
-    }
-
-    pub(super) fn configure(&mut self, leg: &Leg) {
-        if let (Some(remote), Some((codec, pt))) = (leg.remote_media, leg.codec) {
-            self.outputs
-                .push_back(Output::Media(MediaCommand::Configure {
-                    port: leg.port,
-                    remote,
-                    signalling: Some(leg.peer.addr.ip()),
-                    codec,
-                    pt,
-                    telephone_event: leg.telephone_event,
-                    srtp: leg.security.engine_keys(),
-                }));
-        }
-    }
 }
 
-/// The media-relevant copy of a leg.
-pub(super) fn clone_media(l: &Leg) -> Leg {
-    Leg {
-        dialog: None,
-        peer: l.peer,
-        port: l.port,
-        codec: l.codec,
-        telephone_event: l.telephone_event,
-        remote_media: l.remote_media,
-        sdp: l.sdp,
-        holding: l.holding,
-        session: l.session,
-        extension: l.extension.clone(),
-        identity: l.identity.clone(),
-        held_at: l.held_at,
-        security: l.security.clone(),
-    }
+/// Our SDP towards a leg (media at `address`), with the given direction.
+pub(super) fn sdp_for(address: std::net::IpAddr, leg: &Leg, direction: Direction) -> Bytes {
+    let codecs: Vec<(Codec, u8)> = leg.codec.into_iter().collect();
+    let (profile, crypto) = leg.security.sdp_parts();
+    Bytes::from(sdp::write(&sdp::Offer {
+        session_id: leg.sdp.session_id,
+        version: leg.sdp.version,
+        address,
+        port: leg.port,
+        codecs: &codecs,
+        telephone_event: leg.telephone_event,
+        direction,
+        profile,
+        crypto,
+    }))
+}
+
+/// The media engine's settings for a leg: where and how its party takes
+/// media (nothing until its SDP named an address and a codec).
+pub(super) fn media_config(leg: &Leg) -> Option<MediaCommand> {
+    let (Some(remote), Some((codec, pt))) = (leg.remote_media, leg.codec) else {
+        return None;
+    };
+    Some(MediaCommand::Configure {
+        port: leg.port,
+        remote,
+        signalling: Some(leg.peer.addr.ip()),
+        codec,
+        pt,
+        telephone_event: leg.telephone_event,
+        srtp: leg.security.engine_keys(),
+    })
 }

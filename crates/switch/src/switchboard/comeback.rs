@@ -1,7 +1,7 @@
 //! Comeback: a parked call nobody retrieved rings the parker back, then the
 //! tenant's fallback, then says goodbye.
 
-use super::calls::clone_media;
+use super::calls::media_config;
 use super::Switch;
 use crate::call::{other, CallEvent, CallId, Phase, Side};
 use crate::media_security::LegSecurity;
@@ -72,7 +72,7 @@ impl Switch {
         self.outputs
             .push_back(Output::Media(MediaCommand::Open(port)));
         let gone = other(parked_side);
-        let parked = clone_media(call.leg(parked_side));
+        let parked = call.leg(parked_side);
         let shown = format!("Parked: {}", parked.identity.name_or_number());
         let from = crate::call::Identity::new(shown, parked.identity.number.clone())
             .name_addr(&tenant.domain);
@@ -125,7 +125,10 @@ impl Switch {
         }
         self.drain_layer();
         let ring = std::time::Duration::from_secs(u64::from(tenant.park_comeback_ring_s));
-        let call = self.calls.calls.get_mut(&id).expect("checked above");
+        let Some(call) = self.calls.calls.get_mut(&id) else {
+            self.release_port(port);
+            return false;
+        };
         let leg = call.leg_mut(gone);
         leg.port = port;
         leg.sdp = sdp_ids;
@@ -194,9 +197,9 @@ impl Switch {
         call.ring_deadline = None;
         call.events
             .push(CallEvent::ComebackAnswered { by: who.clone() });
-        let media_leg = clone_media(call.leg(gone));
+        let config = media_config(call.leg(gone));
         self.calls.by_dialog.insert(dkey, (id, gone));
-        self.configure(&media_leg);
+        self.outputs.extend(config.map(Output::Media));
         self.outputs
             .push_back(Output::Media(MediaCommand::Bridge(mine, parked_port)));
         self.outputs

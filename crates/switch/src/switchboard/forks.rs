@@ -105,7 +105,10 @@ impl Switch {
             call.a.codec = Some(codec_for_caller(&call.a_offer, b_codec));
             call.ringing_sent = true;
             call.features.insert(crate::call::CallFeature::EarlyMedia);
-            let (leg_a, leg_b) = (clone_media(&call.a), clone_media(&call.b));
+            let body = sdp_for(self.cfg.media_address, &call.a, Direction::SendRecv);
+            let configs = [media_config(&call.a), media_config(&call.b)];
+            let bridge = MediaCommand::Bridge(call.a.port, call.b.port);
+            let a_peer = call.a.peer;
             let key = call.a_key.clone();
             let mut progress = respond::build(
                 &call.a_invite,
@@ -114,15 +117,11 @@ impl Switch {
                 &self.cfg.secret,
                 &self.cfg.server_name,
             );
-            progress
-                .headers
-                .push(Name::Contact, self.contact(leg_a.peer));
+            progress.headers.push(Name::Contact, self.contact(a_peer));
             progress.headers.push(Name::ContentType, "application/sdp");
-            progress.body = self.sdp_for(&leg_a, Direction::SendRecv);
-            self.configure(&leg_a);
-            self.configure(&leg_b);
-            self.outputs
-                .push_back(Output::Media(MediaCommand::Bridge(leg_a.port, leg_b.port)));
+            progress.body = body;
+            let commands = configs.into_iter().flatten().chain([bridge]);
+            self.outputs.extend(commands.map(Output::Media));
             debug!(call = id, "early media");
             return self.reply(now, &key, progress);
         }
@@ -247,10 +246,10 @@ impl Switch {
         let a_invite = call.a_invite.clone();
         let a_key = call.a_key.clone();
         let a_peer = call.a.peer;
-        let (leg_a, leg_b) = (clone_media(&call.a), clone_media(&call.b));
-        let body = self.sdp_for(&leg_a, Direction::SendRecv);
-        self.configure(&leg_a);
-        self.configure(&leg_b);
+        let body = sdp_for(self.cfg.media_address, &call.a, Direction::SendRecv);
+        let configs = [media_config(&call.a), media_config(&call.b)];
+        self.outputs
+            .extend(configs.into_iter().flatten().map(Output::Media));
         self.outputs
             .push_back(Output::Media(MediaCommand::Bridge(pa, pb)));
         self.outputs

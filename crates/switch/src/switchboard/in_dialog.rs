@@ -154,14 +154,16 @@ impl Switch {
         if holding {
             call.features.insert(crate::call::CallFeature::Hold);
         }
-        let leg_media = clone_media(call.leg(side));
+        let config = media_config(call.leg(side));
+        let body = sdp_for(self.cfg.media_address, call.leg(side), direction);
+        let leg_peer = call.leg(side).peer;
         let other_holding = call.leg(other(side)).holding;
         // Only a call of two parties is re-bridged on hold and resume: a
         // parked party, or one hearing an announcement or ringing a
         // comeback, keeps hearing what the switch plays (there is no other
         // leg to bridge to).
         let bridged = matches!(call.phase, Phase::Established | Phase::Answered);
-        self.configure(&leg_media);
+        self.outputs.extend(config.map(Output::Media));
         if changed && bridged {
             if holding {
                 info!(call = id, ?side, "hold: music to the other party");
@@ -186,9 +188,8 @@ impl Switch {
                     .push_back(Output::Media(MediaCommand::Music(mine)));
             }
         }
-        let body = self.sdp_for(&leg_media, direction);
         let mut ok = self.response(&req, 200, None);
-        ok.headers.push(Name::Contact, self.contact(leg_media.peer));
+        ok.headers.push(Name::Contact, self.contact(leg_peer));
         if let Some(interval) = refreshed {
             ok.headers.push(Name::Require, "timer");
             let refresher = if side == Side::A { "uac" } else { "uas" };

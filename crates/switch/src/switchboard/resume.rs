@@ -239,17 +239,9 @@ impl Switch {
         let id = snap.id;
         let media = [(a.port, a.holding), (b.port, b.holding)];
         let call = resumed_call(snap, a, b, Phase::Established);
+        self.open_resumed(&call.a);
+        self.open_resumed(&call.b);
         self.index_resumed(id, call);
-        let Some(call) = self.calls.calls.get(&id) else {
-            return;
-        };
-        let (la, lb) = (
-            super::calls::clone_media(&call.a),
-            super::calls::clone_media(&call.b),
-        );
-        for leg in [&la, &lb] {
-            self.open_resumed(leg);
-        }
         let [(pa, a_holds), (pb, b_holds)] = media;
         let commands = match (a_holds, b_holds) {
             (false, false) => vec![
@@ -305,14 +297,14 @@ impl Switch {
             at: clock.instant(lot.comeback_ms),
             to: lot.comeback_to.clone(),
         });
-        let leg = super::calls::clone_media(call.leg(side));
-        let party_shown = leg.identity.clone();
+        let party_shown = call.leg(side).identity.clone();
+        let port = call.leg(side).port;
+        self.open_resumed(call.leg(side));
         self.index_resumed(id, call);
-        self.open_resumed(&leg);
         self.outputs
-            .push_back(Output::Media(MediaCommand::Music(leg.port)));
+            .push_back(Output::Media(MediaCommand::Music(port)));
         self.outputs
-            .push_back(Output::Media(MediaCommand::WatchIdle(leg.port, false)));
+            .push_back(Output::Media(MediaCommand::WatchIdle(port, false)));
         let Some(position) = lot.position() else {
             // The comeback was ringing: ring it again now.
             if let Some(call) = self.calls.calls.get_mut(&id) {
@@ -390,7 +382,8 @@ impl Switch {
     fn open_resumed(&mut self, leg: &Leg) {
         self.outputs
             .push_back(Output::Media(MediaCommand::Open(leg.port)));
-        self.configure(leg);
+        self.outputs
+            .extend(super::calls::media_config(leg).map(Output::Media));
     }
 }
 

@@ -2,7 +2,7 @@
 //! gets a new leg joined to the parked party (the first claim wins), or the
 //! announcement that nothing is parked there.
 
-use super::calls::clone_media;
+use super::calls::{media_config, sdp_for};
 use super::park::FeatureCall;
 use super::Switch;
 use crate::call::{other, CallEvent, CallFeature, Leg, OkRetransmit, Phase};
@@ -47,7 +47,12 @@ impl Switch {
     /// Joins the retriever's new leg to the parked party.
     pub(super) fn attach(&mut self, now: Now, fc: FeatureCall, parked: Parked) {
         let id = parked.call;
-        if !self.calls.calls.contains_key(&id) {
+        // What the retriever's leg needs of the parked party's.
+        let party = self.calls.calls.get(&id).map(|c| {
+            let l = c.leg(parked.side);
+            (l.codec.map(|c| c.0), l.identity.clone(), l.port)
+        });
+        let Some((parked_codec, parked_identity, parked_port)) = party else {
             // A lot entry whose call is gone: forget it, and tell the
             // retriever there is nothing there (never leave it unanswered).
             warn!(call = id, position = %parked.position.label(), "lot entry without a call: dropped");
@@ -57,7 +62,7 @@ impl Switch {
             }));
             let retrieval = parked.retrieval.clone();
             return self.refuse_feature(now, fc, FeatureRefusal::NothingParked { retrieval });
-        }
+        };
         let Some(port) = self.ports.take() else {
             let tenant = fc.tenant.name.clone();
             let pos = parked.position.clone();
@@ -65,22 +70,16 @@ impl Switch {
             let resp = self.response(&fc.req, 503, Some("No media ports available"));
             return self.reply(now, &fc.key, resp);
         };
-        let Some(call) = self.calls.calls.get(&id) else {
-            self.ports.give_back(port);
-            return;
-        };
-        let parked_leg = clone_media(call.leg(parked.side));
-        let domain = fc.tenant.domain.clone();
         self.outputs
             .push_back(Output::Media(MediaCommand::Open(port)));
-        let mut leg = self.answered_leg(&fc, port, parked_leg.codec.map(|c| c.0));
+        let mut leg = self.answered_leg(&fc, port, parked_codec);
         leg.extension = Some(fc.ext.number.clone());
         leg.identity = crate::call::Identity::new(fc.ext.name.clone(), fc.ext.number.clone());
-        let pai = parked_leg.identity.name_addr(&domain);
+        let pai = parked_identity.name_addr(&fc.tenant.domain);
         let wire = self.answer_with(now, &fc, &leg, Some(pai));
         let side = other(parked.side);
         let waited = now.mono.saturating_duration_since(parked.since);
-        let transcoding = leg.codec.map(|c| c.0) != parked_leg.codec.map(|c| c.0);
+        let transcoding = leg.codec.map(|c| c.0) != parked_codec;
         let dkey = leg.dialog.as_ref().map(|d| {
             (
                 d.id.call_id.clone(),
@@ -88,12 +87,8 @@ impl Switch {
                 d.id.remote_tag.clone(),
             )
         });
-        let media_leg = clone_media(&leg);
-        let call = self.calls.calls.get_mut(&id).expect("checked above");
-        *call.leg_mut(side) = leg;
-        call.phase = Phase::Established;
-        call.comeback = None;
-        call.ok = (!fc.peer.is_reliable()).then(|| OkRetransmit {
+        let config = media_config(&leg);
+        let ok = (!fc.peer.is_reliable()).then(|| OkRetransmit {
             side,
             peer: fc.peer,
             wire,
@@ -101,6 +96,13 @@ impl Switch {
             interval: self.cfg.timers.t1,
             give_up: now.mono + self.cfg.timers.t1x64(),
         });
+        let Some(call) = self.calls.calls.get_mut(&id) else {
+            return self.release_port(port);
+        };
+        *call.leg_mut(side) = leg;
+        call.phase = Phase::Established;
+        call.comeback = None;
+        call.ok = ok;
         if transcoding {
             call.features.insert(CallFeature::Transcoding);
         }
@@ -112,16 +114,12 @@ impl Switch {
         if let Some(at) = call.deadline() {
             self.calls.deadlines.schedule(at, id);
         }
-        self.configure(&media_leg);
-        self.outputs
-            .push_back(Output::Media(MediaCommand::Bridge(port, parked_leg.port)));
-        self.outputs
-            .push_back(Output::Media(MediaCommand::WatchIdle(port, true)));
-        self.outputs
-            .push_back(Output::Media(MediaCommand::WatchIdle(
-                parked_leg.port,
-                true,
-            )));
+        let commands = config.into_iter().chain([
+            MediaCommand::Bridge(port, parked_port),
+            MediaCommand::WatchIdle(port, true),
+            MediaCommand::WatchIdle(parked_port, true),
+        ]);
+        self.outputs.extend(commands.map(Output::Media));
         self.calls.by_port.insert(port, (id, side));
         if let Some(k) = dkey {
             self.calls.by_dialog.insert(k, (id, side));
@@ -174,7 +172,7 @@ impl Switch {
             ok.headers.push(Name::PAssertedIdentity, p);
         }
         ok.headers.push(Name::ContentType, "application/sdp");
-        ok.body = self.sdp_for(leg, Direction::SendRecv);
+        ok.body = sdp_for(self.cfg.media_address, leg, Direction::SendRecv);
         let wire = ok.encode();
         self.reply(now, &fc.key, ok);
         wire
