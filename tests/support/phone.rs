@@ -139,6 +139,19 @@ impl Phone {
     /// Waits for a response to our request `call_id`/`method` (skipping
     /// anything else; requests are kept for later).
     pub fn response(&mut self, call_id: &str, method: &str, final_only: bool) -> Response {
+        self.response_to(call_id, method, None, final_only)
+    }
+
+    /// [`Phone::response`] to the request with CSeq number `seq` only: a
+    /// late answer to an earlier request (a 407 to a retransmitted INVITE
+    /// without credentials, when the switch is slow) is skipped.
+    pub fn response_to(
+        &mut self,
+        call_id: &str,
+        method: &str,
+        seq: Option<u32>,
+        final_only: bool,
+    ) -> Response {
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut kept = Vec::new();
         let mut interval = Duration::from_millis(500);
@@ -165,7 +178,7 @@ impl Phone {
                 Some(Message::Response(r))
                     if r.call_id() == Some(call_id.as_bytes())
                         && r.cseq()
-                            .map(|c| c.method.as_str() == method)
+                            .map(|c| c.method.as_str() == method && seq.is_none_or(|s| c.seq == s))
                             .unwrap_or(false)
                         && (!final_only || r.status >= 200) =>
                 {
@@ -302,7 +315,7 @@ impl Phone {
         seq: u32,
         branch: &str,
     ) -> Result<Call, u16> {
-        let resp = self.response(call_id, "INVITE", true);
+        let resp = self.response_to(call_id, "INVITE", Some(seq), true);
         self.last_final = Some(resp.clone());
         let uri = format!("sip:{number}@{}", self.domain);
         if resp.status >= 300 {

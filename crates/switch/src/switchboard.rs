@@ -536,4 +536,6 @@ impl Switch {
 #[cfg(test)]
 mod call_tests;
 #[cfg(test)]
+mod harness;
+#[cfg(test)]
 mod tests;

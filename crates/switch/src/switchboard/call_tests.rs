@@ -1,14 +1,14 @@
 //! Call control and parking driven deterministically: hand-made datagrams in,
 //! outputs (bytes per peer, media commands, store writes) out, a fake clock.
 
+use super::harness::{Did, World};
 use super::*;
 use crate::auth::ha1;
 use crate::call::CallEvent;
 use crate::output::{MediaCommand, StoreOp};
-use crate::peer::Transport;
 use accounts::{Extension, Source, Tenant};
 use sip::digest::Algorithm;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const JOHN: &str = "127.0.0.1:5070";
 const ROOM: &str = "127.0.0.1:5080";
@@ -33,65 +33,6 @@ fn directory() -> Directory {
     Directory::new(vec![t], vec![ext("333"), ext("444")], vec![], vec![])
 }
 
-struct World {
-    sw: Switch,
-    now: Now,
-    seq: u32,
-}
-
-/// What the switch did in reaction to one input.
-struct Did {
-    sent: Vec<(String, Message)>,
-    media: Vec<MediaCommand>,
-    store: Vec<StoreOp>,
-}
-
-impl Did {
-    fn to(&self, addr: &str) -> Vec<&Message> {
-        self.sent
-            .iter()
-            .filter(|(a, _)| a == addr)
-            .map(|(_, m)| m)
-            .collect()
-    }
-
-    fn response_to(&self, addr: &str, status: u16) -> Response {
-        self.to(addr)
-            .into_iter()
-            .find_map(|m| match m {
-                Message::Response(r) if r.status == status => Some(r.clone()),
-                _ => None,
-            })
-            .unwrap_or_else(|| {
-                panic!(
-                    "no {status} to {addr}: {:?}",
-                    self.sent
-                        .iter()
-                        .map(|(a, m)| (a, first_line(m)))
-                        .collect::<Vec<_>>()
-                )
-            })
-    }
-
-    fn request_to(&self, addr: &str, method: Method) -> Request {
-        self.to(addr)
-            .into_iter()
-            .find_map(|m| match m {
-                Message::Request(r) if r.method == method => Some(r.clone()),
-                _ => None,
-            })
-            .unwrap_or_else(|| panic!("no {method} to {addr}"))
-    }
-}
-
-fn first_line(m: &Message) -> String {
-    String::from_utf8_lossy(&m.encode())
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_string()
-}
-
 impl World {
     fn new() -> World {
         let cfg = SwitchConfig {
@@ -100,52 +41,7 @@ impl World {
             persist_interval: Duration::ZERO,
             ..Default::default()
         };
-        World {
-            sw: Switch::new(cfg, directory()),
-            now: Now {
-                mono: Instant::now(),
-                unix_ms: 1_700_000_000_000,
-            },
-            seq: 0,
-        }
-    }
-
-    fn collect(&mut self) -> Did {
-        let mut did = Did {
-            sent: vec![],
-            media: vec![],
-            store: vec![],
-        };
-        while let Some(o) = self.sw.poll_output() {
-            match o {
-                Output::Transmit(p, b) => {
-                    if let Ok(Some(m)) = sip::parse_datagram(&b, &sip::Limits::default()) {
-                        did.sent.push((p.addr.to_string(), m));
-                    }
-                }
-                Output::Media(c) => did.media.push(c),
-                Output::Store(s) => did.store.push(s),
-                Output::TrustFlow(_) => {}
-            }
-        }
-        did
-    }
-
-    fn from(&mut self, addr: &str, text: &str) -> Did {
-        let peer = Peer {
-            transport: Transport::Udp,
-            addr: addr.parse().unwrap(),
-        };
-        self.sw
-            .handle_datagram(self.now, peer, Bytes::copy_from_slice(text.as_bytes()));
-        self.collect()
-    }
-
-    fn advance(&mut self, d: Duration) -> Did {
-        self.now.mono += d;
-        self.now.unix_ms += d.as_millis() as u64;
-        self.sw.handle_timeout(self.now);
-        self.collect()
+        World::with(cfg, directory())
     }
 
     fn next(&mut self) -> u32 {

@@ -1,12 +1,13 @@
 //! The core driven with hand-made datagrams and a fake clock.
 
+use super::harness::World;
 use super::*;
 use crate::auth::ha1;
 use crate::output::StoreOp;
 use crate::peer::Transport;
 use accounts::{Extension, Source, Tenant};
 use sip::digest::{compute_response, Algorithm, Credentials};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Store writes pending in an output list (helper for tests and shells).
 fn store_ops(outputs: &[Output]) -> Vec<&StoreOp> {
@@ -42,52 +43,15 @@ fn directory() -> Directory {
     )
 }
 
-struct Harness {
-    sw: Switch,
-    now: Now,
-    peer: Peer,
-}
-
-impl Harness {
-    fn new() -> Harness {
-        let cfg = SwitchConfig {
-            default_tenant: Some("acme".into()),
-            digest_algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
-            ..Default::default()
-        };
-        Harness {
-            sw: Switch::new(cfg, directory()),
-            now: Now {
-                mono: Instant::now(),
-                unix_ms: 1_700_000_000_000,
-            },
-            peer: Peer {
-                transport: Transport::Udp,
-                addr: "127.0.0.1:5070".parse().unwrap(),
-            },
-        }
-    }
-
-    fn send(&mut self, text: &str) -> Vec<Output> {
-        self.sw
-            .handle_datagram(self.now, self.peer, Bytes::copy_from_slice(text.as_bytes()));
-        std::iter::from_fn(|| self.sw.poll_output()).collect()
-    }
-
-    fn response(&mut self, text: &str) -> Response {
-        let outs = self.send(text);
-        let wire = outs
-            .iter()
-            .find_map(|o| match o {
-                Output::Transmit(_, b) => Some(b.clone()),
-                _ => None,
-            })
-            .expect("a response was sent");
-        match sip::parse_datagram(&wire, &sip::Limits::default()).unwrap() {
-            Some(Message::Response(r)) => r,
-            _ => panic!("not a response"),
-        }
-    }
+/// The shared harness with this module's accounts: SHA-256 and MD5
+/// challenges, a disabled extension.
+fn harness() -> World {
+    let cfg = SwitchConfig {
+        default_tenant: Some("acme".into()),
+        digest_algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
+        ..Default::default()
+    };
+    World::with(cfg, directory())
 }
 
 fn register(user: &str, cseq: u32, auth: Option<String>, expires: u32) -> String {
@@ -145,7 +109,7 @@ pub(super) fn digest_credentials(
 
 #[test]
 fn register_challenge_then_success_and_binding_persisted() {
-    let mut h = Harness::new();
+    let mut h = harness();
     let challenge = h.response(&register("333", 1, None, 600));
     assert_eq!(challenge.status, 401);
     assert_eq!(challenge.headers.count(Name::WwwAuthenticate), 2);
@@ -169,7 +133,7 @@ fn register_challenge_then_success_and_binding_persisted() {
 
 #[test]
 fn replayed_nonce_count_is_refused() {
-    let mut h = Harness::new();
+    let mut h = harness();
     let challenge = h.response(&register("333", 1, None, 600));
     let auth = answer(&challenge, "333", "secret-333", 1);
     assert_eq!(
@@ -188,7 +152,7 @@ fn replayed_nonce_count_is_refused() {
 
 #[test]
 fn expired_nonce_is_stale() {
-    let mut h = Harness::new();
+    let mut h = harness();
     let challenge = h.response(&register("333", 1, None, 600));
     let auth = answer(&challenge, "333", "secret-333", 1);
     h.now.unix_ms += 301_000;
@@ -203,7 +167,7 @@ fn expired_nonce_is_stale() {
 
 #[test]
 fn wrong_password_unknown_user_and_disabled_get_the_same_answer() {
-    let mut h = Harness::new();
+    let mut h = harness();
     let known = h.response(&register("333", 1, None, 600));
     let unknown = h.response(&register("999", 1, None, 600));
     let shape = |r: &Response| {
@@ -229,7 +193,7 @@ fn wrong_password_unknown_user_and_disabled_get_the_same_answer() {
 
 #[test]
 fn unregister_and_sweep() {
-    let mut h = Harness::new();
+    let mut h = harness();
     let c = h.response(&register("333", 1, None, 60));
     assert_eq!(
         h.response(&register(
@@ -252,7 +216,7 @@ fn unregister_and_sweep() {
 
 #[test]
 fn options_answered_and_garbage_survived() {
-    let mut h = Harness::new();
+    let mut h = harness();
     let r = h.response("OPTIONS sip:acme.example SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKo\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:acme.example>\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
     assert_eq!(r.status, 200);
     assert!(r.headers.get_str(Name::Allow).unwrap().contains("REGISTER"));
@@ -261,7 +225,7 @@ fn options_answered_and_garbage_survived() {
 }
 
 /// Registers 333 once with credentials (nonce-count `nc` of a fresh challenge).
-fn authenticated_register(h: &mut Harness, cseq: u32) -> Response {
+fn authenticated_register(h: &mut World, cseq: u32) -> Response {
     let challenge = h.response(&register("333", cseq, None, 60));
     assert_eq!(challenge.status, 401);
     let auth = answer(&challenge, "333", "secret-333", 1);
@@ -270,7 +234,7 @@ fn authenticated_register(h: &mut Harness, cseq: u32) -> Response {
 
 #[test]
 fn at_the_transaction_limit_new_requests_get_503_and_are_counted() {
-    let mut h = Harness::new();
+    let mut h = harness();
     h.sw.cfg.max_transactions = 2;
     for cseq in [1, 3] {
         assert_eq!(authenticated_register(&mut h, cseq).status, 200);
@@ -296,7 +260,7 @@ fn at_the_transaction_limit_new_requests_get_503_and_are_counted() {
 
 #[test]
 fn challenges_are_stateless_and_sent_once() {
-    let mut h = Harness::new();
+    let mut h = harness();
     for i in 0..1000 {
         let invite = format!("INVITE sip:444@acme.example SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKflood{i}\r\nMax-Forwards: 70\r\nFrom: <sip:333@acme.example>;tag=a\r\nTo: <sip:444@acme.example>\r\nCall-ID: flood-{i}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
         assert_eq!(h.response(&invite).status, 407);
@@ -318,7 +282,7 @@ fn challenges_are_stateless_and_sent_once() {
 
 #[test]
 fn one_source_cannot_hold_every_transaction() {
-    let mut h = Harness::new();
+    let mut h = harness();
     h.sw.cfg.max_transactions_per_source = 1;
     assert_eq!(authenticated_register(&mut h, 1).status, 200);
     let challenge = h.response(&register("333", 3, None, 60));
@@ -338,7 +302,7 @@ fn one_source_cannot_hold_every_transaction() {
 
 #[test]
 fn a_nonce_is_good_only_from_the_address_it_was_sent_to() {
-    let mut h = Harness::new();
+    let mut h = harness();
     let challenge = h.response(&register("333", 1, None, 600));
     let auth = answer(&challenge, "333", "secret-333", 1);
     h.peer.addr = "127.0.0.9:5070".parse().unwrap();
@@ -351,7 +315,7 @@ fn a_nonce_is_good_only_from_the_address_it_was_sent_to() {
 /// connection.
 #[test]
 fn closed_connections_are_forgotten() {
-    let mut h = Harness::new();
+    let mut h = harness();
     for (i, transport) in [Transport::Tcp(7), Transport::Tls(8)]
         .into_iter()
         .enumerate()

@@ -1,0 +1,149 @@
+//! The one harness the switchboard's unit tests share: a switch, a fake
+//! clock, hand-made datagrams in, and what the switch did out (bytes per
+//! peer parsed back, media commands, store writes).
+
+use super::*;
+use crate::output::{MediaCommand, StoreOp};
+use crate::peer::Transport;
+use std::time::{Duration, Instant};
+
+pub(super) struct World {
+    pub(super) sw: Switch,
+    pub(super) now: Now,
+    /// Numbers requests and tags of the tests' own messages.
+    pub(super) seq: u32,
+    /// Where [`World::send`] sends from.
+    pub(super) peer: Peer,
+}
+
+/// What the switch did in reaction to one input.
+pub(super) struct Did {
+    pub(super) sent: Vec<(String, Message)>,
+    pub(super) media: Vec<MediaCommand>,
+    pub(super) store: Vec<StoreOp>,
+}
+
+impl Did {
+    pub(super) fn to(&self, addr: &str) -> Vec<&Message> {
+        self.sent
+            .iter()
+            .filter(|(a, _)| a == addr)
+            .map(|(_, m)| m)
+            .collect()
+    }
+
+    pub(super) fn response_to(&self, addr: &str, status: u16) -> Response {
+        self.to(addr)
+            .into_iter()
+            .find_map(|m| match m {
+                Message::Response(r) if r.status == status => Some(r.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {status} to {addr}: {:?}",
+                    self.sent
+                        .iter()
+                        .map(|(a, m)| (a, first_line(m)))
+                        .collect::<Vec<_>>()
+                )
+            })
+    }
+
+    pub(super) fn request_to(&self, addr: &str, method: Method) -> Request {
+        self.to(addr)
+            .into_iter()
+            .find_map(|m| match m {
+                Message::Request(r) if r.method == method => Some(r.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no {method} to {addr}"))
+    }
+}
+
+pub(super) fn first_line(m: &Message) -> String {
+    String::from_utf8_lossy(&m.encode())
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+impl World {
+    /// A switch with these settings and accounts, at a fixed time.
+    pub(super) fn with(cfg: SwitchConfig, dir: Directory) -> World {
+        World {
+            sw: Switch::new(cfg, dir),
+            now: Now {
+                mono: Instant::now(),
+                unix_ms: 1_700_000_000_000,
+            },
+            seq: 0,
+            peer: Peer {
+                transport: Transport::Udp,
+                addr: "127.0.0.1:5070".parse().unwrap(),
+            },
+        }
+    }
+
+    pub(super) fn collect(&mut self) -> Did {
+        let mut did = Did {
+            sent: vec![],
+            media: vec![],
+            store: vec![],
+        };
+        while let Some(o) = self.sw.poll_output() {
+            match o {
+                Output::Transmit(p, b) => {
+                    if let Ok(Some(m)) = sip::parse_datagram(&b, &sip::Limits::default()) {
+                        did.sent.push((p.addr.to_string(), m));
+                    }
+                }
+                Output::Media(c) => did.media.push(c),
+                Output::Store(s) => did.store.push(s),
+                Output::TrustFlow(_) => {}
+            }
+        }
+        did
+    }
+
+    pub(super) fn from(&mut self, addr: &str, text: &str) -> Did {
+        let peer = Peer {
+            transport: Transport::Udp,
+            addr: addr.parse().unwrap(),
+        };
+        self.sw
+            .handle_datagram(self.now, peer, Bytes::copy_from_slice(text.as_bytes()));
+        self.collect()
+    }
+
+    pub(super) fn advance(&mut self, d: Duration) -> Did {
+        self.now.mono += d;
+        self.now.unix_ms += d.as_millis() as u64;
+        self.sw.handle_timeout(self.now);
+        self.collect()
+    }
+
+    /// Sends `text` from [`World::peer`]; every output, unparsed.
+    pub(super) fn send(&mut self, text: &str) -> Vec<Output> {
+        self.sw
+            .handle_datagram(self.now, self.peer, Bytes::copy_from_slice(text.as_bytes()));
+        std::iter::from_fn(|| self.sw.poll_output()).collect()
+    }
+
+    /// Sends `text` from [`World::peer`]; the response it got.
+    pub(super) fn response(&mut self, text: &str) -> Response {
+        let outs = self.send(text);
+        let wire = outs
+            .iter()
+            .find_map(|o| match o {
+                Output::Transmit(_, b) => Some(b.clone()),
+                _ => None,
+            })
+            .expect("a response was sent");
+        match sip::parse_datagram(&wire, &sip::Limits::default()).unwrap() {
+            Some(Message::Response(r)) => r,
+            _ => panic!("not a response"),
+        }
+    }
+}
