@@ -2,7 +2,7 @@
 //! only requests whose `Host` is an IP literal, `localhost` or a configured
 //! name, so a web page cannot reach it through DNS rebinding.
 
-use crate::shell::{Event, Query};
+use crate::event::{Event, Query};
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
@@ -83,7 +83,7 @@ async fn health(State(events): State<mpsc::Sender<Event>>) -> Response {
 
 async fn status(
     State(events): State<mpsc::Sender<Event>>,
-) -> Result<Json<crate::shell::Status>, StatusCode> {
+) -> Result<Json<crate::event::Status>, StatusCode> {
     ask(&events, Query::Status).await.map(Json)
 }
 
@@ -95,7 +95,7 @@ async fn registrations(
 
 async fn parked(
     State(events): State<mpsc::Sender<Event>>,
-) -> Result<Json<Vec<crate::shell::ParkedView>>, StatusCode> {
+) -> Result<Json<Vec<crate::event::ParkedView>>, StatusCode> {
     ask(&events, Query::Parked).await.map(Json)
 }
 

@@ -4,6 +4,7 @@
 mod admin;
 mod cli;
 mod config;
+mod event;
 mod http;
 mod media_io;
 mod persist;

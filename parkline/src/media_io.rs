@@ -5,8 +5,8 @@
 //! go back through its queue. Nothing on the packet path allocates or takes
 //! a lock.
 
+use crate::event::Event;
 use crate::raw_send::RawSender;
-use crate::shell::Event;
 use crate::timer::Timer;
 use media::engine::{Config as EngineConfig, EndpointId};
 use media::Engine;

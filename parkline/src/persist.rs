@@ -1,7 +1,7 @@
 //! The store thread: applies the core's writes off the signalling path and
 //! notices changes made by other processes (the CLI) to reload accounts.
 
-use crate::shell::Event;
+use crate::event::Event;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use store::{SqliteStore, Store};

@@ -1,7 +1,8 @@
 //! `parkline serve`: open the store, provision, bind sockets, run.
 
 use crate::config::{Config, Listen};
-use crate::shell::{self, Event};
+use crate::event::Event;
+use crate::shell;
 use crate::{http, media_io, persist, provision, sounds, transport};
 use anyhow::{Context, Result};
 use rand::RngCore;

@@ -2,93 +2,18 @@
 //! sockets and timers, and carries out its outputs. One task owns all core
 //! state, so the signalling path takes no locks.
 
-use accounts::{Binding, Directory};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
-use switch::{Now, Output, Peer, Stats, Switch, Transport};
+use switch::{Now, Output, Peer, Switch, Transport};
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
+pub use crate::event::{Event, ParkedView, Query, Status};
 use crate::media_io::MediaHandle;
 use crate::persist::{StoreMsg, StoreQueue};
-
-/// Inputs of the core task.
-pub enum Event {
-    /// A UDP datagram.
-    Datagram(Peer, Bytes),
-    /// A message framed from a TCP stream.
-    Message(Peer, Box<sip::Message>),
-    /// A TCP stream that failed to frame.
-    ParseError(Peer, sip::ParseError),
-    /// Raw bytes to send (TCP keep-alive pong).
-    Send(Peer, Bytes),
-    /// A TCP or TLS connection opened, with its writer.
-    TcpOpen(u64, crate::transport::tcp::Connection),
-    /// A TCP or TLS connection closed.
-    TcpClosed(u64),
-    /// New accounts from the store.
-    Directory(Box<Directory>),
-    /// A question from the admin API.
-    Query(Query),
-    /// Something the media engine reports.
-    Media(switch::MediaEvent),
-    /// Stop: save every pending change of the calls and end the core task.
-    Stop,
-}
-
-/// Questions the admin API asks the core.
-pub enum Query {
-    /// Current bindings.
-    Bindings(oneshot::Sender<Vec<Binding>>),
-    /// Counters and sizes.
-    Status(oneshot::Sender<Status>),
-    /// Calls in the parking lot.
-    Parked(oneshot::Sender<Vec<ParkedView>>),
-}
-
-/// A parked call for the admin API.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct ParkedView {
-    /// Tenant.
-    pub tenant: String,
-    /// Position (extension, or `*code`).
-    pub position: String,
-    /// Number that retrieves it.
-    pub retrieval: String,
-    /// Extension that parked it.
-    pub parker: String,
-    /// Parked since, Unix milliseconds.
-    pub since_ms: u64,
-}
-
-/// A snapshot for the admin API: the core's counters and current sizes.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Status {
-    /// Message and registration counters.
-    #[serde(flatten)]
-    pub stats: Stats,
-    /// Live bindings.
-    pub bindings: usize,
-    /// Live server transactions.
-    pub server_transactions: usize,
-    /// Live client transactions.
-    pub client_transactions: usize,
-    /// Open TCP connections.
-    pub tcp_connections: usize,
-    /// Live calls.
-    pub calls: usize,
-    /// RTP ports the switch has handed out.
-    pub rtp_ports_in_use: usize,
-    /// Media endpoints open in the media thread.
-    pub media_endpoints: usize,
-    /// Calls in parking lots.
-    pub parked: usize,
-    /// Store writes dropped because the store thread's queue was full.
-    pub store_writes_dropped: u64,
-}
 
 fn status(sw: &Switch, tcp: usize, media: &MediaHandle, store: &StoreQueue) -> Status {
     let (server_transactions, client_transactions) = sw.transactions();
@@ -277,7 +202,7 @@ fn close_connection(sw: &mut Switch, tcp: &mut Connections, id: u64) {
 }
 
 /// Open TCP connections by id.
-type Connections = HashMap<u64, crate::transport::tcp::Connection>;
+type Connections = HashMap<u64, crate::event::Connection>;
 
 /// UDP sockets with their address family, decided once at start.
 type UdpSockets = Vec<(bool, Arc<UdpSocket>)>;

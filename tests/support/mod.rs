@@ -118,14 +118,13 @@ pub fn rtp_range() -> (u16, u16) {
     (low, low + 99)
 }
 
-/// The carrier (trunk) port of the test configuration.
+/// The carrier (trunk) port of the test configuration: derived from the
+/// SIP port, so each server has its own, and below the kernel's ephemeral
+/// range (32768 and up) and the tests' RTP ranges (21000 and up): a phone's
+/// socket, bound to port 0, once got the carrier's port and its requests
+/// were taken for the trunk's.
 pub fn carrier_port_for(sip_port: u16) -> u16 {
-    // Derived, so each server has its own carrier; checked free when used.
-    if sip_port > 60000 {
-        sip_port - 1000
-    } else {
-        sip_port + 1000
-    }
+    2000 + sip_port.saturating_sub(32768) % 18000
 }
 
 /// The test configuration with extra lines in its `[sip]` section.

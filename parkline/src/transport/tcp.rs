@@ -12,7 +12,7 @@
 //!   [`TcpLimits::idle_timeout`] without a message.
 //! - A TLS handshake must end within [`TcpLimits::message_timeout`].
 
-use crate::shell::Event;
+use crate::event::{Connection, Event};
 use bytes::{Bytes, BytesMut};
 use rustls::pki_types::CertificateDer;
 use std::collections::HashMap;
@@ -78,17 +78,6 @@ impl OpenCounts {
             }
         }
     }
-}
-
-/// A connection as the core task sees it.
-pub struct Connection {
-    /// Bytes to write.
-    pub writer: mpsc::Sender<Bytes>,
-    /// Set when the core trusts the connection (no idle timeout).
-    pub trusted: Arc<AtomicBool>,
-    /// The client certificate a TLS peer presented (already verified
-    /// against `tls.client_ca`).
-    pub client_cert: Option<CertificateDer<'static>>,
 }
 
 /// Accepts connections until the event queue closes; with `tls`, each

@@ -1,6 +1,6 @@
 //! UDP: one reader task per socket; sends are non-blocking from the core task.
 
-use crate::shell::Event;
+use crate::event::Event;
 use bytes::Bytes;
 use std::sync::Arc;
 use switch::{Peer, Transport};

@@ -1,0 +1,99 @@
+//! What reaches the core task: its inputs (a datagram, a framed message, a
+//! connection opened or closed, a question from the admin API, a media
+//! report) and the answers to questions. Its own module, so the shell, the
+//! transports, the media and store threads and the API all depend on it and
+//! not on each other.
+
+use accounts::{Binding, Directory};
+use bytes::Bytes;
+use rustls_pki_types::CertificateDer;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use switch::{Peer, Stats};
+use tokio::sync::{mpsc, oneshot};
+
+/// A connection as the core task sees it.
+pub struct Connection {
+    /// Bytes to write.
+    pub writer: mpsc::Sender<Bytes>,
+    /// Set when the core trusts the connection (no idle timeout).
+    pub trusted: Arc<AtomicBool>,
+    /// The client certificate a TLS peer presented (already verified
+    /// against `tls.client_ca`).
+    pub client_cert: Option<CertificateDer<'static>>,
+}
+
+/// Inputs of the core task.
+pub enum Event {
+    /// A UDP datagram.
+    Datagram(Peer, Bytes),
+    /// A message framed from a TCP stream.
+    Message(Peer, Box<sip::Message>),
+    /// A TCP stream that failed to frame.
+    ParseError(Peer, sip::ParseError),
+    /// Raw bytes to send (TCP keep-alive pong).
+    Send(Peer, Bytes),
+    /// A TCP or TLS connection opened, with its writer.
+    TcpOpen(u64, Connection),
+    /// A TCP or TLS connection closed.
+    TcpClosed(u64),
+    /// New accounts from the store.
+    Directory(Box<Directory>),
+    /// A question from the admin API.
+    Query(Query),
+    /// Something the media engine reports.
+    Media(switch::MediaEvent),
+    /// Stop: save every pending change of the calls and end the core task.
+    Stop,
+}
+
+/// Questions the admin API asks the core.
+pub enum Query {
+    /// Current bindings.
+    Bindings(oneshot::Sender<Vec<Binding>>),
+    /// Counters and sizes.
+    Status(oneshot::Sender<Status>),
+    /// Calls in the parking lot.
+    Parked(oneshot::Sender<Vec<ParkedView>>),
+}
+
+/// A parked call for the admin API.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ParkedView {
+    /// Tenant.
+    pub tenant: String,
+    /// Position (extension, or `*code`).
+    pub position: String,
+    /// Number that retrieves it.
+    pub retrieval: String,
+    /// Extension that parked it.
+    pub parker: String,
+    /// Parked since, Unix milliseconds.
+    pub since_ms: u64,
+}
+
+/// A snapshot for the admin API: the core's counters and current sizes.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Status {
+    /// Message and registration counters.
+    #[serde(flatten)]
+    pub stats: Stats,
+    /// Live bindings.
+    pub bindings: usize,
+    /// Live server transactions.
+    pub server_transactions: usize,
+    /// Live client transactions.
+    pub client_transactions: usize,
+    /// Open TCP connections.
+    pub tcp_connections: usize,
+    /// Live calls.
+    pub calls: usize,
+    /// RTP ports the switch has handed out.
+    pub rtp_ports_in_use: usize,
+    /// Media endpoints open in the media thread.
+    pub media_endpoints: usize,
+    /// Calls in parking lots.
+    pub parked: usize,
+    /// Store writes dropped because the store thread's queue was full.
+    pub store_writes_dropped: u64,
+}
