@@ -209,7 +209,7 @@ fn run(
         let deadline = if st.engine.open_count() == 0 {
             None
         } else {
-            Some(st.engine.next_tick().unwrap_or_else(Instant::now))
+            Some(st.engine.poll_timeout().unwrap_or_else(Instant::now))
         };
         // A deadline already passed polls without waiting.
         let now = Instant::now();
@@ -246,7 +246,7 @@ fn run(
                 st.drain_socket(ev.token(), &mut buf);
             }
         }
-        if st.engine.open_count() > 0 && st.engine.on_tick(Instant::now()) {
+        if st.engine.open_count() > 0 && st.engine.handle_timeout(Instant::now()) {
             st.send_generated();
         }
         if st.engine.open_count() > 0 && checkpointed.elapsed() >= CHECKPOINT_EVERY {
@@ -397,10 +397,10 @@ impl State {
                 }
             };
             if rtcp {
-                if let Some(tx) = self.engine.on_rtcp(id, src, buf, n) {
+                if let Some(tx) = self.engine.handle_rtcp(id, src, buf, n) {
                     self.send(tx.from, true, &buf[tx.range], tx.to);
                 }
-            } else if let Some(tx) = self.engine.on_rtp(now, id, src, buf, n) {
+            } else if let Some(tx) = self.engine.handle_rtp(now, id, src, buf, n) {
                 self.send(tx.from, false, &buf[tx.range], tx.to);
             }
         }

@@ -65,7 +65,7 @@ pub async fn run(
     // Everything resumed is open now.
     media.resume_done();
     loop {
-        let deadline = sw.next_deadline();
+        let deadline = sw.poll_timeout();
         let sleep = async {
             match deadline {
                 Some(d) => tokio::time::sleep_until(d.into()).await,

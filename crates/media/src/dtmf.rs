@@ -42,7 +42,7 @@ pub struct Detector {
 impl Detector {
     /// Feeds one telephone-event packet; returns the key when a new event
     /// begins (the first packet with a new timestamp).
-    pub fn on_packet(&mut self, ts: u32, payload: &[u8]) -> Option<char> {
+    pub fn handle_packet(&mut self, ts: u32, payload: &[u8]) -> Option<char> {
         let ev = parse(payload)?;
         if self.last_ts == Some(ts) {
             return None;
@@ -59,11 +59,11 @@ mod tests {
     #[test]
     fn each_press_reported_once() {
         let mut d = Detector::default();
-        assert_eq!(d.on_packet(100, &[5, 10, 0, 160]), Some('5'));
-        assert_eq!(d.on_packet(100, &[5, 10, 1, 64]), None);
-        assert_eq!(d.on_packet(100, &[5, 0x8a, 3, 32]), None);
-        assert_eq!(d.on_packet(900, &[10, 10, 0, 160]), Some('*'));
-        assert_eq!(d.on_packet(1700, &[1]), None);
+        assert_eq!(d.handle_packet(100, &[5, 10, 0, 160]), Some('5'));
+        assert_eq!(d.handle_packet(100, &[5, 10, 1, 64]), None);
+        assert_eq!(d.handle_packet(100, &[5, 0x8a, 3, 32]), None);
+        assert_eq!(d.handle_packet(900, &[10, 10, 0, 160]), Some('*'));
+        assert_eq!(d.handle_packet(1700, &[1]), None);
         assert_eq!(
             parse(&[11, 0x80, 0, 1]).unwrap(),
             Event {

@@ -114,7 +114,7 @@ impl Dialog {
     /// Checks a request the peer sent in this dialog: its CSeq must grow
     /// (RFC 3261 §12.2.2: otherwise 500), and a target refresh (re-INVITE,
     /// UPDATE) with a Contact moves the remote target.
-    pub fn on_request(&mut self, req: &Request) -> Result<(), DialogError> {
+    pub fn handle_request(&mut self, req: &Request) -> Result<(), DialogError> {
         let seq = req.cseq().map_err(DialogError)?.seq;
         if req.method != Method::Ack && req.method != Method::Cancel {
             if self.remote_seq.is_some_and(|r| seq <= r) {
@@ -223,9 +223,9 @@ mod tests {
         let Message::Request(reinv) = parse(&reinv) else {
             panic!()
         };
-        d.on_request(&reinv).unwrap();
+        d.handle_request(&reinv).unwrap();
         assert_eq!(d.remote_target.to_string(), "sip:333@10.0.0.7:5062");
-        assert!(d.on_request(&reinv).is_err(), "same CSeq again");
+        assert!(d.handle_request(&reinv).is_err(), "same CSeq again");
     }
 
     #[test]

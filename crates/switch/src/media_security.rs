@@ -96,7 +96,7 @@ impl LegSecurity {
     /// Takes the party's answer to our offer (or a new offer of its own on
     /// a leg already negotiated): its key, or, for best-effort SRTP, its
     /// choice of plain RTP.
-    pub fn on_remote_sdp(&mut self, sdp: &Audio) -> Result<(), SecurityRefusal> {
+    pub fn handle_remote_sdp(&mut self, sdp: &Audio) -> Result<(), SecurityRefusal> {
         let LegSecurity::Srtp(leg) = self else {
             return match sdp.profile {
                 Profile::Savp => Err(SecurityRefusal::SrtpDisabled),
@@ -261,16 +261,16 @@ mod tests {
         assert_eq!(req.sdp_parts().0, Profile::Savp);
         // Best effort: a plain answer makes the leg plain; SAVP cannot.
         let mut best = tls.clone();
-        assert_eq!(best.on_remote_sdp(&sdp(PLAIN)), Ok(()));
+        assert_eq!(best.handle_remote_sdp(&sdp(PLAIN)), Ok(()));
         assert_eq!(best, LegSecurity::Plain);
         let mut strict = req;
         assert_eq!(
-            strict.on_remote_sdp(&sdp(PLAIN)),
+            strict.handle_remote_sdp(&sdp(PLAIN)),
             Err(SecurityRefusal::NoUsableCrypto)
         );
         let mut keyed = tls;
         let answer = format!("{PLAIN}{}", KEY.replace("_32", "_80").replace(":3", ":1"));
-        assert_eq!(keyed.on_remote_sdp(&sdp(&answer)), Ok(()));
+        assert_eq!(keyed.handle_remote_sdp(&sdp(&answer)), Ok(()));
         assert!(keyed.engine_keys().is_some());
     }
 

@@ -215,9 +215,9 @@ impl Switch {
     }
 
     /// Earliest time [`Switch::handle_timeout`] must be called.
-    pub fn next_deadline(&mut self) -> Option<Instant> {
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
         [
-            self.layer.next_deadline(),
+            self.layer.poll_timeout(),
             self.next_sweep,
             self.next_call_deadline(),
             self.calls.save_due,
@@ -234,7 +234,7 @@ impl Switch {
     }
 
     fn fire_timers(&mut self, now: Now) {
-        self.layer.on_timeout(now.mono);
+        self.layer.handle_timeout(now.mono);
         self.drain_layer();
         for key in std::mem::take(&mut self.timed_out) {
             if !self.handle_registration_timeout(now, &key) {
@@ -321,7 +321,7 @@ impl Switch {
             Message::Request(req) => self.handle_request(now, peer, req),
             Message::Response(resp) => {
                 self.stats.responses += 1;
-                let key = self.layer.on_response(now.mono, &resp);
+                let key = self.layer.handle_response(now.mono, &resp);
                 self.drain_layer();
                 if let Some(key) = key {
                     if !self.handle_registration_response(now, &key, &resp) {
@@ -355,7 +355,7 @@ impl Switch {
             // Retransmissions and ACKs: the layer absorbs or routes them.
             match self
                 .layer
-                .on_request(now.mono, &req, resp_peer, peer.is_reliable())
+                .handle_request(now.mono, &req, resp_peer, peer.is_reliable())
             {
                 Some(Incoming::AckForDialog) => self.handle_dialog_ack(&req),
                 Some(_) => self.drain_layer(),
@@ -373,7 +373,7 @@ impl Switch {
         }
         if let Some(Incoming::New(key)) =
             self.layer
-                .on_request(now.mono, &req, resp_peer, peer.is_reliable())
+                .handle_request(now.mono, &req, resp_peer, peer.is_reliable())
         {
             self.count_source(resp_peer);
             if peer.is_reliable() {

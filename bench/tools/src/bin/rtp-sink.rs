@@ -133,7 +133,7 @@ fn main() {
                 last_new = Instant::now();
             }
             if measuring {
-                on_packet(&mut streams[i], &mut spacing, &buf[..len], ns);
+                handle_packet(&mut streams[i], &mut spacing, &buf[..len], ns);
             }
         }
     }
@@ -145,7 +145,7 @@ enum Phase {
     Measuring(Instant, Instant),
 }
 
-fn on_packet(s: &mut Stream, spacing: &mut Histogram, pkt: &[u8], ns: u64) {
+fn handle_packet(s: &mut Stream, spacing: &mut Histogram, pkt: &[u8], ns: u64) {
     let Some((seq, ssrc)) = rtp_seq_ssrc(pkt) else {
         return;
     };

@@ -1,5 +1,5 @@
 //! CPU per relayed packet in the media engine, plain and with SRTP: one
-//! bridged call, 20 ms G.711 packets (172 bytes) fed to `Engine::on_rtp`
+//! bridged call, 20 ms G.711 packets (172 bytes) fed to `Engine::handle_rtp`
 //! without sockets, so the figure is the engine's own work (decrypt,
 //! rewrite, encrypt), not the kernel's. Usage: `srtp-cost [PACKETS]`.
 
@@ -62,7 +62,7 @@ fn run(packets: u32, secure_a: bool, secure_b: bool) -> f64 {
     let start = Instant::now();
     let mut relayed = 0u32;
     for (mut p, n) in sent {
-        if e.on_rtp(now, a, a_addr, &mut p, n).is_some() {
+        if e.handle_rtp(now, a, a_addr, &mut p, n).is_some() {
             relayed += 1;
         }
     }

@@ -86,7 +86,7 @@ impl Latch {
 
     /// Judges an RTP packet from `src` with `ssrc` and `seq`; latches or
     /// moves the party when it is accepted.
-    pub fn on_rtp(&mut self, src: SocketAddr, ssrc: u32, seq: u16) -> Verdict {
+    pub fn handle_rtp(&mut self, src: SocketAddr, ssrc: u32, seq: u16) -> Verdict {
         if !self.allowed_ip(src.ip()) {
             return Verdict::Drop;
         }
@@ -113,7 +113,7 @@ impl Latch {
     }
 
     /// Judges an RTCP packet from `src`; remembers where RTCP comes from.
-    pub fn on_rtcp(&mut self, src: SocketAddr) -> Verdict {
+    pub fn handle_rtcp(&mut self, src: SocketAddr) -> Verdict {
         let ok = match self.state {
             State::Latched { addr, .. } => addr.ip() == src.ip(),
             State::Open => self.allowed_ip(src.ip()),
@@ -161,67 +161,73 @@ mod tests {
     #[test]
     fn strangers_are_dropped_before_and_after_latching() {
         let mut l = latch();
-        assert_eq!(l.on_rtp(a("203.0.113.9:4000"), 1, 1), Verdict::Drop);
+        assert_eq!(l.handle_rtp(a("203.0.113.9:4000"), 1, 1), Verdict::Drop);
         assert_eq!(l.rtp_target(), Some(a("10.0.0.5:4000")));
-        assert_eq!(l.on_rtp(a("10.0.0.5:4000"), 7, 10), Verdict::Accept);
-        assert_eq!(l.on_rtp(a("203.0.113.9:4000"), 7, 11), Verdict::Drop);
+        assert_eq!(l.handle_rtp(a("10.0.0.5:4000"), 7, 10), Verdict::Accept);
+        assert_eq!(l.handle_rtp(a("203.0.113.9:4000"), 7, 11), Verdict::Drop);
         assert_eq!(l.rtp_target(), Some(a("10.0.0.5:4000")));
     }
 
     #[test]
     fn a_phone_behind_nat_latches_to_its_signalling_ip() {
         let mut l = latch();
-        assert_eq!(l.on_rtp(a("198.51.100.7:61000"), 7, 10), Verdict::Accept);
+        assert_eq!(
+            l.handle_rtp(a("198.51.100.7:61000"), 7, 10),
+            Verdict::Accept
+        );
         assert_eq!(l.rtp_target(), Some(a("198.51.100.7:61000")));
     }
 
     #[test]
     fn a_move_needs_the_same_ssrc_and_a_continuing_sequence() {
         let mut l = latch();
-        l.on_rtp(a("198.51.100.7:61000"), 7, 10);
+        l.handle_rtp(a("198.51.100.7:61000"), 7, 10);
         // Same IP, new port (NAT rebinding), wrong SSRC or replayed sequence: no.
-        assert_eq!(l.on_rtp(a("198.51.100.7:62000"), 8, 11), Verdict::Drop);
-        assert_eq!(l.on_rtp(a("198.51.100.7:62000"), 7, 10), Verdict::Drop);
-        assert_eq!(l.on_rtp(a("198.51.100.7:62000"), 7, 500), Verdict::Drop);
+        assert_eq!(l.handle_rtp(a("198.51.100.7:62000"), 8, 11), Verdict::Drop);
+        assert_eq!(l.handle_rtp(a("198.51.100.7:62000"), 7, 10), Verdict::Drop);
+        assert_eq!(l.handle_rtp(a("198.51.100.7:62000"), 7, 500), Verdict::Drop);
         assert_eq!(l.rtp_target(), Some(a("198.51.100.7:61000")));
         // The same stream continuing: yes, and the switch follows it.
-        assert_eq!(l.on_rtp(a("198.51.100.7:62000"), 7, 12), Verdict::Accept);
+        assert_eq!(
+            l.handle_rtp(a("198.51.100.7:62000"), 7, 12),
+            Verdict::Accept
+        );
         assert_eq!(l.rtp_target(), Some(a("198.51.100.7:62000")));
         // The latched source may change its SSRC (a new stream from the phone).
-        assert_eq!(l.on_rtp(a("198.51.100.7:62000"), 9, 1), Verdict::Accept);
+        assert_eq!(l.handle_rtp(a("198.51.100.7:62000"), 9, 1), Verdict::Accept);
     }
 
     #[test]
     fn rtcp_only_from_the_latched_ip_and_answered_where_it_came_from() {
         let mut l = latch();
         assert_eq!(l.rtcp_target(), Some(a("10.0.0.5:4001")));
-        l.on_rtp(a("198.51.100.7:61000"), 7, 10);
+        l.handle_rtp(a("198.51.100.7:61000"), 7, 10);
         assert_eq!(
-            l.on_rtcp(a("10.0.0.5:4001")),
+            l.handle_rtcp(a("10.0.0.5:4001")),
             Verdict::Drop,
             "not the latched IP"
         );
-        assert_eq!(l.on_rtcp(a("203.0.113.9:4001")), Verdict::Drop);
+        assert_eq!(l.handle_rtcp(a("203.0.113.9:4001")), Verdict::Drop);
         assert_eq!(l.rtcp_target(), Some(a("198.51.100.7:61001")));
-        assert_eq!(l.on_rtcp(a("198.51.100.7:61007")), Verdict::Accept);
+        assert_eq!(l.handle_rtcp(a("198.51.100.7:61007")), Verdict::Accept);
         assert_eq!(l.rtcp_target(), Some(a("198.51.100.7:61007")));
     }
 
     #[test]
     fn a_new_sdp_address_starts_over() {
         let mut l = latch();
-        l.on_rtp(a("10.0.0.5:4000"), 7, 10);
+        l.handle_rtp(a("10.0.0.5:4000"), 7, 10);
         l.configure(a("10.0.0.6:5000"), Some("198.51.100.7".parse().unwrap()));
-        assert_eq!(l.on_rtp(a("10.0.0.5:4000"), 7, 11), Verdict::Drop);
+        assert_eq!(l.handle_rtp(a("10.0.0.5:4000"), 7, 11), Verdict::Drop);
         assert_eq!(l.rtp_target(), Some(a("10.0.0.6:5000")));
-        assert_eq!(l.on_rtp(a("10.0.0.6:5000"), 3, 1), Verdict::Accept);
+        assert_eq!(l.handle_rtp(a("10.0.0.6:5000"), 3, 1), Verdict::Accept);
     }
 
     #[test]
     fn unconfigured_accepts_nothing() {
         let mut l = Latch::default();
-        assert_eq!(l.on_rtp(a("127.0.0.1:4000"), 1, 1), Verdict::Drop);
-        assert_eq!(l.on_rtcp(a("127.0.0.1:4001")), Verdict::Drop);
+        assert_eq!(l.handle_rtp(a("127.0.0.1:4000"), 1, 1), Verdict::Drop);
+        assert_eq!(l.handle_rtcp(a("127.0.0.1:4001")), Verdict::Drop);
         assert_eq!(l.rtp_target(), None);
     }
 }

@@ -30,7 +30,7 @@ fn run(e: &mut Engine, from: Instant, to: Instant) -> Vec<(Instant, Generated)> 
     let mut out = Vec::new();
     let mut now = from;
     while now <= to {
-        if e.on_tick(now) {
+        if e.handle_timeout(now) {
             out.extend(e.generated().iter().map(|g| (now, g.clone())));
         }
         now += STEP;
@@ -71,13 +71,13 @@ fn relay_rewrites_ssrc_and_keeps_continuity_across_source_changes() {
     e.bridge(a, b);
     let mut p = packet(0, 100, 8000, 7, 0x55);
     let t = e
-        .on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
+        .handle_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
         .unwrap();
     assert_eq!((t.from_port, t.to), (20002, addr("127.0.0.1:5000")));
     let h1 = rtp::parse(&p).unwrap();
     assert_ne!(h1.ssrc, 7, "the switch's own SSRC towards B");
     let mut p = packet(0, 101, 8160, 7, 0x55);
-    e.on_rtp(t0 + TICK, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
+    e.handle_rtp(t0 + TICK, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
         .unwrap();
     let h2 = rtp::parse(&p).unwrap();
     assert_eq!(
@@ -88,7 +88,10 @@ fn relay_rewrites_ssrc_and_keeps_continuity_across_source_changes() {
     // Hold: B now hears music; sequence and timestamps carry on.
     e.set_source(b, Source::Music);
     let sent = run(&mut e, t0 + TICK * 2, t0 + TICK * 4 - STEP);
-    assert!(!e.on_tick(t0 + TICK * 4 - STEP), "nothing is due twice");
+    assert!(
+        !e.handle_timeout(t0 + TICK * 4 - STEP),
+        "nothing is due twice"
+    );
     assert_eq!(sent.len(), 2, "one packet per 20 ms");
     assert_eq!(sent[1].0 - sent[0].0, TICK);
     let first = rtp::parse(&sent[0].1.header).unwrap();
@@ -100,7 +103,7 @@ fn relay_rewrites_ssrc_and_keeps_continuity_across_source_changes() {
     assert!(!m.marker, "the marker was on the first music packet");
     let mut p = packet(0, 102, 8320, 7, 0x55);
     assert!(
-        e.on_rtp(t0 + TICK * 2, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
+        e.handle_rtp(t0 + TICK * 2, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
             .is_none(),
         "A is not relayed while B hears music"
     );
@@ -108,7 +111,7 @@ fn relay_rewrites_ssrc_and_keeps_continuity_across_source_changes() {
     // Resume.
     e.bridge(a, b);
     let mut p = packet(0, 500, 99_999, 7, 0x55);
-    e.on_rtp(
+    e.handle_rtp(
         t0 + TICK * 11,
         a,
         addr("127.0.0.1:4000"),
@@ -137,7 +140,7 @@ fn transcodes_between_laws_in_place() {
     e.bridge(a, b);
     let code = crate::g711::linear_to_ulaw(1234);
     let mut p = packet(0, 1, 1, 1, code);
-    e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
+    e.handle_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
         .unwrap();
     let h = rtp::parse(&p).unwrap();
     assert_eq!(h.pt, 8);
@@ -158,7 +161,7 @@ fn dtmf_detected_and_mapped_to_the_partner_payload_type() {
         let mut p = packet(101, 1, 777, 1, 0);
         p[12..16].copy_from_slice(&[7, 10, 0, 160]);
         p.truncate(16);
-        e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
+        e.handle_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
             .unwrap();
         assert_eq!(rtp::parse(&p).unwrap().pt, 96);
     }
@@ -201,8 +204,8 @@ fn idle_only_when_watched_and_close_frees() {
     let a = e.open(20000);
     let b = e.open(20002);
     e.watch_idle(a, true, t0);
-    e.on_tick(t0);
-    e.on_tick(t0 + Duration::from_secs(31));
+    e.handle_timeout(t0);
+    e.handle_timeout(t0 + Duration::from_secs(31));
     assert_eq!(e.poll_event(), Some(Event::Idle(a)));
     assert_eq!(e.poll_event(), None, "b is not watched (held or parked)");
     e.close(a);
@@ -210,7 +213,7 @@ fn idle_only_when_watched_and_close_frees() {
     assert_eq!(e.open_count(), 0);
     let mut p = packet(0, 1, 1, 1, 0);
     assert!(e
-        .on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
+        .handle_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
         .is_none());
 }
 
@@ -224,18 +227,18 @@ fn latched_source_only() {
     e.bridge(a, b);
     let mut p = packet(0, 1, 1, 1, 0);
     assert!(
-        e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
+        e.handle_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
             .is_none(),
         "nothing is accepted before the party's SDP is known"
     );
     e.configure(a, addr("127.0.0.1:4000"), None, Codec::Pcmu, 0, None);
     let mut p = packet(0, 1, 1, 1, 0);
     assert!(e
-        .on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
+        .handle_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
         .is_some());
     let mut p = packet(0, 2, 161, 2, 0);
     assert!(
-        e.on_rtp(t0, a, addr("127.0.0.1:4999"), &mut p, usize::MAX)
+        e.handle_rtp(t0, a, addr("127.0.0.1:4999"), &mut p, usize::MAX)
             .is_none(),
         "a second stream from another port is ignored"
     );
@@ -251,13 +254,13 @@ fn each_listener_sends_every_20_ms_in_its_own_phase() {
     let mut now = t0;
     let mut when: Vec<Vec<Instant>> = vec![Vec::new(); n as usize];
     for k in 0..PHASES * 4 {
-        assert!(e.on_tick(now));
+        assert!(e.handle_timeout(now));
         phase_sizes.push(e.generated().len());
         for g in e.generated() {
             assert_eq!(phase_of(g.from), k % PHASES);
             when[g.from as usize].push(now);
         }
-        assert_eq!(e.next_tick(), Some(now + STEP));
+        assert_eq!(e.poll_timeout(), Some(now + STEP));
         now += STEP;
     }
     let full = (PHASE_RUN * 2) as usize;
@@ -277,12 +280,12 @@ fn a_late_wake_up_catches_up_the_phases_it_missed() {
     let t0 = Instant::now();
     listeners(&mut e, PHASE_RUN * PHASES);
     let run = PHASE_RUN as usize;
-    assert!(e.on_tick(t0));
+    assert!(e.handle_timeout(t0));
     assert_eq!(e.generated().len(), run);
-    assert!(e.on_tick(t0 + STEP * 4 + STEP / 2));
+    assert!(e.handle_timeout(t0 + STEP * 4 + STEP / 2));
     assert_eq!(e.generated().len(), 4 * run, "phases 1 to 4");
-    assert_eq!(e.next_tick(), Some(t0 + STEP * 5));
-    assert!(e.on_tick(t0 + Duration::from_secs(5)));
+    assert_eq!(e.poll_timeout(), Some(t0 + STEP * 5));
+    assert!(e.handle_timeout(t0 + Duration::from_secs(5)));
     assert_eq!(e.generated().len(), run, "far behind: no burst");
 }
 
@@ -322,11 +325,11 @@ proptest::proptest! {
         let mut last = vec![None; n as usize];
         let mut count = vec![0u64; n as usize];
         let mut now = t0;
-        e.on_tick(now);
+        e.handle_timeout(now);
         tally(&e, &mut count, &mut last).map_err(proptest::test_runner::TestCaseError::fail)?;
         for gap in gaps_us {
             now += Duration::from_micros(gap);
-            e.on_tick(now);
+            e.handle_timeout(now);
             tally(&e, &mut count, &mut last).map_err(proptest::test_runner::TestCaseError::fail)?;
         }
         // Phases fall due at t0, t0 + STEP, ...; listener i's phase comes
@@ -371,7 +374,7 @@ fn a_stranger_spraying_rtp_is_neither_heard_nor_sent_to() {
     for (i, port) in [(a, 20000u16), (b, 20002)] {
         let mut p = packet(0, 1, 160, 99, 0x11);
         assert!(
-            e.on_rtp(t0, i, addr("127.0.0.66:7000"), &mut p, usize::MAX)
+            e.handle_rtp(t0, i, addr("127.0.0.66:7000"), &mut p, usize::MAX)
                 .is_none(),
             "{port}"
         );
@@ -380,22 +383,22 @@ fn a_stranger_spraying_rtp_is_neither_heard_nor_sent_to() {
     // The real parties latch and hear each other, at their own addresses.
     let mut p = packet(0, 100, 8000, 7, 0x55);
     let t = e
-        .on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
+        .handle_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
         .unwrap();
     assert_eq!(t.to, addr("127.0.0.1:5000"));
     let mut p = packet(0, 300, 8000, 8, 0x66);
     let t = e
-        .on_rtp(t0, b, addr("127.0.0.1:5000"), &mut p, usize::MAX)
+        .handle_rtp(t0, b, addr("127.0.0.1:5000"), &mut p, usize::MAX)
         .unwrap();
     assert_eq!(t.to, addr("127.0.0.1:4000"));
     // The stranger keeps spraying, even with the parties' SSRCs: nothing.
     let mut p = packet(0, 101, 8160, 7, 0x11);
     assert!(e
-        .on_rtp(t0, a, addr("127.0.0.66:4000"), &mut p, usize::MAX)
+        .handle_rtp(t0, a, addr("127.0.0.66:4000"), &mut p, usize::MAX)
         .is_none());
     let mut p = packet(0, 101, 8160, 7, 0x55);
     let t = e
-        .on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
+        .handle_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
         .unwrap();
     assert_eq!(t.to, addr("127.0.0.1:5000"), "still sent to the real party");
 }
@@ -408,8 +411,10 @@ fn forged_rtcp_is_not_relayed() {
     let mut rr = [
         0x81, 201, 0, 1, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     ];
-    assert_eq!(e.on_rtcp(a, addr("127.0.0.66:4001"), &mut rr, 8), None);
-    let t = e.on_rtcp(a, addr("127.0.0.1:4001"), &mut rr, 8).unwrap();
+    assert_eq!(e.handle_rtcp(a, addr("127.0.0.66:4001"), &mut rr, 8), None);
+    let t = e
+        .handle_rtcp(a, addr("127.0.0.1:4001"), &mut rr, 8)
+        .unwrap();
     assert_eq!((t.from, t.to, t.range), (b, addr("127.0.0.2:5001"), 0..8));
     assert_eq!(e.counters(a).dropped, 1);
 }
@@ -447,7 +452,9 @@ fn bridges_an_srtp_party_with_a_plain_one() {
     let mut p = packet(0, 10, 1600, 7, 0xFF);
     p.resize(200, 0);
     let n = phone.protect_rtp(&mut p, 172).unwrap();
-    let t = e.on_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, n).unwrap();
+    let t = e
+        .handle_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, n)
+        .unwrap();
     assert_eq!((t.to, t.range.len()), (addr("127.0.0.1:5000"), 172));
     let h = rtp::parse(&p[t.range.clone()]).unwrap();
     assert_eq!(h.pt, 8);
@@ -459,14 +466,14 @@ fn bridges_an_srtp_party_with_a_plain_one() {
     let mut forged = packet(0, 11, 1760, 7, 0xFF);
     forged.resize(200, 0);
     assert!(e
-        .on_rtp(t0, a, addr("127.0.0.1:4000"), &mut forged, 182)
+        .handle_rtp(t0, a, addr("127.0.0.1:4000"), &mut forged, 182)
         .is_none());
     assert_eq!(e.counters(a).rejected, 1);
     // B speaks plain; the SRTP phone gets it under our key.
     let mut p = packet(8, 50, 800, 9, 0x2A);
     p.resize(200, 0);
     let t = e
-        .on_rtp(t0, b, addr("127.0.0.1:5000"), &mut p, 172)
+        .handle_rtp(t0, b, addr("127.0.0.1:5000"), &mut p, 172)
         .unwrap();
     assert_eq!((t.to, t.range.len()), (addr("127.0.0.1:4000"), 182));
     let mut ours = srtp::Context::new(Suite::AesCm128HmacSha1_80, &MasterKey::from_bytes(&[2; 30]));
@@ -481,7 +488,7 @@ fn music_to_an_srtp_party_is_sealed_per_party() {
     let t0 = Instant::now();
     listeners(&mut e, 2);
     e.secure(1, Some(keys(1, 3)));
-    assert!(e.on_tick(t0), "phase 0: both parties");
+    assert!(e.handle_timeout(t0), "phase 0: both parties");
     let sent = e.generated().to_vec();
     assert_eq!(sent.len(), 1, "the plain party shares the frame");
     let sealed = e.sealed().to_vec();
@@ -497,7 +504,7 @@ fn music_to_an_srtp_party_is_sealed_per_party() {
     );
     // The same keys again keep the stream.
     e.secure(1, Some(keys(1, 3)));
-    assert!(e.on_tick(t0 + TICK));
+    assert!(e.handle_timeout(t0 + TICK));
     let mut next = e.sealed_bytes()[e.sealed()[0].range.clone()].to_vec();
     assert_eq!(ours.unprotect_rtp(&mut next, 182), Ok(172));
 }
@@ -514,7 +521,9 @@ fn srtcp_is_opened_and_sealed_between_legs() {
     let mut rr = [0u8; 64];
     rr[..8].copy_from_slice(&[0x80, 201, 0, 1, 0, 0, 0, 7]);
     let n = phone.protect_rtcp(&mut rr, 8).unwrap();
-    let t = e.on_rtcp(a, addr("127.0.0.1:4001"), &mut rr, n).unwrap();
+    let t = e
+        .handle_rtcp(a, addr("127.0.0.1:4001"), &mut rr, n)
+        .unwrap();
     assert_eq!(t.to, addr("127.0.0.2:5001"));
     let mut ours = srtp::Context::new(Suite::AesCm128HmacSha1_80, &MasterKey::from_bytes(&[7; 30]));
     let len = t.range.len();
@@ -522,7 +531,7 @@ fn srtcp_is_opened_and_sealed_between_legs() {
     assert_eq!(&rr[..8], &[0x80, 201, 0, 1, 0, 0, 0, 7]);
     let mut junk = [0x80u8; 40];
     assert!(e
-        .on_rtcp(a, addr("127.0.0.1:4001"), &mut junk, 30)
+        .handle_rtcp(a, addr("127.0.0.1:4001"), &mut junk, 30)
         .is_none());
     assert_eq!(e.counters(a).rejected, 1);
 }

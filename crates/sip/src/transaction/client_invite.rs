@@ -51,7 +51,7 @@ impl ClientInvite {
 
     /// A response matched. `ack` builds the ACK for a non-2xx final (§17.1.1.3).
     /// Returns true if the response goes up to the TU.
-    pub fn on_response(
+    pub fn handle_response(
         &mut self,
         now: Instant,
         timers: &Timers,
@@ -98,7 +98,7 @@ impl ClientInvite {
     }
 
     /// Fires due timers.
-    pub fn on_timeout(&mut self, now: Instant, out: &mut Vec<TxOutput>) {
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<TxOutput>) {
         match self.state {
             State::Calling | State::Proceeding => {
                 if now >= self.timer_b && self.state == State::Calling {

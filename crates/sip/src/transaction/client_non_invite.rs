@@ -44,7 +44,7 @@ impl ClientNonInvite {
     }
 
     /// A response matched: returns true if it goes up to the TU.
-    pub fn on_response(&mut self, now: Instant, timers: &Timers, status: u16) -> bool {
+    pub fn handle_response(&mut self, now: Instant, timers: &Timers, status: u16) -> bool {
         match self.state {
             State::Trying | State::Proceeding if status < 200 => {
                 self.state = State::Proceeding;
@@ -66,7 +66,7 @@ impl ClientNonInvite {
     }
 
     /// Fires due timers.
-    pub fn on_timeout(&mut self, now: Instant, timers: &Timers, out: &mut Vec<TxOutput>) {
+    pub fn handle_timeout(&mut self, now: Instant, timers: &Timers, out: &mut Vec<TxOutput>) {
         match self.state {
             State::Trying | State::Proceeding => {
                 if now >= self.timer_f {

@@ -124,7 +124,7 @@ impl<P: Clone> Layer<P> {
     }
 
     /// Classifies a received request, creating a server transaction if new.
-    pub fn on_request(
+    pub fn handle_request(
         &mut self,
         now: Instant,
         req: &Request,
@@ -137,18 +137,18 @@ impl<P: Clone> Layer<P> {
             let incoming = match (&mut entry.tx, &req.method) {
                 (Server::Invite(tx), Method::Ack) => {
                     if tx.absorbs_ack() {
-                        tx.on_ack(now, &self.timers);
+                        tx.handle_ack(now, &self.timers);
                         Incoming::AckAbsorbed
                     } else {
                         Incoming::AckForDialog
                     }
                 }
                 (Server::Invite(tx), _) => {
-                    tx.on_retransmission(&mut self.scratch);
+                    tx.handle_retransmission(&mut self.scratch);
                     Incoming::Retransmission
                 }
                 (Server::NonInvite(tx), _) => {
-                    tx.on_retransmission(&mut self.scratch);
+                    tx.handle_retransmission(&mut self.scratch);
                     Incoming::Retransmission
                 }
             };
@@ -249,14 +249,14 @@ impl<P: Clone> Layer<P> {
     }
 
     /// Matches a response; returns its transaction key if the TU should see it.
-    pub fn on_response(&mut self, now: Instant, resp: &Response) -> Option<ClientKey> {
+    pub fn handle_response(&mut self, now: Instant, resp: &Response) -> Option<ClientKey> {
         let key = ClientKey::of_response(resp)?;
         let id = *self.clients.get(&key)?;
         let entry = self.client_entries.get_mut(&id)?;
         let up = match &mut entry.tx {
             Client::Invite(tx) => {
                 let req = self.requests.get(&id);
-                tx.on_response(
+                tx.handle_response(
                     now,
                     &self.timers,
                     resp.status,
@@ -264,7 +264,7 @@ impl<P: Clone> Layer<P> {
                     &mut self.scratch,
                 )
             }
-            Client::NonInvite(tx) => tx.on_response(now, &self.timers, resp.status),
+            Client::NonInvite(tx) => tx.handle_response(now, &self.timers, resp.status),
         };
         if resp.status >= 200 {
             // Only the ACK of a non-2xx needed the parsed request; it is built.
@@ -276,7 +276,7 @@ impl<P: Clone> Layer<P> {
     }
 
     /// The earliest deadline of any transaction.
-    pub fn next_deadline(&mut self) -> Option<Instant> {
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
         while let Some(Reverse((at, id))) = self.deadlines.peek().copied() {
             let live = self.deadline_of(id);
             if live == Some(at) {
@@ -304,7 +304,7 @@ impl<P: Clone> Layer<P> {
     }
 
     /// Fires every timer due at `now`.
-    pub fn on_timeout(&mut self, now: Instant) {
+    pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(Reverse((at, id))) = self.deadlines.peek().copied() {
             if at > now {
                 break;
@@ -312,15 +312,15 @@ impl<P: Clone> Layer<P> {
             self.deadlines.pop();
             if let Some(e) = self.server_entries.get_mut(&id) {
                 match &mut e.tx {
-                    Server::Invite(t) => t.on_timeout(now, &self.timers, &mut self.scratch),
-                    Server::NonInvite(t) => t.on_timeout(now),
+                    Server::Invite(t) => t.handle_timeout(now, &self.timers, &mut self.scratch),
+                    Server::NonInvite(t) => t.handle_timeout(now),
                 }
                 self.flush_server(id);
                 self.schedule_server(id);
             } else if let Some(e) = self.client_entries.get_mut(&id) {
                 match &mut e.tx {
-                    Client::Invite(t) => t.on_timeout(now, &mut self.scratch),
-                    Client::NonInvite(t) => t.on_timeout(now, &self.timers, &mut self.scratch),
+                    Client::Invite(t) => t.handle_timeout(now, &mut self.scratch),
+                    Client::NonInvite(t) => t.handle_timeout(now, &self.timers, &mut self.scratch),
                 }
                 self.flush_client(id);
                 self.schedule_client(id);

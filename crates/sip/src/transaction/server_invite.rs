@@ -41,7 +41,7 @@ impl ServerInvite {
     }
 
     /// The INVITE arrived again.
-    pub fn on_retransmission(&mut self, out: &mut Vec<TxOutput>) {
+    pub fn handle_retransmission(&mut self, out: &mut Vec<TxOutput>) {
         if matches!(self.state, State::Proceeding | State::Completed) {
             if let Some(r) = &self.last_response {
                 out.push(TxOutput::Transmit(r.clone()));
@@ -50,7 +50,7 @@ impl ServerInvite {
     }
 
     /// An ACK matched this transaction (non-2xx final was sent).
-    pub fn on_ack(&mut self, now: Instant, timers: &Timers) {
+    pub fn handle_ack(&mut self, now: Instant, timers: &Timers) {
         if self.state == State::Completed {
             self.timer_g = None;
             self.timer_h = None;
@@ -105,7 +105,7 @@ impl ServerInvite {
     }
 
     /// Fires due timers; may retransmit the final response or report a timeout.
-    pub fn on_timeout(&mut self, now: Instant, timers: &Timers, out: &mut Vec<TxOutput>) {
+    pub fn handle_timeout(&mut self, now: Instant, timers: &Timers, out: &mut Vec<TxOutput>) {
         match self.state {
             State::Completed => {
                 if self.timer_h.is_some_and(|h| now >= h) {

@@ -33,7 +33,7 @@ impl ServerNonInvite {
     }
 
     /// The request arrived again: resend the last response, if any.
-    pub fn on_retransmission(&mut self, out: &mut Vec<TxOutput>) {
+    pub fn handle_retransmission(&mut self, out: &mut Vec<TxOutput>) {
         if matches!(self.state, State::Proceeding | State::Completed) {
             if let Some(r) = &self.last_response {
                 out.push(TxOutput::Transmit(r.clone()));
@@ -66,7 +66,7 @@ impl ServerNonInvite {
     }
 
     /// Fires due timers.
-    pub fn on_timeout(&mut self, now: Instant) {
+    pub fn handle_timeout(&mut self, now: Instant) {
         if self.state == State::Completed && self.timer_j.is_some_and(|j| now >= j) {
             self.state = State::Terminated;
         }

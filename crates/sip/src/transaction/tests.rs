@@ -27,24 +27,24 @@ fn non_invite_server_absorbs_retransmissions_then_ends_after_timer_j() {
     let t0 = Instant::now();
     let mut layer = Layer::new(Timers::default());
     let req = request("OPTIONS", "z9hG4bKa");
-    let Some(Incoming::New(key)) = layer.on_request(t0, &req, 1, false) else {
+    let Some(Incoming::New(key)) = layer.handle_request(t0, &req, 1, false) else {
         panic!()
     };
     assert_eq!(
-        layer.on_request(t0, &req, 1, false),
+        layer.handle_request(t0, &req, 1, false),
         Some(Incoming::Retransmission)
     );
     assert_eq!(sends(&mut layer), 0, "nothing to resend before a response");
     layer.respond(t0, &key, &Response::to_request(&req, 200, "OK"));
     assert_eq!(sends(&mut layer), 1);
-    layer.on_request(t0, &req, 1, false);
+    layer.handle_request(t0, &req, 1, false);
     assert_eq!(
         sends(&mut layer),
         1,
         "the 200 is resent for a retransmitted request"
     );
-    assert_eq!(layer.next_deadline(), Some(t0 + Duration::from_secs(32)));
-    layer.on_timeout(t0 + Duration::from_secs(32));
+    assert_eq!(layer.poll_timeout(), Some(t0 + Duration::from_secs(32)));
+    layer.handle_timeout(t0 + Duration::from_secs(32));
     assert!(layer.is_empty());
 }
 
@@ -53,7 +53,7 @@ fn invite_server_retransmits_final_with_backoff_until_ack() {
     let t0 = Instant::now();
     let mut layer = Layer::new(Timers::default());
     let req = request("INVITE", "z9hG4bKb");
-    let Some(Incoming::New(key)) = layer.on_request(t0, &req, 1, false) else {
+    let Some(Incoming::New(key)) = layer.handle_request(t0, &req, 1, false) else {
         panic!()
     };
     layer.respond(
@@ -66,16 +66,16 @@ fn invite_server_retransmits_final_with_backoff_until_ack() {
     let mut at = t0;
     for step in [500, 1000, 2000, 4000, 4000] {
         at += Duration::from_millis(step);
-        assert_eq!(layer.next_deadline(), Some(at));
-        layer.on_timeout(at);
+        assert_eq!(layer.poll_timeout(), Some(at));
+        layer.handle_timeout(at);
         assert_eq!(sends(&mut layer), 1, "retransmission at {step} ms");
     }
     let ack = request("ACK", "z9hG4bKb");
     assert_eq!(
-        layer.on_request(at, &ack, 1, false),
+        layer.handle_request(at, &ack, 1, false),
         Some(Incoming::AckAbsorbed)
     );
-    layer.on_timeout(at + Duration::from_secs(5));
+    layer.handle_timeout(at + Duration::from_secs(5));
     assert!(layer.is_empty(), "timer I ends the transaction");
 }
 
@@ -84,15 +84,15 @@ fn invite_server_times_out_without_ack() {
     let t0 = Instant::now();
     let mut layer = Layer::new(Timers::default());
     let req = request("INVITE", "z9hG4bKc");
-    let Some(Incoming::New(key)) = layer.on_request(t0, &req, 1, false) else {
+    let Some(Incoming::New(key)) = layer.handle_request(t0, &req, 1, false) else {
         panic!()
     };
     layer.respond(t0, &key, &Response::to_request(&req, 486, "Busy Here"));
     let mut now = t0;
     let mut timed_out = false;
-    while let Some(d) = layer.next_deadline() {
+    while let Some(d) = layer.poll_timeout() {
         now = d;
-        layer.on_timeout(now);
+        layer.handle_timeout(now);
         timed_out |= layer
             .drain_outputs()
             .any(|o| matches!(o, Output::ServerTimeout(_)));
@@ -111,8 +111,8 @@ fn client_non_invite_retransmits_and_times_out() {
     assert_eq!(sends(&mut layer), 1);
     let mut count = 0;
     let mut timeout = false;
-    while let Some(d) = layer.next_deadline() {
-        layer.on_timeout(d);
+    while let Some(d) = layer.poll_timeout() {
+        layer.handle_timeout(d);
         for o in layer.drain_outputs() {
             match o {
                 Output::Transmit(..) => count += 1,
@@ -135,7 +135,7 @@ fn client_invite_acks_non_2xx_and_absorbs_repeats() {
     sends(&mut layer);
     let mut busy = Response::to_request(&req, 486, "Busy Here");
     busy.set_to_tag("x");
-    assert_eq!(layer.on_response(t0, &busy), Some(key));
+    assert_eq!(layer.handle_response(t0, &busy), Some(key));
     let acks: Vec<_> = layer.drain_outputs().collect();
     assert_eq!(acks.len(), 1);
     let Output::Transmit(_, ack) = &acks[0] else {
@@ -144,7 +144,7 @@ fn client_invite_acks_non_2xx_and_absorbs_repeats() {
     assert!(ack.starts_with(b"ACK sip:333@acme.example SIP/2.0"));
     assert!(String::from_utf8_lossy(ack).contains("tag=x"));
     assert_eq!(
-        layer.on_response(t0, &busy),
+        layer.handle_response(t0, &busy),
         None,
         "retransmitted final is absorbed"
     );

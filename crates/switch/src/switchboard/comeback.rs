@@ -171,7 +171,7 @@ impl Switch {
         self.send_ack(&mut dialog, peer);
         let answer = media::sdp::parse_audio(&resp.body)
             .ok()
-            .filter(|a| !a.codecs.is_empty() && security.on_remote_sdp(a).is_ok());
+            .filter(|a| !a.codecs.is_empty() && security.handle_remote_sdp(a).is_ok());
         self.cancel_forks(now, id, Some(i));
         let Some(call) = self.calls.calls.get_mut(&id) else {
             return;

@@ -93,7 +93,7 @@ impl Switch {
             .filter(|a| !a.codecs.is_empty())
             .and_then(|a| {
                 let mut security = offered?;
-                security.on_remote_sdp(&a).ok()?;
+                security.handle_remote_sdp(&a).ok()?;
                 Some((a, security))
             });
         if let Some((answer, security)) = early {
@@ -187,7 +187,7 @@ impl Switch {
         self.send_ack(&mut dialog, fork_peer);
         let answer = sdp::parse_audio(&resp.body)
             .ok()
-            .filter(|a| !a.codecs.is_empty() && security.on_remote_sdp(a).is_ok());
+            .filter(|a| !a.codecs.is_empty() && security.handle_remote_sdp(a).is_ok());
         let Some(answer) = answer else {
             let bye = self.bye(
                 &mut dialog,

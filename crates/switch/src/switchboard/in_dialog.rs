@@ -65,7 +65,7 @@ impl Switch {
             .calls
             .get_mut(&id)
             .and_then(|c| c.leg_mut(side).dialog.as_mut())
-            .map(|d| d.on_request(&req));
+            .map(|d| d.handle_request(&req));
         if let Some(Err(e)) = checked {
             let resp = self.response(&req, 500, Some(e.0));
             return self.reply(now, &key, resp);
@@ -117,7 +117,7 @@ impl Switch {
             return;
         };
         if let Some(o) = &offer {
-            if let Err(refusal) = call.leg_mut(side).security.on_remote_sdp(o) {
+            if let Err(refusal) = call.leg_mut(side).security.handle_remote_sdp(o) {
                 let resp = self.response(&req, 488, Some(refusal.reason()));
                 return self.reply(now, &key, resp);
             }
