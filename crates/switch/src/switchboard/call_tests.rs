@@ -16,7 +16,14 @@ const ROOM2: &str = "127.0.0.1:5082";
 const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n";
 
 fn directory() -> Directory {
-    let t = Tenant::new("acme", "acme.example");
+    directory_with(None)
+}
+
+/// The accounts, with 555 as well and `fallback` as the tenant's
+/// park fallback.
+fn directory_with(fallback: Option<&str>) -> Directory {
+    let mut t = Tenant::new("acme", "acme.example");
+    t.park_fallback = fallback.map(str::to_string);
     let ext = |n: &str| Extension {
         tenant: "acme".into(),
         number: n.into(),
@@ -30,7 +37,12 @@ fn directory() -> Directory {
         outbound: accounts::OutboundLimits::EXTENSION,
         source: Source::Config,
     };
-    Directory::new(vec![t], vec![ext("333"), ext("444")], vec![], vec![])
+    Directory::new(
+        vec![t],
+        vec![ext("333"), ext("444"), ext("555")],
+        vec![],
+        vec![],
+    )
 }
 
 impl World {
@@ -69,9 +81,14 @@ impl World {
     /// An authenticated INVITE from `user` at `addr` to `number`; returns what
     /// the switch did with the authenticated one, and the INVITE text.
     fn invite(&mut self, user: &str, addr: &str, number: &str) -> (Did, String) {
+        self.invite_with(user, addr, number, "")
+    }
+
+    /// [`World::invite`] with `extra` header lines (each ending in CRLF).
+    fn invite_with(&mut self, user: &str, addr: &str, number: &str, extra: &str) -> (Did, String) {
         let n = self.next();
         let text = |auth: &str, cseq: u32, branch: &str| {
-            format!("INVITE sip:{number}@acme.example SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@acme.example>;tag=c{n}\r\nTo: <sip:{number}@acme.example>\r\nCall-ID: call{n}\r\nCSeq: {cseq} INVITE\r\nContact: <sip:{user}@{addr}>\r\n{auth}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP}", SDP.len())
+            format!("INVITE sip:{number}@acme.example SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@acme.example>;tag=c{n}\r\nTo: <sip:{number}@acme.example>\r\nCall-ID: call{n}\r\nCSeq: {cseq} INVITE\r\nContact: <sip:{user}@{addr}>\r\n{extra}{auth}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP}", SDP.len())
         };
         let challenge = self
             .from(addr, &text("", 1, &format!("z9hG4bKi{n}a")))
@@ -597,4 +614,185 @@ fn a_call_ringing_at_the_restart_is_ended_cleanly() {
         .iter()
         .any(|op| matches!(op, StoreOp::SaveCallRecord(r) if r.status == 480)));
     assert_eq!((w2.sw.call_count(), w2.sw.ports_in_use()), (0, 0));
+}
+
+const DESK: &str = "127.0.0.1:5090";
+
+/// John (333) calls the room (444), who answers; John holds and parks it
+/// at *70333 and hangs up the confirmation. Returns the room's INVITE (its
+/// dialog) and the parked port.
+fn parked_by_john(w: &mut World) -> (Request, u16) {
+    w.register("444", ROOM);
+    w.register("333", JOHN);
+    let (did, _) = w.invite("333", JOHN, "444");
+    let parked_port = ports(&did.media)[1];
+    let inv = did.request_to(ROOM, Method::Invite);
+    let ok = w.answer(ROOM, &inv, 200, true).response_to(JOHN, 200);
+    w.from(JOHN, &in_dialog(&ok, "ACK", 2, "", JOHN));
+    let held = SDP.replace("sendrecv", "sendonly");
+    w.from(JOHN, &in_dialog(&ok, "INVITE", 3, &held, JOHN));
+    let (did, _) = w.invite("333", JOHN, "*70333");
+    let ok_park = did.response_to(JOHN, 200);
+    w.from(JOHN, &in_dialog(&ok_park, "ACK", 2, "", JOHN));
+    w.from(JOHN, &in_dialog(&ok_park, "BYE", 3, "", JOHN));
+    assert_eq!(w.sw.parked_count(), 1);
+    (inv, parked_port)
+}
+
+/// The record a store write list holds.
+fn record_in(did: &Did) -> accounts::CallRecord {
+    did.store
+        .iter()
+        .find_map(|op| match op {
+            StoreOp::SaveCallRecord(r) => Some((**r).clone()),
+            _ => None,
+        })
+        .expect("a call record")
+}
+
+#[test]
+fn a_comeback_answered_by_the_parker_is_a_call_again() {
+    let mut w = World::new();
+    let (_, parked_port) = parked_by_john(&mut w);
+    let did = w.advance(Duration::from_secs(181));
+    let comeback = did.request_to(JOHN, Method::Invite);
+    let mine = ports(&did.media)[0];
+    let did = w.answer(JOHN, &comeback, 200, true);
+    did.request_to(JOHN, Method::Ack);
+    assert!(did.media.contains(&MediaCommand::Bridge(mine, parked_port)));
+    let call = w.sw.calls.calls.iter().next().unwrap().1;
+    assert_eq!(call.phase, crate::call::Phase::Established);
+    assert_eq!(
+        CallEvent::lines(&call.events),
+        "parked by 333 at *71333\nnot retrieved in 181 s: ringing 333 back\ncomeback answered by 333\n"
+    );
+}
+
+#[test]
+fn an_unanswered_comeback_rings_the_fallback_then_says_goodbye() {
+    let mut w = World::with(
+        SwitchConfig {
+            default_tenant: Some("acme".into()),
+            persist_interval: Duration::ZERO,
+            ..Default::default()
+        },
+        directory_with(Some("555")),
+    );
+    w.register("555", DESK);
+    let (room_inv, parked_port) = parked_by_john(&mut w);
+    let did = w.advance(Duration::from_secs(181));
+    let to_john = did.request_to(JOHN, Method::Invite);
+    // John's phone rings for the tenant's 30 s, then the fallback rings.
+    let did = w.advance(Duration::from_secs(31));
+    let cancel = did.request_to(JOHN, Method::Cancel);
+    assert_eq!(cancel.call_id(), to_john.call_id());
+    let to_desk = did.request_to(DESK, Method::Invite);
+    assert!(to_desk
+        .headers
+        .get_str(Name::From)
+        .unwrap()
+        .starts_with("\"Parked: Ext 444\""));
+    // Nobody answers there either: the parked party hears goodbye.
+    let did = w.advance(Duration::from_secs(31));
+    did.request_to(DESK, Method::Cancel);
+    assert!(did.media.contains(&MediaCommand::Play(
+        parked_port,
+        vec![crate::prompts::Prompt::Goodbye]
+    )));
+    w.sw.handle_media_event(w.now, crate::output::MediaEvent::PromptDone(parked_port));
+    let did = w.collect();
+    let bye = did.request_to(ROOM, Method::Bye);
+    assert_eq!(bye.call_id(), room_inv.call_id());
+    let r = record_in(&did);
+    assert_eq!(
+        (r.status, r.cause.as_str()),
+        (480, "parked call not retrieved")
+    );
+    assert_eq!(r.outcome, accounts::Outcome::NoAnswer);
+    assert!(
+        r.events
+            .ends_with("comeback unanswered: to fallback 555\ncomeback unanswered: goodbye\n"),
+        "{}",
+        r.events
+    );
+    assert_eq!((w.sw.call_count(), w.sw.ports_in_use()), (0, 0));
+}
+
+#[test]
+fn a_parked_party_that_hangs_up_abandons_its_position() {
+    let mut w = World::new();
+    let (room_inv, _) = parked_by_john(&mut w);
+    w.advance(Duration::from_secs(12));
+    let did = w.from(ROOM, &from_callee(&room_inv, "BYE", 2, "", ROOM));
+    did.response_to(ROOM, 200);
+    assert_eq!(w.sw.parked_count(), 0);
+    assert!(did
+        .store
+        .iter()
+        .any(|op| matches!(op, StoreOp::RemoveParked { position, .. } if position == "333")));
+    let r = record_in(&did);
+    assert!(
+        r.events.ends_with("abandoned at *71333 after 12.0 s\n"),
+        "{}",
+        r.events
+    );
+    assert_eq!((w.sw.call_count(), w.sw.ports_in_use()), (0, 0));
+}
+
+#[test]
+fn a_refer_to_the_park_number_parks_the_other_party() {
+    let mut w = World::new();
+    w.register("444", ROOM);
+    let (did, _) = w.invite("333", JOHN, "444");
+    let inv = did.request_to(ROOM, Method::Invite);
+    let ok = w.answer(ROOM, &inv, 200, true).response_to(JOHN, 200);
+    w.from(JOHN, &in_dialog(&ok, "ACK", 2, "", JOHN));
+    let refer = in_dialog(&ok, "REFER", 3, "", JOHN).replace(
+        "Content-Length: 0",
+        "Refer-To: <sip:*70333@acme.example>\r\nContent-Length: 0",
+    );
+    let did = w.from(JOHN, &refer);
+    did.response_to(JOHN, 202);
+    let notifies: Vec<_> = did
+        .to(JOHN)
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::Request(r) if r.method == Method::Notify => {
+                Some(String::from_utf8_lossy(&r.body).into_owned())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notifies, ["SIP/2.0 100 Trying\r\n", "SIP/2.0 200 OK\r\n"]);
+    did.request_to(JOHN, Method::Bye);
+    assert_eq!(w.sw.parked()[0].2, "*71333");
+    let call = w.sw.calls.calls.iter().next().unwrap().1;
+    assert!(call
+        .features
+        .contains(&crate::call::CallFeature::ParkByTransfer));
+}
+
+#[test]
+fn an_expired_session_timer_ends_the_call() {
+    let mut w = World::new();
+    w.register("444", ROOM);
+    let timer = "Supported: timer\r\nSession-Expires: 120\r\n";
+    let (did, _) = w.invite_with("333", JOHN, "444", timer);
+    let inv = did.request_to(ROOM, Method::Invite);
+    let ok = w.answer(ROOM, &inv, 200, true).response_to(JOHN, 200);
+    assert_eq!(
+        ok.headers.get_str(Name::SessionExpires).unwrap(),
+        "120;refresher=uac"
+    );
+    w.from(JOHN, &in_dialog(&ok, "ACK", 2, "", JOHN));
+    // A refresh at 100 s keeps it; none by 221 s ends it.
+    w.advance(Duration::from_secs(100));
+    w.from(JOHN, &in_dialog(&ok, "INVITE", 3, SDP, JOHN))
+        .response_to(JOHN, 200);
+    assert!(w.advance(Duration::from_secs(110)).to(ROOM).is_empty());
+    let did = w.advance(Duration::from_secs(11));
+    did.request_to(ROOM, Method::Bye);
+    did.request_to(JOHN, Method::Bye);
+    let r = record_in(&did);
+    assert_eq!((r.status, r.cause.as_str()), (408, "Session timer expired"));
 }
