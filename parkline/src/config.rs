@@ -38,6 +38,33 @@ pub struct Config {
     /// SIP trunks.
     #[serde(default)]
     pub trunks: Vec<TrunkConfig>,
+    /// The values above that need parsing, parsed once after the checks
+    /// passed (set by [`Config::parse`]).
+    #[serde(skip)]
+    parsed: Parsed,
+}
+
+/// A checked configuration's values that need parsing: parsed once, so
+/// nothing later re-parses them with a silent fallback.
+#[derive(Clone, Debug)]
+struct Parsed {
+    listeners: Vec<Listen>,
+    rtp_ports: (u16, u16),
+    digest_algorithms: Vec<sip::digest::Algorithm>,
+    srtp: accounts::SrtpPolicy,
+    media_address: IpAddr,
+}
+
+impl Default for Parsed {
+    fn default() -> Parsed {
+        Parsed {
+            listeners: Vec::new(),
+            rtp_ports: (20000, 20999),
+            digest_algorithms: Vec::new(),
+            srtp: accounts::SrtpPolicy::Optional,
+            media_address: IpAddr::from([127, 0, 0, 1]),
+        }
+    }
 }
 
 /// `[sip]`
@@ -468,7 +495,7 @@ impl Checker<'_> {
 impl Config {
     /// Parses and validates `text` (read from `file`, used in messages).
     pub fn parse(file: &str, text: &str) -> Result<Config, ConfigErrors> {
-        let cfg: Config = toml::from_str(text).map_err(|e| {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
                 .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
@@ -484,34 +511,67 @@ impl Config {
             errors: Vec::new(),
         };
         cfg.check(&mut c);
-        if c.errors.is_empty() {
-            Ok(cfg)
-        } else {
-            Err(ConfigErrors(c.errors))
+        if !c.errors.is_empty() {
+            return Err(ConfigErrors(c.errors));
         }
+        cfg.parsed = cfg
+            .parse_values()
+            .map_err(|e| ConfigErrors(vec![format!("{file}: {e}")]))?;
+        Ok(cfg)
+    }
+
+    /// Parses what the checks accepted (an error here is a check missing).
+    fn parse_values(&self) -> Result<Parsed, String> {
+        let listeners = self
+            .sip
+            .listen
+            .iter()
+            .map(|l| parse_listen(l.get_ref()))
+            .collect::<Result<_, _>>()?;
+        let digest_algorithms = self
+            .sip
+            .digest_algorithms
+            .iter()
+            .map(|a| {
+                sip::digest::Algorithm::parse(a.get_ref())
+                    .ok_or_else(|| format!("unknown digest algorithm '{}'", a.get_ref()))
+            })
+            .collect::<Result<_, _>>()?;
+        let ports = self.media.rtp_ports.get_ref();
+        let rtp_ports = parse_range(ports).ok_or_else(|| format!("bad RTP range '{ports}'"))?;
+        let srtp = accounts::SrtpPolicy::parse(self.media.srtp.get_ref())
+            .ok_or_else(|| format!("bad media.srtp '{}'", self.media.srtp.get_ref()))?;
+        let address = self.media.address.get_ref();
+        let media_address = address
+            .parse()
+            .map_err(|_| format!("bad media.address '{address}'"))?;
+        Ok(Parsed {
+            listeners,
+            rtp_ports,
+            digest_algorithms,
+            srtp,
+            media_address,
+        })
     }
 
     /// The digest algorithms offered, in order.
     pub fn digest_algorithms(&self) -> Vec<sip::digest::Algorithm> {
-        self.sip
-            .digest_algorithms
-            .iter()
-            .filter_map(|a| sip::digest::Algorithm::parse(a.get_ref()))
-            .collect()
+        self.parsed.digest_algorithms.clone()
     }
 
     /// The RTP port range.
     pub fn rtp_ports(&self) -> (u16, u16) {
-        parse_range(self.media.rtp_ports.get_ref()).unwrap_or((20000, 20999))
+        self.parsed.rtp_ports
     }
 
     /// The listeners.
-    pub fn listeners(&self) -> Vec<Listen> {
-        self.sip
-            .listen
-            .iter()
-            .filter_map(|l| parse_listen(l.get_ref()).ok())
-            .collect()
+    pub fn listeners(&self) -> &[Listen] {
+        &self.parsed.listeners
+    }
+
+    /// The address media is sent from and advertised in SDP.
+    pub fn media_address(&self) -> IpAddr {
+        self.parsed.media_address
     }
 
     fn check(&self, c: &mut Checker) {
@@ -640,13 +700,16 @@ impl Config {
 
     /// The SRTP policy of the switch.
     pub fn srtp(&self) -> accounts::SrtpPolicy {
-        accounts::SrtpPolicy::parse(self.media.srtp.get_ref())
-            .unwrap_or(accounts::SrtpPolicy::Optional)
+        self.parsed.srtp
     }
 
     fn check_tls(&self, c: &mut Checker) {
         let tls = &self.tls;
-        let wants_tls = self.listeners().iter().any(|l| matches!(l, Listen::Tls(_)));
+        let wants_tls = self
+            .sip
+            .listen
+            .iter()
+            .any(|l| matches!(parse_listen(l.get_ref()), Ok(Listen::Tls(_))));
         if wants_tls && (tls.certificate.is_none() || tls.private_key.is_none()) {
             c.errors.push(format!(
                 "{}: a tls: listener needs tls.certificate and tls.private_key",

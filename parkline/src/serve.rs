@@ -44,7 +44,7 @@ fn switch_config(cfg: &Config) -> SwitchConfig {
         default_tenant: cfg.sip.default_tenant.as_ref().map(|t| t.get_ref().clone()),
         limits: sip_limits(cfg),
         local_sip: local_sip(cfg),
-        media_address: media_address(cfg),
+        media_address: cfg.media_address(),
         rtp_ports: cfg.rtp_ports(),
         no_answer_timeout: std::time::Duration::from_secs(cfg.sip.no_answer_timeout_s),
         session_expires: std::time::Duration::from_secs(cfg.sip.session_expires_s),
@@ -75,14 +75,6 @@ fn tcp_limits(cfg: &Config) -> transport::tcp::TcpLimits {
         idle_timeout: std::time::Duration::from_secs(cfg.sip.tcp_idle_timeout_s),
         parse: sip_limits(cfg),
     }
-}
-
-fn media_address(cfg: &Config) -> std::net::IpAddr {
-    cfg.media
-        .address
-        .get_ref()
-        .parse()
-        .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]))
 }
 
 /// The switch's own SIP address: the first UDP listener (else the first one).
@@ -214,7 +206,7 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
         idle_timeout: std::time::Duration::from_secs(cfg.media.rtp_timeout_s),
     };
     let media = media_io::spawn(
-        media_address(&cfg),
+        cfg.media_address(),
         cfg.media.raw_send,
         engine,
         media_io::Reports {
@@ -225,7 +217,7 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
     )
     .context("cannot start the media thread")?;
     let (low, high) = cfg.rtp_ports();
-    info!("media on {} ports {low}-{high}", media_address(&cfg));
+    info!("media on {} ports {low}-{high}", cfg.media_address());
     let mut sw = Switch::new(switch_config(&cfg), dir);
     sw.restore_bindings(bindings, shell::now());
     let found = snapshots.len();
