@@ -350,7 +350,6 @@ fn extension_calls_out_through_the_carrier() {
     let mut john = registered(&server, "333");
     let carrier_port = server.carrier_port().to_string();
     let carrier = support::sipp_background(&server, "builtin:uas", &["-p", &carrier_port]);
-    std::thread::sleep(Duration::from_millis(300));
     let mut call = john
         .dial("15551234567", &[PCMU])
         .expect("the carrier answers");

@@ -680,7 +680,6 @@ fn toll_fraud_limits_refuse_and_record_calls_out_to_the_carrier() {
     // The carrier (SIPp) answers exactly the three calls that may go out.
     let carrier =
         support::sipp_background(&server, "builtin:uas", &["-p", &carrier_port, "-m", "3"]);
-    std::thread::sleep(Duration::from_millis(300));
     let mut john = registered(&server, "333");
     let mut room = registered(&server, "444");
     assert_eq!(
@@ -747,7 +746,6 @@ fn a_trunk_with_credentials_answers_the_carriers_challenge() {
     let carrier_port = server.carrier_port().to_string();
     let carrier =
         support::sipp_background(&server, "carrier_challenges.xml", &["-p", &carrier_port]);
-    std::thread::sleep(Duration::from_millis(300));
     let mut john = registered(&server, "333");
     let mut call = john
         .dial("15551234567", &[PCMU])

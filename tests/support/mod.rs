@@ -663,6 +663,18 @@ pub fn sipp_background(
     let child = sipp_command(server, scenario, args, &dir)
         .spawn()
         .expect("start sipp");
+    // Ready once it holds its SIP port (a readiness poll, not a sleep).
+    let port = args
+        .iter()
+        .position(|a| *a == "-p")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|p| p.parse::<u16>().ok());
+    if let Some(port) = port {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while UdpSocket::bind(("127.0.0.1", port)).is_ok() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
     std::thread::spawn(move || sipp_report(child.wait_with_output().unwrap(), &dir))
 }
 
