@@ -215,7 +215,7 @@ impl Switch {
     }
 
     /// Earliest time [`Switch::handle_timeout`] must be called.
-    pub fn poll_timeout(&mut self) -> Option<Instant> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         [
             self.layer.poll_timeout(),
             self.next_sweep,

@@ -276,18 +276,24 @@ impl<P: Clone> Layer<P> {
     }
 
     /// The earliest deadline of any transaction.
-    pub fn poll_timeout(&mut self) -> Option<Instant> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.deadlines.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Drops stale entries (a transaction ended or its deadline moved) from
+    /// the top of the deadline heap, so its top is always a live deadline.
+    /// Called after every change of a transaction's deadline.
+    fn tidy(&mut self) {
         while let Some(Reverse((at, id))) = self.deadlines.peek().copied() {
             let live = self.deadline_of(id);
             if live == Some(at) {
-                return Some(at);
+                return;
             }
             self.deadlines.pop();
             if let Some(d) = live {
                 self.deadlines.push(Reverse((d, id)));
             }
         }
-        None
     }
 
     fn deadline_of(&self, id: u64) -> Option<Instant> {
@@ -394,6 +400,7 @@ impl<P: Clone> Layer<P> {
         if let Some(d) = self.deadline_of(id) {
             self.deadlines.push(Reverse((d, id)));
         }
+        self.tidy();
     }
 
     fn schedule_client(&mut self, id: u64) {
