@@ -72,6 +72,62 @@ pub struct Leg {
     pub security: LegSecurity,
 }
 
+impl Leg {
+    /// A leg towards `peer` on the switch's `port` (0: none), before any
+    /// dialog or SDP of the party.
+    pub fn new(peer: Peer, port: u16, sdp: SdpOrigin) -> Leg {
+        Leg {
+            dialog: None,
+            peer,
+            port,
+            codec: None,
+            telephone_event: None,
+            remote_media: None,
+            sdp,
+            holding: false,
+            session: None,
+            extension: None,
+            identity: Identity::default(),
+            held_at: None,
+            security: LegSecurity::Plain,
+        }
+    }
+}
+
+/// The caller's side of call set-up, needed only until the call is
+/// answered (or fails): its INVITE, transaction, offer and our tag.
+#[derive(Debug)]
+pub struct Setup {
+    /// The caller's INVITE.
+    pub invite: Request,
+    /// Its server transaction.
+    pub key: ServerKey,
+    /// The caller's SDP offer.
+    pub offer: Audio,
+    /// Our To tag towards the caller.
+    pub tag: String,
+}
+
+/// Contacts being rung: our INVITEs and when ringing gives up.
+#[derive(Debug)]
+pub struct Forking {
+    /// One INVITE per contact.
+    pub forks: Vec<Fork>,
+    /// Ringing gives up at.
+    pub deadline: Instant,
+}
+
+/// A new call ringing the callee's contacts.
+#[derive(Debug)]
+pub struct Ringing {
+    /// What answering the caller needs.
+    pub setup: Setup,
+    /// The callee's contacts ringing.
+    pub forking: Forking,
+    /// Whether the caller was told it rings (one 180, or a 183).
+    pub told_ringing: bool,
+}
+
 /// One outgoing INVITE while ringing.
 #[derive(Debug)]
 pub struct Fork {
@@ -90,21 +146,73 @@ pub struct Fork {
     pub security: LegSecurity,
 }
 
-/// Where a call is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where a call is in its life, carrying what is valid only there.
+#[derive(Debug)]
 pub enum Phase {
-    /// Forks are ringing.
-    Ringing,
+    /// The callee's contacts ring (boxed: the other phases are small, and
+    /// most calls spend most of their life in them).
+    Ringing(Box<Ringing>),
     /// B answered; waiting for A's ACK of our 2xx.
     Answered,
     /// Both sides talk (or hold).
     Established,
-    /// One party waits in the parking lot; the other leg is gone.
-    Parked,
+    /// One party waits in the parking lot (its position is the lot's);
+    /// the other leg is gone. It comes back as this says.
+    Parked(Comeback),
     /// The switch answered to play an announcement, then hangs up.
     Announcing,
-    /// A parked call nobody retrieved rings the parker (or the fallback) back.
-    Comeback,
+    /// A parked call nobody retrieved rings the parker (or the fallback).
+    Comeback(Forking),
+}
+
+impl Phase {
+    /// Whether the callee's contacts ring (a new call).
+    pub fn is_ringing(&self) -> bool {
+        matches!(self, Phase::Ringing(_))
+    }
+
+    /// Whether both parties are on (talking or holding), answered or not
+    /// yet acknowledged.
+    pub fn is_two_party(&self) -> bool {
+        matches!(self, Phase::Answered | Phase::Established)
+    }
+
+    /// The INVITEs ringing, in a new call or a comeback.
+    pub fn forks(&self) -> &[Fork] {
+        match self {
+            Phase::Ringing(r) => &r.forking.forks,
+            Phase::Comeback(f) => &f.forks,
+            _ => &[],
+        }
+    }
+
+    /// The INVITEs ringing, to change.
+    pub fn forks_mut(&mut self) -> &mut [Fork] {
+        match self {
+            Phase::Ringing(r) => &mut r.forking.forks,
+            Phase::Comeback(f) => &mut f.forks,
+            _ => &mut [],
+        }
+    }
+
+    /// The set-up of a call still ringing.
+    pub fn setup(&self) -> Option<&Setup> {
+        match self {
+            Phase::Ringing(r) => Some(&r.setup),
+            _ => None,
+        }
+    }
+
+    /// When this phase's own timer fires: ringing gives up, or the parked
+    /// call comes back.
+    pub fn deadline(&self) -> Option<Instant> {
+        match self {
+            Phase::Ringing(r) => Some(r.forking.deadline),
+            Phase::Comeback(f) => Some(f.deadline),
+            Phase::Parked(c) => Some(c.at),
+            _ => None,
+        }
+    }
 }
 
 /// Our 2xx to A, retransmitted until A's ACK (RFC 3261 §13.3.1.4).
@@ -129,36 +237,23 @@ pub struct OkRetransmit {
 pub struct Call {
     /// Tenant name.
     pub tenant: String,
-    /// The caller's INVITE.
-    pub a_invite: Request,
-    /// Its server transaction.
-    pub a_key: ServerKey,
-    /// The caller's SDP offer.
-    pub a_offer: Audio,
-    /// Our To tag towards A.
-    pub a_tag: String,
     /// The caller's leg.
     pub a: Leg,
     /// The callee's leg, once answered (its port is reserved from the start).
     pub b: Leg,
-    /// Outgoing INVITEs while ringing.
-    pub forks: Vec<Fork>,
-    /// Phase.
+    /// Where it is, with what is valid only there.
     pub phase: Phase,
-    /// Ringing gives up at.
-    pub ring_deadline: Option<Instant>,
+    /// Our INVITE whose 2xx made the last answered leg (a retransmission of
+    /// that 2xx is acknowledged again).
+    pub answered_by: Option<ClientKey>,
     /// 2xx retransmission towards A.
     pub ok: Option<OkRetransmit>,
-    /// Whether A was told it rings.
-    pub ringing_sent: bool,
     /// The record being written.
     pub record: CallRecord,
     /// Features used.
     pub features: BTreeSet<CallFeature>,
     /// What happened along the way, in order.
     pub events: Vec<CallEvent>,
-    /// While parked: when the parker is rung back, and who parked it.
-    pub comeback: Option<Comeback>,
     /// Whether the tenant's fallback has been tried for the comeback.
     pub fallback_tried: bool,
     /// The extension whose call out through a trunk this is: counted by the
@@ -193,9 +288,8 @@ impl Call {
     /// The earliest of the call's own timers.
     pub fn deadline(&self) -> Option<Instant> {
         [
-            self.ring_deadline,
+            self.phase.deadline(),
             self.ok.as_ref().map(|o| o.next.min(o.give_up)),
-            self.comeback.as_ref().map(|c| c.at),
             self.a.session.map(|s| s.expires),
             self.b.session.map(|s| s.expires),
         ]

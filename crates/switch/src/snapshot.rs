@@ -447,11 +447,12 @@ impl CallSnapshot {
     /// The snapshot of a call, with its lot entry when parked. `None` for a
     /// call with nothing to carry on or end (no dialog yet and no INVITE).
     pub fn of(id: u64, call: &Call, parked: Option<&Parked>, clock: Clock) -> Option<CallSnapshot> {
-        let state = match call.phase {
-            Phase::Ringing => CallState::Ringing {
-                invite: String::from_utf8_lossy(&call.a_invite.encode()).into_owned(),
+        let state = match &call.phase {
+            Phase::Ringing(ringing) => CallState::Ringing {
+                invite: String::from_utf8_lossy(&ringing.setup.invite.encode()).into_owned(),
                 caller: PeerState::of(call.a.peer),
-                forks: call
+                forks: ringing
+                    .forking
                     .forks
                     .iter()
                     .filter(|f| f.final_status.is_none())
@@ -465,7 +466,7 @@ impl CallSnapshot {
                 a: LegState::of(&call.a, clock)?,
                 b: LegState::of(&call.b, clock)?,
             },
-            Phase::Parked | Phase::Comeback => {
+            Phase::Parked(_) | Phase::Comeback(_) => {
                 // While parked (and while the comeback rings) only the
                 // parked party's leg has a dialog.
                 let side = if call.a.dialog.is_some() {
@@ -473,7 +474,11 @@ impl CallSnapshot {
                 } else {
                     Side::B
                 };
-                let (comeback_at, comeback_to) = match (&call.comeback, parked) {
+                let comeback = match &call.phase {
+                    Phase::Parked(c) => Some(c),
+                    _ => None,
+                };
+                let (comeback_at, comeback_to) = match (comeback, parked) {
                     (Some(c), _) => (clock.unix_ms(c.at), c.to.clone()),
                     // The comeback rang when the process stopped: it rings
                     // again at once after the restart.

@@ -7,10 +7,8 @@ use super::park::FeatureCall;
 use super::Switch;
 use crate::call::{Call, CallFeature, Leg, OkRetransmit, Phase, Side};
 use crate::feature_refusal::FeatureRefusal;
-use crate::media_security::LegSecurity;
 use crate::output::{MediaCommand, Output};
 use crate::prompts::Prompt;
-use crate::respond;
 use crate::time::Now;
 use tracing::info;
 
@@ -69,29 +67,10 @@ impl Switch {
         });
         let call = Call {
             tenant: fc.tenant.name.clone(),
-            a_invite: fc.req.clone(),
-            a_key: fc.key.clone(),
-            a_tag: respond::tag_for(&self.cfg.secret, &fc.req),
-            a_offer: fc.offer.clone(),
             a: leg,
-            b: Leg {
-                dialog: None,
-                peer: fc.peer,
-                port: 0,
-                codec: None,
-                telephone_event: None,
-                remote_media: None,
-                sdp: Default::default(),
-                holding: false,
-                session: None,
-                extension: None,
-                identity: Default::default(),
-                held_at: None,
-                security: LegSecurity::Plain,
-            },
-            forks: Vec::new(),
+            b: Leg::new(fc.peer, 0, Default::default()),
             phase: Phase::Announcing,
-            ring_deadline: None,
+            answered_by: None,
             ok: (!fc.peer.is_reliable()).then(|| OkRetransmit {
                 side: Side::A,
                 peer: fc.peer,
@@ -100,11 +79,9 @@ impl Switch {
                 interval: self.cfg.timers.t1,
                 give_up: now.mono + self.cfg.timers.t1x64(),
             }),
-            ringing_sent: true,
             record,
             features,
             events: Vec::new(),
-            comeback: None,
             fallback_tried: false,
             outbound_by: None,
         };

@@ -8,7 +8,7 @@
 
 use super::Switch;
 use crate::authorize::{self, CallRequest, Caller, Decision, Route};
-use crate::call::{Call, CallId, Fork, Leg, Phase, Side};
+use crate::call::{Call, CallId, Fork, Forking, Leg, Phase, Ringing, Setup, Side};
 use crate::deadlines::Deadlines;
 use crate::media_security::LegSecurity;
 use crate::output::{MediaCommand, Output, StoreOp};
@@ -422,23 +422,29 @@ impl Switch {
         }
         let mut record = self.new_record(now, &req, &tenant.name, &caller_id);
         record.outcome = Outcome::Failed;
+        let setup = Setup {
+            invite: req.clone(),
+            key: key.clone(),
+            offer,
+            tag: a_tag,
+        };
         let mut call = Call {
             tenant: tenant.name.clone(),
-            a_invite: req.clone(),
-            a_key: key.clone(),
-            a_offer: offer,
-            a_tag,
             a,
             b,
-            forks: Vec::new(),
-            phase: Phase::Ringing,
-            ring_deadline: Some(now.mono + self.cfg.no_answer_timeout),
+            phase: Phase::Ringing(Box::new(Ringing {
+                setup,
+                forking: Forking {
+                    forks: Vec::new(),
+                    deadline: now.mono + self.cfg.no_answer_timeout,
+                },
+                told_ringing: false,
+            })),
+            answered_by: None,
             ok: None,
-            ringing_sent: false,
             record,
             features: Default::default(),
             events: Vec::new(),
-            comeback: None,
             fallback_tried: false,
             outbound_by: match (&caller, &route) {
                 (Caller::Extension(e), Route::Trunk { .. }) => Some(e.number.clone()),
@@ -500,24 +506,32 @@ impl Switch {
             .map_or(70, |m| m.saturating_sub(1).min(70));
         let from = call.a.identity.name_addr(&tenant.domain);
         let policy = tenant.srtp.unwrap_or(self.cfg.srtp);
+        let mut forks = Vec::new();
         for (uri, target, to) in targets {
             let security = LegSecurity::offering(policy, target, &mut self.keys);
+            let body = match call.phase.setup() {
+                Some(setup) => self.offer_to_b(&setup.offer, &call.b, &security),
+                None => Bytes::new(),
+            };
             let out = OutgoingInvite {
                 uri,
                 target,
                 from: &from,
                 to,
                 max_forwards,
-                body: self.offer_to_b(&call, &security),
+                body,
                 security,
             };
             if let Some(fork) = self.send_fork(now, id, out) {
-                call.forks.push(fork);
+                forks.push(fork);
             }
         }
         self.drain_layer();
-        info!(call = id, tenant = %call.tenant, caller = %caller_id, dialed = %call.record.callee, forks = call.forks.len(), "call ringing");
-        let no_forks = call.forks.is_empty();
+        let no_forks = forks.is_empty();
+        info!(call = id, tenant = %call.tenant, caller = %caller_id, dialed = %call.record.callee, forks = forks.len(), "call ringing");
+        if let Phase::Ringing(r) = &mut call.phase {
+            r.forking.forks = forks;
+        }
         self.calls.by_invite.insert(key, id);
         self.calls.by_port.insert(pa, (id, Side::A));
         self.calls.by_port.insert(pb, (id, Side::B));
@@ -579,9 +593,8 @@ impl Switch {
 
     /// Our offer to the callee: the caller's G.711 codecs first, then the
     /// other law (the switch transcodes), and telephone-events.
-    pub(super) fn offer_to_b(&self, call: &Call, security: &LegSecurity) -> Bytes {
-        let mut codecs: Vec<(Codec, u8)> = call
-            .a_offer
+    pub(super) fn offer_to_b(&self, offer: &Audio, b: &Leg, security: &LegSecurity) -> Bytes {
+        let mut codecs: Vec<(Codec, u8)> = offer
             .codecs
             .iter()
             .map(|(c, _)| (*c, c.payload_type()))
@@ -594,29 +607,16 @@ impl Switch {
         }
         let (profile, crypto) = security.sdp_parts();
         Bytes::from(sdp::write(&sdp::Offer {
-            session_id: call.b.sdp.session_id,
-            version: call.b.sdp.version,
+            session_id: b.sdp.session_id,
+            version: b.sdp.version,
             address: self.cfg.media_address,
-            port: call.b.port,
+            port: b.port,
             codecs: &codecs,
             telephone_event: Some(self.cfg.telephone_event_pt),
             direction: Direction::SendRecv,
             profile,
             crypto,
         }))
-    }
-
-    /// The session interval agreed with the caller, if it supports timers
-    /// (it refreshes: refresher=uac).
-    pub(super) fn session_for_a(&self, invite: &Request) -> Option<std::time::Duration> {
-        if !supports_timer(&invite.headers) {
-            return None;
-        }
-        let asked = session_expires(&invite.headers).map(|(s, _)| u64::from(s));
-        let secs = asked
-            .unwrap_or(self.cfg.session_expires.as_secs())
-            .max(self.cfg.min_se.as_secs());
-        Some(std::time::Duration::from_secs(secs))
     }
 }
 
@@ -652,4 +652,20 @@ pub(super) fn media_config(leg: &Leg) -> Option<MediaCommand> {
         telephone_event: leg.telephone_event,
         srtp: leg.security.engine_keys(),
     })
+}
+
+/// The session interval agreed with the caller, if it supports timers
+/// (it refreshes: refresher=uac).
+pub(super) fn session_for_a(
+    cfg: &crate::config::SwitchConfig,
+    invite: &Request,
+) -> Option<std::time::Duration> {
+    if !supports_timer(&invite.headers) {
+        return None;
+    }
+    let asked = session_expires(&invite.headers).map(|(s, _)| u64::from(s));
+    let secs = asked
+        .unwrap_or(cfg.session_expires.as_secs())
+        .max(cfg.min_se.as_secs());
+    Some(std::time::Duration::from_secs(secs))
 }

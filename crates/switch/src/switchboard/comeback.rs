@@ -3,7 +3,7 @@
 
 use super::calls::media_config;
 use super::Switch;
-use crate::call::{other, CallEvent, CallId, Phase, Side};
+use crate::call::{other, CallEvent, CallId, Forking, Phase, Side};
 use crate::media_security::LegSecurity;
 use crate::output::{MediaCommand, Output, StoreOp};
 use crate::prompts::Prompt;
@@ -28,11 +28,16 @@ impl Switch {
         let Some(call) = self.calls.calls.get_mut(&id) else {
             return;
         };
-        let parker = call
-            .comeback
-            .take()
-            .map(|c| c.to)
-            .unwrap_or(parked.parker.clone());
+        // Until the parker's phone rings (or the fallback's), a comeback
+        // that rings nobody and gives up now.
+        let nothing_rings = Phase::Comeback(Forking {
+            forks: Vec::new(),
+            deadline: now.mono,
+        });
+        let parker = match std::mem::replace(&mut call.phase, nothing_rings) {
+            Phase::Parked(comeback) => comeback.to,
+            _ => parked.parker.clone(),
+        };
         let waited = now.mono.saturating_duration_since(parked.since);
         call.events.push(CallEvent::ComebackRinging {
             to: parker.clone(),
@@ -134,9 +139,10 @@ impl Switch {
         leg.sdp = sdp_ids;
         leg.extension = Some(extension.to_string());
         leg.identity = crate::call::Identity::new(ext.name.clone(), extension);
-        call.forks = forks;
-        call.phase = Phase::Comeback;
-        call.ring_deadline = Some(now.mono + ring);
+        call.phase = Phase::Comeback(Forking {
+            forks,
+            deadline: now.mono + ring,
+        });
         self.calls.deadlines.schedule(now.mono + ring, id);
         self.calls.by_port.insert(port, (id, gone));
         true
@@ -153,11 +159,12 @@ impl Switch {
         let Some(call) = self.calls.calls.get(&id) else {
             return;
         };
-        let Some(i) = call.forks.iter().position(|f| &f.key == key) else {
+        let forks = call.phase.forks();
+        let Some(i) = forks.iter().position(|f| &f.key == key) else {
             return;
         };
-        let (invite, peer) = (call.forks[i].invite.clone(), call.forks[i].peer);
-        let mut security = call.forks[i].security.clone();
+        let (invite, peer) = (forks[i].invite.clone(), forks[i].peer);
+        let mut security = forks[i].security.clone();
         // While the comeback rings, only the parked party's leg has a dialog.
         let parked_side = if call.a.dialog.is_some() {
             Side::A
@@ -176,7 +183,9 @@ impl Switch {
         let Some(call) = self.calls.calls.get_mut(&id) else {
             return;
         };
-        call.forks[i].final_status = Some(resp.status);
+        if let Some(old) = call.answered_by.replace(key.clone()) {
+            self.calls.by_fork.remove(&old);
+        }
         let dkey = (
             dialog.id.call_id.clone(),
             dialog.id.local_tag.clone(),
@@ -194,7 +203,6 @@ impl Switch {
         let who = leg.extension.clone().unwrap_or_default();
         let (mine, parked_port) = (leg.port, call.leg(parked_side).port);
         call.phase = Phase::Established;
-        call.ring_deadline = None;
         call.events
             .push(CallEvent::ComebackAnswered { by: who.clone() });
         let config = media_config(call.leg(gone));
@@ -248,7 +256,6 @@ impl Switch {
         call.record.cause = "parked call not retrieved".into();
         call.record.status = 480;
         call.phase = Phase::Announcing;
-        call.ring_deadline = None;
         info!(call = id, "comeback unanswered: goodbye");
         self.outputs.push_back(Output::Media(MediaCommand::Play(
             parked_port,

@@ -29,7 +29,7 @@ impl Switch {
             if Some(side) == hung_up {
                 continue;
             }
-            if side == Side::A && call.phase == Phase::Ringing {
+            if side == Side::A && call.phase.is_ringing() {
                 continue;
             }
             if let Some(d) = call.leg(side).dialog.as_ref() {
@@ -48,9 +48,14 @@ impl Switch {
         for port in [call.a.port, call.b.port] {
             self.release_port(port);
         }
-        self.calls.by_invite.remove(&call.a_key);
-        for f in &call.forks {
+        if let Some(setup) = call.phase.setup() {
+            self.calls.by_invite.remove(&setup.key);
+        }
+        for f in call.phase.forks() {
             self.calls.by_fork.remove(&f.key);
+        }
+        if let Some(key) = &call.answered_by {
+            self.calls.by_fork.remove(key);
         }
         for leg in [&call.a, &call.b] {
             if let Some(d) = &leg.dialog {
@@ -68,7 +73,7 @@ impl Switch {
         } else {
             outcome
         };
-        let refusal = call.phase == Phase::Announcing && r.status >= 300;
+        let refusal = matches!(call.phase, Phase::Announcing) && r.status >= 300;
         if refusal {
             // A refusal (or a parked call's goodbye) keeps its own status and
             // cause, however the caller hangs up.
@@ -107,27 +112,28 @@ impl Switch {
             let Some(call) = self.calls.calls.get_mut(&id) else {
                 continue;
             };
-            if call.ring_deadline.is_some_and(|d| now.mono >= d) && call.phase == Phase::Ringing {
-                info!(call = id, "no answer");
-                self.fail_call(now, id, 480, "No Answer");
-                continue;
-            }
-            if call.ring_deadline.is_some_and(|d| now.mono >= d) && call.phase == Phase::Comeback {
-                call.ring_deadline = None;
-                self.comeback_failed(now, id);
-                continue;
-            }
-            if call.phase == Phase::Parked
-                && call.comeback.as_ref().is_some_and(|c| now.mono >= c.at)
-            {
-                self.start_comeback(now, id);
-                continue;
+            let phase_due = call.phase.deadline().is_some_and(|d| now.mono >= d);
+            match &call.phase {
+                Phase::Ringing(_) if phase_due => {
+                    info!(call = id, "no answer");
+                    self.fail_call(now, id, 480, "No Answer");
+                    continue;
+                }
+                Phase::Comeback(_) if phase_due => {
+                    self.comeback_failed(now, id);
+                    continue;
+                }
+                Phase::Parked(_) if phase_due => {
+                    self.start_comeback(now, id);
+                    continue;
+                }
+                _ => {}
             }
             let expired = [call.a.session, call.b.session]
                 .into_iter()
                 .flatten()
                 .any(|s| now.mono >= s.expires);
-            if expired && call.phase == Phase::Established {
+            if expired && matches!(call.phase, Phase::Established) {
                 warn!(call = id, "session timer expired: hanging up");
                 self.end_call(
                     now,
@@ -191,7 +197,7 @@ impl Switch {
                     .calls
                     .calls
                     .get(&id)
-                    .is_some_and(|c| c.phase == Phase::Established);
+                    .is_some_and(|c| matches!(c.phase, Phase::Established));
                 if established {
                     warn!(call = id, ?side, "no RTP from the party: hanging up");
                     self.end_call(now, id, None, Outcome::Answered, 408, "RTP timeout");
@@ -210,7 +216,7 @@ impl Switch {
                     .calls
                     .calls
                     .get(&id)
-                    .is_some_and(|c| c.phase == Phase::Ringing);
+                    .is_some_and(|c| c.phase.is_ringing());
                 if ringing {
                     self.fail_call(now, id, 503, "Media port unavailable");
                 } else {
@@ -233,7 +239,7 @@ impl Switch {
                     .calls
                     .calls
                     .get(&id)
-                    .is_some_and(|c| c.phase == Phase::Announcing)
+                    .is_some_and(|c| matches!(c.phase, Phase::Announcing))
                 {
                     self.end_call(now, id, None, Outcome::Answered, 200, "announcement played");
                 }

@@ -4,7 +4,7 @@
 
 use super::calls::*;
 use super::Switch;
-use crate::call::{CallId, OkRetransmit, Phase, Side};
+use crate::call::{CallId, OkRetransmit, Phase, Ringing, Side};
 use crate::output::{MediaCommand, Output};
 use crate::peer::Peer;
 use crate::respond;
@@ -79,10 +79,11 @@ impl Switch {
         let Some(call) = self.calls.calls.get_mut(&id) else {
             return;
         };
-        if call.phase != Phase::Ringing {
+        let Phase::Ringing(ringing) = &mut call.phase else {
             return;
-        }
-        let offered = call
+        };
+        let offered = ringing
+            .forking
             .forks
             .iter()
             .find(|f| &f.key == key)
@@ -102,21 +103,23 @@ impl Switch {
             call.b.codec = Some((b_codec, b_pt));
             call.b.telephone_event = answer.telephone_event;
             call.b.remote_media = answer.address.map(|ip| SocketAddr::new(ip, answer.port));
-            call.a.codec = Some(codec_for_caller(&call.a_offer, b_codec));
-            call.ringing_sent = true;
+            call.a.codec = Some(codec_for_caller(&ringing.setup.offer, b_codec));
+            ringing.told_ringing = true;
+            let (key, mut progress) = (
+                ringing.setup.key.clone(),
+                respond::build(
+                    &ringing.setup.invite,
+                    183,
+                    None,
+                    &self.cfg.secret,
+                    &self.cfg.server_name,
+                ),
+            );
             call.features.insert(crate::call::CallFeature::EarlyMedia);
             let body = sdp_for(self.cfg.media_address, &call.a, Direction::SendRecv);
             let configs = [media_config(&call.a), media_config(&call.b)];
             let bridge = MediaCommand::Bridge(call.a.port, call.b.port);
             let a_peer = call.a.peer;
-            let key = call.a_key.clone();
-            let mut progress = respond::build(
-                &call.a_invite,
-                183,
-                None,
-                &self.cfg.secret,
-                &self.cfg.server_name,
-            );
             progress.headers.push(Name::Contact, self.contact(a_peer));
             progress.headers.push(Name::ContentType, "application/sdp");
             progress.body = body;
@@ -125,61 +128,49 @@ impl Switch {
             debug!(call = id, "early media");
             return self.reply(now, &key, progress);
         }
-        if call.ringing_sent {
+        if ringing.told_ringing {
             return;
         }
-        call.ringing_sent = true;
-        let ringing = respond::build(
-            &call.a_invite,
+        ringing.told_ringing = true;
+        let key = ringing.setup.key.clone();
+        let resp_180 = respond::build(
+            &ringing.setup.invite,
             180,
             None,
             &self.cfg.secret,
             &self.cfg.server_name,
         );
-        let key = call.a_key.clone();
         debug!(call = id, status = resp.status, "ringing");
-        self.reply(now, &key, ringing);
+        self.reply(now, &key, resp_180);
     }
 
     pub(super) fn fork_answered(&mut self, now: Now, id: CallId, key: &ClientKey, resp: &Response) {
         let Some(call) = self.calls.calls.get(&id) else {
             return;
         };
-        let Some(fork_i) = call.forks.iter().position(|f| &f.key == key) else {
+        match &call.phase {
+            Phase::Ringing(_) => {}
+            Phase::Comeback(_) => return self.comeback_answered(now, id, key, resp),
+            _ => {
+                // A retransmission of the 2xx that answered a leg: our ACK
+                // was lost, so it is sent again.
+                let this = String::from_utf8_lossy(resp.call_id().unwrap_or_default()).into_owned();
+                let answered = [&call.a, &call.b].into_iter().find_map(|l| {
+                    let d = l.dialog.as_ref()?;
+                    (d.id.call_id == this && d.local_seq == 1).then(|| (d.clone(), l.peer))
+                });
+                if let Some((mut d, peer)) = answered {
+                    self.send_ack(&mut d, peer);
+                }
+                return;
+            }
+        }
+        let Some(fork_i) = call.phase.forks().iter().position(|f| &f.key == key) else {
             return;
         };
-        if call.phase == Phase::Comeback {
-            return self.comeback_answered(now, id, key, resp);
-        }
-        if call.phase != Phase::Ringing {
-            let this = String::from_utf8_lossy(resp.call_id().unwrap_or_default()).into_owned();
-            // The dialog this 2xx established, on whichever side it lives.
-            let winner = [&call.a, &call.b]
-                .into_iter()
-                .filter_map(|l| l.dialog.as_ref())
-                .find(|d| d.id.call_id == this && d.local_seq == 1)
-                .cloned();
-            let fork = &call.forks[fork_i];
-            let (invite, peer) = (fork.invite.clone(), fork.peer);
-            if let Some(mut d) = winner {
-                // A retransmitted 2xx: our ACK was lost.
-                self.send_ack(&mut d, peer);
-            } else if let Ok(mut d) = Dialog::as_uac(&invite, resp) {
-                self.send_ack(&mut d, peer);
-                let bye = self.bye(
-                    &mut d,
-                    peer,
-                    "SIP;cause=200;text=\"Call completed elsewhere\"",
-                );
-                self.layer
-                    .send_request(now.mono, bye, peer, peer.is_reliable());
-                self.drain_layer();
-            }
-            return;
-        }
-        let fork_peer = call.forks[fork_i].peer;
-        let fork_invite = call.forks[fork_i].invite.clone();
-        let mut security = call.forks[fork_i].security.clone();
+        let fork = &call.phase.forks()[fork_i];
+        let (fork_peer, fork_invite) = (fork.peer, fork.invite.clone());
+        let mut security = fork.security.clone();
         let Ok(mut dialog) = Dialog::as_uac(&fork_invite, resp) else {
             warn!(call = id, "2xx without a usable dialog");
             return self.fail_call(now, id, 502, "Bad Gateway");
@@ -203,7 +194,14 @@ impl Switch {
         let Some(call) = self.calls.calls.get_mut(&id) else {
             return;
         };
-        call.forks[fork_i].final_status = Some(resp.status);
+        // Answered: what only ringing needed (the caller's INVITE and
+        // offer, the forks) goes with the phase.
+        let Phase::Ringing(ringing) = std::mem::replace(&mut call.phase, Phase::Answered) else {
+            return;
+        };
+        let Ringing { setup, .. } = *ringing;
+        self.calls.by_invite.remove(&setup.key);
+        call.answered_by = Some(key.clone());
         let (b_codec, b_pt) = answer.codecs[0];
         call.b.codec = Some((b_codec, b_pt));
         call.b.telephone_event = answer.telephone_event;
@@ -218,7 +216,7 @@ impl Switch {
         }
         // The caller gets the callee's codec if it offered it; otherwise its
         // own first choice, and the switch transcodes.
-        let a_codec = codec_for_caller(&call.a_offer, b_codec);
+        let a_codec = codec_for_caller(&setup.offer, b_codec);
         if a_codec.0 != b_codec {
             call.features.insert(crate::call::CallFeature::Transcoding);
         }
@@ -230,7 +228,7 @@ impl Switch {
             dialog.id.remote_tag.clone(),
         );
         call.b.dialog = Some(dialog);
-        let a_dialog = Dialog::as_uas(&call.a_invite, &call.a_tag).ok();
+        let a_dialog = Dialog::as_uas(&setup.invite, &setup.tag).ok();
         let dkey_a = a_dialog.as_ref().map(|d| {
             (
                 d.id.call_id.clone(),
@@ -239,29 +237,27 @@ impl Switch {
             )
         });
         call.a.dialog = a_dialog;
-        call.phase = Phase::Answered;
-        call.ring_deadline = None;
         call.record.answered_ms = Some(now.unix_ms);
         let (pa, pb) = (call.a.port, call.b.port);
-        let a_invite = call.a_invite.clone();
-        let a_key = call.a_key.clone();
         let a_peer = call.a.peer;
+        let session_a = session_for_a(&self.cfg, &setup.invite);
+        if let Some(interval) = session_a {
+            call.a.session = Some(crate::call::SessionTimer::new(interval, now.mono));
+        }
         let body = sdp_for(self.cfg.media_address, &call.a, Direction::SendRecv);
         let configs = [media_config(&call.a), media_config(&call.b)];
-        self.outputs
-            .extend(configs.into_iter().flatten().map(Output::Media));
-        self.outputs
-            .push_back(Output::Media(MediaCommand::Bridge(pa, pb)));
-        self.outputs
-            .push_back(Output::Media(MediaCommand::WatchIdle(pa, true)));
-        self.outputs
-            .push_back(Output::Media(MediaCommand::WatchIdle(pb, true)));
+        let commands = configs.into_iter().flatten().chain([
+            MediaCommand::Bridge(pa, pb),
+            MediaCommand::WatchIdle(pa, true),
+            MediaCommand::WatchIdle(pb, true),
+        ]);
+        self.outputs.extend(commands.map(Output::Media));
         self.calls.by_dialog.insert(dkey_b, (id, Side::B));
         if let Some(k) = dkey_a {
             self.calls.by_dialog.insert(k, (id, Side::A));
         }
         let mut ok = respond::build(
-            &a_invite,
+            &setup.invite,
             200,
             None,
             &self.cfg.secret,
@@ -269,43 +265,33 @@ impl Switch {
         );
         ok.headers.push(Name::Contact, self.contact(a_peer));
         ok.headers.push(Name::Allow, RFC_OUR_METHODS);
-        if let Some(interval) = self.session_for_a(&a_invite) {
+        if let Some(interval) = session_a {
             ok.headers.push(Name::Require, "timer");
             ok.headers.push(
                 Name::SessionExpires,
                 format!("{};refresher=uac", interval.as_secs()),
             );
-            if let Some(call) = self.calls.calls.get_mut(&id) {
-                call.a.session = Some(crate::call::SessionTimer::new(interval, now.mono));
-            }
         }
         ok.headers.push(Name::ContentType, "application/sdp");
         ok.body = body;
         let wire = ok.encode();
-        self.reply(now, &a_key, ok);
+        self.reply(now, &setup.key, ok);
         let t1 = self.cfg.timers.t1;
+        let give_up = now.mono + self.cfg.timers.t1x64();
         if let Some(call) = self.calls.calls.get_mut(&id) {
-            // Nothing after the answer reads the caller's INVITE or the forks'
-            // requests (dialogs and timers are derived above): keep only what
-            // identifies them, so the datagrams and headers are freed.
-            call.a_invite = identity_only(&call.a_invite);
-            for f in &mut call.forks {
-                f.invite = identity_only(&f.invite);
-            }
             call.ok = (!a_peer.is_reliable()).then(|| OkRetransmit {
                 side: Side::A,
                 peer: a_peer,
                 wire,
                 next: now.mono + t1,
                 interval: t1,
-                give_up: now.mono + self.cfg.timers.t1x64(),
+                give_up,
             });
             if a_peer.is_reliable() {
                 call.phase = Phase::Established;
             }
             info!(call = id, codec_a = ?a_codec.0, codec_b = ?b_codec, "call answered");
-            let at = call.deadline();
-            if let Some(at) = at {
+            if let Some(at) = call.deadline() {
                 self.calls.deadlines.schedule(at, id);
             }
         }
@@ -323,21 +309,21 @@ impl Switch {
         let Some(call) = self.calls.calls.get_mut(&id) else {
             return;
         };
-        if let Some(f) = call.forks.iter_mut().find(|f| &f.key == key) {
+        if let Some(f) = call.phase.forks_mut().iter_mut().find(|f| &f.key == key) {
             f.final_status = Some(status);
         }
         self.calls.by_fork.remove(key);
-        if call.forks.iter().any(|f| f.final_status.is_none()) {
+        if call.phase.forks().iter().any(|f| f.final_status.is_none()) {
             return;
         }
-        if call.phase == Phase::Comeback {
-            return self.comeback_failed(now, id);
-        }
-        if call.phase != Phase::Ringing {
-            return;
+        match call.phase {
+            Phase::Comeback(_) => return self.comeback_failed(now, id),
+            Phase::Ringing(_) => {}
+            _ => return,
         }
         let best = call
-            .forks
+            .phase
+            .forks()
             .iter()
             .filter_map(|f| f.final_status)
             .min_by_key(|&s| failure_rank(s))
@@ -351,15 +337,15 @@ impl Switch {
         let Some(call) = self.calls.calls.get(&id) else {
             return;
         };
-        if call.phase == Phase::Ringing {
+        if let Some(setup) = call.phase.setup() {
             let resp = respond::build(
-                &call.a_invite,
+                &setup.invite,
                 status,
                 Some(reason),
                 &self.cfg.secret,
                 &self.cfg.server_name,
             );
-            let key = call.a_key.clone();
+            let key = setup.key.clone();
             self.reply(now, &key, resp);
         }
         self.end_call(now, id, None, outcome_for(status), status, reason);
@@ -370,7 +356,8 @@ impl Switch {
             return;
         };
         let pending: Vec<(ClientKey, Request, Peer)> = call
-            .forks
+            .phase
+            .forks()
             .iter()
             .enumerate()
             .filter(|(i, f)| Some(*i) != except && f.final_status.is_none())
@@ -405,16 +392,6 @@ pub(super) fn cancel_of(invite: &Request, reason: &str) -> Request {
         method: Method::Cancel,
         uri: invite.uri.clone(),
         headers,
-        body: Bytes::new(),
-    }
-}
-
-/// A request reduced to its method and Request-URI.
-fn identity_only(req: &Request) -> Request {
-    Request {
-        method: req.method.clone(),
-        uri: req.uri.clone(),
-        headers: sip::Headers::default(),
         body: Bytes::new(),
     }
 }

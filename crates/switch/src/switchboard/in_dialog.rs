@@ -20,7 +20,7 @@ impl Switch {
         let id = self.calls.by_invite.get(&invite_key).copied();
         let ringing = id
             .and_then(|id| self.calls.calls.get(&id))
-            .is_some_and(|c| c.phase == Phase::Ringing);
+            .is_some_and(|c| c.phase.is_ringing());
         let status = if id.is_some() || self.layer.has_server(&invite_key) {
             200
         } else {
@@ -47,7 +47,7 @@ impl Switch {
             if call.ok.as_ref().is_some_and(|o| o.side == side) {
                 call.ok = None;
             }
-            if call.phase == Phase::Answered {
+            if matches!(call.phase, Phase::Answered) {
                 call.phase = Phase::Established;
             }
         }

@@ -79,7 +79,7 @@ impl Switch {
         self.calls
             .calls
             .iter()
-            .filter(|(_, c)| c.tenant == tenant && c.phase == Phase::Established)
+            .filter(|(_, c)| c.tenant == tenant && matches!(c.phase, Phase::Established))
             .flat_map(|(id, c)| [Side::A, Side::B].map(|s| (*id, s, c.leg(s))))
             .filter(|(_, _, l)| {
                 l.holding && l.dialog.is_some() && l.extension.as_deref() == Some(extension)
@@ -109,12 +109,11 @@ impl Switch {
         leg.holding = false;
         leg.session = None;
         leg.extension = None;
-        call.phase = Phase::Parked;
         call.ok = None;
         call.features.insert(CallFeature::Park);
         let comeback_at =
             now.mono + std::time::Duration::from_secs(u64::from(tenant.park_timeout_s));
-        call.comeback = Some(crate::call::Comeback {
+        call.phase = Phase::Parked(crate::call::Comeback {
             at: comeback_at,
             to: parker.to_string(),
         });

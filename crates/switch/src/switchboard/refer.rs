@@ -44,7 +44,7 @@ impl Switch {
             return self.reply(now, &key, resp);
         };
         const ONLY_PARK: &str = "Only transfers to the park number are supported";
-        let phase = call.phase;
+        let talking = matches!(call.phase, Phase::Established);
         let authorized: Result<(), (u16, String)> = match &feature {
             Some(f @ (Feature::ParkAt(_) | Feature::ParkRandom | Feature::ParkInvalid(_))) => {
                 crate::authorize::decide_feature(&self.dir, &tenant, &ext, f)
@@ -52,8 +52,8 @@ impl Switch {
             }
             _ => Err((501, ONLY_PARK.into())),
         };
-        let pos = match (phase, authorized, feature) {
-            (p, _, _) if p != Phase::Established => Err((491, "Request Pending".into())),
+        let pos = match (talking, authorized, feature) {
+            (false, _, _) => Err((491, "Request Pending".into())),
             (_, Err(e), _) => Err(e),
             (_, Ok(()), Some(Feature::ParkAt(e))) => Ok(Position::Extension(e)),
             (_, Ok(()), Some(Feature::ParkRandom)) => {

@@ -7,14 +7,10 @@
 use super::Switch;
 use crate::call::{Call, CallEvent, CallFeature, CallId, Leg, Phase, Side};
 use crate::lot::Parked;
-use crate::media_security::LegSecurity;
 use crate::output::{MediaCommand, Output, StoreOp};
 use crate::snapshot::{self, CallSnapshot, CallState, Clock, LegState, LotState, PeerState};
 use crate::time::Now;
 use accounts::{Outcome, ParkedCall};
-use media::sdp::{Audio, Direction, Profile};
-use sip::transaction::ServerKey;
-use sip::{Method, Request};
 use std::collections::HashSet;
 use tracing::{info, warn};
 
@@ -272,31 +268,17 @@ impl Switch {
         let id = snap.id;
         let clock = Clock(now);
         let tenant = snap.tenant.clone();
-        let gone = Leg {
-            dialog: None,
-            peer: party.peer,
-            port: 0,
-            codec: None,
-            telephone_event: None,
-            remote_media: None,
-            sdp: Default::default(),
-            holding: false,
-            session: None,
-            extension: None,
-            identity: Default::default(),
-            held_at: None,
-            security: LegSecurity::Plain,
-        };
+        let gone = Leg::new(party.peer, 0, Default::default());
         let (a, b) = match side {
             Side::A => (party, gone),
             Side::B => (gone, party),
         };
-        let mut call = resumed_call(snap, a, b, Phase::Parked);
-        call.fallback_tried = fallback_tried;
-        call.comeback = Some(crate::call::Comeback {
+        let comeback = crate::call::Comeback {
             at: clock.instant(lot.comeback_ms),
             to: lot.comeback_to.clone(),
-        });
+        };
+        let mut call = resumed_call(snap, a, b, Phase::Parked(comeback));
+        call.fallback_tried = fallback_tried;
         let party_shown = call.leg(side).identity.clone();
         let port = call.leg(side).port;
         self.open_resumed(call.leg(side));
@@ -307,9 +289,6 @@ impl Switch {
             .push_back(Output::Media(MediaCommand::WatchIdle(port, false)));
         let Some(position) = lot.position() else {
             // The comeback was ringing: ring it again now.
-            if let Some(call) = self.calls.calls.get_mut(&id) {
-                call.comeback = None;
-            }
             if !self.ring_back(now, id, side, &lot.comeback_to) {
                 self.comeback_failed(now, id);
             }
@@ -387,20 +366,8 @@ impl Switch {
     }
 }
 
-/// A call rebuilt around resumed legs. What only call set-up reads (the
-/// caller's INVITE and offer) is reduced to what identifies the call.
+/// A call rebuilt around resumed legs.
 fn resumed_call(snap: CallSnapshot, a: Leg, b: Leg, phase: Phase) -> Call {
-    let a_tag = a
-        .dialog
-        .as_ref()
-        .map(|d| d.id.local_tag.clone())
-        .unwrap_or_default();
-    let uri = a
-        .dialog
-        .as_ref()
-        .or(b.dialog.as_ref())
-        .map(|d| d.remote_target.clone())
-        .unwrap_or_else(|| sip::Uri::parse(b"sip:resumed@invalid").expect("a valid URI"));
     let record = snap.record;
     let mut events = snap.events;
     events.push(CallEvent::Resumed);
@@ -408,39 +375,14 @@ fn resumed_call(snap: CallSnapshot, a: Leg, b: Leg, phase: Phase) -> Call {
     features.insert(CallFeature::Resumed);
     Call {
         tenant: snap.tenant,
-        a_invite: Request {
-            method: Method::Invite,
-            uri,
-            headers: sip::Headers::default(),
-            body: bytes::Bytes::new(),
-        },
-        a_key: ServerKey {
-            branch: format!("resumed-{}", snap.id),
-            sent_by: String::new(),
-            method: "INVITE".into(),
-        },
-        a_offer: Audio {
-            address: None,
-            port: 0,
-            codecs: a.codec.into_iter().collect(),
-            telephone_event: a.telephone_event,
-            direction: Direction::SendRecv,
-            profile: Profile::Avp,
-            crypto: None,
-            offers_crypto: false,
-        },
-        a_tag,
         a,
         b,
-        forks: Vec::new(),
         phase,
-        ring_deadline: None,
+        answered_by: None,
         ok: None,
-        ringing_sent: true,
         record,
         features,
         events,
-        comeback: None,
         fallback_tried: false,
         outbound_by: snap.outbound_by,
     }

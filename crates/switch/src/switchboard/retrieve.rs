@@ -101,7 +101,6 @@ impl Switch {
         };
         *call.leg_mut(side) = leg;
         call.phase = Phase::Established;
-        call.comeback = None;
         call.ok = ok;
         if transcoding {
             call.features.insert(CallFeature::Transcoding);

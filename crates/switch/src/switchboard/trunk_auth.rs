@@ -27,7 +27,7 @@ impl Switch {
             .calls
             .calls
             .get(&id)
-            .and_then(|c| c.forks.iter().find(|f| &f.key == key))
+            .and_then(|c| c.phase.forks().iter().find(|f| &f.key == key))
         else {
             return false;
         };
@@ -72,7 +72,7 @@ impl Switch {
             .calls
             .calls
             .get_mut(&id)
-            .and_then(|c| c.forks.iter_mut().find(|f| &f.key == key))
+            .and_then(|c| c.phase.forks_mut().iter_mut().find(|f| &f.key == key))
         {
             f.key = new_key;
             f.invite = invite;
