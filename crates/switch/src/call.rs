@@ -8,23 +8,25 @@ use crate::peer::Peer;
 use accounts::CallRecord;
 use bytes::Bytes;
 use media::sdp::Audio;
-use media::Codec;
-use sip::dialog::Dialog;
 use sip::transaction::{ClientKey, ServerKey};
 use sip::Request;
+mod context;
 mod event;
 mod feature;
+mod hold;
 mod identity;
+mod leg;
 mod sdp_origin;
 mod session_timer;
 
+pub use context::{CallCtx, Report};
 pub use event::CallEvent;
 pub use feature::CallFeature;
 pub use identity::Identity;
+pub use leg::Leg;
 pub use sdp_origin::SdpOrigin;
 pub use session_timer::SessionTimer;
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// Identifies a call inside the switch.
@@ -39,59 +41,6 @@ pub enum Side {
     A,
     /// The callee.
     B,
-}
-
-/// One party's leg.
-#[derive(Debug)]
-pub struct Leg {
-    /// The dialog, once established.
-    pub dialog: Option<Dialog>,
-    /// Where requests to this party go.
-    pub peer: Peer,
-    /// The switch's RTP port facing this party.
-    pub port: u16,
-    /// Codec and payload type this party receives.
-    pub codec: Option<(Codec, u8)>,
-    /// telephone-event payload type of this party.
-    pub telephone_event: Option<u8>,
-    /// This party's RTP address.
-    pub remote_media: Option<SocketAddr>,
-    /// SDP `o=` session id and version of what we sent this party.
-    pub sdp: SdpOrigin,
-    /// Whether this party has put the other on hold.
-    pub holding: bool,
-    /// Session timer (RFC 4028) this party refreshes: interval, expiry.
-    pub session: Option<SessionTimer>,
-    /// The extension this party is, if it is one of the tenant's phones.
-    pub extension: Option<String>,
-    /// Who this party is.
-    pub identity: Identity,
-    /// When this party last put the other on hold.
-    pub held_at: Option<Instant>,
-    /// SRTP or plain RTP with this party.
-    pub security: LegSecurity,
-}
-
-impl Leg {
-    /// A leg towards `peer` on the switch's `port` (0: none), before any
-    /// dialog or SDP of the party.
-    pub fn new(peer: Peer, port: u16, sdp: SdpOrigin) -> Leg {
-        Leg {
-            dialog: None,
-            peer,
-            port,
-            codec: None,
-            telephone_event: None,
-            remote_media: None,
-            sdp,
-            holding: false,
-            session: None,
-            extension: None,
-            identity: Identity::default(),
-            held_at: None,
-            security: LegSecurity::Plain,
-        }
-    }
 }
 
 /// The caller's side of call set-up, needed only until the call is
@@ -315,3 +264,6 @@ pub fn other(side: Side) -> Side {
         Side::B => Side::A,
     }
 }
+
+#[cfg(test)]
+mod tests;

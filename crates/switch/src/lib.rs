@@ -5,6 +5,7 @@
 
 #![warn(missing_docs)]
 
+mod addressing;
 mod auth;
 mod authorize;
 mod call;

@@ -2,7 +2,6 @@
 //! (the park confirmation with the retrieval number, or why it was refused),
 //! then hangs up.
 
-use super::calls::media_config;
 use super::park::FeatureCall;
 use super::Switch;
 use crate::call::{Call, CallFeature, Leg, OkRetransmit, Phase, Side};
@@ -39,7 +38,7 @@ impl Switch {
         leg.extension = Some(fc.ext.number.clone());
         leg.identity = crate::call::Identity::new(fc.ext.name.clone(), fc.ext.number.clone());
         let wire = self.answer_with(now, &fc, &leg, pai);
-        self.outputs.extend(media_config(&leg).map(Output::Media));
+        self.outputs.extend(leg.media_config().map(Output::Media));
         self.outputs
             .push_back(Output::Media(MediaCommand::Play(port, prompts)));
         let id = self.calls.next_id;

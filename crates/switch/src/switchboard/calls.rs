@@ -148,29 +148,11 @@ pub(super) fn outcome_for(status: u16) -> Outcome {
 
 impl Switch {
     pub(super) fn via(&mut self, peer: Peer) -> String {
-        format!(
-            "SIP/2.0/{} {};branch={};rport",
-            peer.transport.via_name(),
-            self.local_address(peer),
-            self.ids.branch()
-        )
-    }
-
-    /// The switch's SIP address as a peer on `peer`'s transport sees it.
-    fn local_address(&self, peer: Peer) -> SocketAddr {
-        match peer.transport {
-            Transport::Tls(_) => self.cfg.local_tls.unwrap_or(self.cfg.local_sip),
-            Transport::Udp | Transport::Tcp(_) => self.cfg.local_sip,
-        }
+        crate::addressing::via(&self.cfg, &mut self.ids, peer)
     }
 
     pub(super) fn contact(&self, peer: Peer) -> String {
-        let at = self.local_address(peer);
-        match peer.transport {
-            Transport::Udp => format!("<sip:parkline@{at}>"),
-            Transport::Tcp(_) => format!("<sip:parkline@{at};transport=tcp>"),
-            Transport::Tls(_) => format!("<sip:parkline@{at};transport=tls>"),
-        }
+        crate::addressing::contact(&self.cfg, peer)
     }
 
     /// The live peer for a binding's flow. A phone on TLS whose connection
@@ -618,40 +600,6 @@ impl Switch {
             crypto,
         }))
     }
-}
-
-/// Our SDP towards a leg (media at `address`), with the given direction.
-pub(super) fn sdp_for(address: std::net::IpAddr, leg: &Leg, direction: Direction) -> Bytes {
-    let codecs: Vec<(Codec, u8)> = leg.codec.into_iter().collect();
-    let (profile, crypto) = leg.security.sdp_parts();
-    Bytes::from(sdp::write(&sdp::Offer {
-        session_id: leg.sdp.session_id,
-        version: leg.sdp.version,
-        address,
-        port: leg.port,
-        codecs: &codecs,
-        telephone_event: leg.telephone_event,
-        direction,
-        profile,
-        crypto,
-    }))
-}
-
-/// The media engine's settings for a leg: where and how its party takes
-/// media (nothing until its SDP named an address and a codec).
-pub(super) fn media_config(leg: &Leg) -> Option<MediaCommand> {
-    let (Some(remote), Some((codec, pt))) = (leg.remote_media, leg.codec) else {
-        return None;
-    };
-    Some(MediaCommand::Configure {
-        port: leg.port,
-        remote,
-        signalling: Some(leg.peer.addr.ip()),
-        codec,
-        pt,
-        telephone_event: leg.telephone_event,
-        srtp: leg.security.engine_keys(),
-    })
 }
 
 /// The session interval agreed with the caller, if it supports timers

@@ -1,7 +1,6 @@
 //! Comeback: a parked call nobody retrieved rings the parker back, then the
 //! tenant's fallback, then says goodbye.
 
-use super::calls::media_config;
 use super::Switch;
 use crate::call::{other, CallEvent, CallId, Forking, Phase, Side};
 use crate::media_security::LegSecurity;
@@ -205,7 +204,7 @@ impl Switch {
         call.phase = Phase::Established;
         call.events
             .push(CallEvent::ComebackAnswered { by: who.clone() });
-        let config = media_config(call.leg(gone));
+        let config = call.leg(gone).media_config();
         self.calls.by_dialog.insert(dkey, (id, gone));
         self.outputs.extend(config.map(Output::Media));
         self.outputs

@@ -116,8 +116,8 @@ impl Switch {
                 ),
             );
             call.features.insert(crate::call::CallFeature::EarlyMedia);
-            let body = sdp_for(self.cfg.media_address, &call.a, Direction::SendRecv);
-            let configs = [media_config(&call.a), media_config(&call.b)];
+            let body = call.a.sdp(self.cfg.media_address, Direction::SendRecv);
+            let configs = [call.a.media_config(), call.b.media_config()];
             let bridge = MediaCommand::Bridge(call.a.port, call.b.port);
             let a_peer = call.a.peer;
             progress.headers.push(Name::Contact, self.contact(a_peer));
@@ -244,8 +244,8 @@ impl Switch {
         if let Some(interval) = session_a {
             call.a.session = Some(crate::call::SessionTimer::new(interval, now.mono));
         }
-        let body = sdp_for(self.cfg.media_address, &call.a, Direction::SendRecv);
-        let configs = [media_config(&call.a), media_config(&call.b)];
+        let body = call.a.sdp(self.cfg.media_address, Direction::SendRecv);
+        let configs = [call.a.media_config(), call.b.media_config()];
         let commands = configs.into_iter().flatten().chain([
             MediaCommand::Bridge(pa, pb),
             MediaCommand::WatchIdle(pa, true),

@@ -361,8 +361,7 @@ impl Switch {
     fn open_resumed(&mut self, leg: &Leg) {
         self.outputs
             .push_back(Output::Media(MediaCommand::Open(leg.port)));
-        self.outputs
-            .extend(super::calls::media_config(leg).map(Output::Media));
+        self.outputs.extend(leg.media_config().map(Output::Media));
     }
 }
 

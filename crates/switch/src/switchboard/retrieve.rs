@@ -2,7 +2,6 @@
 //! gets a new leg joined to the parked party (the first claim wins), or the
 //! announcement that nothing is parked there.
 
-use super::calls::{media_config, sdp_for};
 use super::park::FeatureCall;
 use super::Switch;
 use crate::call::{other, CallEvent, CallFeature, Leg, OkRetransmit, Phase};
@@ -87,7 +86,7 @@ impl Switch {
                 d.id.remote_tag.clone(),
             )
         });
-        let config = media_config(&leg);
+        let config = leg.media_config();
         let ok = (!fc.peer.is_reliable()).then(|| OkRetransmit {
             side,
             peer: fc.peer,
@@ -171,7 +170,7 @@ impl Switch {
             ok.headers.push(Name::PAssertedIdentity, p);
         }
         ok.headers.push(Name::ContentType, "application/sdp");
-        ok.body = sdp_for(self.cfg.media_address, leg, Direction::SendRecv);
+        ok.body = leg.sdp(self.cfg.media_address, Direction::SendRecv);
         let wire = ok.encode();
         self.reply(now, &fc.key, ok);
         wire

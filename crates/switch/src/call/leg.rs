@@ -1,0 +1,103 @@
+//! One party's leg of a call: its dialog, where it is reached, and the
+//! media the switch exchanges with it.
+
+use super::{Identity, SdpOrigin, SessionTimer};
+use crate::media_security::LegSecurity;
+use crate::output::MediaCommand;
+use crate::peer::Peer;
+use bytes::Bytes;
+use media::sdp::{self, Direction};
+use media::Codec;
+use sip::dialog::Dialog;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+/// One party's leg.
+#[derive(Debug)]
+pub struct Leg {
+    /// The dialog, once established.
+    pub dialog: Option<Dialog>,
+    /// Where requests to this party go.
+    pub peer: Peer,
+    /// The switch's RTP port facing this party.
+    pub port: u16,
+    /// Codec and payload type this party receives.
+    pub codec: Option<(Codec, u8)>,
+    /// telephone-event payload type of this party.
+    pub telephone_event: Option<u8>,
+    /// This party's RTP address.
+    pub remote_media: Option<SocketAddr>,
+    /// SDP `o=` session id and version of what we sent this party.
+    pub sdp: SdpOrigin,
+    /// Whether this party has put the other on hold.
+    pub holding: bool,
+    /// Session timer (RFC 4028) this party refreshes: interval, expiry.
+    pub session: Option<SessionTimer>,
+    /// The extension this party is, if it is one of the tenant's phones.
+    pub extension: Option<String>,
+    /// Who this party is.
+    pub identity: Identity,
+    /// When this party last put the other on hold.
+    pub held_at: Option<Instant>,
+    /// SRTP or plain RTP with this party.
+    pub security: LegSecurity,
+}
+
+impl Leg {
+    /// A leg towards `peer` on the switch's `port` (0: none), before any
+    /// dialog or SDP of the party.
+    pub fn new(peer: Peer, port: u16, sdp: SdpOrigin) -> Leg {
+        Leg {
+            dialog: None,
+            peer,
+            port,
+            codec: None,
+            telephone_event: None,
+            remote_media: None,
+            sdp,
+            holding: false,
+            session: None,
+            extension: None,
+            identity: Identity::default(),
+            held_at: None,
+            security: LegSecurity::Plain,
+        }
+    }
+}
+
+impl Leg {
+    /// Our SDP towards this party (media at `address`), with the given
+    /// direction.
+    pub fn sdp(&self, address: IpAddr, direction: Direction) -> Bytes {
+        let codecs: Vec<(Codec, u8)> = self.codec.into_iter().collect();
+        let (profile, crypto) = self.security.sdp_parts();
+        Bytes::from(sdp::write(&sdp::Offer {
+            session_id: self.sdp.session_id,
+            version: self.sdp.version,
+            address,
+            port: self.port,
+            codecs: &codecs,
+            telephone_event: self.telephone_event,
+            direction,
+            profile,
+            crypto,
+        }))
+    }
+
+    /// The media engine's settings for this leg: where and how its party
+    /// takes media (nothing until its SDP named an address and a codec).
+    pub fn media_config(&self) -> Option<MediaCommand> {
+        let (Some(remote), Some((codec, pt))) = (self.remote_media, self.codec) else {
+            return None;
+        };
+        Some(MediaCommand::Configure {
+            port: self.port,
+            remote,
+            signalling: Some(self.peer.addr.ip()),
+            codec,
+            pt,
+            telephone_event: self.telephone_event,
+            srtp: self.security.engine_keys(),
+        })
+    }
+}

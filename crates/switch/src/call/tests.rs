@@ -1,0 +1,224 @@
+//! A `Call` driven alone: no switchboard, no indexes, no sockets. Inputs go
+//! in with a context built here; what it sends, plays and reports comes out.
+
+use super::*;
+use crate::config::SwitchConfig;
+use crate::ids::Ids;
+use crate::media_security::KeyMint;
+use crate::output::{MediaCommand, Output};
+use crate::peer::Transport;
+use crate::time::Now;
+use sip::dialog::Dialog;
+use sip::transaction::{Incoming, Layer};
+use sip::{Message, Response};
+use std::collections::VecDeque;
+
+const A: &str = "127.0.0.1:5070";
+const B: &str = "127.0.0.1:5080";
+const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n";
+
+/// What a call's context is made of, owned by the test.
+struct Bench {
+    cfg: SwitchConfig,
+    layer: Layer<Peer>,
+    out: VecDeque<Output>,
+    ids: Ids,
+    keys: KeyMint,
+    sent: u64,
+    now: Now,
+}
+
+impl Bench {
+    fn new() -> Bench {
+        let cfg = SwitchConfig::default();
+        Bench {
+            layer: Layer::new(cfg.timers),
+            ids: Ids::new(b"test", 1),
+            keys: KeyMint::new([7; 32]),
+            cfg,
+            out: VecDeque::new(),
+            sent: 0,
+            now: Now {
+                mono: Instant::now(),
+                unix_ms: 1_700_000_000_000,
+            },
+        }
+    }
+
+    /// Runs `f` with a context; returns what it reported.
+    fn run(&mut self, f: impl FnOnce(&mut CallCtx)) -> Vec<Report> {
+        let mut ctx = CallCtx {
+            now: self.now,
+            cfg: &self.cfg,
+            layer: &mut self.layer,
+            out: &mut self.out,
+            ids: &mut self.ids,
+            keys: &mut self.keys,
+            sent: &mut self.sent,
+            reports: Vec::new(),
+        };
+        f(&mut ctx);
+        ctx.reports
+    }
+
+    /// A request from `from` opens its server transaction (as the
+    /// switchboard does before a call sees it).
+    fn request(&mut self, from: &str, text: &str) -> (ServerKey, Request) {
+        let bytes = bytes::Bytes::copy_from_slice(text.as_bytes());
+        let Ok(Some(Message::Request(req))) = sip::parse_datagram(&bytes, &sip::Limits::default())
+        else {
+            panic!("not a request: {text}");
+        };
+        let Some(Incoming::New(key)) =
+            self.layer
+                .handle_request(self.now.mono, &req, udp(from), false)
+        else {
+            panic!("no transaction");
+        };
+        (key, req)
+    }
+
+    /// The responses the layer sent, parsed.
+    fn responses(&mut self) -> Vec<Response> {
+        self.layer
+            .drain_outputs()
+            .filter_map(|o| match o {
+                sip::transaction::Output::Transmit(_, b) => {
+                    match sip::parse_datagram(&b, &sip::Limits::default()) {
+                        Ok(Some(Message::Response(r))) => Some(r),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn media(&mut self) -> Vec<MediaCommand> {
+        self.out
+            .drain(..)
+            .filter_map(|o| match o {
+                Output::Media(c) => Some(c),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn udp(addr: &str) -> Peer {
+    Peer {
+        transport: Transport::Udp,
+        addr: addr.parse().unwrap(),
+    }
+}
+
+/// A's INVITE, whose dialog A's leg is (we answered it with tag `ours`).
+fn invite_from_a() -> Request {
+    let text = format!("INVITE sip:444@acme.example SIP/2.0\r\nVia: SIP/2.0/UDP {A};branch=z9hG4bKa1\r\nFrom: <sip:333@acme.example>;tag=theirs\r\nTo: <sip:444@acme.example>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nContact: <sip:333@{A}>\r\nContent-Length: 0\r\n\r\n");
+    let b = bytes::Bytes::from(text);
+    match sip::parse_datagram(&b, &sip::Limits::default()) {
+        Ok(Some(Message::Request(r))) => r,
+        _ => unreachable!(),
+    }
+}
+
+/// A talking call: A on port 20000, B on 20002, both with dialogs.
+fn talking() -> Call {
+    let mut a = Leg::new(udp(A), 20000, SdpOrigin::new(1));
+    a.dialog = Some(Dialog::as_uas(&invite_from_a(), "ours").unwrap());
+    a.codec = Some((media::Codec::Pcmu, 0));
+    a.remote_media = Some("127.0.0.1:4000".parse().unwrap());
+    let mut b = Leg::new(udp(B), 20002, SdpOrigin::new(2));
+    b.codec = Some((media::Codec::Pcmu, 0));
+    b.remote_media = Some("127.0.0.1:4002".parse().unwrap());
+    Call {
+        tenant: "acme".into(),
+        a,
+        b,
+        phase: Phase::Established,
+        answered_by: None,
+        ok: None,
+        record: accounts::CallRecord {
+            id: "c1".into(),
+            tenant: "acme".into(),
+            caller: "333".into(),
+            callee: "444".into(),
+            routed_to: "444".into(),
+            started_ms: 0,
+            answered_ms: Some(0),
+            ended_ms: 0,
+            outcome: accounts::Outcome::Answered,
+            status: 0,
+            cause: String::new(),
+            features: String::new(),
+            events: String::new(),
+        },
+        features: Default::default(),
+        events: Vec::new(),
+        fallback_tried: false,
+        outbound_by: None,
+    }
+}
+
+/// A re-INVITE from A in its dialog with `direction`.
+fn reinvite_from_a(cseq: u32, direction: &str) -> String {
+    let body = SDP.replace("sendrecv", direction);
+    format!("INVITE sip:parkline@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {A};branch=z9hG4bKr{cseq}\r\nFrom: <sip:333@acme.example>;tag=theirs\r\nTo: <sip:444@acme.example>;tag=ours\r\nCall-ID: c1\r\nCSeq: {cseq} INVITE\r\nContact: <sip:333@{A}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+}
+
+#[test]
+fn hold_and_resume_drive_the_media_and_are_answered() {
+    let mut bench = Bench::new();
+    let mut call = talking();
+    let (key, req) = bench.request(A, &reinvite_from_a(2, "sendonly"));
+    bench.run(|ctx| call.handle_reinvite(ctx, Side::A, &key, &req));
+    let ok = bench.responses().pop().expect("an answer");
+    assert_eq!(ok.status, 200);
+    let answer = media::sdp::parse_audio(&ok.body).unwrap();
+    assert_eq!(answer.direction, media::sdp::Direction::RecvOnly);
+    assert_eq!(answer.port, 20000);
+    let media = bench.media();
+    assert!(media.contains(&MediaCommand::Music(20002)), "{media:?}");
+    assert!(media.contains(&MediaCommand::Silence(20000)));
+    assert!(call.a.holding && call.features.contains(&CallFeature::Hold));
+
+    let (key, req) = bench.request(A, &reinvite_from_a(3, "sendrecv"));
+    bench.run(|ctx| call.handle_reinvite(ctx, Side::A, &key, &req));
+    assert_eq!(bench.responses().pop().unwrap().status, 200);
+    assert!(bench.media().contains(&MediaCommand::Bridge(20000, 20002)));
+    assert!(!call.a.holding);
+}
+
+#[test]
+fn a_parked_party_that_holds_keeps_hearing_music() {
+    let mut bench = Bench::new();
+    let mut call = talking();
+    call.b = Leg::new(udp(B), 0, SdpOrigin::default());
+    call.phase = Phase::Parked(Comeback {
+        at: bench.now.mono + Duration::from_secs(180),
+        to: "333".into(),
+    });
+    let (key, req) = bench.request(A, &reinvite_from_a(2, "sendonly"));
+    bench.run(|ctx| call.handle_reinvite(ctx, Side::A, &key, &req));
+    assert_eq!(bench.responses().pop().unwrap().status, 200);
+    let media = bench.media();
+    assert!(
+        !media.iter().any(|c| matches!(
+            c,
+            MediaCommand::Bridge(..) | MediaCommand::Music(_) | MediaCommand::Silence(_)
+        )),
+        "{media:?}"
+    );
+}
+
+#[test]
+fn an_unreadable_offer_gets_488_and_changes_nothing() {
+    let mut bench = Bench::new();
+    let mut call = talking();
+    let text =
+        reinvite_from_a(2, "sendonly").replace("m=audio 4000 RTP/AVP 0", "m=video 4000 RTP/AVP 99");
+    let (key, req) = bench.request(A, &text);
+    bench.run(|ctx| call.handle_reinvite(ctx, Side::A, &key, &req));
+    assert_eq!(bench.responses().pop().unwrap().status, 488);
+    assert!(bench.media().is_empty() && !call.a.holding);
+}

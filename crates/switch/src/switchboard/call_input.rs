@@ -1,0 +1,56 @@
+//! Hands an input to one call, with its narrow context, and applies what
+//! the call reports: the switchboard's side of the `Call` state machine.
+
+use super::Switch;
+use crate::call::{Call, CallCtx, CallId, Report};
+use crate::time::Now;
+
+impl Switch {
+    /// Runs `f` on call `id` with its context; then drains the transaction
+    /// layer, reschedules the call's timer and applies its reports. `None`
+    /// when the call is gone.
+    pub(super) fn with_call<R>(
+        &mut self,
+        now: Now,
+        id: CallId,
+        f: impl FnOnce(&mut Call, &mut CallCtx) -> R,
+    ) -> Option<R> {
+        let call = self.calls.calls.get_mut(&id)?;
+        let _span = tracing::debug_span!("call", call = id).entered();
+        let mut ctx = CallCtx {
+            now,
+            cfg: &self.cfg,
+            layer: &mut self.layer,
+            out: &mut self.outputs,
+            ids: &mut self.ids,
+            keys: &mut self.keys,
+            sent: &mut self.stats.sent,
+            reports: Vec::new(),
+        };
+        let result = f(call, &mut ctx);
+        let reports = std::mem::take(&mut ctx.reports);
+        if let Some(at) = call.deadline() {
+            self.calls.deadlines.schedule(at, id);
+        }
+        self.drain_layer();
+        for r in reports {
+            self.apply(id, r);
+        }
+        Some(result)
+    }
+
+    fn apply(&mut self, id: CallId, report: Report) {
+        match report {
+            Report::DialogOpened(d, side) => {
+                self.calls
+                    .by_dialog
+                    .insert((d.call_id, d.local_tag, d.remote_tag), (id, side));
+            }
+            Report::DialogClosed(d) => {
+                self.calls
+                    .by_dialog
+                    .remove(&(d.call_id, d.local_tag, d.remote_tag));
+            }
+        }
+    }
+}
