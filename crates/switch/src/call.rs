@@ -18,6 +18,7 @@ mod identity;
 mod leg;
 mod sdp_origin;
 mod session_timer;
+mod timers;
 
 pub use context::{CallCtx, Report};
 pub use event::CallEvent;
@@ -28,6 +29,7 @@ pub use sdp_origin::SdpOrigin;
 pub use session_timer::SessionTimer;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
+pub use timers::Due;
 
 /// Identifies a call inside the switch.
 pub type CallId = u64;

@@ -40,6 +40,9 @@ impl<K: Ord + Copy> Deadlines<K> {
             self.heap.pop();
             due.push(key);
         }
+        // A key scheduled twice for the same moment fires once.
+        due.sort_unstable();
+        due.dedup();
         due
     }
 }

@@ -222,3 +222,75 @@ fn an_unreadable_offer_gets_488_and_changes_nothing() {
     assert_eq!(bench.responses().pop().unwrap().status, 488);
     assert!(bench.media().is_empty() && !call.a.holding);
 }
+
+#[test]
+fn our_2xx_is_resent_with_backoff_until_the_ack_or_the_give_up() {
+    let mut bench = Bench::new();
+    let mut call = talking();
+    let t1 = bench.cfg.timers.t1;
+    call.phase = Phase::Answered;
+    call.ok = Some(OkRetransmit {
+        side: Side::A,
+        peer: udp(A),
+        wire: bytes::Bytes::from_static(b"SIP/2.0 200 OK\r\n\r\n"),
+        next: bench.now.mono + t1,
+        interval: t1,
+        give_up: bench.now.mono + bench.cfg.timers.t1x64(),
+    });
+    let start = bench.now.mono;
+    for (at_ms, sent) in [(400, 0), (500, 1), (1400, 1), (1500, 2), (3500, 3)] {
+        bench.now.mono = start + Duration::from_millis(at_ms);
+        let due = bench.run(|ctx| assert_eq!(call.handle_timeout(ctx), Due::Nothing));
+        assert!(due.is_empty());
+        assert_eq!(bench.sent, sent, "at {at_ms} ms");
+    }
+    bench.now.mono = start + bench.cfg.timers.t1x64();
+    bench.run(|ctx| assert_eq!(call.handle_timeout(ctx), Due::NoAck));
+    // With the ACK instead, it stops and the call is established.
+    let mut call = talking();
+    call.phase = Phase::Answered;
+    call.ok = Some(OkRetransmit {
+        side: Side::A,
+        peer: udp(A),
+        wire: bytes::Bytes::new(),
+        next: start,
+        interval: t1,
+        give_up: start,
+    });
+    call.handle_ack(Side::A);
+    assert!(call.ok.is_none() && matches!(call.phase, Phase::Established));
+}
+
+#[test]
+fn a_session_nobody_refreshes_expires() {
+    let mut bench = Bench::new();
+    let mut call = talking();
+    call.a.session = Some(SessionTimer::new(Duration::from_secs(90), bench.now.mono));
+    assert_eq!(
+        call.deadline(),
+        Some(bench.now.mono + Duration::from_secs(90))
+    );
+    bench.now.mono += Duration::from_secs(89);
+    bench.run(|ctx| assert_eq!(call.handle_timeout(ctx), Due::Nothing));
+    bench.now.mono += Duration::from_secs(1);
+    bench.run(|ctx| assert_eq!(call.handle_timeout(ctx), Due::SessionExpired));
+}
+
+#[test]
+fn the_phase_deadline_says_what_comes_next() {
+    let mut bench = Bench::new();
+    let mut call = talking();
+    let at = bench.now.mono + Duration::from_secs(180);
+    call.phase = Phase::Parked(Comeback {
+        at,
+        to: "333".into(),
+    });
+    assert_eq!(call.deadline(), Some(at));
+    bench.now.mono = at;
+    bench.run(|ctx| assert_eq!(call.handle_timeout(ctx), Due::ComeBack));
+    call.phase = Phase::Comeback(Forking {
+        forks: Vec::new(),
+        deadline: at,
+    });
+    bench.run(|ctx| assert_eq!(call.handle_timeout(ctx), Due::ComebackUnanswered));
+}

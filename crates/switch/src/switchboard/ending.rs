@@ -2,7 +2,7 @@
 //! written; the call timers; and what the media engine reports.
 
 use super::Switch;
-use crate::call::{CallId, Phase, Side};
+use crate::call::{CallId, Due, Phase, Side};
 use crate::output::{MediaCommand, Output, StoreOp};
 use crate::time::Now;
 use accounts::Outcome;
@@ -106,71 +106,36 @@ impl Switch {
             ))));
     }
 
-    /// Call timers: no answer, 2xx retransmission and ACK timeout.
+    /// Call timers: each due call handles its own (the 2xx retransmission);
+    /// what needs the switchboard (the lot, the registrar, ending) is done
+    /// here.
     pub(super) fn call_timers(&mut self, now: Now) {
         for id in self.calls.deadlines.pop_due(now.mono) {
-            let Some(call) = self.calls.calls.get_mut(&id) else {
+            let Some(expired) = self.with_call(now, id, |call, ctx| call.handle_timeout(ctx))
+            else {
                 continue;
             };
-            let phase_due = call.phase.deadline().is_some_and(|d| now.mono >= d);
-            match &call.phase {
-                Phase::Ringing(_) if phase_due => {
+            match expired {
+                Due::Nothing => {}
+                Due::NoAnswer => {
                     info!(call = id, "no answer");
                     self.fail_call(now, id, 480, "No Answer");
-                    continue;
                 }
-                Phase::Comeback(_) if phase_due => {
-                    self.comeback_failed(now, id);
-                    continue;
+                Due::ComebackUnanswered => self.comeback_failed(now, id),
+                Due::ComeBack => self.start_comeback(now, id),
+                Due::SessionExpired => {
+                    warn!(call = id, "session timer expired: hanging up");
+                    let cause = "Session timer expired";
+                    self.end_call(now, id, None, Outcome::Answered, 408, cause);
                 }
-                Phase::Parked(_) if phase_due => {
-                    self.start_comeback(now, id);
-                    continue;
-                }
-                _ => {}
-            }
-            let expired = [call.a.session, call.b.session]
-                .into_iter()
-                .flatten()
-                .any(|s| now.mono >= s.expires);
-            if expired && matches!(call.phase, Phase::Established) {
-                warn!(call = id, "session timer expired: hanging up");
-                self.end_call(
-                    now,
-                    id,
-                    None,
-                    Outcome::Answered,
-                    408,
-                    "Session timer expired",
-                );
-                continue;
-            }
-            if let Some(ok) = call.ok.as_mut() {
-                if now.mono >= ok.give_up {
-                    call.ok = None;
+                Due::NoAck => {
                     warn!(call = id, "no ACK for our 2xx: hanging up");
-                    self.end_call(
-                        now,
-                        id,
-                        Some(Side::A),
-                        Outcome::Failed,
-                        408,
-                        "No ACK from the caller",
-                    );
-                    continue;
-                }
-                if now.mono >= ok.next {
-                    let wire = ok.wire.clone();
-                    ok.interval = (ok.interval * 2).min(self.cfg.timers.t2);
-                    ok.next = now.mono + ok.interval;
-                    let peer = ok.peer;
-                    self.transmit(peer, wire);
+                    let cause = "No ACK from the caller";
+                    self.end_call(now, id, Some(Side::A), Outcome::Failed, 408, cause);
                 }
             }
-            if let Some(call) = self.calls.calls.get(&id) {
-                if let Some(at) = call.deadline() {
-                    self.calls.deadlines.schedule(at, id);
-                }
+            if let Some(at) = self.calls.calls.get(&id).and_then(|c| c.deadline()) {
+                self.calls.deadlines.schedule(at, id);
             }
         }
     }

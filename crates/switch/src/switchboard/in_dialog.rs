@@ -3,7 +3,7 @@
 
 use super::calls::*;
 use super::Switch;
-use crate::call::{Phase, Side};
+use crate::call::Side;
 use crate::time::Now;
 use accounts::Outcome;
 use sip::transaction::ServerKey;
@@ -41,12 +41,7 @@ impl Switch {
             return;
         };
         if let Some(call) = self.calls.calls.get_mut(&id) {
-            if call.ok.as_ref().is_some_and(|o| o.side == side) {
-                call.ok = None;
-            }
-            if matches!(call.phase, Phase::Answered) {
-                call.phase = Phase::Established;
-            }
+            call.handle_ack(side);
         }
     }
 
