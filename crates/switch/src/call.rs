@@ -11,6 +11,7 @@ use media::sdp::Audio;
 use sip::transaction::{ClientKey, ServerKey};
 use sip::Request;
 mod context;
+mod ending;
 mod event;
 mod feature;
 mod hold;
@@ -21,6 +22,7 @@ mod session_timer;
 mod timers;
 
 pub use context::{CallCtx, Report};
+pub use ending::{Ended, Ending};
 pub use event::CallEvent;
 pub use feature::CallFeature;
 pub use identity::Identity;

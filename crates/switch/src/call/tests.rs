@@ -294,3 +294,45 @@ fn the_phase_deadline_says_what_comes_next() {
     });
     bench.run(|ctx| assert_eq!(call.handle_timeout(ctx), Due::ComebackUnanswered));
 }
+
+#[test]
+fn ending_byes_the_parties_still_on_and_completes_the_record() {
+    let mut bench = Bench::new();
+    let mut call = talking();
+    call.features.insert(CallFeature::Hold);
+    call.events.push(CallEvent::Resumed);
+    let how = Ending {
+        hung_up: Some(Side::B),
+        outcome: accounts::Outcome::Failed,
+        status: 200,
+        cause: "callee hung up",
+    };
+    let mut ended = None;
+    bench.run(|ctx| ended = Some(call.end(ctx, how)));
+    let ended = ended.unwrap();
+    let byes: Vec<_> = bench
+        .layer
+        .drain_outputs()
+        .filter_map(|o| match o {
+            sip::transaction::Output::Transmit(p, b) => Some((p, b)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(byes.len(), 1, "only A, still on, gets a BYE");
+    assert_eq!(byes[0].0, udp(A));
+    let text = String::from_utf8_lossy(&byes[0].1);
+    assert!(
+        text.starts_with("BYE sip:333@127.0.0.1:5070 SIP/2.0"),
+        "{text}"
+    );
+    assert!(text.contains("Reason: SIP;cause=200;text=\"callee hung up\""));
+    let r = &ended.record;
+    assert_eq!(r.outcome, accounts::Outcome::Answered, "it was answered");
+    assert_eq!((r.status, r.cause.as_str()), (200, "callee hung up"));
+    assert_eq!(
+        (r.features.as_str(), r.events.as_str()),
+        ("hold", "resumed after a restart\n")
+    );
+    assert_eq!(ended.ports, [20000, 20002]);
+    assert_eq!(ended.dialogs.len(), 1);
+}

@@ -39,6 +39,21 @@ impl Switch {
         Some(result)
     }
 
+    /// The context for a call the switchboard holds itself (one taken out
+    /// of the table).
+    pub(super) fn call_ctx(&mut self, now: Now) -> CallCtx<'_> {
+        CallCtx {
+            now,
+            cfg: &self.cfg,
+            layer: &mut self.layer,
+            out: &mut self.outputs,
+            ids: &mut self.ids,
+            keys: &mut self.keys,
+            sent: &mut self.stats.sent,
+            reports: Vec::new(),
+        }
+    }
+
     fn apply(&mut self, id: CallId, report: Report) {
         match report {
             Report::DialogOpened(d, side) => {

@@ -2,7 +2,7 @@
 //! written; the call timers; and what the media engine reports.
 
 use super::Switch;
-use crate::call::{CallId, Due, Phase, Side};
+use crate::call::{CallId, Due, Ended, Ending, Phase, Side};
 use crate::output::{MediaCommand, Output, StoreOp};
 use crate::time::Now;
 use accounts::Outcome;
@@ -24,75 +24,17 @@ impl Switch {
         let Some(mut call) = self.calls.calls.remove(&id) else {
             return;
         };
-        for side in [Side::A, Side::B] {
-            let peer = call.leg(side).peer;
-            if Some(side) == hung_up {
-                continue;
-            }
-            if side == Side::A && call.phase.is_ringing() {
-                continue;
-            }
-            if let Some(d) = call.leg(side).dialog.as_ref() {
-                let mut d = d.clone();
-                let reason = format!("SIP;cause={status};text=\"{cause}\"");
-                let bye = self.bye(&mut d, peer, &reason);
-                self.layer
-                    .send_request(now.mono, bye, peer, peer.is_reliable());
-            }
-        }
-        self.drain_layer();
-        if let Some(ext) = call.outbound_by.take() {
-            self.outbound.ended(&call.tenant, &ext, now.unix_s());
-        }
         self.unpark(now, id, &mut call);
-        for port in [call.a.port, call.b.port] {
-            self.release_port(port);
-        }
-        if let Some(setup) = call.phase.setup() {
-            self.calls.by_invite.remove(&setup.key);
-        }
-        for f in call.phase.forks() {
-            self.calls.by_fork.remove(&f.key);
-        }
-        if let Some(key) = &call.answered_by {
-            self.calls.by_fork.remove(key);
-        }
-        for leg in [&call.a, &call.b] {
-            if let Some(d) = &leg.dialog {
-                self.calls.by_dialog.remove(&(
-                    d.id.call_id.clone(),
-                    d.id.local_tag.clone(),
-                    d.id.remote_tag.clone(),
-                ));
-            }
-        }
-        let r = &mut call.record;
-        r.ended_ms = now.unix_ms;
-        r.outcome = if r.answered_ms.is_some() {
-            Outcome::Answered
-        } else {
-            outcome
+        let how = Ending {
+            hung_up,
+            outcome,
+            status,
+            cause,
         };
-        let refusal = matches!(call.phase, Phase::Announcing) && r.status >= 300;
-        if refusal {
-            // A refusal (or a parked call's goodbye) keeps its own status and
-            // cause, however the caller hangs up.
-            r.outcome = if call.features.contains(&crate::call::CallFeature::Park) {
-                Outcome::NoAnswer
-            } else {
-                Outcome::Refused
-            };
-        } else {
-            r.status = status;
-            r.cause = cause.to_string();
-        }
-        r.events = crate::call::CallEvent::lines(&call.events);
-        r.features = call
-            .features
-            .iter()
-            .map(|f| f.name())
-            .collect::<Vec<_>>()
-            .join(",");
+        let ended = call.end(&mut self.call_ctx(now), how);
+        self.drain_layer();
+        self.forget_ended(&ended, now);
+        let r = ended.record;
         info!(
             call = id,
             outcome = r.outcome.as_str(),
@@ -101,9 +43,30 @@ impl Switch {
             "call ended"
         );
         self.outputs
-            .push_back(Output::Store(StoreOp::SaveCallRecord(Box::new(
-                call.record,
-            ))));
+            .push_back(Output::Store(StoreOp::SaveCallRecord(Box::new(r))));
+    }
+
+    /// Forgets an ended call: its ports, indexes and outbound count.
+    fn forget_ended(&mut self, ended: &Ended, now: Now) {
+        if let Some((tenant, ext)) = &ended.outbound_by {
+            self.outbound.ended(tenant, ext, now.unix_s());
+        }
+        for port in ended.ports {
+            self.release_port(port);
+        }
+        if let Some(key) = &ended.invite {
+            self.calls.by_invite.remove(key);
+        }
+        for key in &ended.forks {
+            self.calls.by_fork.remove(key);
+        }
+        for d in &ended.dialogs {
+            self.calls.by_dialog.remove(&(
+                d.call_id.clone(),
+                d.local_tag.clone(),
+                d.remote_tag.clone(),
+            ));
+        }
     }
 
     /// Call timers: each due call handles its own (the 2xx retransmission);
