@@ -11,7 +11,7 @@ use crate::peer::Peer;
 use crate::time::Now;
 use bytes::Bytes;
 use sip::dialog::{Dialog, DialogId};
-use sip::transaction::{Layer, ServerKey};
+use sip::transaction::{ClientKey, Layer, ServerKey};
 use sip::{Method, Name, Request, Response};
 use std::collections::VecDeque;
 
@@ -38,12 +38,25 @@ pub struct CallCtx<'a> {
 }
 
 /// What a call tells the switchboard to do to its indexes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum Report {
     /// A leg's dialog exists: in-dialog requests with this id reach it.
     DialogOpened(DialogId, Side),
     /// A dialog is gone.
     DialogClosed(DialogId),
+    /// The caller's INVITE was answered (a CANCEL no longer finds the call).
+    InviteAnswered(ServerKey),
+    /// One of our INVITEs has its final answer.
+    ForkDone(ClientKey),
+    /// One of our INVITEs was cancelled: a late 2xx to it gets ACK and BYE.
+    ForkCancelled {
+        /// Its transaction.
+        key: ClientKey,
+        /// The INVITE (boxed: reports are otherwise small).
+        invite: Box<Request>,
+        /// Where it went.
+        peer: Peer,
+    },
 }
 
 impl CallCtx<'_> {

@@ -66,6 +66,16 @@ impl Switch {
                     .by_dialog
                     .remove(&(d.call_id, d.local_tag, d.remote_tag));
             }
+            Report::InviteAnswered(key) => {
+                self.calls.by_invite.remove(&key);
+            }
+            Report::ForkDone(key) => {
+                self.calls.by_fork.remove(&key);
+            }
+            Report::ForkCancelled { key, invite, peer } => {
+                self.calls.by_fork.remove(&key);
+                self.calls.orphans.insert(key, (*invite, peer));
+            }
         }
     }
 }

@@ -55,34 +55,11 @@ impl CallTable {
     }
 }
 
-pub(super) const RFC_OUR_METHODS: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, REFER, NOTIFY";
-
 pub(super) fn dialog_key_of(req: &Request) -> Option<DialogKey> {
     let call_id = String::from_utf8_lossy(req.call_id()?).into_owned();
     let ours = req.callee().ok()?.tag()?.to_string();
     let theirs = req.caller().ok()?.tag().unwrap_or_default().to_string();
     Some((call_id, ours, theirs))
-}
-
-/// A `Session-Expires` value: interval and refresher (RFC 4028 §4).
-pub(super) fn session_expires(req_or_resp: &sip::Headers) -> Option<(u32, Option<String>)> {
-    let v = req_or_resp.get(Name::SessionExpires)?;
-    let text = String::from_utf8_lossy(v);
-    let mut parts = text.split(';');
-    let secs = sip::validate::parse_delta(parts.next()?.as_bytes())?;
-    let refresher = parts
-        .filter_map(|p| p.trim().split_once('='))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("refresher"))
-        .map(|(_, v)| v.trim().to_ascii_lowercase());
-    Some((secs, refresher))
-}
-
-/// Whether the request's Supported (or Require) lists `timer`.
-pub(super) fn supports_timer(h: &sip::Headers) -> bool {
-    h.values(Name::Supported)
-        .iter()
-        .chain(h.values(Name::Require).iter())
-        .any(|t| t.eq_ignore_ascii_case(b"timer"))
 }
 
 /// One outgoing INVITE to send.
@@ -95,18 +72,6 @@ pub(super) struct OutgoingInvite<'a> {
     pub body: Bytes,
     /// The media protection `body` offers.
     pub security: LegSecurity,
-}
-
-/// The codec the caller gets: the callee's if the caller offered it (no
-/// transcoding), otherwise the caller's first choice.
-pub(super) fn codec_for_caller(offer: &Audio, callee: Codec) -> (Codec, u8) {
-    offer
-        .codecs
-        .iter()
-        .find(|(c, _)| *c == callee)
-        .or(offer.codecs.first())
-        .copied()
-        .unwrap_or((Codec::Pcmu, 0))
 }
 
 /// Everything a new call starts from.
@@ -122,19 +87,6 @@ pub(super) struct NewCall {
     route: Route,
     pa: u16,
     pb: u16,
-}
-
-/// Rank of a final failure when choosing what to tell the caller (lower wins).
-pub(super) fn failure_rank(status: u16) -> u16 {
-    match status {
-        600..=699 => 0,
-        486 => 1,
-        480 => 2,
-        404 => 3,
-        408 => 4,
-        487 => 9,
-        _ => 5,
-    }
 }
 
 pub(super) fn outcome_for(status: u16) -> Outcome {
@@ -266,7 +218,7 @@ impl Switch {
                 return self.refuse_call(now, &key, &req, who, 488, refusal.reason());
             }
         };
-        if let Some((se, _)) = session_expires(&req.headers) {
+        if let Some((se, _)) = crate::call::session_timer::session_expires(&req.headers) {
             if u64::from(se) < self.cfg.min_se.as_secs() {
                 let mut resp = self.response(&req, 422, Some("Session Interval Too Small"));
                 resp.headers
@@ -545,7 +497,7 @@ impl Switch {
         headers.push(Name::CallId, self.ids.call_id());
         headers.push(Name::CSeq, "1 INVITE");
         headers.push(Name::Contact, self.contact(target));
-        headers.push(Name::Allow, RFC_OUR_METHODS);
+        headers.push(Name::Allow, crate::call::ALLOW);
         headers.push(Name::Supported, "timer");
         headers.push(
             Name::SessionExpires,
@@ -600,20 +552,4 @@ impl Switch {
             crypto,
         }))
     }
-}
-
-/// The session interval agreed with the caller, if it supports timers
-/// (it refreshes: refresher=uac).
-pub(super) fn session_for_a(
-    cfg: &crate::config::SwitchConfig,
-    invite: &Request,
-) -> Option<std::time::Duration> {
-    if !supports_timer(&invite.headers) {
-        return None;
-    }
-    let asked = session_expires(&invite.headers).map(|(s, _)| u64::from(s));
-    let secs = asked
-        .unwrap_or(cfg.session_expires.as_secs())
-        .max(cfg.min_se.as_secs());
-    Some(std::time::Duration::from_secs(secs))
 }

@@ -178,7 +178,7 @@ impl Switch {
         let answer = media::sdp::parse_audio(&resp.body)
             .ok()
             .filter(|a| !a.codecs.is_empty() && security.handle_remote_sdp(a).is_ok());
-        self.cancel_forks(now, id, Some(i));
+        self.cancel_forks(now, id, Some(key));
         let Some(call) = self.calls.calls.get_mut(&id) else {
             return;
         };

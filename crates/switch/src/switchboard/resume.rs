@@ -171,7 +171,7 @@ impl Switch {
             if let Some(inv) = snapshot::request(&fork.invite) {
                 let peer = fork.peer.peer(None);
                 let cancel =
-                    super::forks::cancel_of(&inv, "SIP;cause=480;text=\"Switch restarted\"");
+                    crate::call::cancel_of(&inv, "SIP;cause=480;text=\"Switch restarted\"");
                 self.layer
                     .send_request(now.mono, cancel, peer, peer.is_reliable());
             }
