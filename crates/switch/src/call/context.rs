@@ -44,6 +44,10 @@ pub enum Report {
     DialogOpened(DialogId, Side),
     /// A dialog is gone.
     DialogClosed(DialogId),
+    /// The switch's RTP port is the call's, for the leg on this side.
+    PortTaken(u16, Side),
+    /// The switch's RTP port is no longer the call's.
+    PortReleased(u16),
     /// The caller's INVITE was answered (a CANCEL no longer finds the call).
     InviteAnswered(ServerKey),
     /// One of our INVITEs has its final answer.

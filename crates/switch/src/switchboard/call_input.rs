@@ -66,6 +66,10 @@ impl Switch {
                     .by_dialog
                     .remove(&(d.call_id, d.local_tag, d.remote_tag));
             }
+            Report::PortTaken(port, side) => {
+                self.calls.by_port.insert(port, (id, side));
+            }
+            Report::PortReleased(port) => self.release_port(port),
             Report::InviteAnswered(key) => {
                 self.calls.by_invite.remove(&key);
             }

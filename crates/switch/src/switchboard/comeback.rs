@@ -9,8 +9,6 @@ use crate::prompts::Prompt;
 use crate::time::Now;
 use media::sdp::Direction;
 use media::Codec;
-use sip::dialog::Dialog;
-use std::net::SocketAddr;
 use tracing::info;
 
 impl Switch {
@@ -155,65 +153,9 @@ impl Switch {
         key: &sip::transaction::ClientKey,
         resp: &sip::Response,
     ) {
-        let Some(call) = self.calls.calls.get(&id) else {
-            return;
-        };
-        let forks = call.phase.forks();
-        let Some(i) = forks.iter().position(|f| &f.key == key) else {
-            return;
-        };
-        let (invite, peer) = (forks[i].invite.clone(), forks[i].peer);
-        let mut security = forks[i].security.clone();
-        // While the comeback rings, only the parked party's leg has a dialog.
-        let parked_side = if call.a.dialog.is_some() {
-            Side::A
-        } else {
-            Side::B
-        };
-        let gone = other(parked_side);
-        let Ok(mut dialog) = Dialog::as_uac(&invite, resp) else {
-            return;
-        };
-        self.send_ack(&mut dialog, peer);
-        let answer = media::sdp::parse_audio(&resp.body)
-            .ok()
-            .filter(|a| !a.codecs.is_empty() && security.handle_remote_sdp(a).is_ok());
-        self.cancel_forks(now, id, Some(key));
-        let Some(call) = self.calls.calls.get_mut(&id) else {
-            return;
-        };
-        if let Some(old) = call.answered_by.replace(key.clone()) {
-            self.calls.by_fork.remove(&old);
-        }
-        let dkey = (
-            dialog.id.call_id.clone(),
-            dialog.id.local_tag.clone(),
-            dialog.id.remote_tag.clone(),
-        );
-        let leg = call.leg_mut(gone);
-        leg.dialog = Some(dialog);
-        leg.peer = peer;
-        leg.security = security;
-        if let Some(a) = &answer {
-            leg.codec = a.codecs.first().copied();
-            leg.telephone_event = a.telephone_event;
-            leg.remote_media = a.address.map(|ip| SocketAddr::new(ip, a.port));
-        }
-        let who = leg.extension.clone().unwrap_or_default();
-        let (mine, parked_port) = (leg.port, call.leg(parked_side).port);
-        call.phase = Phase::Established;
-        call.events
-            .push(CallEvent::ComebackAnswered { by: who.clone() });
-        let config = call.leg(gone).media_config();
-        self.calls.by_dialog.insert(dkey, (id, gone));
-        self.outputs.extend(config.map(Output::Media));
-        self.outputs
-            .push_back(Output::Media(MediaCommand::Bridge(mine, parked_port)));
-        self.outputs
-            .push_back(Output::Media(MediaCommand::WatchIdle(mine, true)));
-        self.outputs
-            .push_back(Output::Media(MediaCommand::WatchIdle(parked_port, true)));
-        info!(call = id, %who, "comeback answered");
+        self.with_call(now, id, |call, ctx| {
+            call.handle_comeback_answer(ctx, key, resp)
+        });
     }
 
     /// Nobody answered the comeback: the tenant's fallback, or goodbye.
@@ -222,11 +164,7 @@ impl Switch {
         let Some(call) = self.calls.calls.get_mut(&id) else {
             return;
         };
-        let parked_side = if call.a.dialog.is_some() {
-            Side::A
-        } else {
-            Side::B
-        };
+        let parked_side = call.parked_side();
         let gone = other(parked_side);
         let port = std::mem::replace(&mut call.leg_mut(gone).port, 0);
         let parked_port = call.leg(parked_side).port;

@@ -4,12 +4,12 @@
 //! party stays on music without a gap.
 
 use super::Switch;
-use crate::call::{other, Call, CallEvent, CallFeature, CallId, Phase, Side};
+use crate::call::{other, Call, CallEvent, CallId, Phase, Side};
 use crate::feature_code::Feature;
 use crate::feature_refusal::FeatureRefusal;
 use crate::lot::{fresh_code, Parked, Position};
 use crate::media_security::LegSecurity;
-use crate::output::{MediaCommand, Output, StoreOp};
+use crate::output::{Output, StoreOp};
 use crate::peer::Peer;
 use crate::prompts::{spoken, Prompt};
 use crate::time::Now;
@@ -100,46 +100,17 @@ impl Switch {
         parker: &str,
     ) {
         let parked_side = other(holder);
-        let Some(call) = self.calls.calls.get_mut(&id) else {
-            return;
-        };
-        let leg = call.leg_mut(holder);
-        let (dialog, peer, port) = (leg.dialog.take(), leg.peer, leg.port);
-        leg.port = 0;
-        leg.holding = false;
-        leg.session = None;
-        leg.extension = None;
-        call.ok = None;
-        call.features.insert(CallFeature::Park);
-        let comeback_at =
-            now.mono + std::time::Duration::from_secs(u64::from(tenant.park_timeout_s));
-        call.phase = Phase::Parked(crate::call::Comeback {
-            at: comeback_at,
+        let comeback = crate::call::Comeback {
+            at: now.mono + std::time::Duration::from_secs(u64::from(tenant.park_timeout_s)),
             to: parker.to_string(),
-        });
-        self.calls.deadlines.schedule(comeback_at, id);
-        let parked_port = call.leg(parked_side).port;
+        };
         let retrieval = pos.retrieval_number(&tenant.release_prefix);
-        call.events.push(CallEvent::Parked {
-            by: parker.to_string(),
-            retrieval: retrieval.clone(),
+        let parked = self.with_call(now, id, |call, ctx| {
+            call.park(ctx, holder, comeback, &retrieval)
         });
-        if let Some(mut d) = dialog {
-            self.calls.by_dialog.remove(&(
-                d.id.call_id.clone(),
-                d.id.local_tag.clone(),
-                d.id.remote_tag.clone(),
-            ));
-            let bye = self.bye(&mut d, peer, "SIP;cause=200;text=\"Call parked\"");
-            self.layer
-                .send_request(now.mono, bye, peer, peer.is_reliable());
-            self.drain_layer();
+        if parked.is_none() {
+            return;
         }
-        self.release_port(port);
-        self.outputs
-            .push_back(Output::Media(MediaCommand::Music(parked_port)));
-        self.outputs
-            .push_back(Output::Media(MediaCommand::WatchIdle(parked_port, false)));
         let party = self
             .calls
             .calls

@@ -115,29 +115,8 @@ impl Switch {
         frag: &str,
         state: &str,
     ) {
-        let Some(call) = self.calls.calls.get_mut(&id) else {
-            return;
-        };
-        let peer = call.leg(side).peer;
-        let Some(mut dialog) = call.leg(side).dialog.clone() else {
-            return;
-        };
-        let via = self.via(peer);
-        let contact = self.contact(peer);
-        let mut notify = dialog.request(sip::Method::Notify, &via, &contact, None);
-        notify.headers.push(Name::Event, "refer");
-        notify
-            .headers
-            .push(Name::SubscriptionState, state.to_string());
-        notify
-            .headers
-            .push(Name::ContentType, "message/sipfrag;version=2.0");
-        notify.body = bytes::Bytes::from(format!("{frag}\r\n"));
-        if let Some(call) = self.calls.calls.get_mut(&id) {
-            call.leg_mut(side).dialog = Some(dialog);
-        }
-        self.layer
-            .send_request(now.mono, notify, peer, peer.is_reliable());
-        self.drain_layer();
+        self.with_call(now, id, |call, ctx| {
+            call.notify_refer(ctx, side, frag, state)
+        });
     }
 }

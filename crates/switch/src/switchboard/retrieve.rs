@@ -4,7 +4,7 @@
 
 use super::park::FeatureCall;
 use super::Switch;
-use crate::call::{other, CallEvent, CallFeature, Leg, OkRetransmit, Phase};
+use crate::call::{other, Leg, OkRetransmit};
 use crate::feature_refusal::FeatureRefusal;
 use crate::lot::{Parked, Position};
 use crate::output::{MediaCommand, Output, StoreOp};
@@ -49,9 +49,9 @@ impl Switch {
         // What the retriever's leg needs of the parked party's.
         let party = self.calls.calls.get(&id).map(|c| {
             let l = c.leg(parked.side);
-            (l.codec.map(|c| c.0), l.identity.clone(), l.port)
+            (l.codec.map(|c| c.0), l.identity.clone())
         });
-        let Some((parked_codec, parked_identity, parked_port)) = party else {
+        let Some((parked_codec, parked_identity)) = party else {
             // A lot entry whose call is gone: forget it, and tell the
             // retriever there is nothing there (never leave it unanswered).
             warn!(call = id, position = %parked.position.label(), "lot entry without a call: dropped");
@@ -78,15 +78,6 @@ impl Switch {
         let wire = self.answer_with(now, &fc, &leg, Some(pai));
         let side = other(parked.side);
         let waited = now.mono.saturating_duration_since(parked.since);
-        let transcoding = leg.codec.map(|c| c.0) != parked_codec;
-        let dkey = leg.dialog.as_ref().map(|d| {
-            (
-                d.id.call_id.clone(),
-                d.id.local_tag.clone(),
-                d.id.remote_tag.clone(),
-            )
-        });
-        let config = leg.media_config();
         let ok = (!fc.peer.is_reliable()).then(|| OkRetransmit {
             side,
             peer: fc.peer,
@@ -95,32 +86,17 @@ impl Switch {
             interval: self.cfg.timers.t1,
             give_up: now.mono + self.cfg.timers.t1x64(),
         });
-        let Some(call) = self.calls.calls.get_mut(&id) else {
-            return self.release_port(port);
+        let retriever = crate::call::Retriever {
+            leg,
+            ok,
+            extension: fc.ext.number.clone(),
+            waited,
         };
-        *call.leg_mut(side) = leg;
-        call.phase = Phase::Established;
-        call.ok = ok;
-        if transcoding {
-            call.features.insert(CallFeature::Transcoding);
-        }
-        call.note_security();
-        call.events.push(CallEvent::Retrieved {
-            by: fc.ext.number.clone(),
-            after_ms: waited.as_millis() as u64,
-        });
-        if let Some(at) = call.deadline() {
-            self.calls.deadlines.schedule(at, id);
-        }
-        let commands = config.into_iter().chain([
-            MediaCommand::Bridge(port, parked_port),
-            MediaCommand::WatchIdle(port, true),
-            MediaCommand::WatchIdle(parked_port, true),
-        ]);
-        self.outputs.extend(commands.map(Output::Media));
-        self.calls.by_port.insert(port, (id, side));
-        if let Some(k) = dkey {
-            self.calls.by_dialog.insert(k, (id, side));
+        if self
+            .with_call(now, id, |call, ctx| call.attach(ctx, side, retriever))
+            .is_none()
+        {
+            return self.release_port(port);
         }
         info!(call = id, retriever = %fc.ext.number, "retrieved");
     }

@@ -1,0 +1,70 @@
+//! A comeback's phone answered: the parked party and the parker (or the
+//! fallback) are a call of two again.
+
+use super::forking::send_ack;
+use super::{other, Call, CallCtx, CallEvent, Phase, Report, Side};
+use crate::output::MediaCommand;
+use sip::dialog::Dialog;
+use sip::transaction::ClientKey;
+use sip::Response;
+use std::net::SocketAddr;
+use tracing::info;
+
+impl Call {
+    /// The 2xx of the comeback's INVITE `key`: ACK, the other phones
+    /// cancelled, the answering leg bridged to the parked party.
+    pub fn handle_comeback_answer(&mut self, ctx: &mut CallCtx, key: &ClientKey, resp: &Response) {
+        let Some(fork) = self.phase.forks().iter().find(|f| &f.key == key) else {
+            return;
+        };
+        let (invite, peer) = (fork.invite.clone(), fork.peer);
+        let mut security = fork.security.clone();
+        let Ok(mut dialog) = Dialog::as_uac(&invite, resp) else {
+            return;
+        };
+        send_ack(ctx, &mut dialog, peer);
+        let answer = media::sdp::parse_audio(&resp.body)
+            .ok()
+            .filter(|a| !a.codecs.is_empty() && security.handle_remote_sdp(a).is_ok());
+        self.cancel_forks(ctx, Some(key));
+        if let Some(old) = self.answered_by.replace(key.clone()) {
+            ctx.reports.push(Report::ForkDone(old));
+        }
+        // While the comeback rings, only the parked party's leg has a dialog.
+        let parked_side = self.parked_side();
+        let gone = other(parked_side);
+        ctx.reports
+            .push(Report::DialogOpened(dialog.id.clone(), gone));
+        let leg = self.leg_mut(gone);
+        leg.dialog = Some(dialog);
+        leg.peer = peer;
+        leg.security = security;
+        if let Some(a) = &answer {
+            leg.codec = a.codecs.first().copied();
+            leg.telephone_event = a.telephone_event;
+            leg.remote_media = a.address.map(|ip| SocketAddr::new(ip, a.port));
+        }
+        let who = leg.extension.clone().unwrap_or_default();
+        let (mine, parked_port) = (leg.port, self.leg(parked_side).port);
+        self.phase = Phase::Established;
+        self.events
+            .push(CallEvent::ComebackAnswered { by: who.clone() });
+        if let Some(config) = self.leg(gone).media_config() {
+            ctx.media(config);
+        }
+        ctx.media(MediaCommand::Bridge(mine, parked_port));
+        ctx.media(MediaCommand::WatchIdle(mine, true));
+        ctx.media(MediaCommand::WatchIdle(parked_port, true));
+        info!(%who, "comeback answered");
+    }
+
+    /// The side of the party in the lot (or ringing its parker back): the
+    /// only leg with a dialog then.
+    pub fn parked_side(&self) -> Side {
+        if self.a.dialog.is_some() {
+            Side::A
+        } else {
+            Side::B
+        }
+    }
+}
