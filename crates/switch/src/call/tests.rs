@@ -9,7 +9,7 @@ use crate::output::{MediaCommand, Output};
 use crate::peer::Transport;
 use crate::time::Now;
 use sip::dialog::Dialog;
-use sip::transaction::{Incoming, Layer};
+use sip::transaction::{ClientKey, Incoming, Layer};
 use sip::{Message, Response};
 use std::collections::VecDeque;
 
@@ -335,4 +335,193 @@ fn ending_byes_the_parties_still_on_and_completes_the_record() {
     );
     assert_eq!(ended.ports, [20000, 20002]);
     assert_eq!(ended.dialogs.len(), 1);
+}
+
+const C1: &str = "127.0.0.1:5090";
+const C2: &str = "127.0.0.1:5092";
+
+fn parse_request(text: &str) -> Request {
+    let b = bytes::Bytes::copy_from_slice(text.as_bytes());
+    match sip::parse_datagram(&b, &sip::Limits::default()) {
+        Ok(Some(Message::Request(r))) => r,
+        _ => panic!("not a request"),
+    }
+}
+
+/// A ringing call: A's INVITE (with an SDP offer) answered by nobody yet,
+/// our INVITEs to two contacts of 444 sent through the bench's layer.
+fn ringing(bench: &mut Bench) -> (Call, ServerKey, [ClientKey; 2]) {
+    let offer_text = format!("INVITE sip:444@acme.example SIP/2.0\r\nVia: SIP/2.0/UDP {A};branch=z9hG4bKa1\r\nFrom: <sip:333@acme.example>;tag=theirs\r\nTo: <sip:444@acme.example>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nContact: <sip:333@{A}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP}", SDP.len());
+    let (key, invite) = bench.request(A, &offer_text);
+    let offer = media::sdp::parse_audio(&invite.body).unwrap();
+    let mut forks = Vec::new();
+    for (i, to) in [C1, C2].into_iter().enumerate() {
+        let text = format!("INVITE sip:444@{to} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKf{i};rport\r\nFrom: <sip:333@acme.example>;tag=f{i}\r\nTo: <sip:444@acme.example>\r\nCall-ID: out{i}\r\nCSeq: 1 INVITE\r\nContact: <sip:parkline@127.0.0.1:5060>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP}", SDP.len());
+        let req = parse_request(&text);
+        let k = bench
+            .layer
+            .send_request(bench.now.mono, req.clone(), udp(to), false)
+            .unwrap();
+        forks.push(Fork {
+            key: k,
+            invite: req,
+            peer: udp(to),
+            final_status: None,
+            authenticated: false,
+            security: crate::media_security::LegSecurity::Plain,
+        });
+    }
+    bench.layer.drain_outputs().for_each(drop);
+    let keys = [forks[0].key.clone(), forks[1].key.clone()];
+    let mut call = talking();
+    call.a.dialog = None;
+    call.a.codec = None;
+    call.b.codec = None;
+    call.b.remote_media = None;
+    call.record.answered_ms = None;
+    call.phase = Phase::Ringing(Box::new(Ringing {
+        setup: Setup {
+            invite,
+            key: key.clone(),
+            offer,
+            tag: "ours".into(),
+        },
+        forking: Forking {
+            forks,
+            deadline: bench.now.mono + Duration::from_secs(30),
+        },
+        told_ringing: false,
+    }));
+    (call, key, keys)
+}
+
+/// A response from a contact to one of our INVITEs.
+fn answer_from(call: &Call, key: &ClientKey, status: u16, sdp: bool) -> Response {
+    let fork = call.phase.forks().iter().find(|f| &f.key == key).unwrap();
+    let mut r = Response::to_request(&fork.invite, status, sip::reason_phrase(status));
+    r.set_to_tag("callee");
+    if sdp {
+        r.headers
+            .push(sip::Name::Contact, format!("<sip:444@{}>", fork.peer.addr));
+        r.headers.push(sip::Name::ContentType, "application/sdp");
+        r.body = bytes::Bytes::from(SDP.replace("4000", "4002"));
+    }
+    r
+}
+
+#[test]
+fn a_ringing_call_tells_the_caller_once_then_the_first_answer_wins() {
+    let mut bench = Bench::new();
+    let (mut call, _, [k1, k2]) = ringing(&mut bench);
+    let ringing_resp = answer_from(&call, &k2, 180, false);
+    for _ in 0..2 {
+        bench.run(|ctx| call.handle_progress(ctx, &k2, &ringing_resp));
+    }
+    let told: Vec<u16> = bench.responses().iter().map(|r| r.status).collect();
+    assert_eq!(told, [180], "one 180, however many 1xx");
+
+    let ok = answer_from(&call, &k1, 200, true);
+    let mut outcome = ForkOutcome::Nothing;
+    let reports = bench.run(|ctx| outcome = call.handle_answer(ctx, &k1, &ok));
+    assert_eq!(outcome, ForkOutcome::Nothing);
+    assert!(matches!(call.phase, Phase::Answered), "{:?}", call.phase);
+    assert_eq!(call.answered_by.as_ref(), Some(&k1));
+    assert!(reports
+        .iter()
+        .any(|r| matches!(r, Report::InviteAnswered(_))));
+    assert_eq!(
+        reports
+            .iter()
+            .filter(|r| matches!(r, Report::DialogOpened(..)))
+            .count(),
+        2,
+        "both legs' dialogs"
+    );
+    assert!(reports
+        .iter()
+        .any(|r| matches!(r, Report::ForkCancelled { key, .. } if *key == k2)));
+    // The caller got our 200 with our SDP; the winner its ACK (sent
+    // directly); the other contact a CANCEL (through the layer).
+    let layer_out: Vec<_> = bench.layer.drain_outputs().collect();
+    let mut to_caller = None;
+    let mut cancelled = false;
+    for o in layer_out {
+        if let sip::transaction::Output::Transmit(p, b) = o {
+            let text = String::from_utf8_lossy(&b).into_owned();
+            if p == udp(A) && text.starts_with("SIP/2.0 200") {
+                to_caller = Some(text);
+            } else if p == udp(C2) && text.starts_with("CANCEL") {
+                cancelled = true;
+            }
+        }
+    }
+    assert!(to_caller.unwrap().contains("m=audio 20000 RTP/AVP 0"));
+    assert!(cancelled, "the other contact is cancelled");
+    assert_eq!(bench.sent, 1, "the ACK to the winner");
+    let media = bench.media();
+    assert!(media.contains(&MediaCommand::Bridge(20000, 20002)));
+    assert!(call.ok.is_some(), "our 2xx is resent until the ACK");
+}
+
+#[test]
+fn when_every_contact_fails_the_best_failure_is_the_callers() {
+    let mut bench = Bench::new();
+    let (mut call, _, [k1, k2]) = ringing(&mut bench);
+    let mut outcome = ForkOutcome::Nothing;
+    bench.run(|ctx| outcome = call.handle_fork_failure(ctx, &k1, 480));
+    assert_eq!(outcome, ForkOutcome::Nothing, "one still rings");
+    bench.run(|ctx| outcome = call.handle_fork_failure(ctx, &k2, 486));
+    assert_eq!(outcome, ForkOutcome::Failed(486), "busy beats unavailable");
+    bench.run(|ctx| call.refuse_caller(ctx, 486, "Busy Here"));
+    assert_eq!(bench.responses().pop().unwrap().status, 486);
+}
+
+#[test]
+fn park_releases_the_holder_and_retrieval_joins_a_new_leg() {
+    let mut bench = Bench::new();
+    let mut call = talking();
+    let comeback = Comeback {
+        at: bench.now.mono + Duration::from_secs(180),
+        to: "444".into(),
+    };
+    // B (444) held A and parks it.
+    let mut b_dialog = Dialog::as_uas(&invite_from_a(), "b-side").unwrap();
+    b_dialog.id.call_id = "c2".into();
+    call.b.dialog = Some(b_dialog);
+    let reports = bench.run(|ctx| call.park(ctx, Side::B, comeback, "*71444"));
+    assert!(matches!(call.phase, Phase::Parked(_)));
+    assert_eq!(call.b.port, 0);
+    assert!(reports
+        .iter()
+        .any(|r| matches!(r, Report::PortReleased(20002))));
+    assert!(reports.iter().any(|r| matches!(r, Report::DialogClosed(_))));
+    assert!(bench.media().contains(&MediaCommand::Music(20000)));
+    assert_eq!(
+        call.deadline(),
+        Some(bench.now.mono + Duration::from_secs(180))
+    );
+
+    let mut leg = Leg::new(udp(C1), 20004, SdpOrigin::new(9));
+    leg.codec = Some((media::Codec::Pcma, 8));
+    leg.remote_media = Some("127.0.0.1:4010".parse().unwrap());
+    let retriever = Retriever {
+        leg,
+        ok: None,
+        extension: "555".into(),
+        waited: Duration::from_secs(12),
+    };
+    let reports = bench.run(|ctx| call.attach(ctx, Side::B, retriever));
+    assert!(matches!(call.phase, Phase::Established));
+    assert!(reports
+        .iter()
+        .any(|r| matches!(r, Report::PortTaken(20004, Side::B))));
+    assert!(bench.media().contains(&MediaCommand::Bridge(20004, 20000)));
+    assert!(
+        call.features.contains(&CallFeature::Transcoding),
+        "PCMA to PCMU"
+    );
+    assert_eq!(
+        CallEvent::lines(&call.events),
+        "parked by 444 at *71444\nretrieved by 555 after 12.0 s\n"
+    );
 }
