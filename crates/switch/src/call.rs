@@ -222,6 +222,58 @@ pub struct Call {
 }
 
 impl Call {
+    /// A new call whose callee's contacts will ring (their forks are added
+    /// as they are sent) until `deadline`.
+    pub fn ringing(
+        tenant: String,
+        (a, b): (Leg, Leg),
+        setup: Setup,
+        deadline: Instant,
+        record: CallRecord,
+    ) -> Call {
+        let forking = Forking {
+            forks: Vec::new(),
+            deadline,
+        };
+        let phase = Phase::Ringing(Box::new(Ringing {
+            setup,
+            forking,
+            told_ringing: false,
+        }));
+        Call::new(tenant, (a, b), phase, record)
+    }
+
+    /// A call the switch answered itself to play an announcement to the
+    /// party on `a`; `ok` is our 2xx, resent until its ACK (UDP).
+    pub fn announcement(
+        tenant: String,
+        a: Leg,
+        ok: Option<OkRetransmit>,
+        record: CallRecord,
+    ) -> Call {
+        let b = Leg::new(a.peer, 0, SdpOrigin::default());
+        let mut call = Call::new(tenant, (a, b), Phase::Announcing, record);
+        call.ok = ok;
+        call
+    }
+
+    /// A call in `phase`, with nothing used or happened yet.
+    pub fn new(tenant: String, (a, b): (Leg, Leg), phase: Phase, record: CallRecord) -> Call {
+        Call {
+            tenant,
+            a,
+            b,
+            phase,
+            answered_by: None,
+            ok: None,
+            record,
+            features: BTreeSet::new(),
+            events: Vec::new(),
+            fallback_tried: false,
+            outbound_by: None,
+        }
+    }
+
     /// A leg by side.
     pub fn leg(&self, side: Side) -> &Leg {
         match side {

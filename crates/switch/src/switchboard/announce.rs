@@ -4,7 +4,7 @@
 
 use super::park::FeatureCall;
 use super::Switch;
-use crate::call::{Call, CallFeature, Leg, OkRetransmit, Phase, Side};
+use crate::call::{Call, CallFeature, OkRetransmit, Side};
 use crate::feature_refusal::FeatureRefusal;
 use crate::output::{MediaCommand, Output};
 use crate::prompts::Prompt;
@@ -64,26 +64,16 @@ impl Switch {
         } else {
             CallFeature::ParkRequest
         });
-        let call = Call {
-            tenant: fc.tenant.name.clone(),
-            a: leg,
-            b: Leg::new(fc.peer, 0, Default::default()),
-            phase: Phase::Announcing,
-            answered_by: None,
-            ok: (!fc.peer.is_reliable()).then(|| OkRetransmit {
-                side: Side::A,
-                peer: fc.peer,
-                wire,
-                next: now.mono + self.cfg.timers.t1,
-                interval: self.cfg.timers.t1,
-                give_up: now.mono + self.cfg.timers.t1x64(),
-            }),
-            record,
-            features,
-            events: Vec::new(),
-            fallback_tried: false,
-            outbound_by: None,
-        };
+        let ok = (!fc.peer.is_reliable()).then(|| OkRetransmit {
+            side: Side::A,
+            peer: fc.peer,
+            wire,
+            next: now.mono + self.cfg.timers.t1,
+            interval: self.cfg.timers.t1,
+            give_up: now.mono + self.cfg.timers.t1x64(),
+        });
+        let mut call = Call::announcement(fc.tenant.name.clone(), leg, ok, record);
+        call.features = features;
         if let Some(at) = call.deadline() {
             self.calls.deadlines.schedule(at, id);
         }

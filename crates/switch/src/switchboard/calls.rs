@@ -8,7 +8,7 @@
 
 use super::Switch;
 use crate::authorize::{self, CallRequest, Caller, Decision, Route};
-use crate::call::{Call, CallId, Fork, Forking, Leg, Phase, Ringing, Setup, Side};
+use crate::call::{Call, CallId, Fork, Leg, Phase, Setup, Side};
 use crate::deadlines::Deadlines;
 use crate::media_security::LegSecurity;
 use crate::output::{MediaCommand, Output, StoreOp};
@@ -362,28 +362,11 @@ impl Switch {
             offer,
             tag: a_tag,
         };
-        let mut call = Call {
-            tenant: tenant.name.clone(),
-            a,
-            b,
-            phase: Phase::Ringing(Box::new(Ringing {
-                setup,
-                forking: Forking {
-                    forks: Vec::new(),
-                    deadline: now.mono + self.cfg.no_answer_timeout,
-                },
-                told_ringing: false,
-            })),
-            answered_by: None,
-            ok: None,
-            record,
-            features: Default::default(),
-            events: Vec::new(),
-            fallback_tried: false,
-            outbound_by: match (&caller, &route) {
-                (Caller::Extension(e), Route::Trunk { .. }) => Some(e.number.clone()),
-                _ => None,
-            },
+        let deadline = now.mono + self.cfg.no_answer_timeout;
+        let mut call = Call::ringing(tenant.name.clone(), (a, b), setup, deadline, record);
+        call.outbound_by = match (&caller, &route) {
+            (Caller::Extension(e), Route::Trunk { .. }) => Some(e.number.clone()),
+            _ => None,
         };
         let (display, from_user) = match &caller {
             Caller::Extension(e) => (e.name.clone(), e.number.clone()),

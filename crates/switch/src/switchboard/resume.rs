@@ -372,19 +372,11 @@ fn resumed_call(snap: CallSnapshot, a: Leg, b: Leg, phase: Phase) -> Call {
     events.push(CallEvent::Resumed);
     let mut features: std::collections::BTreeSet<CallFeature> = snap.features.into_iter().collect();
     features.insert(CallFeature::Resumed);
-    Call {
-        tenant: snap.tenant,
-        a,
-        b,
-        phase,
-        answered_by: None,
-        ok: None,
-        record,
-        features,
-        events,
-        fallback_tried: false,
-        outbound_by: snap.outbound_by,
-    }
+    let mut call = Call::new(snap.tenant, (a, b), phase, record);
+    call.features = features;
+    call.events = events;
+    call.outbound_by = snap.outbound_by;
+    call
 }
 
 /// The switch's RTP ports a snapshot holds.
