@@ -26,6 +26,7 @@ mod sdp_origin;
 pub mod session_timer;
 mod timers;
 
+pub use comeback::RingBack;
 pub use context::{CallCtx, Report};
 pub use ending::{Ended, Ending};
 pub use event::CallEvent;

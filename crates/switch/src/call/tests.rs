@@ -525,3 +525,102 @@ fn park_releases_the_holder_and_retrieval_joins_a_new_leg() {
         "parked by 444 at *71444\nretrieved by 555 after 12.0 s\n"
     );
 }
+
+/// A parked call (A parked; B released) whose comeback rings C1 with one
+/// INVITE.
+fn comeback_ringing(bench: &mut Bench) -> (Call, ClientKey) {
+    let mut call = talking();
+    call.b = Leg::new(udp(B), 0, SdpOrigin::default());
+    let text = format!("INVITE sip:333@{C1} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKcb;rport\r\nFrom: \"Parked: 333\" <sip:333@acme.example>;tag=cb\r\nTo: <sip:444@acme.example>\r\nCall-ID: comeback\r\nCSeq: 1 INVITE\r\nContact: <sip:parkline@127.0.0.1:5060>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP}", SDP.len());
+    let req = parse_request(&text);
+    let key = bench
+        .layer
+        .send_request(bench.now.mono, req.clone(), udp(C1), false)
+        .unwrap();
+    bench.layer.drain_outputs().for_each(drop);
+    let fork = Fork {
+        key: key.clone(),
+        invite: req,
+        peer: udp(C1),
+        final_status: None,
+        authenticated: false,
+        security: crate::media_security::LegSecurity::Plain,
+    };
+    call.phase = Phase::Parked(Comeback {
+        at: bench.now.mono,
+        to: "444".into(),
+    });
+    let ring = RingBack {
+        extension: "444".into(),
+        identity: Identity::new("Room", "444"),
+        port: 20006,
+        sdp: SdpOrigin::new(5),
+        forks: vec![fork],
+        deadline: bench.now.mono + Duration::from_secs(30),
+    };
+    let reports = bench.run(|ctx| call.ring_back(ctx, ring));
+    assert!(reports
+        .iter()
+        .any(|r| matches!(r, Report::PortTaken(20006, Side::B))));
+    (call, key)
+}
+
+#[test]
+fn a_comeback_answered_bridges_the_parked_party_again() {
+    let mut bench = Bench::new();
+    let (mut call, key) = comeback_ringing(&mut bench);
+    assert!(matches!(call.phase, Phase::Comeback(_)));
+    let ok = answer_from(&call, &key, 200, true);
+    let mut outcome = ForkOutcome::Nothing;
+    bench.run(|ctx| outcome = call.handle_answer(ctx, &key, &ok));
+    assert_eq!(
+        outcome,
+        ForkOutcome::ComebackAnswered,
+        "the switchboard's to route"
+    );
+    let reports = bench.run(|ctx| call.handle_comeback_answer(ctx, &key, &ok));
+    assert!(matches!(call.phase, Phase::Established));
+    assert!(reports
+        .iter()
+        .any(|r| matches!(r, Report::DialogOpened(_, Side::B))));
+    assert_eq!(bench.sent, 1, "the ACK");
+    assert!(bench.media().contains(&MediaCommand::Bridge(20006, 20000)));
+    assert!(CallEvent::lines(&call.events).ends_with("comeback answered by 444\n"));
+}
+
+#[test]
+fn an_unanswered_comeback_is_given_up_then_says_goodbye() {
+    let mut bench = Bench::new();
+    let (mut call, key) = comeback_ringing(&mut bench);
+    bench.now.mono += Duration::from_secs(30);
+    bench.run(|ctx| assert_eq!(call.handle_timeout(ctx), Due::ComebackUnanswered));
+    let mut rang = String::new();
+    let reports = bench.run(|ctx| rang = call.give_up_comeback(ctx));
+    assert_eq!(rang, "444");
+    assert!(reports
+        .iter()
+        .any(|r| matches!(r, Report::PortReleased(20006))));
+    assert!(reports
+        .iter()
+        .any(|r| matches!(r, Report::ForkCancelled { key: k, .. } if *k == key)));
+    bench.run(|ctx| call.say_goodbye(ctx));
+    assert!(matches!(call.phase, Phase::Announcing));
+    assert!(bench.media().contains(&MediaCommand::Play(
+        20000,
+        vec![crate::prompts::Prompt::Goodbye]
+    )));
+    assert_eq!(
+        (call.record.status, call.record.cause.as_str()),
+        (480, "parked call not retrieved")
+    );
+}
+
+#[test]
+fn an_abandoned_parked_call_says_how_long_it_waited() {
+    let mut call = talking();
+    call.abandoned("*71333".into(), Duration::from_millis(12_340));
+    assert_eq!(
+        CallEvent::lines(&call.events),
+        "abandoned at *71333 after 12.3 s\n"
+    );
+}

@@ -2,10 +2,9 @@
 //! tenant's fallback, then says goodbye.
 
 use super::Switch;
-use crate::call::{other, CallEvent, CallId, Forking, Phase, Side};
+use crate::call::{other, CallEvent, CallId, Forking, Phase, RingBack, Side};
 use crate::media_security::LegSecurity;
 use crate::output::{MediaCommand, Output, StoreOp};
-use crate::prompts::Prompt;
 use crate::time::Now;
 use media::sdp::Direction;
 use media::Codec;
@@ -73,7 +72,7 @@ impl Switch {
         };
         self.outputs
             .push_back(Output::Media(MediaCommand::Open(port)));
-        let gone = other(parked_side);
+        let _gone = other(parked_side);
         let parked = call.leg(parked_side);
         let shown = format!("Parked: {}", parked.identity.name_or_number());
         let from = crate::call::Identity::new(shown, parked.identity.number.clone())
@@ -127,21 +126,21 @@ impl Switch {
         }
         self.drain_layer();
         let ring = std::time::Duration::from_secs(u64::from(tenant.park_comeback_ring_s));
-        let Some(call) = self.calls.calls.get_mut(&id) else {
-            self.release_port(port);
-            return false;
-        };
-        let leg = call.leg_mut(gone);
-        leg.port = port;
-        leg.sdp = sdp_ids;
-        leg.extension = Some(extension.to_string());
-        leg.identity = crate::call::Identity::new(ext.name.clone(), extension);
-        call.phase = Phase::Comeback(Forking {
+        let ring = RingBack {
+            extension: extension.to_string(),
+            identity: crate::call::Identity::new(ext.name.clone(), extension),
+            port,
+            sdp: sdp_ids,
             forks,
             deadline: now.mono + ring,
-        });
-        self.calls.deadlines.schedule(now.mono + ring, id);
-        self.calls.by_port.insert(port, (id, gone));
+        };
+        if self
+            .with_call(now, id, |call, ctx| call.ring_back(ctx, ring))
+            .is_none()
+        {
+            self.release_port(port);
+            return false;
+        }
         true
     }
 
@@ -160,43 +159,26 @@ impl Switch {
 
     /// Nobody answered the comeback: the tenant's fallback, or goodbye.
     pub(super) fn comeback_failed(&mut self, now: Now, id: CallId) {
-        self.cancel_forks(now, id, None);
+        let Some(rang) = self.with_call(now, id, |call, ctx| call.give_up_comeback(ctx)) else {
+            return;
+        };
         let Some(call) = self.calls.calls.get_mut(&id) else {
             return;
         };
         let parked_side = call.parked_side();
-        let gone = other(parked_side);
-        let port = std::mem::replace(&mut call.leg_mut(gone).port, 0);
-        let parked_port = call.leg(parked_side).port;
-        let tenant = self.dir.tenant(&call.tenant).cloned();
-        let parker = call.leg(gone).extension.clone().unwrap_or_default();
-        let fallback = tenant
-            .as_ref()
+        let fallback = self
+            .dir
+            .tenant(&call.tenant)
             .and_then(|t| t.park_fallback.clone())
-            .filter(|f| *f != parker);
-        let try_fallback = !call.fallback_tried && fallback.is_some();
+            .filter(|f| *f != rang && !call.fallback_tried);
         call.fallback_tried = true;
-        self.release_port(port);
-        if let (true, Some(f)) = (try_fallback, fallback) {
-            if let Some(call) = self.calls.calls.get_mut(&id) {
-                call.events
-                    .push(CallEvent::ComebackToFallback { to: f.clone() });
-            }
+        if let Some(f) = fallback {
+            call.events
+                .push(CallEvent::ComebackToFallback { to: f.clone() });
             if self.ring_back(now, id, parked_side, &f) {
                 return;
             }
         }
-        let Some(call) = self.calls.calls.get_mut(&id) else {
-            return;
-        };
-        call.events.push(CallEvent::ComebackGoodbye);
-        call.record.cause = "parked call not retrieved".into();
-        call.record.status = 480;
-        call.phase = Phase::Announcing;
-        info!(call = id, "comeback unanswered: goodbye");
-        self.outputs.push_back(Output::Media(MediaCommand::Play(
-            parked_port,
-            vec![Prompt::Goodbye],
-        )));
+        self.with_call(now, id, |call, ctx| call.say_goodbye(ctx));
     }
 }

@@ -4,7 +4,7 @@
 //! party stays on music without a gap.
 
 use super::Switch;
-use crate::call::{other, Call, CallEvent, CallId, Phase, Side};
+use crate::call::{other, Call, CallId, Phase, Side};
 use crate::feature_code::Feature;
 use crate::feature_refusal::FeatureRefusal;
 use crate::lot::{fresh_code, Parked, Position};
@@ -149,10 +149,7 @@ impl Switch {
                 tenant,
                 position: pos.label(),
             }));
-            call.events.push(CallEvent::Abandoned {
-                retrieval: parked.retrieval,
-                after_ms: waited.as_millis() as u64,
-            });
+            call.abandoned(parked.retrieval, waited);
         }
     }
 
