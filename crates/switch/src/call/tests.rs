@@ -624,3 +624,35 @@ fn an_abandoned_parked_call_says_how_long_it_waited() {
         "abandoned at *71333 after 12.3 s\n"
     );
 }
+
+#[test]
+fn refer_progress_goes_to_the_referrer_as_sipfrag_notifies() {
+    let mut bench = Bench::new();
+    let mut call = talking();
+    for (frag, state) in [
+        ("SIP/2.0 100 Trying", "active;expires=60"),
+        ("SIP/2.0 200 OK", "terminated;reason=noresource"),
+    ] {
+        bench.run(|ctx| call.notify_refer(ctx, Side::A, frag, state));
+    }
+    let notifies: Vec<String> = bench
+        .layer
+        .drain_outputs()
+        .filter_map(|o| match o {
+            sip::transaction::Output::Transmit(p, b) if p == udp(A) => {
+                Some(String::from_utf8_lossy(&b).into_owned())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notifies.len(), 2);
+    assert!(notifies[0].starts_with("NOTIFY sip:333@127.0.0.1:5070 SIP/2.0"));
+    assert!(
+        notifies[0].contains("Event: refer") && notifies[0].ends_with("SIP/2.0 100 Trying\r\n")
+    );
+    assert!(notifies[1].contains("Subscription-State: terminated;reason=noresource"));
+    assert!(
+        notifies[1].contains("CSeq: 2 NOTIFY"),
+        "the dialog's CSeq grows"
+    );
+}
