@@ -8,7 +8,7 @@ mod support;
 
 use media::rtp::Header;
 use std::time::Duration;
-use support::phone::{connect, decode, tone_power, Call, Phone};
+use support::phone::{assert_two_way, connect, decode, tone_power, Call, Phone};
 use support::{peers_ready, Server};
 
 const PCMU: u8 = 0;
@@ -76,37 +76,6 @@ fn assert_announcement(packets: &[(Header, Vec<u8>)], first_prompt: &str) {
             "announcement packet {i} is not frame {i} of {first_prompt}"
         );
     }
-}
-
-/// Sends `freq` from `phone` for a second on a thread.
-fn talk(phone: &Phone, call: &Call, freq: f64) -> std::thread::JoinHandle<()> {
-    let sock = phone.rtp.try_clone().unwrap();
-    let (to, pt) = (call.media, call.pt);
-    std::thread::spawn(move || Phone::with_rtp(sock).send_tone(to, pt, freq, 50))
-}
-
-/// Both phones hear each other's tone.
-fn assert_two_way(a: &Phone, a_call: &Call, b: &Phone, b_call: &Call) {
-    a.flush_rtp();
-    b.flush_rtp();
-    let ta = talk(a, a_call, 600.0);
-    let tb = talk(b, b_call, 1400.0);
-    let heard_by_b = b.record(Duration::from_millis(900));
-    let heard_by_a = a.record(Duration::from_millis(300));
-    ta.join().unwrap();
-    tb.join().unwrap();
-    let (hb, ha) = (
-        decode(&heard_by_b[5.min(heard_by_b.len())..]),
-        decode(&heard_by_a),
-    );
-    assert!(
-        tone_power(&hb, 600.0) > 10.0 * tone_power(&hb, 1400.0),
-        "b does not hear a"
-    );
-    assert!(
-        tone_power(&ha, 1400.0) > 10.0 * tone_power(&ha, 600.0),
-        "a does not hear b"
-    );
 }
 
 /// The client calls John's DID through the trunk; John answers and holds.

@@ -646,3 +646,34 @@ pub fn decode(packets: &[(media::rtp::Header, Vec<u8>)]) -> Vec<i16> {
         })
         .collect()
 }
+
+/// Sends `freq` from `phone` for a second on a thread.
+pub fn talk(phone: &Phone, call: &Call, freq: f64) -> std::thread::JoinHandle<()> {
+    let sock = phone.rtp.try_clone().unwrap();
+    let (to, pt) = (call.media, call.pt);
+    std::thread::spawn(move || Phone::with_rtp(sock).send_tone(to, pt, freq, 50))
+}
+
+/// Both phones hear each other's tone.
+pub fn assert_two_way(a: &Phone, a_call: &Call, b: &Phone, b_call: &Call) {
+    a.flush_rtp();
+    b.flush_rtp();
+    let ta = talk(a, a_call, 600.0);
+    let tb = talk(b, b_call, 1400.0);
+    let heard_by_b = b.record(Duration::from_millis(900));
+    let heard_by_a = a.record(Duration::from_millis(300));
+    ta.join().unwrap();
+    tb.join().unwrap();
+    let (hb, ha) = (
+        decode(&heard_by_b[5.min(heard_by_b.len())..]),
+        decode(&heard_by_a),
+    );
+    assert!(
+        tone_power(&hb, 600.0) > 10.0 * tone_power(&hb, 1400.0),
+        "b does not hear a"
+    );
+    assert!(
+        tone_power(&ha, 1400.0) > 10.0 * tone_power(&ha, 600.0),
+        "a does not hear b"
+    );
+}

@@ -25,6 +25,7 @@ mod retrieve;
 mod sdp_origin;
 pub mod session_timer;
 mod timers;
+mod transfer;
 
 pub use comeback::RingBack;
 pub use context::{CallCtx, Report};
@@ -40,6 +41,7 @@ pub use session_timer::SessionTimer;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 pub use timers::Due;
+pub use transfer::TransferEnd;
 
 /// Identifies a call inside the switch.
 pub type CallId = u64;
@@ -124,6 +126,25 @@ pub enum Phase {
     Announcing,
     /// A parked call nobody retrieved rings the parker (or the fallback).
     Comeback(Forking),
+    /// A party asked (REFER) that the other be connected to a target,
+    /// whose phones ring; the two talk on until the target answers.
+    Transferring(Box<Transfer>),
+}
+
+/// A blind transfer under way (RFC 3515).
+#[derive(Debug)]
+pub struct Transfer {
+    /// The side that asked: its leg stays until the target answers.
+    pub transferor: Side,
+    /// Whether the transferor is still on (it may hang up meanwhile).
+    pub transferor_on: bool,
+    /// The leg towards the target: its port is taken; its dialog comes
+    /// with the answer.
+    pub target: Leg,
+    /// What was dialed.
+    pub number: String,
+    /// Our INVITEs to the target's contacts.
+    pub forking: Forking,
 }
 
 impl Phase {
@@ -143,6 +164,7 @@ impl Phase {
         match self {
             Phase::Ringing(r) => &r.forking.forks,
             Phase::Comeback(f) => &f.forks,
+            Phase::Transferring(t) => &t.forking.forks,
             _ => &[],
         }
     }
@@ -152,6 +174,7 @@ impl Phase {
         match self {
             Phase::Ringing(r) => &mut r.forking.forks,
             Phase::Comeback(f) => &mut f.forks,
+            Phase::Transferring(t) => &mut t.forking.forks,
             _ => &mut [],
         }
     }
@@ -170,6 +193,7 @@ impl Phase {
         match self {
             Phase::Ringing(r) => Some(r.forking.deadline),
             Phase::Comeback(f) => Some(f.deadline),
+            Phase::Transferring(t) => Some(t.forking.deadline),
             Phase::Parked(c) => Some(c.at),
             _ => None,
         }

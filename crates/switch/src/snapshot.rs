@@ -462,7 +462,9 @@ impl CallSnapshot {
                     })
                     .collect(),
             },
-            Phase::Answered | Phase::Established => CallState::Talking {
+            // A transfer under way is not carried over a restart: the two
+            // parties go on as before it.
+            Phase::Answered | Phase::Established | Phase::Transferring(_) => CallState::Talking {
                 a: LegState::of(&call.a, clock)?,
                 b: LegState::of(&call.b, clock)?,
             },

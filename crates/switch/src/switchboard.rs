@@ -14,6 +14,7 @@ mod park;
 mod refer;
 mod resume;
 mod retrieve;
+mod transfer;
 mod trunk_auth;
 mod trunk_registration;
 

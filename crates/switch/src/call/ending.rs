@@ -27,7 +27,7 @@ pub struct Ended {
     /// The finished record.
     pub record: CallRecord,
     /// The switch's RTP ports it held (0: none).
-    pub ports: [u16; 2],
+    pub ports: [u16; 3],
     /// Its dialogs.
     pub dialogs: Vec<DialogId>,
     /// Our INVITE transactions it was indexed by.
@@ -64,7 +64,14 @@ impl Call {
         let record = self.finished_record(ctx.now.unix_ms, outcome, status, cause);
         Ended {
             record,
-            ports: [self.a.port, self.b.port],
+            ports: [
+                self.a.port,
+                self.b.port,
+                match &self.phase {
+                    Phase::Transferring(t) => t.target.port,
+                    _ => 0,
+                },
+            ],
             dialogs: [&self.a, &self.b]
                 .into_iter()
                 .filter_map(|l| l.dialog.as_ref().map(|d| d.id.clone()))

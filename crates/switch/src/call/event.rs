@@ -54,6 +54,20 @@ pub enum CallEvent {
     ComebackGoodbye,
     /// The switch restarted and carried the call on.
     Resumed,
+    /// A party's REFER connected the other to a target.
+    Transferred {
+        /// The transferor's extension.
+        by: String,
+        /// The number dialed.
+        to: String,
+    },
+    /// A transfer's target did not take the call.
+    TransferFailed {
+        /// The number dialed.
+        to: String,
+        /// Its final status.
+        status: u16,
+    },
 }
 
 impl CallEvent {
@@ -81,6 +95,10 @@ impl CallEvent {
             }
             CallEvent::ComebackGoodbye => "comeback unanswered: goodbye".into(),
             CallEvent::Resumed => "resumed after a restart".into(),
+            CallEvent::Transferred { by, to } => format!("transferred by {by} to {to}"),
+            CallEvent::TransferFailed { to, status } => {
+                format!("transfer to {to} failed: {status}")
+            }
         }
     }
 

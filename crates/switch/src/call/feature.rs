@@ -25,6 +25,8 @@ pub enum CallFeature {
     Srtp,
     /// The switch transcoded between the parties' codecs.
     Transcoding,
+    /// A party was transferred (REFER).
+    Transfer,
 }
 
 impl CallFeature {
@@ -40,6 +42,7 @@ impl CallFeature {
             CallFeature::Resumed => "resumed",
             CallFeature::Srtp => "srtp",
             CallFeature::Transcoding => "transcoding",
+            CallFeature::Transfer => "transfer",
         }
     }
 }
@@ -60,6 +63,7 @@ mod tests {
             Resumed,
             Srtp,
             Transcoding,
+            Transfer,
         ];
         let names: Vec<_> = all.iter().map(|f| f.name()).collect();
         let mut sorted = names.clone();

@@ -30,6 +30,8 @@ pub enum ForkOutcome {
     ComebackAnswered,
     /// Every phone of a comeback failed.
     ComebackUnanswered,
+    /// Every phone of a transfer's target failed, with this status.
+    TransferFailed(u16),
 }
 
 /// The codec the caller gets: the callee's if the caller offered it (no
@@ -157,6 +159,10 @@ impl Call {
         match &self.phase {
             Phase::Ringing(_) => self.answered(ctx, key, resp),
             Phase::Comeback(_) => ForkOutcome::ComebackAnswered,
+            Phase::Transferring(_) => {
+                self.transfer_answered(ctx, key, resp);
+                ForkOutcome::Nothing
+            }
             _ => {
                 let this = String::from_utf8_lossy(resp.call_id().unwrap_or_default()).into_owned();
                 let answered = [&self.a, &self.b].into_iter().find_map(|l| {
@@ -298,6 +304,13 @@ impl Call {
         }
         match self.phase {
             Phase::Comeback(_) => ForkOutcome::ComebackUnanswered,
+            Phase::Transferring(_) => ForkOutcome::TransferFailed(
+                forks
+                    .iter()
+                    .filter_map(|f| f.final_status)
+                    .min_by_key(|&s| failure_rank(s))
+                    .unwrap_or(480),
+            ),
             Phase::Ringing(_) => {
                 let best = forks
                     .iter()

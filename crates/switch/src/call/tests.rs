@@ -333,7 +333,7 @@ fn ending_byes_the_parties_still_on_and_completes_the_record() {
         (r.features.as_str(), r.events.as_str()),
         ("hold", "resumed after a restart\n")
     );
-    assert_eq!(ended.ports, [20000, 20002]);
+    assert_eq!(ended.ports, [20000, 20002, 0]);
     assert_eq!(ended.dialogs.len(), 1);
 }
 

@@ -13,6 +13,8 @@ pub enum Due {
     NoAnswer,
     /// Nobody answered the comeback in time.
     ComebackUnanswered,
+    /// Nobody answered a transfer's target in time.
+    TransferUnanswered,
     /// The parked call's time in the lot is up: ring the parker back.
     ComeBack,
     /// A party stopped refreshing its session.
@@ -41,6 +43,7 @@ impl Call {
             match self.phase {
                 Phase::Ringing(_) => return Due::NoAnswer,
                 Phase::Comeback(_) => return Due::ComebackUnanswered,
+                Phase::Transferring(_) => return Due::TransferUnanswered,
                 Phase::Parked(_) => return Due::ComeBack,
                 _ => {}
             }

@@ -796,3 +796,152 @@ fn an_expired_session_timer_ends_the_call() {
     let r = record_in(&did);
     assert_eq!((r.status, r.cause.as_str()), (408, "Session timer expired"));
 }
+
+/// John (333) talks to the room (444); the 200 John got.
+fn john_talks_to_room(w: &mut World) -> (Response, Request, Vec<u16>) {
+    w.register("444", ROOM);
+    w.register("555", DESK);
+    let (did, _) = w.invite("333", JOHN, "444");
+    let opened = ports(&did.media);
+    let inv = did.request_to(ROOM, Method::Invite);
+    let ok = w.answer(ROOM, &inv, 200, true).response_to(JOHN, 200);
+    w.from(JOHN, &in_dialog(&ok, "ACK", 2, "", JOHN));
+    (ok, inv, opened)
+}
+
+fn refer_to(ok: &Response, n: u32, number: &str) -> String {
+    in_dialog(ok, "REFER", n, "", JOHN).replace(
+        "Content-Length: 0",
+        &format!("Refer-To: <sip:{number}@acme.example>\r\nContent-Length: 0"),
+    )
+}
+
+fn sipfrags(did: &Did, to: &str) -> Vec<String> {
+    did.to(to)
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::Request(r) if r.method == Method::Notify => {
+                Some(String::from_utf8_lossy(&r.body).trim().to_string())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_blind_transfer_connects_the_transferee_to_the_target() {
+    let mut w = World::with(
+        SwitchConfig {
+            default_tenant: Some("acme".into()),
+            persist_interval: Duration::ZERO,
+            ..Default::default()
+        },
+        directory_with(None),
+    );
+    let (ok, _, opened) = john_talks_to_room(&mut w);
+    let did = w.from(JOHN, &refer_to(&ok, 3, "555"));
+    did.response_to(JOHN, 202);
+    assert_eq!(sipfrags(&did, JOHN), ["SIP/2.0 100 Trying"]);
+    let to_desk = did.request_to(DESK, Method::Invite);
+    assert!(
+        to_desk
+            .headers
+            .get_str(Name::From)
+            .unwrap()
+            .starts_with("\"Ext 444\""),
+        "the target sees the transferee"
+    );
+    let desk_port = ports(&did.media)[0];
+    let did = w.answer(DESK, &to_desk, 200, true);
+    did.request_to(DESK, Method::Ack);
+    assert_eq!(sipfrags(&did, JOHN), ["SIP/2.0 200 OK"]);
+    did.request_to(JOHN, Method::Bye);
+    assert!(did
+        .media
+        .contains(&MediaCommand::Bridge(desk_port, opened[1])));
+    assert!(
+        did.media.contains(&MediaCommand::Close(opened[0])),
+        "John's port freed"
+    );
+    let call = w.sw.calls.calls.iter().next().unwrap().1;
+    assert!(call.features.contains(&crate::call::CallFeature::Transfer));
+    assert!(CallEvent::lines(&call.events).contains("transferred by 333 to 555"));
+    // The target's hang-up ends it: the room gets the BYE.
+    let desk_ok = {
+        let mut r = Response::to_request(&to_desk, 200, "OK");
+        r.set_to_tag("callee");
+        r
+    };
+    let bye = format!(
+        "BYE sip:parkline@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {DESK};branch=z9hG4bKdb;rport\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+        desk_ok.headers.get_str(Name::To).unwrap(),
+        desk_ok.headers.get_str(Name::From).unwrap(),
+        String::from_utf8_lossy(desk_ok.call_id().unwrap())
+    );
+    let did = w.from(DESK, &bye);
+    did.response_to(DESK, 200);
+    did.request_to(ROOM, Method::Bye);
+    assert_eq!((w.sw.call_count(), w.sw.ports_in_use()), (0, 0));
+}
+
+#[test]
+fn a_busy_transfer_target_leaves_the_call_as_it_was() {
+    let mut w = World::with(
+        SwitchConfig {
+            default_tenant: Some("acme".into()),
+            persist_interval: Duration::ZERO,
+            ..Default::default()
+        },
+        directory_with(None),
+    );
+    let (ok, _, _) = john_talks_to_room(&mut w);
+    let did = w.from(JOHN, &refer_to(&ok, 3, "555"));
+    let to_desk = did.request_to(DESK, Method::Invite);
+    let did = w.answer(DESK, &to_desk, 486, false);
+    assert_eq!(sipfrags(&did, JOHN), ["SIP/2.0 486 Busy Here"]);
+    assert!(did
+        .to(JOHN)
+        .iter()
+        .all(|m| !matches!(m, Message::Request(r) if r.method == Method::Bye)));
+    assert_eq!(w.sw.ports_in_use(), 2, "the target's port is freed");
+    let call = w.sw.calls.calls.iter().next().unwrap().1;
+    assert!(matches!(call.phase, crate::call::Phase::Established));
+    // Unknown numbers are refused at once.
+    w.from(JOHN, &refer_to(&ok, 4, "999"))
+        .response_to(JOHN, 404);
+}
+
+#[test]
+fn a_transferor_may_hang_up_before_the_target_answers() {
+    let cfg = || SwitchConfig {
+        default_tenant: Some("acme".into()),
+        persist_interval: Duration::ZERO,
+        ..Default::default()
+    };
+    for answers in [true, false] {
+        let mut w = World::with(cfg(), directory_with(None));
+        let (ok, _, opened) = john_talks_to_room(&mut w);
+        let did = w.from(JOHN, &refer_to(&ok, 3, "555"));
+        let to_desk = did.request_to(DESK, Method::Invite);
+        let did = w.from(JOHN, &in_dialog(&ok, "BYE", 5, "", JOHN));
+        did.response_to(JOHN, 200);
+        assert!(did.to(ROOM).is_empty(), "the room waits");
+        assert!(
+            did.media.contains(&MediaCommand::Music(opened[1])),
+            "on music"
+        );
+        if answers {
+            let did = w.answer(DESK, &to_desk, 200, true);
+            assert!(did.to(JOHN).is_empty(), "nothing more for John");
+            assert!(did
+                .media
+                .iter()
+                .any(|c| matches!(c, MediaCommand::Bridge(_, p) if *p == opened[1])));
+            assert_eq!(w.sw.call_count(), 1);
+        } else {
+            let did = w.answer(DESK, &to_desk, 486, false);
+            did.request_to(ROOM, Method::Bye);
+            assert_eq!((w.sw.call_count(), w.sw.ports_in_use()), (0, 0));
+        }
+    }
+}

@@ -107,6 +107,36 @@ impl Switch {
         crate::addressing::contact(&self.cfg, peer)
     }
 
+    /// Where a route's INVITEs go: each registered contact of an
+    /// extension, or the trunk. (Request-URI, peer, `To` value.)
+    pub(super) fn targets(&self, route: &Route, tenant: &Tenant) -> Vec<(Uri, Peer, String)> {
+        match route {
+            Route::Extension {
+                number, contacts, ..
+            } => contacts
+                .iter()
+                .filter_map(|b| {
+                    let uri = Uri::parse(b.contact.as_bytes()).ok()?;
+                    let to = format!("<sip:{number}@{}>", tenant.domain);
+                    Some((uri, self.peer_for(&b.source)?, to))
+                })
+                .collect(),
+            Route::Trunk { trunk, number } => {
+                let addr: Option<SocketAddr> = trunk.address.parse().ok();
+                addr.and_then(|addr| {
+                    let uri = Uri::parse(format!("sip:{number}@{addr}").as_bytes()).ok()?;
+                    let peer = Peer {
+                        transport: Transport::Udp,
+                        addr,
+                    };
+                    Some((uri, peer, format!("<sip:{number}@{addr}>")))
+                })
+                .into_iter()
+                .collect()
+            }
+        }
+    }
+
     /// The live peer for a binding's flow. A phone on TLS whose connection
     /// is gone cannot be reached (never in the clear over UDP) until it
     /// connects again; one on TCP is tried over UDP.
@@ -381,41 +411,11 @@ impl Switch {
             }
         };
         call.a.identity = crate::call::Identity::new(display.clone(), from_user.clone());
-        let targets: Vec<(Uri, Peer, String)> = match &route {
-            Route::Extension {
-                number, contacts, ..
-            } => {
-                call.record.routed_to = number.clone();
-                contacts
-                    .iter()
-                    .filter_map(|b| {
-                        let uri = Uri::parse(b.contact.as_bytes()).ok()?;
-                        Some((
-                            uri,
-                            self.peer_for(&b.source)?,
-                            format!("<sip:{number}@{}>", tenant.domain),
-                        ))
-                    })
-                    .collect()
-            }
-            Route::Trunk { trunk, number } => {
-                call.record.routed_to = format!("trunk:{}", trunk.name);
-                let addr: Option<SocketAddr> = trunk.address.parse().ok();
-                addr.and_then(|addr| {
-                    let uri = Uri::parse(format!("sip:{number}@{addr}").as_bytes()).ok()?;
-                    Some((
-                        uri,
-                        Peer {
-                            transport: Transport::Udp,
-                            addr,
-                        },
-                        format!("<sip:{number}@{addr}>"),
-                    ))
-                })
-                .into_iter()
-                .collect()
-            }
+        call.record.routed_to = match &route {
+            Route::Extension { number, .. } => number.clone(),
+            Route::Trunk { trunk, .. } => format!("trunk:{}", trunk.name),
         };
+        let targets = self.targets(&route, &tenant);
         let max_forwards = req
             .headers
             .get(Name::MaxForwards)

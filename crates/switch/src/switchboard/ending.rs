@@ -85,6 +85,7 @@ impl Switch {
                     self.fail_call(now, id, 480, "No Answer");
                 }
                 Due::ComebackUnanswered => self.comeback_failed(now, id),
+                Due::TransferUnanswered => self.transfer_failed(now, id, 480),
                 Due::ComeBack => self.start_comeback(now, id),
                 Due::SessionExpired => {
                     warn!(call = id, "session timer expired: hanging up");

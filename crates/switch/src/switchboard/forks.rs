@@ -61,6 +61,7 @@ impl Switch {
                 }
             }
             ForkOutcome::ComebackUnanswered => self.comeback_failed(now, id),
+            ForkOutcome::TransferFailed(status) => self.transfer_failed(now, id, status),
         }
     }
 

@@ -66,6 +66,13 @@ impl Switch {
             Method::Bye => {
                 let resp = self.response(&req, 200, None);
                 self.reply(now, &key, resp);
+                let transferor = self.calls.calls.get(&id).and_then(|c| c.transferor());
+                if transferor == Some(side) {
+                    // The transferor need not wait for the target.
+                    info!(call = id, "transferor hung up: the target still rings");
+                    self.with_call(now, id, |call, ctx| call.transferor_left(ctx));
+                    return;
+                }
                 let who = if side == Side::A { "caller" } else { "callee" };
                 info!(call = id, "{who} hung up");
                 self.end_call(

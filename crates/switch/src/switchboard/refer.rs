@@ -11,9 +11,9 @@ use sip::{Name, Request};
 use tracing::info;
 
 impl Switch {
-    /// REFER in a call (a phone's Park key): blind-transfer the other party
-    /// to the park number. Only park transfers are supported; anything else
-    /// is refused and the call stays as it is.
+    /// REFER in a call: to the park number (a phone's Park key), the other
+    /// party is parked; to any other number, blind transfer. A retrieval
+    /// code is refused and the call stays as it is.
     pub(super) fn handle_refer(
         &mut self,
         now: Now,
@@ -43,7 +43,11 @@ impl Switch {
             let resp = self.response(&req, 403, Some("Only a PBX extension may transfer"));
             return self.reply(now, &key, resp);
         };
-        const ONLY_PARK: &str = "Only transfers to the park number are supported";
+        if let (None, Some(number)) = (&feature, target) {
+            // Any other number: a blind transfer.
+            return self.blind_transfer(now, id, (side, ext), (key, req), (tenant, number));
+        }
+        const ONLY_PARK: &str = "A retrieval number cannot be a transfer target";
         let talking = matches!(call.phase, Phase::Established);
         let authorized: Result<(), (u16, String)> = match &feature {
             Some(f @ (Feature::ParkAt(_) | Feature::ParkRandom | Feature::ParkInvalid(_))) => {
