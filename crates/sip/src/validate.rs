@@ -104,9 +104,16 @@ pub fn validate_request(req: &Request, caps: &Capabilities) -> Result<(), Reject
             .map(|m| m.as_str())
             .collect::<Vec<_>>()
             .join(", ");
+        // A method of the SIP standards the switch does not take is not
+        // allowed here (405); one it has never heard of is not implemented
+        // (501). Both say what is allowed (RFC 3261 §8.2.1, §21.4.6).
+        let (status, reason) = match req.method {
+            Method::Other(_) => (501, "Not Implemented"),
+            _ => (405, "Method Not Allowed"),
+        };
         return Err(Rejection {
-            status: 501,
-            reason: "Not Implemented",
+            status,
+            reason,
             headers: vec![(Name::Allow, allow)],
         });
     }
@@ -287,7 +294,8 @@ mod tests {
                 .status,
             400
         );
-        assert_eq!(check("", "PUBLISH").unwrap_err().status, 501);
+        assert_eq!(check("", "PUBLISH").unwrap_err().status, 405);
+        assert_eq!(check("", "FROBNICATE").unwrap_err().status, 501);
         assert_eq!(
             check("Accept: text/x\r\n", "INVITE").unwrap_err().status,
             406
