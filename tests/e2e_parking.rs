@@ -561,9 +561,9 @@ fn park_by_transfer() {
         .unwrap();
 
     assert_eq!(
-        john.refer(&mut johns, "444").status,
+        john.refer(&mut johns, "*71333").status,
         501,
-        "only park transfers"
+        "a retrieval number is no transfer target"
     );
     assert_eq!(
         john.refer(&mut johns, "*70999").status,
