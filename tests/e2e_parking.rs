@@ -8,7 +8,7 @@ mod support;
 
 use media::rtp::Header;
 use std::time::Duration;
-use support::phone::{assert_two_way, connect, decode, tone_power, Call, Phone};
+use support::phone::{assert_two_way, connect, decode, park, tone_power, Call, Phone};
 use support::{peers_ready, Server};
 
 const PCMU: u8 = 0;
@@ -195,35 +195,6 @@ fn expect_announcement(phone: &mut Phone, number: &str, prompt: &str) {
         call.call_id
     );
     phone.ok(&bye);
-}
-
-/// Parks the holder's call with `code` and returns the retrieval number from
-/// the P-Asserted-Identity.
-fn park(holder: &mut Phone, code: &str) -> String {
-    let mut call = holder.dial(code, &[PCMU]).expect("park answered");
-    let pai = holder
-        .last_final
-        .clone()
-        .unwrap()
-        .headers
-        .get_str(sip::Name::PAssertedIdentity)
-        .unwrap();
-    let number = pai
-        .split("\"Parked ")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
-    let released = holder
-        .request("BYE", Duration::from_secs(3))
-        .expect("held leg released");
-    holder.ok(&released);
-    // Like John in the seed: he has the number, he hangs up.
-    assert_eq!(holder.bye(&mut call).status, 200);
-    holder.flush_rtp();
-    number
 }
 
 #[test]

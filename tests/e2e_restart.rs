@@ -11,7 +11,7 @@ use media::rtp::Header;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::phone::{connect, decode, tone_power, Call, Phone};
+use support::phone::{connect, decode, park, tone_power, Call, Phone};
 use support::{peers_ready, Server};
 
 const PCMU: u8 = 0;
@@ -181,25 +181,6 @@ fn two_way(pairs: &[(&Phone, &Call, &Phone, &Call)]) {
     });
 }
 
-/// Parks the holder's held call at `number` (the park code); returns the
-/// P-Asserted-Identity of the confirmation. The holder hangs up after it.
-fn park(holder: &mut Phone, number: &str) -> String {
-    let mut call = holder.dial(number, &[PCMU]).expect("park answered");
-    let pai = holder
-        .last_final
-        .clone()
-        .unwrap()
-        .headers
-        .get_str(sip::Name::PAssertedIdentity)
-        .unwrap_or_default();
-    let released = holder
-        .request("BYE", Duration::from_secs(3))
-        .expect("held leg released");
-    holder.ok(&released);
-    assert_eq!(holder.bye(&mut call).status, 200);
-    pai
-}
-
 /// A pair in a call.
 struct Pair {
     a: Phone,
@@ -252,8 +233,8 @@ fn calls_survive_kill_and_sigterm() {
         let mut p = pair(&server, 2250 + i, 2150 + i);
         assert_eq!(p.a.reinvite(&mut p.a_call, "sendonly").status, 200);
         let parker = p.a.user.clone();
-        let pai = park(&mut p.a, &format!("*70{parker}"));
-        assert!(pai.contains(&format!("*71{parker}")), "{pai}");
+        let retrieval = park(&mut p.a, &format!("*70{parker}"));
+        assert_eq!(retrieval, format!("*71{parker}"));
         parked.push(p);
     }
     // The beta tenant's comeback, timed: 100 calls 101 and parks at 644100.

@@ -677,3 +677,32 @@ pub fn assert_two_way(a: &Phone, a_call: &Call, b: &Phone, b_call: &Call) {
         "a does not hear b"
     );
 }
+
+/// Parks the holder's call with `code` and returns the retrieval number from
+/// the P-Asserted-Identity.
+pub fn park(holder: &mut Phone, code: &str) -> String {
+    let mut call = holder.dial(code, &[0]).expect("park answered");
+    let pai = holder
+        .last_final
+        .clone()
+        .unwrap()
+        .headers
+        .get_str(sip::Name::PAssertedIdentity)
+        .unwrap();
+    let number = pai
+        .split("\"Parked ")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let released = holder
+        .request("BYE", Duration::from_secs(3))
+        .expect("held leg released");
+    holder.ok(&released);
+    // Like John in the seed: he has the number, he hangs up.
+    assert_eq!(holder.bye(&mut call).status, 200);
+    holder.flush_rtp();
+    number
+}

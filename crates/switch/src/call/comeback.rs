@@ -1,16 +1,13 @@
 //! A comeback's phone answered: the parked party and the parker (or the
 //! fallback) are a call of two again.
 
-use super::forking::send_ack;
 use super::{
     other, Call, CallCtx, CallEvent, Fork, Forking, Identity, Phase, Report, SdpOrigin, Side,
 };
 use crate::output::MediaCommand;
 use crate::prompts::Prompt;
-use sip::dialog::Dialog;
 use sip::transaction::ClientKey;
 use sip::Response;
-use std::net::SocketAddr;
 use std::time::Instant;
 use tracing::info;
 
@@ -34,19 +31,9 @@ impl Call {
     /// The 2xx of the comeback's INVITE `key`: ACK, the other phones
     /// cancelled, the answering leg bridged to the parked party.
     pub fn handle_comeback_answer(&mut self, ctx: &mut CallCtx, key: &ClientKey, resp: &Response) {
-        let Some(fork) = self.phase.forks().iter().find(|f| &f.key == key) else {
+        let Some(answer) = self.take_answer(ctx, key, resp) else {
             return;
         };
-        let (invite, peer) = (fork.invite.clone(), fork.peer);
-        let mut security = fork.security.clone();
-        let Ok(mut dialog) = Dialog::as_uac(&invite, resp) else {
-            return;
-        };
-        send_ack(ctx, &mut dialog, peer);
-        let answer = media::sdp::parse_audio(&resp.body)
-            .ok()
-            .filter(|a| !a.codecs.is_empty() && security.handle_remote_sdp(a).is_ok());
-        self.cancel_forks(ctx, Some(key));
         if let Some(old) = self.answered_by.replace(key.clone()) {
             ctx.reports.push(Report::ForkDone(old));
         }
@@ -54,16 +41,9 @@ impl Call {
         let parked_side = self.parked_side();
         let gone = other(parked_side);
         ctx.reports
-            .push(Report::DialogOpened(dialog.id.clone(), gone));
+            .push(Report::DialogOpened(answer.dialog.id.clone(), gone));
         let leg = self.leg_mut(gone);
-        leg.dialog = Some(dialog);
-        leg.peer = peer;
-        leg.security = security;
-        if let Some(a) = &answer {
-            leg.codec = a.codecs.first().copied();
-            leg.telephone_event = a.telephone_event;
-            leg.remote_media = a.address.map(|ip| SocketAddr::new(ip, a.port));
-        }
+        answer.into_leg(leg);
         let who = leg.extension.clone().unwrap_or_default();
         let (mine, parked_port) = (leg.port, self.leg(parked_side).port);
         self.phase = Phase::Established;

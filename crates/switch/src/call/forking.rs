@@ -91,7 +91,61 @@ pub fn send_ack(ctx: &mut CallCtx, dialog: &mut Dialog, peer: crate::peer::Peer)
     ctx.transmit(peer, ack);
 }
 
+/// The 2xx of one of our INVITEs, acknowledged: the dialog it made, the
+/// contact that answered, the media protection agreed and its SDP (if
+/// usable).
+pub struct Answer {
+    /// The new dialog.
+    pub dialog: Dialog,
+    /// The answering contact.
+    pub peer: crate::peer::Peer,
+    /// SRTP or plain, as agreed.
+    pub security: crate::media_security::LegSecurity,
+    /// Its SDP answer, if it had a usable one.
+    pub sdp: Option<Audio>,
+}
+
+impl Answer {
+    /// Gives `leg` the answer: its dialog, peer, protection and media.
+    pub fn into_leg(self, leg: &mut super::Leg) {
+        leg.dialog = Some(self.dialog);
+        leg.peer = self.peer;
+        leg.security = self.security;
+        if let Some(a) = &self.sdp {
+            leg.codec = a.codecs.first().copied();
+            leg.telephone_event = a.telephone_event;
+            leg.remote_media = a.address.map(|ip| SocketAddr::new(ip, a.port));
+        }
+    }
+}
+
 impl Call {
+    /// Acknowledges the 2xx `resp` of our INVITE `key` and cancels the
+    /// others still ringing; `None` if `key` is not ringing or the 2xx
+    /// makes no dialog.
+    pub(super) fn take_answer(
+        &mut self,
+        ctx: &mut CallCtx,
+        key: &ClientKey,
+        resp: &Response,
+    ) -> Option<Answer> {
+        let fork = self.phase.forks().iter().find(|f| &f.key == key)?;
+        let (invite, peer) = (fork.invite.clone(), fork.peer);
+        let mut security = fork.security.clone();
+        let mut dialog = Dialog::as_uac(&invite, resp).ok()?;
+        send_ack(ctx, &mut dialog, peer);
+        let sdp = sdp::parse_audio(&resp.body)
+            .ok()
+            .filter(|a| !a.codecs.is_empty() && security.handle_remote_sdp(a).is_ok());
+        self.cancel_forks(ctx, Some(key));
+        Some(Answer {
+            dialog,
+            peer,
+            security,
+            sdp,
+        })
+    }
+
     /// A 1xx to one of our INVITEs while the call rings: one 180 to the
     /// caller, or a 183 with our SDP and early media when the callee's
     /// phone sends SDP.
@@ -180,28 +234,18 @@ impl Call {
     /// The callee answered: the others are cancelled, both legs bridged,
     /// the caller gets our 200 (resent until its ACK on UDP).
     fn answered(&mut self, ctx: &mut CallCtx, key: &ClientKey, resp: &Response) -> ForkOutcome {
-        let Some(fork) = self.phase.forks().iter().find(|f| &f.key == key) else {
+        if !self.phase.forks().iter().any(|f| &f.key == key) {
             return ForkOutcome::Nothing;
-        };
-        let (peer, invite) = (fork.peer, fork.invite.clone());
-        let mut security = fork.security.clone();
-        let Ok(mut dialog) = Dialog::as_uac(&invite, resp) else {
+        }
+        let Some(mut taken) = self.take_answer(ctx, key, resp) else {
             warn!("2xx without a usable dialog");
             return ForkOutcome::Failed(502);
         };
-        send_ack(ctx, &mut dialog, peer);
-        let answer = sdp::parse_audio(&resp.body)
-            .ok()
-            .filter(|a| !a.codecs.is_empty() && security.handle_remote_sdp(a).is_ok());
-        let Some(answer) = answer else {
-            ctx.bye(
-                &mut dialog,
-                peer,
-                "SIP;cause=488;text=\"No usable SDP answer\"",
-            );
+        let Some(answer) = taken.sdp.clone() else {
+            let reason = "SIP;cause=488;text=\"No usable SDP answer\"";
+            ctx.bye(&mut taken.dialog, taken.peer, reason);
             return ForkOutcome::Failed(488);
         };
-        self.cancel_forks(ctx, Some(key));
         // Answered: what only ringing needed goes with the phase.
         let Phase::Ringing(ringing) = std::mem::replace(&mut self.phase, Phase::Answered) else {
             return ForkOutcome::Nothing;
@@ -210,13 +254,10 @@ impl Call {
         ctx.reports.push(Report::InviteAnswered(setup.key.clone()));
         self.answered_by = Some(key.clone());
         let now = ctx.now.mono;
-        let (b_codec, b_pt) = answer.codecs[0];
+        let b_codec = answer.codecs[0].0;
+        let dialog_id = taken.dialog.id.clone();
+        taken.into_leg(&mut self.b);
         let b = &mut self.b;
-        b.codec = Some((b_codec, b_pt));
-        b.telephone_event = answer.telephone_event;
-        b.remote_media = answer.address.map(|ip| SocketAddr::new(ip, answer.port));
-        b.peer = peer;
-        b.security = security;
         if let Some((secs, Some(refresher))) = session_expires(&resp.headers) {
             if refresher == "uas" && secs > 0 {
                 let interval = std::time::Duration::from_secs(u64::from(secs));
@@ -231,9 +272,7 @@ impl Call {
         }
         self.note_security();
         self.a.codec = Some(a_codec);
-        ctx.reports
-            .push(Report::DialogOpened(dialog.id.clone(), Side::B));
-        self.b.dialog = Some(dialog);
+        ctx.reports.push(Report::DialogOpened(dialog_id, Side::B));
         self.a.dialog = Dialog::as_uas(&setup.invite, &setup.tag).ok();
         if let Some(d) = &self.a.dialog {
             ctx.reports

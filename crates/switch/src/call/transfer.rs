@@ -3,15 +3,12 @@
 //! two talk on; when it answers, the transferor's leg is released and the
 //! target takes its place; when it does not, the transferee is not lost.
 
-use super::forking::send_ack;
 use super::{
     other, Call, CallCtx, CallEvent, CallFeature, Fork, Forking, Leg, Phase, Report, Side, Transfer,
 };
 use crate::output::MediaCommand;
-use sip::dialog::Dialog;
 use sip::transaction::ClientKey;
 use sip::Response;
-use std::net::SocketAddr;
 use std::time::Instant;
 use tracing::info;
 
@@ -53,22 +50,12 @@ impl Call {
         key: &ClientKey,
         resp: &Response,
     ) {
-        let Phase::Transferring(t) = &self.phase else {
+        if !matches!(self.phase, Phase::Transferring(_)) {
+            return;
+        }
+        let Some(answer) = self.take_answer(ctx, key, resp) else {
             return;
         };
-        let Some(fork) = t.forking.forks.iter().find(|f| &f.key == key) else {
-            return;
-        };
-        let (invite, peer) = (fork.invite.clone(), fork.peer);
-        let mut security = fork.security.clone();
-        let Ok(mut dialog) = Dialog::as_uac(&invite, resp) else {
-            return;
-        };
-        send_ack(ctx, &mut dialog, peer);
-        let answer = media::sdp::parse_audio(&resp.body)
-            .ok()
-            .filter(|a| !a.codecs.is_empty() && security.handle_remote_sdp(a).is_ok());
-        self.cancel_forks(ctx, Some(key));
         let Phase::Transferring(t) = std::mem::replace(&mut self.phase, Phase::Established) else {
             return;
         };
@@ -89,7 +76,7 @@ impl Call {
         }
         let old = std::mem::replace(
             self.leg_mut(transferor),
-            Leg::new(peer, 0, Default::default()),
+            Leg::new(answer.peer, 0, Default::default()),
         );
         if let Some(mut d) = old.dialog {
             ctx.reports.push(Report::DialogClosed(d.id.clone()));
@@ -102,15 +89,8 @@ impl Call {
             }
         }
         ctx.reports
-            .push(Report::DialogOpened(dialog.id.clone(), transferor));
-        target.dialog = Some(dialog);
-        target.peer = peer;
-        target.security = security;
-        if let Some(a) = &answer {
-            target.codec = a.codecs.first().copied();
-            target.telephone_event = a.telephone_event;
-            target.remote_media = a.address.map(|ip| SocketAddr::new(ip, a.port));
-        }
+            .push(Report::DialogOpened(answer.dialog.id.clone(), transferor));
+        answer.into_leg(&mut target);
         let transferee = other(transferor);
         if target.codec.map(|c| c.0) != self.leg(transferee).codec.map(|c| c.0) {
             self.features.insert(CallFeature::Transcoding);

@@ -45,6 +45,13 @@ fn directory_with(fallback: Option<&str>) -> Directory {
     )
 }
 
+/// A world on `dir`, saving snapshots after every input.
+fn world_with(dir: Directory) -> World {
+    let mut w = World::new();
+    w.sw.set_directory(dir);
+    w
+}
+
 impl World {
     fn new() -> World {
         let cfg = SwitchConfig {
@@ -670,14 +677,7 @@ fn a_comeback_answered_by_the_parker_is_a_call_again() {
 
 #[test]
 fn an_unanswered_comeback_rings_the_fallback_then_says_goodbye() {
-    let mut w = World::with(
-        SwitchConfig {
-            default_tenant: Some("acme".into()),
-            persist_interval: Duration::ZERO,
-            ..Default::default()
-        },
-        directory_with(Some("555")),
-    );
+    let mut w = world_with(directory_with(Some("555")));
     w.register("555", DESK);
     let (room_inv, parked_port) = parked_by_john(&mut w);
     let did = w.advance(Duration::from_secs(181));
@@ -830,14 +830,7 @@ fn sipfrags(did: &Did, to: &str) -> Vec<String> {
 
 #[test]
 fn a_blind_transfer_connects_the_transferee_to_the_target() {
-    let mut w = World::with(
-        SwitchConfig {
-            default_tenant: Some("acme".into()),
-            persist_interval: Duration::ZERO,
-            ..Default::default()
-        },
-        directory_with(None),
-    );
+    let mut w = world_with(directory_with(None));
     let (ok, _, opened) = john_talks_to_room(&mut w);
     let did = w.from(JOHN, &refer_to(&ok, 3, "555"));
     did.response_to(JOHN, 202);
@@ -886,14 +879,7 @@ fn a_blind_transfer_connects_the_transferee_to_the_target() {
 
 #[test]
 fn a_busy_transfer_target_leaves_the_call_as_it_was() {
-    let mut w = World::with(
-        SwitchConfig {
-            default_tenant: Some("acme".into()),
-            persist_interval: Duration::ZERO,
-            ..Default::default()
-        },
-        directory_with(None),
-    );
+    let mut w = world_with(directory_with(None));
     let (ok, _, _) = john_talks_to_room(&mut w);
     let did = w.from(JOHN, &refer_to(&ok, 3, "555"));
     let to_desk = did.request_to(DESK, Method::Invite);
@@ -913,13 +899,8 @@ fn a_busy_transfer_target_leaves_the_call_as_it_was() {
 
 #[test]
 fn a_transferor_may_hang_up_before_the_target_answers() {
-    let cfg = || SwitchConfig {
-        default_tenant: Some("acme".into()),
-        persist_interval: Duration::ZERO,
-        ..Default::default()
-    };
     for answers in [true, false] {
-        let mut w = World::with(cfg(), directory_with(None));
+        let mut w = world_with(directory_with(None));
         let (ok, _, opened) = john_talks_to_room(&mut w);
         let did = w.from(JOHN, &refer_to(&ok, 3, "555"));
         let to_desk = did.request_to(DESK, Method::Invite);

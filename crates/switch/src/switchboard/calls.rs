@@ -355,26 +355,11 @@ impl Switch {
         let trying = self.response(&req, 100, None);
         self.reply(now, &key, trying);
         let a_tag = respond::tag_for(&self.cfg.secret, &req);
-        let leg = |port, peer, sdp| Leg {
-            dialog: None,
-            peer,
-            port,
-            codec: None,
-            telephone_event: None,
-            remote_media: None,
-            sdp,
-            holding: false,
-            session: None,
-            extension: None,
-            identity: Default::default(),
-            held_at: None,
-            security: LegSecurity::Plain,
-        };
-        let mut a = leg(pa, peer, crate::call::SdpOrigin::new(self.ids.number()));
+        let mut a = Leg::new(peer, pa, crate::call::SdpOrigin::new(self.ids.number()));
         a.security = a_security;
         a.telephone_event = offer.telephone_event;
         a.remote_media = offer.address.map(|ip| SocketAddr::new(ip, offer.port));
-        let mut b = leg(pb, peer, crate::call::SdpOrigin::new(self.ids.number()));
+        let mut b = Leg::new(peer, pb, crate::call::SdpOrigin::new(self.ids.number()));
         if let Caller::Extension(e) = &caller {
             a.extension = Some(e.number.clone());
         }
