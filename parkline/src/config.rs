@@ -294,6 +294,17 @@ pub struct TenantConfig {
     /// Extension that gets unanswered comebacks.
     #[serde(default)]
     pub park_fallback: Option<Spanned<String>>,
+    /// Text messages about parked calls (to the extension a call is parked
+    /// under, and to the parker when it is retrieved, abandoned or comes
+    /// back).
+    #[serde(default = "yes")]
+    pub park_alerts: bool,
+    /// Seconds between comeback tries while the parker is in another call.
+    #[serde(default = "default_rearm")]
+    pub park_rearm_s: Spanned<u32>,
+    /// Whether busy lamps show who a watched party talks to.
+    #[serde(default = "yes")]
+    pub lamp_identities: bool,
     /// Outbound calls up at once, all extensions (0: no limit).
     #[serde(default = "tenant_max_outbound")]
     pub max_outbound_calls: u32,
@@ -329,6 +340,9 @@ fn default_park_timeout() -> u32 {
 }
 fn default_comeback_ring() -> u32 {
     30
+}
+fn default_rearm() -> Spanned<u32> {
+    Spanned::new(0..0, 30)
 }
 fn default_code_length() -> Spanned<u8> {
     Spanned::new(0..0, 4)

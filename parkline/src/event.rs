@@ -94,6 +94,8 @@ pub struct Status {
     pub media_endpoints: usize,
     /// Calls in parking lots.
     pub parked: usize,
+    /// Busy-lamp (and presence) subscriptions.
+    pub subscriptions: usize,
     /// Store writes dropped because the store thread's queue was full.
     pub store_writes_dropped: u64,
 }

@@ -80,6 +80,9 @@ pub fn sync(cfg: &Config, store: &mut dyn Store) -> store::Result<SyncReport> {
                 .srtp
                 .as_ref()
                 .and_then(|p| accounts::SrtpPolicy::parse(p.get_ref())),
+            park_alerts: t.park_alerts,
+            park_rearm_s: *t.park_rearm_s.get_ref(),
+            lamp_identities: t.lamp_identities,
             source: Source::Config,
         };
         store.upsert_tenant(&tenant)?;

@@ -27,6 +27,7 @@ fn status(sw: &Switch, tcp: usize, media: &MediaHandle, store: &StoreQueue) -> S
         rtp_ports_in_use: sw.ports_in_use(),
         media_endpoints: media.open.load(std::sync::atomic::Ordering::Relaxed),
         parked: sw.parked_count(),
+        subscriptions: sw.subscription_count(),
         store_writes_dropped: store.dropped.load(std::sync::atomic::Ordering::Relaxed),
     }
 }

@@ -145,6 +145,15 @@ pub struct Tenant {
     pub destinations: Destinations,
     /// SRTP for the tenant's calls; `None`: the switch's `media.srtp`.
     pub srtp: Option<SrtpPolicy>,
+    /// Whether the extension a call is parked under is sent a text message
+    /// (and the parker one when it is retrieved, abandoned or comes back).
+    pub park_alerts: bool,
+    /// Seconds between tries of a comeback while the parker is in another
+    /// call (up to the comeback's ring time, then the fallback).
+    pub park_rearm_s: u32,
+    /// Whether busy lamps show who the watched party talks to (or who
+    /// waits at a position).
+    pub lamp_identities: bool,
     /// Provenance.
     pub source: Source,
 }
@@ -164,6 +173,9 @@ impl Tenant {
             outbound: OutboundLimits::TENANT,
             destinations: Destinations::default(),
             srtp: None,
+            park_alerts: true,
+            park_rearm_s: 30,
+            lamp_identities: true,
             source: Source::Manual,
         }
     }

@@ -45,6 +45,7 @@ pub enum Name {
     PAssertedIdentity,
     RetryAfter,
     SubscriptionState,
+    AllowEvents,
 }
 
 impl Name {
@@ -89,6 +90,7 @@ impl Name {
             Name::PAssertedIdentity => "P-Asserted-Identity",
             Name::RetryAfter => "Retry-After",
             Name::SubscriptionState => "Subscription-State",
+            Name::AllowEvents => "Allow-Events",
         }
     }
 
@@ -109,6 +111,7 @@ impl Name {
             Name::ReferredBy => "b",
             Name::ContentEncoding => "e",
             Name::SessionExpires => "x",
+            Name::AllowEvents => "u",
             _ => return None,
         })
     }

@@ -109,4 +109,9 @@ pub const MIGRATIONS: &[&str] = &[
         roc INTEGER NOT NULL,
         at_ms INTEGER NOT NULL
     );",
+    // 9: phone features: park alerts, the comeback's re-arm while the
+    // parker is busy, identities on busy lamps
+    "ALTER TABLE tenants ADD COLUMN park_alerts INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE tenants ADD COLUMN park_rearm_s INTEGER NOT NULL DEFAULT 30;
+    ALTER TABLE tenants ADD COLUMN lamp_identities INTEGER NOT NULL DEFAULT 1;",
 ];

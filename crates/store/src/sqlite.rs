@@ -118,8 +118,9 @@ impl Store for SqliteStore {
         self.conn.execute(
             "INSERT INTO tenants (name, domain, park_prefix, release_prefix, park_timeout_s,
                 park_comeback_ring_s, park_code_length, park_fallback, source, max_outbound_calls,
-                max_outbound_calls_per_minute, outbound_allow, outbound_deny, srtp)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                max_outbound_calls_per_minute, outbound_allow, outbound_deny, srtp,
+                park_alerts, park_rearm_s, lamp_identities)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
              ON CONFLICT(name) DO UPDATE SET domain = excluded.domain, park_prefix = excluded.park_prefix,
                 release_prefix = excluded.release_prefix, park_timeout_s = excluded.park_timeout_s,
                 park_comeback_ring_s = excluded.park_comeback_ring_s,
@@ -127,7 +128,8 @@ impl Store for SqliteStore {
                 source = excluded.source, max_outbound_calls = excluded.max_outbound_calls,
                 max_outbound_calls_per_minute = excluded.max_outbound_calls_per_minute,
                 outbound_allow = excluded.outbound_allow, outbound_deny = excluded.outbound_deny,
-                srtp = excluded.srtp",
+                srtp = excluded.srtp, park_alerts = excluded.park_alerts,
+                park_rearm_s = excluded.park_rearm_s, lamp_identities = excluded.lamp_identities",
             params![
                 t.name,
                 t.domain,
@@ -142,7 +144,10 @@ impl Store for SqliteStore {
                 t.outbound.max_calls_per_minute,
                 t.destinations.allow.join(","),
                 t.destinations.deny.join(","),
-                t.srtp.map(SrtpPolicy::as_str)
+                t.srtp.map(SrtpPolicy::as_str),
+                t.park_alerts,
+                t.park_rearm_s,
+                t.lamp_identities
             ],
         )?;
         Ok(())
@@ -266,7 +271,8 @@ impl Store for SqliteStore {
         let mut stmt = self.conn.prepare(
             "SELECT name, domain, park_prefix, release_prefix, park_timeout_s, park_comeback_ring_s,
                 park_code_length, park_fallback, source, max_outbound_calls,
-                max_outbound_calls_per_minute, outbound_allow, outbound_deny, srtp
+                max_outbound_calls_per_minute, outbound_allow, outbound_deny, srtp,
+                park_alerts, park_rearm_s, lamp_identities
              FROM tenants ORDER BY name",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -291,6 +297,9 @@ impl Store for SqliteStore {
                 srtp: r
                     .get::<_, Option<String>>(13)?
                     .and_then(|w| SrtpPolicy::parse(&w)),
+                park_alerts: r.get(14)?,
+                park_rearm_s: r.get(15)?,
+                lamp_identities: r.get(16)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

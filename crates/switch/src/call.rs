@@ -18,6 +18,7 @@ mod feature;
 mod forking;
 mod hold;
 mod identity;
+mod lamp;
 mod leg;
 mod park;
 mod refer;

@@ -77,6 +77,16 @@ pub struct SwitchConfig {
     /// Seed of the SRTP master keys the switch makes (random per process;
     /// see `KeyMint`).
     pub srtp_seed: [u8; 32],
+    /// Most event subscriptions (busy lamps) the switch holds; beyond, new
+    /// ones get 503.
+    pub max_subscriptions: usize,
+    /// Most subscriptions one extension holds (a phone with expansion
+    /// modules watches a few hundred keys at most); beyond, 403.
+    pub max_subscriptions_per_extension: usize,
+    /// Shortest subscription granted, seconds (423 below).
+    pub min_subscription_s: u32,
+    /// Longest subscription granted, and the default, seconds.
+    pub max_subscription_s: u32,
 }
 
 impl Default for SwitchConfig {
@@ -112,6 +122,10 @@ impl Default for SwitchConfig {
             local_tls: None,
             srtp: accounts::SrtpPolicy::Optional,
             srtp_seed: [0; 32],
+            max_subscriptions: 100_000,
+            max_subscriptions_per_extension: 250,
+            min_subscription_s: 60,
+            max_subscription_s: 3600,
         }
     }
 }

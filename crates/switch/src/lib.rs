@@ -15,6 +15,7 @@ mod feature_code;
 mod feature_refusal;
 mod guessing;
 mod ids;
+mod lamp;
 mod lot;
 mod media_security;
 mod outbound;
@@ -28,6 +29,7 @@ mod rate_limit;
 mod registrar;
 mod respond;
 pub mod snapshot;
+mod subscriptions;
 mod tenancy;
 mod time;
 

@@ -57,6 +57,10 @@ pub struct Parked {
 pub struct Lot {
     slots: HashMap<(String, Position), Parked>,
     by_call: HashMap<CallId, (String, Position)>,
+    /// Whether position lamps are watched (else `touched` stays empty).
+    watching: bool,
+    /// Positions taken or freed since [`Lot::take_touched`].
+    touched: Vec<(String, Position)>,
 }
 
 impl Lot {
@@ -72,14 +76,41 @@ impl Lot {
             return false;
         }
         self.by_call.insert(parked.call, key.clone());
+        self.touch(&key);
         self.slots.insert(key, parked);
         true
     }
 
+    fn touch(&mut self, key: &(String, Position)) {
+        if self.watching {
+            self.touched.push(key.clone());
+        }
+    }
+
+    /// Starts (or stops) noting the positions taken and freed.
+    pub fn watch(&mut self, on: bool) {
+        self.watching = on;
+        if !on {
+            self.touched.clear();
+        }
+    }
+
+    /// The positions (tenant, position) taken or freed since the last call.
+    pub fn take_touched(&mut self) -> Vec<(String, Position)> {
+        std::mem::take(&mut self.touched)
+    }
+
+    /// The call parked at a position of a tenant.
+    pub fn at(&self, tenant: &str, pos: &Position) -> Option<&Parked> {
+        self.slots.get(&(tenant.to_string(), pos.clone()))
+    }
+
     /// Takes the call at a position (first claim wins: it is gone after).
     pub fn take(&mut self, tenant: &str, pos: &Position) -> Option<Parked> {
-        let parked = self.slots.remove(&(tenant.to_string(), pos.clone()))?;
+        let key = (tenant.to_string(), pos.clone());
+        let parked = self.slots.remove(&key)?;
         self.by_call.remove(&parked.call);
+        self.touch(&key);
         Some(parked)
     }
 
@@ -91,8 +122,10 @@ impl Lot {
 
     /// Removes whatever a call has parked (its party hung up).
     pub fn remove_call(&mut self, call: CallId) -> Option<(String, Position, Parked)> {
-        let (tenant, pos) = self.by_call.remove(&call)?;
-        let parked = self.slots.remove(&(tenant.clone(), pos.clone()))?;
+        let key = self.by_call.remove(&call)?;
+        let parked = self.slots.remove(&key)?;
+        self.touch(&key);
+        let (tenant, pos) = key;
         Some((tenant, pos, parked))
     }
 

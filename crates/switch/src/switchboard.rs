@@ -10,10 +10,14 @@ mod comeback;
 mod ending;
 mod forks;
 mod in_dialog;
+mod lamps;
+mod message;
 mod park;
+mod park_alerts;
 mod refer;
 mod resume;
 mod retrieve;
+mod subscribe;
 mod transfer;
 mod trunk_auth;
 mod trunk_registration;
@@ -42,8 +46,10 @@ use std::time::Instant;
 use tracing::{debug, info, warn};
 
 /// Methods the switch implements today.
-const METHODS: [Method; 9] = [
+const METHODS: [Method; 11] = [
     Method::Invite,
+    Method::Subscribe,
+    Method::Message,
     Method::Update,
     Method::Refer,
     Method::Notify,
@@ -112,6 +118,8 @@ pub struct Switch {
     retrieve_failures: crate::rate_limit::RateLimit<(String, std::net::IpAddr)>,
     outbound: crate::outbound::OutboundGuard,
     trunk_registrations: trunk_registration::TrunkRegistrations,
+    /// Busy-lamp subscriptions the switch notifies.
+    subs: crate::subscriptions::Subscriptions,
 }
 
 impl Switch {
@@ -137,6 +145,7 @@ impl Switch {
         );
         let ids = Ids::new(&cfg.secret, cfg.nonce_seed);
         let cfg_srtp_seed = cfg.srtp_seed;
+        let cfg_subs = (cfg.max_subscriptions, cfg.max_subscriptions_per_extension);
         let cfg_retrieve = (
             cfg.max_retrieve_failures_per_minute,
             cfg.max_retrieve_failure_sources,
@@ -172,6 +181,7 @@ impl Switch {
             ),
             outbound: Default::default(),
             trunk_registrations: Default::default(),
+            subs: crate::subscriptions::Subscriptions::new(cfg_subs.0, cfg_subs.1),
         }
     }
 
@@ -194,6 +204,11 @@ impl Switch {
             (&a.tenant, &a.extension, &a.contact).cmp(&(&b.tenant, &b.extension, &b.contact))
         });
         v
+    }
+
+    /// Number of busy-lamp subscriptions.
+    pub fn subscription_count(&self) -> usize {
+        self.subs.len()
     }
 
     /// Number of bindings.
@@ -223,6 +238,7 @@ impl Switch {
             self.next_sweep,
             self.next_call_deadline(),
             self.calls.save_due,
+            self.subs.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -232,6 +248,13 @@ impl Switch {
     /// Fires due timers.
     pub fn handle_timeout(&mut self, now: Now) {
         self.fire_timers(now);
+        self.settle(now);
+    }
+
+    /// After each input: lamps that changed are notified, changed calls
+    /// saved.
+    fn settle(&mut self, now: Now) {
+        self.update_lamps(now);
         self.save_changed_calls(now);
     }
 
@@ -239,11 +262,15 @@ impl Switch {
         self.layer.handle_timeout(now.mono);
         self.drain_layer();
         for key in std::mem::take(&mut self.timed_out) {
+            if self.handle_notify_answer(now, &key, None) {
+                continue;
+            }
             if !self.handle_registration_timeout(now, &key) {
                 self.handle_call_timeout(now, key);
             }
         }
         self.call_timers(now);
+        self.expire_subscriptions(now);
         if self.next_sweep.is_none_or(|s| now.mono >= s) {
             for op in self.registrar.sweep(now.unix_s()) {
                 self.outputs.push_back(Output::Store(op));
@@ -315,7 +342,7 @@ impl Switch {
     /// A parsed message arrived (UDP, or framed from a TCP stream).
     pub fn handle_message(&mut self, now: Now, peer: Peer, msg: Message) {
         self.dispatch(now, peer, msg);
-        self.save_changed_calls(now);
+        self.settle(now);
     }
 
     fn dispatch(&mut self, now: Now, peer: Peer, msg: Message) {
@@ -326,6 +353,9 @@ impl Switch {
                 let key = self.layer.handle_response(now.mono, &resp);
                 self.drain_layer();
                 if let Some(key) = key {
+                    if self.handle_notify_answer(now, &key, Some(&resp)) {
+                        return;
+                    }
                     if !self.handle_registration_response(now, &key, &resp) {
                         self.handle_call_response(now, key, resp);
                     }
@@ -447,8 +477,10 @@ impl Switch {
         match admission {
             Admission::Register(ext) => self.handle_register(now, peer, key, req, ext),
             Admission::Cancel => self.handle_cancel(now, key, req),
-            Admission::InDialog => self.handle_in_dialog(now, key, req),
+            Admission::InDialog => self.handle_in_dialog(now, peer, key, req),
             Admission::Call(caller) => self.handle_invite(now, peer, key, req, caller),
+            Admission::Subscribe(ext) => self.handle_subscribe(now, peer, key, req, ext),
+            Admission::Message(ext) => self.handle_message_request(now, key, req, ext),
         }
     }
 
@@ -539,5 +571,7 @@ impl Switch {
 mod call_tests;
 #[cfg(test)]
 mod harness;
+#[cfg(test)]
+mod lamp_tests;
 #[cfg(test)]
 mod tests;

@@ -223,6 +223,12 @@ impl Config {
                     format!("tenant '{name}': park_code_length must be 2 to 8, not {len}"),
                 );
             }
+            if *t.park_rearm_s.get_ref() == 0 {
+                c.err(
+                    &t.park_rearm_s,
+                    format!("tenant '{name}': park_rearm_s must be at least 1 second"),
+                );
+            }
             let mut numbers = HashSet::new();
             for e in &t.extensions {
                 let n = e.number.get_ref();

@@ -40,6 +40,17 @@ pub enum CallEvent {
         /// How long it waited.
         after_ms: u64,
     },
+    /// The comeback was due but the parker was in another call: it waits.
+    ComebackDeferred {
+        /// The busy parker.
+        to: String,
+    },
+    /// The parker was still busy at the end of the comeback's time: the
+    /// fallback is tried without ringing the parker.
+    ComebackParkerBusy {
+        /// The busy parker.
+        to: String,
+    },
     /// The comeback was answered.
     ComebackAnswered {
         /// Who answered.
@@ -90,6 +101,10 @@ impl CallEvent {
                 format!("not retrieved in {} s: ringing {to} back", after_ms / 1000)
             }
             CallEvent::ComebackAnswered { by } => format!("comeback answered by {by}"),
+            CallEvent::ComebackDeferred { to } => format!("comeback deferred: {to} is busy"),
+            CallEvent::ComebackParkerBusy { to } => {
+                format!("comeback skipped: {to} still busy")
+            }
             CallEvent::ComebackToFallback { to } => {
                 format!("comeback unanswered: to fallback {to}")
             }

@@ -30,6 +30,11 @@ pub(super) enum Admission {
     InDialog,
     /// A CANCEL for an INVITE the switch has.
     Cancel,
+    /// A SUBSCRIBE to a package the switch serves, with an extension's
+    /// valid credentials.
+    Subscribe(accounts::Extension),
+    /// A MESSAGE with an extension's valid credentials.
+    Message(accounts::Extension),
 }
 
 impl Switch {
@@ -59,8 +64,28 @@ impl Switch {
                     .then_some(Admission::Cancel)
             }
             _ if in_dialog => dialog_key_of(req)
-                .is_some_and(|k| self.calls.by_dialog.contains_key(&k))
+                .is_some_and(|k| {
+                    self.calls.by_dialog.contains_key(&k) || self.subscription_of(&k).is_some()
+                })
                 .then_some(Admission::InDialog),
+            Method::Subscribe if super::subscribe::package_of(req).is_none() => {
+                // RFC 6665 §4.2.1: say which packages are served.
+                let mut resp = self.response(req, 489, Some("Bad Event"));
+                resp.headers
+                    .push(Name::AllowEvents, crate::lamp::Package::ALL);
+                self.answer_statelessly(resp_peer, resp);
+                return None;
+            }
+            Method::Subscribe => {
+                return self
+                    .authenticate(now, peer, resp_peer, req, Name::ProxyAuthenticate)
+                    .map(Admission::Subscribe);
+            }
+            Method::Message => {
+                return self
+                    .authenticate(now, peer, resp_peer, req, Name::ProxyAuthenticate)
+                    .map(Admission::Message);
+            }
             Method::Options => {
                 let mut resp = self.response(req, 200, None);
                 self.advertise(&mut resp);

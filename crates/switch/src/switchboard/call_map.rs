@@ -1,6 +1,8 @@
 //! Live calls by id, noting each call touched since the last save, so that
 //! every change of a call reaches the store without each flow having to
-//! remember to write it.
+//! remember to write it; and, while busy lamps are watched, the extensions
+//! each touched call involved before and after, so that every lamp a change
+//! may have changed is looked at.
 
 use crate::call::{Call, CallId};
 use std::collections::{HashMap, HashSet};
@@ -10,6 +12,12 @@ use std::collections::{HashMap, HashSet};
 pub struct CallMap {
     map: HashMap<CallId, Call>,
     changed: HashSet<CallId>,
+    /// Whether lamps are watched (else nothing below is noted).
+    watching: bool,
+    /// Calls touched since [`CallMap::take_touched`].
+    touched: HashSet<CallId>,
+    /// The extensions (tenant, number) touched calls involved before.
+    touched_before: Vec<(String, String)>,
 }
 
 impl CallMap {
@@ -22,12 +30,18 @@ impl CallMap {
     pub fn get_mut(&mut self, id: &CallId) -> Option<&mut Call> {
         let call = self.map.get_mut(id)?;
         self.changed.insert(*id);
+        if self.watching && self.touched.insert(*id) {
+            note_extensions(call, &mut self.touched_before);
+        }
         Some(call)
     }
 
     /// Adds a call.
     pub fn insert(&mut self, id: CallId, call: Call) {
         self.changed.insert(id);
+        if self.watching {
+            self.touched.insert(id);
+        }
         self.map.insert(id, call);
     }
 
@@ -35,7 +49,33 @@ impl CallMap {
     pub fn remove(&mut self, id: &CallId) -> Option<Call> {
         let call = self.map.remove(id)?;
         self.changed.insert(*id);
+        if self.watching {
+            note_extensions(&call, &mut self.touched_before);
+        }
         Some(call)
+    }
+
+    /// Starts (or stops) noting the extensions of touched calls.
+    pub fn watch(&mut self, on: bool) {
+        self.watching = on;
+        if !on {
+            self.touched.clear();
+            self.touched_before.clear();
+        }
+    }
+
+    /// The extensions (tenant, number) whose lamps may have changed since
+    /// the last call: those touched calls involved before and involve now.
+    pub fn take_touched(&mut self) -> Vec<(String, String)> {
+        let mut out = std::mem::take(&mut self.touched_before);
+        for id in self.touched.drain() {
+            if let Some(call) = self.map.get(&id) {
+                note_extensions(call, &mut out);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// Every call.
@@ -56,5 +96,11 @@ impl CallMap {
     /// The ids changed or removed since the last call, emptied.
     pub fn take_changed(&mut self) -> Vec<CallId> {
         self.changed.drain().collect()
+    }
+}
+
+fn note_extensions(call: &Call, out: &mut Vec<(String, String)>) {
+    for number in call.extensions() {
+        out.push((call.tenant.clone(), number.to_string()));
     }
 }

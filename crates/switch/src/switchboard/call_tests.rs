@@ -10,10 +10,10 @@ use accounts::{Extension, Source, Tenant};
 use sip::digest::Algorithm;
 use std::time::Duration;
 
-const JOHN: &str = "127.0.0.1:5070";
-const ROOM: &str = "127.0.0.1:5080";
-const ROOM2: &str = "127.0.0.1:5082";
-const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n";
+pub(super) const JOHN: &str = "127.0.0.1:5070";
+pub(super) const ROOM: &str = "127.0.0.1:5080";
+pub(super) const ROOM2: &str = "127.0.0.1:5082";
+pub(super) const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n";
 
 fn directory() -> Directory {
     directory_with(None)
@@ -21,7 +21,7 @@ fn directory() -> Directory {
 
 /// The accounts, with 555 as well and `fallback` as the tenant's
 /// park fallback.
-fn directory_with(fallback: Option<&str>) -> Directory {
+pub(super) fn directory_with(fallback: Option<&str>) -> Directory {
     let mut t = Tenant::new("acme", "acme.example");
     t.park_fallback = fallback.map(str::to_string);
     let ext = |n: &str| Extension {
@@ -46,14 +46,14 @@ fn directory_with(fallback: Option<&str>) -> Directory {
 }
 
 /// A world on `dir`, saving snapshots after every input.
-fn world_with(dir: Directory) -> World {
+pub(super) fn world_with(dir: Directory) -> World {
     let mut w = World::new();
     w.sw.set_directory(dir);
     w
 }
 
 impl World {
-    fn new() -> World {
+    pub(super) fn new() -> World {
         let cfg = SwitchConfig {
             default_tenant: Some("acme".into()),
             // Snapshots after every input, so each step's saves are seen.
@@ -63,12 +63,12 @@ impl World {
         World::with(cfg, directory())
     }
 
-    fn next(&mut self) -> u32 {
+    pub(super) fn next(&mut self) -> u32 {
         self.seq += 1;
         self.seq
     }
 
-    fn register(&mut self, user: &str, addr: &str) {
+    pub(super) fn register(&mut self, user: &str, addr: &str) {
         let n = self.next();
         let text = |auth: &str, cseq: u32| {
             format!("REGISTER sip:acme.example SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch=z9hG4bKreg{n}{cseq};rport\r\nFrom: <sip:{user}@acme.example>;tag=r{n}\r\nTo: <sip:{user}@acme.example>\r\nCall-ID: reg{n}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{addr}>\r\n{auth}Content-Length: 0\r\n\r\n")
@@ -87,7 +87,7 @@ impl World {
 
     /// An authenticated INVITE from `user` at `addr` to `number`; returns what
     /// the switch did with the authenticated one, and the INVITE text.
-    fn invite(&mut self, user: &str, addr: &str, number: &str) -> (Did, String) {
+    pub(super) fn invite(&mut self, user: &str, addr: &str, number: &str) -> (Did, String) {
         self.invite_with(user, addr, number, "")
     }
 
@@ -122,7 +122,7 @@ impl World {
     }
 
     /// The callee's response to an INVITE the switch sent.
-    fn answer(&mut self, addr: &str, inv: &Request, status: u16, sdp: bool) -> Did {
+    pub(super) fn answer(&mut self, addr: &str, inv: &Request, status: u16, sdp: bool) -> Did {
         let mut r = Response::to_request(inv, status, sip::reason_phrase(status));
         r.set_to_tag("callee");
         if sdp {
@@ -135,7 +135,13 @@ impl World {
     }
 }
 
-fn credentials(challenge: &Response, header: Name, user: &str, method: &str, uri: &str) -> String {
+pub(super) fn credentials(
+    challenge: &Response,
+    header: Name,
+    user: &str,
+    method: &str,
+    uri: &str,
+) -> String {
     let pw = format!("pw-{user}");
     super::tests::digest_credentials(
         challenge,
@@ -148,7 +154,7 @@ fn credentials(challenge: &Response, header: Name, user: &str, method: &str, uri
 }
 
 /// An in-dialog request from the caller side, built from the 200 it got.
-fn in_dialog(ok: &Response, method: &str, n: u32, body: &str, addr: &str) -> String {
+pub(super) fn in_dialog(ok: &Response, method: &str, n: u32, body: &str, addr: &str) -> String {
     let ct = if body.is_empty() {
         String::new()
     } else {
@@ -163,7 +169,7 @@ fn in_dialog(ok: &Response, method: &str, n: u32, body: &str, addr: &str) -> Str
     )
 }
 
-fn ports(media: &[MediaCommand]) -> Vec<u16> {
+pub(super) fn ports(media: &[MediaCommand]) -> Vec<u16> {
     media
         .iter()
         .filter_map(|c| {
@@ -280,6 +286,9 @@ fn hold_plays_music_to_the_other_party_and_parking_releases_the_holder() {
         "John's RTP port is freed"
     );
     assert_eq!(w.sw.parked_count(), 1);
+    // John hangs up the confirmation (a phone in a call is not rung back).
+    w.from(JOHN, &in_dialog(&ok_park, "ACK", 2, "", JOHN));
+    w.from(JOHN, &in_dialog(&ok_park, "BYE", 3, "", JOHN));
 
     // Nobody retrieves: after 180 s John's phone rings with the parked party.
     let did = w.advance(Duration::from_secs(181));
@@ -623,12 +632,12 @@ fn a_call_ringing_at_the_restart_is_ended_cleanly() {
     assert_eq!((w2.sw.call_count(), w2.sw.ports_in_use()), (0, 0));
 }
 
-const DESK: &str = "127.0.0.1:5090";
+pub(super) const DESK: &str = "127.0.0.1:5090";
 
 /// John (333) calls the room (444), who answers; John holds and parks it
 /// at *70333 and hangs up the confirmation. Returns the room's INVITE (its
 /// dialog) and the parked port.
-fn parked_by_john(w: &mut World) -> (Request, u16) {
+pub(super) fn parked_by_john(w: &mut World) -> (Request, u16) {
     w.register("444", ROOM);
     w.register("333", JOHN);
     let (did, _) = w.invite("333", JOHN, "444");
@@ -798,7 +807,7 @@ fn an_expired_session_timer_ends_the_call() {
 }
 
 /// John (333) talks to the room (444); the 200 John got.
-fn john_talks_to_room(w: &mut World) -> (Response, Request, Vec<u16>) {
+pub(super) fn john_talks_to_room(w: &mut World) -> (Response, Request, Vec<u16>) {
     w.register("444", ROOM);
     w.register("555", DESK);
     let (did, _) = w.invite("333", JOHN, "444");

@@ -10,10 +10,28 @@ use media::sdp::Direction;
 use media::Codec;
 use tracing::info;
 
+/// Whether a due comeback may ring its parker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ParkerLine {
+    /// Not in a call: ring.
+    Free,
+    /// In another call: the comeback waits (re-armed).
+    Deferred,
+    /// Still in another call when the comeback's time is over: the
+    /// fallback, without ringing the parker.
+    Busy,
+}
+
 impl Switch {
     /// Nobody retrieved the call in time: take it out of the lot and ring
-    /// the parker back.
+    /// the parker back (unless the parker is in another call: then the
+    /// comeback waits, re-armed every `park_rearm_s`, until its ring time
+    /// is over too, and then goes to the fallback).
     pub(super) fn start_comeback(&mut self, now: Now, id: CallId) {
+        let line = self.parker_line(now, id);
+        if line == ParkerLine::Deferred {
+            return;
+        }
         let Some((tenant, pos, parked)) = self.calls.lot.remove_call(id) else {
             return;
         };
@@ -40,9 +58,51 @@ impl Switch {
             after_ms: waited.as_millis() as u64,
         });
         info!(call = id, %tenant, %parker, "parked call comes back");
+        let party = call.leg(parked.side).identity.clone();
+        let end = super::park_alerts::ParkEnd::ComingBack;
+        self.alert_parker(now, (&tenant, &parked), &party, end, waited);
+        if line == ParkerLine::Busy {
+            if let Some(call) = self.calls.calls.get_mut(&id) {
+                call.events
+                    .push(CallEvent::ComebackParkerBusy { to: parker });
+            }
+            return self.comeback_failed(now, id);
+        }
         if !self.ring_back(now, id, parked.side, &parker) {
             self.comeback_failed(now, id);
         }
+    }
+
+    /// Whether parked call `id`, due to come back, may ring its parker;
+    /// re-arms the comeback when the parker is busy and time is left.
+    fn parker_line(&mut self, now: Now, id: CallId) -> ParkerLine {
+        let Some(parked) = self.calls.lot.of_call(id) else {
+            return ParkerLine::Free;
+        };
+        let since = parked.since;
+        let Some(call) = self.calls.calls.get(&id) else {
+            return ParkerLine::Free;
+        };
+        let (Phase::Parked(comeback), Some(tenant)) = (&call.phase, self.dir.tenant(&call.tenant))
+        else {
+            return ParkerLine::Free;
+        };
+        if !self.is_busy(&tenant.name, &comeback.to) {
+            return ParkerLine::Free;
+        }
+        let secs = |s: u32| std::time::Duration::from_secs(u64::from(s));
+        let limit = since + secs(tenant.park_timeout_s) + secs(tenant.park_comeback_ring_s);
+        if now.mono >= limit {
+            return ParkerLine::Busy;
+        }
+        let at = (now.mono + secs(tenant.park_rearm_s)).min(limit);
+        let to = comeback.to.clone();
+        info!(call = id, parker = %to, "comeback deferred: the parker is busy");
+        self.with_call(now, id, |call, _| {
+            call.phase = Phase::Parked(crate::call::Comeback { at, to: to.clone() });
+            call.events.push(CallEvent::ComebackDeferred { to });
+        });
+        ParkerLine::Deferred
     }
 
     /// Rings `extension` for the parked party on `parked_side`; false if it

@@ -112,7 +112,7 @@ impl Switch {
     /// An event from the media engine.
     pub fn handle_media_event(&mut self, now: Now, event: crate::output::MediaEvent) {
         self.media_event(now, event);
-        self.save_changed_calls(now);
+        self.settle(now);
     }
 
     fn media_event(&mut self, now: Now, event: crate::output::MediaEvent) {

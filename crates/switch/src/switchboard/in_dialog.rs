@@ -4,6 +4,7 @@
 use super::calls::*;
 use super::Switch;
 use crate::call::Side;
+use crate::peer::Peer;
 use crate::time::Now;
 use accounts::Outcome;
 use sip::transaction::ServerKey;
@@ -46,8 +47,12 @@ impl Switch {
     }
 
     /// A request with a To tag: BYE, re-INVITE, or anything else in a dialog.
-    pub(super) fn handle_in_dialog(&mut self, now: Now, key: ServerKey, req: Request) {
-        let found = dialog_key_of(&req).and_then(|k| self.calls.by_dialog.get(&k).copied());
+    pub(super) fn handle_in_dialog(&mut self, now: Now, peer: Peer, key: ServerKey, req: Request) {
+        let dialog = dialog_key_of(&req);
+        if let Some(sub) = dialog.as_ref().and_then(|k| self.subscription_of(k)) {
+            return self.handle_resubscribe(now, peer, sub, key, req);
+        }
+        let found = dialog.and_then(|k| self.calls.by_dialog.get(&k).copied());
         let Some((id, side)) = found else {
             let resp = self.response(&req, 481, None);
             return self.reply(now, &key, resp);

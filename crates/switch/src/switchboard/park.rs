@@ -137,7 +137,9 @@ impl Switch {
             retrieval,
             position: pos.clone(),
         };
-        self.calls.lot.park(&tenant.name, pos, parked);
+        if self.calls.lot.park(&tenant.name, pos, parked.clone()) {
+            self.alert_parked(now, &tenant.name, &parked);
+        }
     }
 
     /// Takes a call out of the lot when it ends there (its party hung up).
@@ -146,9 +148,12 @@ impl Switch {
             let waited = now.mono.saturating_duration_since(parked.since);
             info!(%tenant, position = %pos.label(), "parked party hung up");
             self.outputs.push_back(Output::Store(StoreOp::RemoveParked {
-                tenant,
+                tenant: tenant.clone(),
                 position: pos.label(),
             }));
+            let party = call.leg(parked.side).identity.clone();
+            let end = super::park_alerts::ParkEnd::Abandoned;
+            self.alert_parker(now, (&tenant, &parked), &party, end, waited);
             call.abandoned(parked.retrieval, waited);
         }
     }

@@ -98,6 +98,9 @@ impl Switch {
         {
             return self.release_port(port);
         }
+        let by = super::park_alerts::ParkEnd::Retrieved { by: &fc.ext.number };
+        let at = (fc.tenant.name.as_str(), &parked);
+        self.alert_parker(now, at, &parked_identity, by, waited);
         info!(call = id, retriever = %fc.ext.number, "retrieved");
     }
 

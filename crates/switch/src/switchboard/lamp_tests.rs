@@ -1,0 +1,364 @@
+//! Busy lamps, park alerts, text messages and the comeback's re-arm,
+//! driven deterministically through the switchboard.
+
+use super::call_tests::*;
+use super::harness::{Did, World};
+use super::*;
+use crate::call::CallEvent;
+use accounts::{Extension, Source, Tenant};
+use std::time::Duration;
+
+const WATCHER: &str = "127.0.0.1:5094";
+
+/// An out-of-dialog `method` from `user` at `addr` to `uri`, answered with
+/// a challenge first and then sent again with credentials: what the
+/// switch did with the second.
+fn authed(w: &mut World, (user, addr): (&str, &str), method: &str, uri: &str, extra: &str) -> Did {
+    let n = w.next();
+    let text = |auth: &str, cseq: u32| {
+        format!("{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch=z9hG4bKx{n}c{cseq};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@acme.example>;tag=x{n}\r\nTo: <{uri}>\r\nCall-ID: x{n}\r\nCSeq: {cseq} {method}\r\nContact: <sip:{user}@{addr}>\r\n{extra}{auth}Content-Length: 0\r\n\r\n")
+    };
+    let challenge = w.from(addr, &text("", 1)).response_to(addr, 407);
+    let auth = credentials(&challenge, Name::ProxyAuthenticate, user, method, uri);
+    w.from(addr, &text(&format!("Proxy-Authorization: {auth}\r\n"), 2))
+}
+
+fn subscribe(w: &mut World, who: (&str, &str), uri: &str, expires: u32) -> Did {
+    let extra =
+        format!("Event: dialog\r\nAccept: application/dialog-info+xml\r\nExpires: {expires}\r\n");
+    authed(w, who, "SUBSCRIBE", uri, &extra)
+}
+
+/// The lamp states the NOTIFYs to `addr` in `did` show (`terminated`,
+/// `early`, `confirmed`), each NOTIFY answered 200 — and those its
+/// answers set off, in order.
+fn lamps(w: &mut World, did: &Did, addr: &str) -> Vec<String> {
+    let mut states = Vec::new();
+    let mut pending: Vec<Request> = notifies(did, addr);
+    while let Some(notify) = pending.first().cloned() {
+        pending.remove(0);
+        let body = String::from_utf8_lossy(&notify.body).into_owned();
+        let state = ["confirmed", "early", "terminated"]
+            .into_iter()
+            .find(|s| body.contains(&format!("<state>{s}</state>")))
+            .unwrap_or("none");
+        states.push(state.to_string());
+        let ok = Response::to_request(&notify, 200, "OK");
+        let did = w.from(addr, std::str::from_utf8(&ok.encode()).unwrap());
+        pending.extend(notifies(&did, addr));
+    }
+    states
+}
+
+fn notifies(did: &Did, addr: &str) -> Vec<Request> {
+    did.to(addr)
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::Request(r) if r.method == Method::Notify => Some(r.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn texts(did: &Did, addr: &str) -> Vec<String> {
+    did.to(addr)
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::Request(r) if r.method == Method::Message => {
+                Some(String::from_utf8_lossy(&r.body).into_owned())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_park_position_lamp_lights_with_the_parked_party_and_goes_out_at_retrieval() {
+    let mut w = World::new();
+    w.register("555", WATCHER);
+    let did = subscribe(&mut w, ("555", WATCHER), "sip:*71555@acme.example", 600);
+    let ok = did.response_to(WATCHER, 200);
+    assert_eq!(ok.headers.get_str(Name::Expires).as_deref(), Some("600"));
+    assert_eq!(
+        lamps(&mut w, &did, WATCHER),
+        ["terminated"],
+        "initially free"
+    );
+
+    let (ok, _, _) = john_talks_to_room(&mut w);
+    let held = SDP.replace("sendrecv", "sendonly");
+    w.from(JOHN, &in_dialog(&ok, "INVITE", 3, &held, JOHN));
+    let (did, _) = w.invite("333", JOHN, "*70555");
+    did.response_to(JOHN, 200);
+    assert_eq!(lamps(&mut w, &did, WATCHER), ["confirmed"]);
+    let notify = notifies(&did, WATCHER).remove(0);
+    let body = String::from_utf8_lossy(&notify.body);
+    assert!(
+        body.contains("display=\"Ext 444\">sip:444@acme.example</identity>"),
+        "the parked party shows: {body}"
+    );
+    assert_eq!(
+        notify.headers.get_str(Name::ContentType).as_deref(),
+        Some("application/dialog-info+xml")
+    );
+    // The extension it is parked under is told, from the retrieval number.
+    let alert = texts(&did, WATCHER);
+    assert_eq!(
+        alert,
+        ["Ext 444 <444> is parked for you by 333. Dial *71555 to pick up."]
+    );
+    let message = did.request_to(WATCHER, Method::Message);
+    assert!(message
+        .headers
+        .get_str(Name::From)
+        .unwrap()
+        .starts_with("\"Park 555\" <sip:*71555@acme.example>"));
+
+    // 555 presses the lamp's key: the call is retrieved, the lamp goes out,
+    // and the parker hears who took it.
+    w.register("333", JOHN);
+    let (did, _) = w.invite("555", WATCHER, "*71555");
+    did.response_to(WATCHER, 200);
+    assert_eq!(lamps(&mut w, &did, WATCHER), ["terminated"]);
+    let told = texts(&did, JOHN);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(
+        told[0].starts_with("Your parked call from Ext 444 <444> (*71555) was picked up by 555"),
+        "{told:?}"
+    );
+}
+
+#[test]
+fn an_extension_lamp_shows_ringing_talking_and_idle() {
+    let mut w = World::new();
+    w.register("555", WATCHER);
+    w.register("444", ROOM);
+    let did = subscribe(&mut w, ("555", WATCHER), "sip:444@acme.example", 600);
+    assert_eq!(lamps(&mut w, &did, WATCHER), ["terminated"]);
+    let (did, _) = w.invite("333", JOHN, "444");
+    assert_eq!(lamps(&mut w, &did, WATCHER), ["early"]);
+    let inv = did.request_to(ROOM, Method::Invite);
+    let did = w.answer(ROOM, &inv, 200, true);
+    let ok = did.response_to(JOHN, 200);
+    assert_eq!(lamps(&mut w, &did, WATCHER), ["confirmed"]);
+    let did = w.from(JOHN, &in_dialog(&ok, "ACK", 2, "", JOHN));
+    assert!(notifies(&did, WATCHER).is_empty(), "no change, no NOTIFY");
+    let did = w.from(JOHN, &in_dialog(&ok, "BYE", 3, "", JOHN));
+    assert_eq!(lamps(&mut w, &did, WATCHER), ["terminated"]);
+}
+
+#[test]
+fn changes_while_a_notify_is_unanswered_are_sent_once_it_is_answered() {
+    let mut w = World::new();
+    w.register("555", WATCHER);
+    w.register("444", ROOM);
+    let did = subscribe(&mut w, ("555", WATCHER), "sip:444@acme.example", 600);
+    assert_eq!(lamps(&mut w, &did, WATCHER), ["terminated"]);
+    let (did, _) = w.invite("333", JOHN, "444");
+    let first = notifies(&did, WATCHER);
+    assert_eq!(first.len(), 1);
+    // The phone has not answered the first NOTIFY when the call is answered.
+    let inv = did.request_to(ROOM, Method::Invite);
+    let did = w.answer(ROOM, &inv, 200, true);
+    assert!(notifies(&did, WATCHER).is_empty(), "one NOTIFY at a time");
+    let ok = Response::to_request(&first[0], 200, "OK");
+    let did = w.from(WATCHER, std::str::from_utf8(&ok.encode()).unwrap());
+    assert_eq!(lamps(&mut w, &did, WATCHER), ["confirmed"]);
+}
+
+#[test]
+fn subscriptions_are_refused_for_bad_events_intervals_and_numbers() {
+    let mut w = World::new();
+    let n = w.next();
+    let text = format!("SUBSCRIBE sip:444@acme.example SIP/2.0\r\nVia: SIP/2.0/UDP {WATCHER};branch=z9hG4bKbe{n}\r\nFrom: <sip:555@acme.example>;tag=b{n}\r\nTo: <sip:444@acme.example>\r\nCall-ID: be{n}\r\nCSeq: 1 SUBSCRIBE\r\nContact: <sip:555@{WATCHER}>\r\nEvent: message-summary\r\nContent-Length: 0\r\n\r\n");
+    let bad = w.from(WATCHER, &text).response_to(WATCHER, 489);
+    assert_eq!(
+        bad.headers.get_str(Name::AllowEvents).as_deref(),
+        Some("dialog, presence")
+    );
+    let short = subscribe(&mut w, ("555", WATCHER), "sip:444@acme.example", 10);
+    let r = short.response_to(WATCHER, 423);
+    assert_eq!(r.headers.get_str(Name::MinExpires).as_deref(), Some("60"));
+    let unknown = subscribe(&mut w, ("555", WATCHER), "sip:999@acme.example", 600);
+    unknown.response_to(WATCHER, 404);
+    assert_eq!(w.sw.subscription_count(), 0);
+}
+
+#[test]
+fn another_tenants_position_cannot_be_watched() {
+    let mut dir_tenants = vec![Tenant::new("acme", "acme.example")];
+    dir_tenants.push(Tenant::new("globex", "globex.example"));
+    let ext = |t: &str, d: &str, n: &str| Extension {
+        tenant: t.into(),
+        number: n.into(),
+        name: String::new(),
+        ha1_md5: crate::auth::ha1(sip::digest::Algorithm::Md5, n, d, &format!("pw-{n}")),
+        ha1_sha256: String::new(),
+        enabled: true,
+        can_call_out: true,
+        can_park: true,
+        can_retrieve: true,
+        outbound: accounts::OutboundLimits::EXTENSION,
+        source: Source::Config,
+    };
+    let dir = Directory::new(
+        dir_tenants,
+        vec![
+            ext("acme", "acme.example", "555"),
+            ext("globex", "globex.example", "333"),
+        ],
+        vec![],
+        vec![],
+    );
+    let mut w = world_with(dir);
+    // acme's 555 has no credentials in globex's realm: challenged again
+    // (as for any unknown user: nothing says who exists), never accepted.
+    let did = subscribe(&mut w, ("555", WATCHER), "sip:*71333@globex.example", 600);
+    did.response_to(WATCHER, 407);
+    assert!(did.to(WATCHER).len() == 1, "nothing but the challenge");
+    assert!(notifies(&did, WATCHER).is_empty());
+    assert_eq!(w.sw.subscription_count(), 0);
+}
+
+#[test]
+fn a_subscription_runs_out_unless_refreshed_and_ends_on_expires_zero() {
+    let mut w = World::new();
+    w.register("555", WATCHER);
+    let did = subscribe(&mut w, ("555", WATCHER), "sip:444@acme.example", 60);
+    let ok = did.response_to(WATCHER, 200);
+    lamps(&mut w, &did, WATCHER);
+    // A refresh in the dialog at 50 s pushes the end to 110 s.
+    let did = w.advance(Duration::from_secs(50));
+    assert!(notifies(&did, WATCHER).is_empty());
+    let refresh = subscribe_in_dialog(&ok, 3, 60);
+    let did = w.from(WATCHER, &refresh);
+    did.response_to(WATCHER, 200);
+    assert_eq!(
+        lamps(&mut w, &did, WATCHER),
+        ["terminated"],
+        "a NOTIFY per refresh"
+    );
+    let did = w.advance(Duration::from_secs(30));
+    assert!(notifies(&did, WATCHER).is_empty(), "still on at 80 s");
+    let did = w.advance(Duration::from_secs(31));
+    let last = notifies(&did, WATCHER);
+    assert_eq!(
+        last[0].headers.get_str(Name::SubscriptionState).as_deref(),
+        Some("terminated;reason=timeout")
+    );
+    assert_eq!(w.sw.subscription_count(), 0);
+    // Gone: a refresh now gets 481.
+    w.from(WATCHER, &subscribe_in_dialog(&ok, 4, 60))
+        .response_to(WATCHER, 481);
+
+    // Expires: 0 ends a subscription at once, with a final NOTIFY.
+    let did = subscribe(&mut w, ("555", WATCHER), "sip:444@acme.example", 60);
+    let ok = did.response_to(WATCHER, 200);
+    lamps(&mut w, &did, WATCHER);
+    let did = w.from(WATCHER, &subscribe_in_dialog(&ok, 3, 0));
+    did.response_to(WATCHER, 200);
+    let last = notifies(&did, WATCHER);
+    assert_eq!(
+        last[0].headers.get_str(Name::SubscriptionState).as_deref(),
+        Some("terminated")
+    );
+    assert_eq!(w.sw.subscription_count(), 0);
+}
+
+/// A SUBSCRIBE in the dialog the 200 `ok` made.
+fn subscribe_in_dialog(ok: &Response, n: u32, expires: u32) -> String {
+    format!(
+        "SUBSCRIBE sip:parkline@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {WATCHER};branch=z9hG4bKrs{n}x{expires};rport\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {n} SUBSCRIBE\r\nContact: <sip:555@{WATCHER}>\r\nEvent: dialog\r\nExpires: {expires}\r\nContent-Length: 0\r\n\r\n",
+        ok.headers.get_str(Name::From).unwrap(),
+        ok.headers.get_str(Name::To).unwrap(),
+        String::from_utf8_lossy(ok.call_id().unwrap()),
+    )
+}
+
+#[test]
+fn a_notify_the_phone_refuses_ends_the_subscription() {
+    let mut w = World::new();
+    w.register("555", WATCHER);
+    let did = subscribe(&mut w, ("555", WATCHER), "sip:444@acme.example", 600);
+    let notify = notifies(&did, WATCHER).remove(0);
+    let gone = Response::to_request(&notify, 481, "Subscription does not exist");
+    w.from(WATCHER, std::str::from_utf8(&gone.encode()).unwrap());
+    assert_eq!(w.sw.subscription_count(), 0);
+}
+
+#[test]
+fn messages_between_extensions_are_relayed() {
+    let mut w = World::new();
+    w.register("444", ROOM);
+    let did = authed(
+        &mut w,
+        ("333", JOHN),
+        "MESSAGE",
+        "sip:444@acme.example",
+        "Content-Type: text/plain\r\n",
+    );
+    did.response_to(JOHN, 202);
+    let relayed = did.request_to(ROOM, Method::Message);
+    assert!(relayed
+        .headers
+        .get_str(Name::From)
+        .unwrap()
+        .starts_with("\"Ext 333\" <sip:333@acme.example>"));
+    let unknown = authed(&mut w, ("333", JOHN), "MESSAGE", "sip:999@acme.example", "");
+    unknown.response_to(JOHN, 404);
+    let away = authed(&mut w, ("333", JOHN), "MESSAGE", "sip:555@acme.example", "");
+    away.response_to(JOHN, 480);
+}
+
+#[test]
+fn a_comeback_waits_while_the_parker_is_busy_then_goes_to_the_fallback() {
+    let mut w = world_with(directory_with(Some("555")));
+    w.register("555", WATCHER);
+    let (_room, _) = parked_by_john(&mut w);
+    // John is in another call with 555 when the comeback is due (180 s).
+    let (did, _) = w.invite("333", JOHN, "555");
+    let inv = did.request_to(WATCHER, Method::Invite);
+    let ok = w.answer(WATCHER, &inv, 200, true).response_to(JOHN, 200);
+    w.from(JOHN, &in_dialog(&ok, "ACK", 2, "", JOHN));
+    let did = w.advance(Duration::from_secs(181));
+    assert!(
+        !did.to(JOHN)
+            .iter()
+            .any(|m| matches!(m, Message::Request(r) if r.method == Method::Invite)),
+        "a busy parker is not rung"
+    );
+    assert_eq!(w.sw.parked_count(), 1, "still parked, still retrievable");
+    // Still busy when the comeback's ring time (30 s) is over: the fallback.
+    w.advance(Duration::from_secs(30));
+    let did = w.advance(Duration::from_secs(1));
+    assert_eq!(w.sw.parked_count(), 0);
+    let fallback = did.request_to(WATCHER, Method::Invite);
+    assert!(fallback
+        .headers
+        .get_str(Name::From)
+        .unwrap()
+        .contains("Parked"));
+    let call = w.sw.calls.calls.iter().find(|(_, c)| {
+        c.events
+            .iter()
+            .any(|e| matches!(e, CallEvent::ComebackParkerBusy { .. }))
+    });
+    assert!(call.is_some(), "the skip is on record");
+}
+
+#[test]
+fn a_deferred_comeback_rings_the_parker_once_free() {
+    let mut w = World::new();
+    w.register("555", WATCHER);
+    parked_by_john(&mut w);
+    let (did, _) = w.invite("333", JOHN, "555");
+    let inv = did.request_to(WATCHER, Method::Invite);
+    let ok = w.answer(WATCHER, &inv, 200, true).response_to(JOHN, 200);
+    w.from(JOHN, &in_dialog(&ok, "ACK", 2, "", JOHN));
+    w.advance(Duration::from_secs(181));
+    w.from(JOHN, &in_dialog(&ok, "BYE", 3, "", JOHN));
+    // Re-armed every 30 s: the next try finds John free.
+    let did = w.advance(Duration::from_secs(30));
+    did.request_to(JOHN, Method::Invite);
+    assert_eq!(w.sw.parked_count(), 0);
+}
