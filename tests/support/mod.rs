@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod baresip;
+pub mod events;
 pub mod phone;
 pub mod pki;
 pub mod sip_client;

@@ -35,7 +35,7 @@ pub struct Call {
 pub struct Phone {
     /// Extension number.
     pub user: String,
-    password: String,
+    pub(super) password: String,
     /// SIP socket.
     pub sip: UdpSocket,
     /// RTP socket.
@@ -85,7 +85,7 @@ impl Phone {
         }
     }
 
-    fn local(&self) -> SocketAddr {
+    pub(super) fn local(&self) -> SocketAddr {
         self.sip.local_addr().unwrap()
     }
 
@@ -111,12 +111,12 @@ impl Phone {
         self.rtp.local_addr().unwrap()
     }
 
-    fn next(&mut self) -> u32 {
+    pub(super) fn next(&mut self) -> u32 {
         self.seq += 1;
         self.seq
     }
 
-    fn send(&mut self, data: &[u8]) {
+    pub(super) fn send(&mut self, data: &[u8]) {
         self.sip.send_to(data, self.server).unwrap();
         if !data.starts_with(b"ACK ") {
             self.last_request = Some(data.to_vec());

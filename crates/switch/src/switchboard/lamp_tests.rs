@@ -211,8 +211,9 @@ fn another_tenants_position_cannot_be_watched() {
         vec![],
     );
     let mut w = world_with(dir);
-    // acme's 555 has no credentials in globex's realm: challenged again
-    // (as for any unknown user: nothing says who exists), never accepted.
+    // Credentials made for acme's realm do not count in globex's: the
+    // subscriber is challenged again, never accepted (a phone answering
+    // with globex's realm gets 403, as for any unknown user).
     let did = subscribe(&mut w, ("555", WATCHER), "sip:*71333@globex.example", 600);
     did.response_to(WATCHER, 407);
     assert!(did.to(WATCHER).len() == 1, "nothing but the challenge");

@@ -1,0 +1,199 @@
+//! Busy lamps, park alerts and text messages end to end, with the test
+//! phones over loopback: a BLF key on `*71333` lights within 200 ms of a
+//! park and goes out within 200 ms of the retrieval; a key on an extension
+//! follows it through ringing, talking and hang-up; another tenant's
+//! position cannot be watched; the extension a call is parked under gets a
+//! MESSAGE, the parker one when it is picked up or given up; MESSAGE
+//! between extensions is relayed, refused across tenants.
+
+mod support;
+
+use std::time::{Duration, Instant};
+use support::phone::{connect, park, Phone};
+use support::{peers_ready, Server};
+
+const PCMU: u8 = 0;
+/// How soon after a change its NOTIFY must be there.
+const PROMPT: Duration = Duration::from_millis(200);
+
+fn registered(server: &Server, user: &str) -> Phone {
+    let mut p = Phone::new(&server.sip_addr(), user, &format!("secret-{user}"));
+    p.register();
+    p
+}
+
+/// The lamp's next state, which must come by `deadline`.
+fn lamp_by(phone: &mut Phone, deadline: Instant, what: &str) -> support::events::LampNotice {
+    let wait = deadline.saturating_duration_since(Instant::now());
+    phone
+        .lamp(wait.max(Duration::from_millis(1)))
+        .unwrap_or_else(|| panic!("no NOTIFY within 200 ms of {what}"))
+}
+
+#[test]
+fn a_blf_key_on_a_park_position_lights_at_the_park_and_goes_out_at_the_retrieval() {
+    if !peers_ready("a_blf_key_on_a_park_position_lights", &[]) {
+        return;
+    }
+    let server = Server::start("lamps-position");
+    let mut john = registered(&server, "333");
+    let mut room = registered(&server, "444");
+    let mut jane = registered(&server, "555");
+
+    // The room's BLF key is set to *71333.
+    assert_eq!(room.subscribe("*71333", 600).status, 200);
+    let first = room.lamp(Duration::from_secs(2)).expect("initial NOTIFY");
+    assert_eq!(first.state, "terminated", "{}", first.body);
+    assert!(first.subscription.starts_with("active;expires="));
+
+    // Jane calls John; John parks her at *70333.
+    let (_janes, mut johns) = connect(&mut jane, &mut john, &[PCMU], &[PCMU]);
+    assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
+    let mut call = john.dial("*70333", &[PCMU]).expect("park answered");
+    let parked_at = Instant::now();
+    let lit = lamp_by(&mut room, parked_at + PROMPT, "the park");
+    assert_eq!(lit.state, "confirmed", "{}", lit.body);
+    assert!(
+        lit.body
+            .contains("display=\"Jane Roe\">sip:555@demo.parkline.test</identity>"),
+        "the key shows who waits: {}",
+        lit.body
+    );
+    let released = john.request("BYE", Duration::from_secs(3)).unwrap();
+    john.ok(&released);
+    assert_eq!(john.bye(&mut call).status, 200);
+
+    // The room presses the key (it dials *71333): the lamp goes out.
+    let mut rooms = room.dial("*71333", &[PCMU]).expect("retrieved");
+    let retrieved_at = Instant::now();
+    let out = lamp_by(&mut room, retrieved_at + PROMPT, "the retrieval");
+    assert_eq!(out.state, "terminated", "{}", out.body);
+    assert_eq!(room.bye(&mut rooms).status, 200);
+}
+
+#[test]
+fn a_blf_key_on_an_extension_follows_ringing_talking_and_hang_up() {
+    if !peers_ready("a_blf_key_on_an_extension_follows", &[]) {
+        return;
+    }
+    let server = Server::start("lamps-extension");
+    let mut john = registered(&server, "333");
+    let mut room = registered(&server, "444");
+    let mut jane = registered(&server, "555");
+    assert_eq!(room.subscribe("333", 600).status, 200);
+    assert_eq!(room.lamp(Duration::from_secs(2)).unwrap().state, "terminated");
+
+    let (call_id, seq, branch) = jane.start_dial("333", &[PCMU]);
+    let inv = john.ring();
+    let rang_at = Instant::now();
+    let ringing = lamp_by(&mut room, rang_at + PROMPT, "the ringing");
+    assert_eq!(ringing.state, "early", "{}", ringing.body);
+    let mut johns = john.answer(&inv, &[PCMU]);
+    let answered_at = Instant::now();
+    let mut janes = jane
+        .finish_dial("333", &call_id, seq, &branch)
+        .expect("answered");
+    let talking = lamp_by(&mut room, answered_at + PROMPT, "the answer");
+    assert_eq!(talking.state, "confirmed", "{}", talking.body);
+    assert!(talking.body.contains("Jane Roe"), "{}", talking.body);
+    assert_eq!(john.bye(&mut johns).status, 200);
+    let hung_up_at = Instant::now();
+    let idle = lamp_by(&mut room, hung_up_at + PROMPT, "the hang-up");
+    assert_eq!(idle.state, "terminated", "{}", idle.body);
+    let bye = jane.request("BYE", Duration::from_secs(3)).unwrap();
+    jane.ok(&bye);
+    let _ = &mut janes;
+}
+
+#[test]
+fn another_tenants_position_cannot_be_watched_nor_messaged() {
+    if !peers_ready("another_tenants_position_cannot_be_watched", &[]) {
+        return;
+    }
+    let server = Server::start("lamps-tenant");
+    let mut john = registered(&server, "333");
+    john.domain = "beta.parkline.test".into();
+    assert_eq!(john.subscribe("645100", 600).status, 403);
+    assert_eq!(john.message("100", "hello beta").status, 403);
+    assert!(john.lamp(Duration::from_millis(300)).is_none());
+    assert_eq!(server.status()["subscriptions"], 0);
+    // An unknown event package: 489 with the packages served.
+    let mut room = registered(&server, "444");
+    let resp = room.authed("SUBSCRIBE", "333", "Event: message-summary\r\n", "");
+    assert_eq!(resp.status, 489);
+    assert_eq!(
+        resp.headers.get_str(sip::Name::AllowEvents).as_deref(),
+        Some("dialog, presence")
+    );
+}
+
+#[test]
+fn park_alerts_tell_the_extension_and_the_parker() {
+    if !peers_ready("park_alerts_tell_the_extension_and_the_parker", &[]) {
+        return;
+    }
+    let server = Server::start("lamps-alerts");
+    let mut john = registered(&server, "333");
+    let mut room = registered(&server, "444");
+    let mut jane = registered(&server, "555");
+
+    // Jane calls the room; the room parks her under John's extension.
+    let (_janes, mut rooms) = connect(&mut jane, &mut room, &[PCMU], &[PCMU]);
+    assert_eq!(room.reinvite(&mut rooms, "sendonly").status, 200);
+    assert_eq!(park(&mut room, "*70333"), "*71333");
+    let alert = john.text(Duration::from_secs(2)).expect("John is told");
+    let text = String::from_utf8_lossy(&alert.body).into_owned();
+    assert_eq!(
+        text,
+        "Jane Roe <555> is parked for you by 444. Dial *71333 to pick up."
+    );
+    assert!(alert
+        .headers
+        .get_str(sip::Name::From)
+        .unwrap()
+        .contains("<sip:*71333@"));
+
+    // John picks it up: the room learns who took it.
+    let mut johns = john.dial("*71333", &[PCMU]).expect("retrieved");
+    let told = room.text(Duration::from_secs(2)).expect("the parker is told");
+    let text = String::from_utf8_lossy(&told.body).into_owned();
+    assert!(
+        text.starts_with("Your parked call from Jane Roe <555> (*71333) was picked up by 333"),
+        "{text}"
+    );
+    assert_eq!(john.bye(&mut johns).status, 200);
+    let bye = jane.request("BYE", Duration::from_secs(3)).unwrap();
+    jane.ok(&bye);
+
+    // Parked again (random code), Jane gives up: the room learns that too.
+    let (mut janes, mut rooms) = connect(&mut jane, &mut room, &[PCMU], &[PCMU]);
+    assert_eq!(room.reinvite(&mut rooms, "sendonly").status, 200);
+    let code = park(&mut room, "*70");
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(jane.bye(&mut janes).status, 200);
+    let told = room.text(Duration::from_secs(2)).expect("the parker is told");
+    let text = String::from_utf8_lossy(&told.body).into_owned();
+    assert_eq!(text, format!("Jane Roe <555> gave up after 1 s parked at {code}."));
+}
+
+#[test]
+fn messages_between_extensions_reach_every_phone_of_the_addressee() {
+    if !peers_ready("messages_between_extensions", &[]) {
+        return;
+    }
+    let server = Server::start("lamps-messages");
+    let mut john = registered(&server, "333");
+    let mut room = registered(&server, "444");
+    assert_eq!(john.message("444", "lunch?").status, 202);
+    let got = room.text(Duration::from_secs(2)).expect("relayed");
+    assert_eq!(String::from_utf8_lossy(&got.body), "lunch?");
+    assert!(got
+        .headers
+        .get_str(sip::Name::From)
+        .unwrap()
+        .starts_with("\"John Doe\" <sip:333@"));
+    assert_eq!(john.message("999", "anyone?").status, 404);
+    // A wrong password: 403.
+    let mut stranger = Phone::new(&server.sip_addr(), "444", "wrong");
+    assert_eq!(stranger.message("333", "hi").status, 403);
+}
