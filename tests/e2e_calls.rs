@@ -342,6 +342,46 @@ fn carrier_call_to_a_did_rings_the_extension() {
 }
 
 #[test]
+fn a_carrier_call_with_a_delayed_offer_gets_audio_both_ways() {
+    if !peers_ready("a_carrier_call_with_a_delayed_offer_gets_audio", &["sipp"]) {
+        return;
+    }
+    let server = Server::start("calls-delayed-offer");
+    let mut john = registered(&server, "333");
+    let carrier_port = server.carrier_port().to_string();
+    let carrier = support::sipp_background(
+        &server,
+        "carrier_delayed_offer.xml",
+        &["-s", "15550100333", "-p", &carrier_port, "-rtp_echo"],
+    );
+    let inv = john.ring();
+    let call = john.answer(&inv, &[PCMU]);
+    // SIPp echoes what it hears: John's tone comes back only if the switch
+    // relays John to the carrier and the carrier (answering in its ACK) to
+    // John.
+    std::thread::sleep(Duration::from_millis(200));
+    john.flush_rtp();
+    let tone = support::phone::talk(&john, &call, 700.0);
+    let heard = john.record(Duration::from_millis(900));
+    tone.join().unwrap();
+    let samples = support::phone::decode(&heard);
+    assert!(
+        support::phone::tone_power(&samples, 700.0)
+            > 10.0 * support::phone::tone_power(&samples, 1300.0).max(1.0),
+        "John does not hear his tone back through the carrier ({} packets)",
+        heard.len()
+    );
+    let bye = john
+        .request("BYE", Duration::from_secs(10))
+        .expect("the carrier hangs up");
+    john.ok(&bye);
+    let (rc, log) = carrier.join().unwrap();
+    assert_eq!(rc, 0, "carrier scenario failed:\n{log}");
+    server.wait_idle();
+    assert_eq!(server.call_records(1)[0]["outcome"], "answered");
+}
+
+#[test]
 fn extension_calls_out_through_the_carrier() {
     if !peers_ready("extension_calls_out_through_the_carrier", &["sipp"]) {
         return;

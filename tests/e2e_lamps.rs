@@ -81,7 +81,10 @@ fn a_blf_key_on_an_extension_follows_ringing_talking_and_hang_up() {
     let mut room = registered(&server, "444");
     let mut jane = registered(&server, "555");
     assert_eq!(room.subscribe("333", 600).status, 200);
-    assert_eq!(room.lamp(Duration::from_secs(2)).unwrap().state, "terminated");
+    assert_eq!(
+        room.lamp(Duration::from_secs(2)).unwrap().state,
+        "terminated"
+    );
 
     let (call_id, seq, branch) = jane.start_dial("333", &[PCMU]);
     let inv = john.ring();
@@ -155,7 +158,9 @@ fn park_alerts_tell_the_extension_and_the_parker() {
 
     // John picks it up: the room learns who took it.
     let mut johns = john.dial("*71333", &[PCMU]).expect("retrieved");
-    let told = room.text(Duration::from_secs(2)).expect("the parker is told");
+    let told = room
+        .text(Duration::from_secs(2))
+        .expect("the parker is told");
     let text = String::from_utf8_lossy(&told.body).into_owned();
     assert!(
         text.starts_with("Your parked call from Jane Roe <555> (*71333) was picked up by 333"),
@@ -171,9 +176,14 @@ fn park_alerts_tell_the_extension_and_the_parker() {
     let code = park(&mut room, "*70");
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(jane.bye(&mut janes).status, 200);
-    let told = room.text(Duration::from_secs(2)).expect("the parker is told");
+    let told = room
+        .text(Duration::from_secs(2))
+        .expect("the parker is told");
     let text = String::from_utf8_lossy(&told.body).into_owned();
-    assert_eq!(text, format!("Jane Roe <555> gave up after 1 s parked at {code}."));
+    assert_eq!(
+        text,
+        format!("Jane Roe <555> gave up after 1 s parked at {code}.")
+    );
 }
 
 #[test]

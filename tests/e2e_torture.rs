@@ -53,8 +53,8 @@ const EXPECTED: &[(&str, &[u16], &str)] = &[
     ),
     (
         "mpart01",
-        &[405, 501],
-        "3.1.1.11 multipart MIME message: parsed; MESSAGE is not taken (405 with Allow)",
+        &[407],
+        "3.1.1.11 multipart MIME message: parsed; a MESSAGE from a stranger is challenged",
     ),
     (
         "unreason",

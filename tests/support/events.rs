@@ -28,9 +28,8 @@ impl Phone {
         let n = self.next();
         let call_id = format!("{method}-{}-{n}", self.user);
         let uri = format!("sip:{user_part}@{}", self.domain);
-        let mut seq = 1;
         let mut auth = String::new();
-        for _ in 0..2 {
+        for seq in 1..=2 {
             let text = format!(
                 "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKe{n}s{seq};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{domain}>;tag=e{n}\r\nTo: <{uri}>\r\nCall-ID: {call_id}\r\nCSeq: {seq} {method}\r\nContact: <sip:{user}@{local}>\r\n{extra}{auth}Content-Length: {len}\r\n\r\n{body}",
                 local = self.local(),
@@ -55,7 +54,6 @@ impl Phone {
                 &uri,
             );
             auth = format!("Proxy-Authorization: {value}\r\n");
-            seq += 1;
         }
         unreachable!("the loop returns")
     }
@@ -93,12 +91,7 @@ impl Phone {
 
     /// Sends a text message to `user_part`.
     pub fn message(&mut self, user_part: &str, text: &str) -> Response {
-        self.authed(
-            "MESSAGE",
-            user_part,
-            "Content-Type: text/plain\r\n",
-            text,
-        )
+        self.authed("MESSAGE", user_part, "Content-Type: text/plain\r\n", text)
     }
 
     /// The next MESSAGE within `timeout`, answered 200: the request.

@@ -143,6 +143,33 @@ impl Histogram {
     }
 }
 
+/// Digest credentials answering a 407 for `method` to `uri` (RFC 7616, MD5,
+/// qop=auth), for a bench account whose password is `secret-<user>`.
+pub fn proxy_authorization(
+    r: &sip::Response,
+    user: &str,
+    method: &str,
+    uri: &str,
+) -> Option<String> {
+    use md5::{Digest, Md5};
+    let ch = r.headers.get_str(sip::Name::ProxyAuthenticate)?;
+    let param = |k: &str| {
+        let at = ch.find(&format!("{k}=\""))? + k.len() + 2;
+        let end = ch[at..].find('"')? + at;
+        Some(ch[at..end].to_string())
+    };
+    let (realm, nonce) = (param("realm")?, param("nonce")?);
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let md5 = |s: String| hex(&Md5::digest(s.as_bytes()));
+    let ha1 = md5(format!("{user}:{realm}:secret-{user}"));
+    let ha2 = md5(format!("{method}:{uri}"));
+    let cnonce = "bench";
+    let response = md5(format!("{ha1}:{nonce}:00000001:{cnonce}:auth:{ha2}"));
+    Some(format!(
+        "Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"{cnonce}\""
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

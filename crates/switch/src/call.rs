@@ -70,6 +70,9 @@ pub struct Setup {
     pub offer: Audio,
     /// Our To tag towards the caller.
     pub tag: String,
+    /// The INVITE had no SDP (a delayed offer): `offer` is what the switch
+    /// offers, in its 2xx; the caller answers in its ACK.
+    pub delayed: bool,
 }
 
 /// Contacts being rung: our INVITEs and when ringing gives up.

@@ -439,6 +439,7 @@ impl LegState {
             identity: self.identity.clone(),
             held_at: self.held_at_ms.map(|ms| clock.past(ms)),
             security,
+            offer_pending: false,
         })
     }
 }

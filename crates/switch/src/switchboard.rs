@@ -389,7 +389,7 @@ impl Switch {
                 .layer
                 .handle_request(now.mono, &req, resp_peer, peer.is_reliable())
             {
-                Some(Incoming::AckForDialog) => self.handle_dialog_ack(&req),
+                Some(Incoming::AckForDialog) => self.handle_dialog_ack(now, &req),
                 Some(_) => self.drain_layer(),
                 None => {}
             }

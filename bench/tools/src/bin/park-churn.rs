@@ -23,7 +23,6 @@
 
 use bench_tools::{proc_cpu, Histogram};
 use bytes::Bytes;
-use md5::{Digest, Md5};
 use sip::{Message, Name, Request, Response};
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
@@ -255,7 +254,8 @@ impl Churn {
                 } else {
                     format!("*71{}", c.pos)
                 };
-                let auth = authorization(&r, user, &target);
+                let uri = format!("sip:{target}@{DOMAIN}");
+                let auth = bench_tools::proxy_authorization(&r, user, "INVITE", &uri);
                 let req = invite(id, role, user, &target, 2, auth.as_deref());
                 self.send_request(id, req, now);
             }
@@ -568,30 +568,6 @@ fn answer(r: &Request, id: u32) -> String {
     resp.headers.push(Name::ContentType, "application/sdp");
     resp.body = Bytes::from(sdp(7200));
     String::from_utf8_lossy(&resp.encode()).into_owned()
-}
-
-/// Digest credentials for a 407 (RFC 7616, MD5, qop=auth).
-fn authorization(r: &Response, user: &str, target: &str) -> Option<String> {
-    let ch = r.headers.get_str(Name::ProxyAuthenticate)?;
-    let param = |k: &str| {
-        let at = ch.find(&format!("{k}=\""))? + k.len() + 2;
-        let end = ch[at..].find('"')? + at;
-        Some(ch[at..end].to_string())
-    };
-    let (realm, nonce) = (param("realm")?, param("nonce")?);
-    let uri = format!("sip:{target}@{DOMAIN}");
-    let md5 = |s: String| hex(&Md5::digest(s.as_bytes()));
-    let ha1 = md5(format!("{user}:{realm}:secret-{user}"));
-    let ha2 = md5(format!("INVITE:{uri}"));
-    let cnonce = "churn";
-    let response = md5(format!("{ha1}:{nonce}:00000001:{cnonce}:auth:{ha2}"));
-    Some(format!(
-        "Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"{cnonce}\""
-    ))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn fail(msg: &str) -> ! {

@@ -46,6 +46,14 @@ pub fn codec_for_caller(offer: &Audio, callee: Codec) -> (Codec, u8) {
         .unwrap_or((Codec::Pcmu, 0))
 }
 
+/// The other G.711 law, as offered beside the first.
+fn other_law(codec: Codec) -> (Codec, u8) {
+    match codec {
+        Codec::Pcmu => (Codec::Pcma, 8),
+        Codec::Pcma => (Codec::Pcmu, 0),
+    }
+}
+
 /// Rank of a final failure when choosing what to tell the caller (lower wins).
 pub fn failure_rank(status: u16) -> u16 {
     match status {
@@ -159,7 +167,9 @@ impl Call {
             .iter()
             .find(|f| &f.key == key)
             .map(|f| f.security.clone());
-        let early = (resp.status == 183 && self.b.codec.is_none())
+        // Early media needs an SDP to the caller; with a delayed offer that
+        // would be an offer in an unreliable 183, which it cannot answer.
+        let early = (resp.status == 183 && self.b.codec.is_none() && !ringing.setup.delayed)
             .then(|| sdp::parse_audio(&resp.body).ok())
             .flatten()
             .filter(|a| !a.codecs.is_empty())
@@ -271,7 +281,12 @@ impl Call {
             self.features.insert(CallFeature::Transcoding);
         }
         self.note_security();
-        self.a.codec = Some(a_codec);
+        let offered = [a_codec, other_law(a_codec.0)];
+        if setup.delayed {
+            self.a.offer_pending = true;
+        } else {
+            self.a.codec = Some(a_codec);
+        }
         ctx.reports.push(Report::DialogOpened(dialog_id, Side::B));
         self.a.dialog = Dialog::as_uas(&setup.invite, &setup.tag).ok();
         if let Some(d) = &self.a.dialog {
@@ -305,7 +320,12 @@ impl Call {
             );
         }
         ok.headers.push(Name::ContentType, "application/sdp");
-        ok.body = self.a.sdp(ctx.cfg.media_address, Direction::SendRecv);
+        ok.body = if setup.delayed {
+            self.a
+                .sdp_of(ctx.cfg.media_address, Direction::SendRecv, &offered)
+        } else {
+            self.a.sdp(ctx.cfg.media_address, Direction::SendRecv)
+        };
         let wire = ok.encode();
         ctx.reply(&setup.key, &ok);
         let t1 = ctx.cfg.timers.t1;

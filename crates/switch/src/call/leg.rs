@@ -41,6 +41,9 @@ pub struct Leg {
     pub held_at: Option<Instant>,
     /// SRTP or plain RTP with this party.
     pub security: LegSecurity,
+    /// Our 2xx to this party carried an offer (its INVITE had no SDP: a
+    /// delayed offer): its ACK brings the answer.
+    pub offer_pending: bool,
 }
 
 impl Leg {
@@ -61,6 +64,7 @@ impl Leg {
             identity: Identity::default(),
             held_at: None,
             security: LegSecurity::Plain,
+            offer_pending: false,
         }
     }
 }
@@ -70,18 +74,38 @@ impl Leg {
     /// direction.
     pub fn sdp(&self, address: IpAddr, direction: Direction) -> Bytes {
         let codecs: Vec<(Codec, u8)> = self.codec.into_iter().collect();
+        self.sdp_of(address, direction, &codecs)
+    }
+
+    /// Our SDP towards this party offering `codecs` (in order of preference).
+    pub fn sdp_of(&self, address: IpAddr, direction: Direction, codecs: &[(Codec, u8)]) -> Bytes {
         let (profile, crypto) = self.security.sdp_parts();
         Bytes::from(sdp::write(&sdp::Offer {
             session_id: self.sdp.session_id,
             version: self.sdp.version,
             address,
             port: self.port,
-            codecs: &codecs,
+            codecs,
             telephone_event: self.telephone_event,
             direction,
             profile,
             crypto,
         }))
+    }
+
+    /// Takes this party's SDP answer (or offer) for its media: codec,
+    /// telephone-event and address. False if it has no usable audio.
+    pub fn take_sdp(&mut self, audio: &sdp::Audio) -> bool {
+        let Some(codec) = audio.codecs.first().copied() else {
+            return false;
+        };
+        if audio.port == 0 {
+            return false;
+        }
+        self.codec = Some(codec);
+        self.telephone_event = audio.telephone_event;
+        self.remote_media = audio.address.map(|ip| SocketAddr::new(ip, audio.port));
+        true
     }
 
     /// The media engine's settings for this leg: where and how its party

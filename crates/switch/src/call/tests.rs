@@ -257,8 +257,46 @@ fn our_2xx_is_resent_with_backoff_until_the_ack_or_the_give_up() {
         interval: t1,
         give_up: start,
     });
-    call.handle_ack(Side::A);
+    let ack = ack_with("");
+    bench.run(|ctx| call.handle_ack(ctx, Side::A, &ack));
     assert!(call.ok.is_none() && matches!(call.phase, Phase::Established));
+}
+
+/// An ACK carrying `sdp` (empty: none).
+fn ack_with(sdp: &str) -> Request {
+    Request {
+        method: sip::Method::Ack,
+        uri: sip::Uri::parse(b"sip:parkline@127.0.0.1").unwrap(),
+        headers: Default::default(),
+        body: bytes::Bytes::from(sdp.to_string()),
+    }
+}
+
+#[test]
+fn the_ack_answers_the_offer_of_a_delayed_offer_call() {
+    let mut bench = Bench::new();
+    let mut call = talking();
+    call.phase = Phase::Answered;
+    call.a.codec = None;
+    call.a.remote_media = None;
+    call.a.offer_pending = true;
+    let answer = SDP
+        .replace("RTP/AVP 0", "RTP/AVP 8")
+        .replace("0 PCMU", "8 PCMA");
+    bench.run(|ctx| call.handle_ack(ctx, Side::A, &ack_with(&answer)));
+    assert_eq!(call.a.codec, Some((media::Codec::Pcma, 8)));
+    assert!(
+        bench.out.iter().any(|o| matches!(
+            o,
+            Output::Media(MediaCommand::Configure { port, codec: media::Codec::Pcma, .. }) if *port == call.a.port
+        )),
+        "the caller's media start with the answer"
+    );
+    assert!(
+        call.features.contains(&CallFeature::Transcoding),
+        "B talks PCMU"
+    );
+    assert!(!call.a.offer_pending);
 }
 
 #[test]
@@ -385,6 +423,7 @@ fn ringing(bench: &mut Bench) -> (Call, ServerKey, [ClientKey; 2]) {
             key: key.clone(),
             offer,
             tag: "ours".into(),
+            delayed: false,
         },
         forking: Forking {
             forks,

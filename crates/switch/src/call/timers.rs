@@ -25,10 +25,26 @@ pub enum Due {
 
 impl Call {
     /// The ACK of our 2xx from the party on `side`: stops retransmitting
-    /// it, and the call is established.
-    pub fn handle_ack(&mut self, side: Side) {
+    /// it, and the call is established. When our 2xx offered (the party's
+    /// INVITE had none), the ACK's SDP is the answer: its media start.
+    pub fn handle_ack(&mut self, ctx: &mut CallCtx, side: Side, ack: &sip::Request) {
         if self.ok.as_ref().is_some_and(|o| o.side == side) {
             self.ok = None;
+        }
+        let leg = self.leg_mut(side);
+        if std::mem::take(&mut leg.offer_pending) {
+            let answer = media::sdp::parse_audio(&ack.body).ok();
+            if answer.is_some_and(|a| leg.take_sdp(&a)) {
+                if let Some(config) = leg.media_config() {
+                    ctx.media(config);
+                }
+                let a = self.leg(side).codec.map(|c| c.0);
+                if a != self.leg(super::other(side)).codec.map(|c| c.0) {
+                    self.features.insert(super::CallFeature::Transcoding);
+                }
+            } else {
+                tracing::warn!(?side, "the ACK brought no usable SDP answer to our offer");
+            }
         }
         if matches!(self.phase, Phase::Answered) {
             self.phase = Phase::Established;

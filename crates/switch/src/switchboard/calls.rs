@@ -89,6 +89,22 @@ pub(super) struct NewCall {
     pb: u16,
 }
 
+/// What the switch offers for a caller whose INVITE had no SDP (a delayed
+/// offer): G.711 both laws and telephone-events. The caller's answer comes
+/// in its ACK.
+fn delayed_offer(telephone_event_pt: u8) -> Audio {
+    Audio {
+        address: None,
+        port: 0,
+        codecs: vec![(Codec::Pcmu, 0), (Codec::Pcma, 8)],
+        telephone_event: Some(telephone_event_pt),
+        direction: Direction::SendRecv,
+        profile: media::sdp::Profile::Avp,
+        crypto: None,
+        offers_crypto: false,
+    }
+}
+
 pub(super) fn outcome_for(status: u16) -> Outcome {
     match status {
         486 | 600 => Outcome::Busy,
@@ -227,7 +243,9 @@ impl Switch {
         let Some(tenant) = tenant else {
             return self.refuse_call(now, &key, &req, ("", &caller_id), 404, "Not Found");
         };
+        let delayed = req.body.is_empty();
         let offer = match sdp::parse_audio(&req.body) {
+            _ if delayed => delayed_offer(self.cfg.telephone_event_pt),
             Ok(a) if !a.codecs.is_empty() && a.port != 0 => a,
             _ => {
                 return self.refuse_call(
@@ -261,6 +279,11 @@ impl Switch {
             if let Some(feature) =
                 crate::feature_code::parse(&dialed, &tenant.park_prefix, &tenant.release_prefix)
             {
+                if delayed {
+                    let who = (tenant.name.as_str(), caller_id.as_str());
+                    let reason = "Feature codes need an SDP offer";
+                    return self.refuse_call(now, &key, &req, who, 488, reason);
+                }
                 let fc = super::park::FeatureCall {
                     peer,
                     key,
@@ -372,6 +395,7 @@ impl Switch {
         let mut record = self.new_record(now, &req, &tenant.name, &caller_id);
         record.outcome = Outcome::Failed;
         let setup = Setup {
+            delayed: req.body.is_empty(),
             invite: req.clone(),
             key: key.clone(),
             offer,

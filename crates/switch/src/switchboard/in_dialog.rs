@@ -34,16 +34,14 @@ impl Switch {
     }
 
     /// An ACK outside any transaction: the caller acknowledging our 2xx.
-    pub(super) fn handle_dialog_ack(&mut self, req: &Request) {
+    pub(super) fn handle_dialog_ack(&mut self, now: Now, req: &Request) {
         let Some(dkey) = dialog_key_of(req) else {
             return;
         };
         let Some(&(id, side)) = self.calls.by_dialog.get(&dkey) else {
             return;
         };
-        if let Some(call) = self.calls.calls.get_mut(&id) {
-            call.handle_ack(side);
-        }
+        self.with_call(now, id, |call, ctx| call.handle_ack(ctx, side, req));
     }
 
     /// A request with a To tag: BYE, re-INVITE, or anything else in a dialog.

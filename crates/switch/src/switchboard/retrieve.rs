@@ -132,6 +132,7 @@ impl Switch {
             identity: Default::default(),
             held_at: None,
             security: fc.security.clone(),
+            offer_pending: false,
         }
     }
 
