@@ -126,6 +126,13 @@ pub struct SipSection {
     pub session_expires_s: u64,
     /// Shortest session interval accepted (Min-SE; 422 below).
     pub min_se_s: u64,
+    /// Seconds between in-dialog OPTIONS probes of a party that refreshes
+    /// no session timer (0: no probes).
+    pub probe_interval_s: u64,
+    /// Busy-lamp subscriptions the switch holds at most.
+    pub max_subscriptions: usize,
+    /// Busy-lamp subscriptions one extension holds at most.
+    pub max_subscriptions_per_extension: usize,
 }
 
 impl Default for SipSection {
@@ -158,6 +165,9 @@ impl Default for SipSection {
             no_answer_timeout_s: 30,
             session_expires_s: 1800,
             min_se_s: 90,
+            probe_interval_s: 60,
+            max_subscriptions: 100_000,
+            max_subscriptions_per_extension: 250,
         }
     }
 }

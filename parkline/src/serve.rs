@@ -49,6 +49,10 @@ fn switch_config(cfg: &Config) -> SwitchConfig {
         no_answer_timeout: std::time::Duration::from_secs(cfg.sip.no_answer_timeout_s),
         session_expires: std::time::Duration::from_secs(cfg.sip.session_expires_s),
         min_se: std::time::Duration::from_secs(cfg.sip.min_se_s),
+        probe_interval: (cfg.sip.probe_interval_s > 0)
+            .then(|| std::time::Duration::from_secs(cfg.sip.probe_interval_s)),
+        max_subscriptions: cfg.sip.max_subscriptions,
+        max_subscriptions_per_extension: cfg.sip.max_subscriptions_per_extension,
         local_tls: cfg.listeners().iter().find_map(|l| match l {
             Listen::Tls(a) => Some(*a),
             _ => None,

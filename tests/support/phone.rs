@@ -123,17 +123,29 @@ impl Phone {
         }
     }
 
-    /// The next message (queued or from the socket) within `timeout`.
+    /// The next message (queued or from the socket) within `timeout`. An
+    /// OPTIONS probe is answered 200 on the way, as any live phone does.
     pub fn recv(&mut self, timeout: Duration) -> Option<Message> {
         if let Some(m) = self.pending.pop_front() {
             return Some(m);
         }
-        self.sip.set_read_timeout(Some(timeout)).unwrap();
+        let deadline = Instant::now() + timeout;
         let mut buf = [0u8; 65535];
-        let (n, _) = self.sip.recv_from(&mut buf).ok()?;
-        sip::parse_datagram(&Bytes::copy_from_slice(&buf[..n]), &sip::Limits::default())
-            .ok()
-            .flatten()
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            self.sip
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+                .unwrap();
+            let (n, _) = self.sip.recv_from(&mut buf).ok()?;
+            let msg =
+                sip::parse_datagram(&Bytes::copy_from_slice(&buf[..n]), &sip::Limits::default())
+                    .ok()
+                    .flatten();
+            match msg {
+                Some(Message::Request(q)) if q.method == sip::Method::Options => self.ok(&q),
+                other => return other,
+            }
+        }
     }
 
     /// Waits for a response to our request `call_id`/`method` (skipping

@@ -21,6 +21,7 @@ mod identity;
 mod lamp;
 mod leg;
 mod park;
+mod probe;
 mod refer;
 mod retrieve;
 mod sdp_origin;
@@ -36,6 +37,7 @@ pub use feature::CallFeature;
 pub use forking::{cancel_of, ForkOutcome, ALLOW};
 pub use identity::Identity;
 pub use leg::Leg;
+pub use probe::Probe;
 pub use retrieve::Retriever;
 pub use sdp_origin::SdpOrigin;
 pub use session_timer::SessionTimer;
@@ -333,6 +335,7 @@ impl Call {
             self.ok.as_ref().map(|o| o.next.min(o.give_up)),
             self.a.session.map(|s| s.expires),
             self.b.session.map(|s| s.expires),
+            self.probe_deadline(),
         ]
         .into_iter()
         .flatten()

@@ -77,6 +77,12 @@ pub struct SwitchConfig {
     /// Seed of the SRTP master keys the switch makes (random per process;
     /// see `KeyMint`).
     pub srtp_seed: [u8; 32],
+    /// How often a party that refreshes no session timer is probed with
+    /// in-dialog OPTIONS (`None`: never).
+    pub probe_interval: Option<Duration>,
+    /// How long a probe may go unanswered before the party counts as gone
+    /// (at most `probe_interval`).
+    pub probe_timeout: Duration,
     /// Most event subscriptions (busy lamps) the switch holds; beyond, new
     /// ones get 503.
     pub max_subscriptions: usize,
@@ -122,6 +128,8 @@ impl Default for SwitchConfig {
             local_tls: None,
             srtp: accounts::SrtpPolicy::Optional,
             srtp_seed: [0; 32],
+            probe_interval: Some(Duration::from_secs(60)),
+            probe_timeout: Duration::from_secs(8),
             max_subscriptions: 100_000,
             max_subscriptions_per_extension: 250,
             min_subscription_s: 60,

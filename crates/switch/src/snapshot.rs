@@ -440,6 +440,7 @@ impl LegState {
             held_at: self.held_at_ms.map(|ms| clock.past(ms)),
             security,
             offer_pending: false,
+            probe: None,
         })
     }
 }

@@ -14,6 +14,7 @@ mod lamps;
 mod message;
 mod park;
 mod park_alerts;
+mod probes;
 mod refer;
 mod resume;
 mod retrieve;
@@ -572,6 +573,6 @@ mod call_tests;
 #[cfg(test)]
 mod harness;
 #[cfg(test)]
-mod lamp_tests;
+mod phone_tests;
 #[cfg(test)]
 mod tests;

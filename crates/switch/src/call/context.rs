@@ -52,6 +52,8 @@ pub enum Report {
     InviteAnswered(ServerKey),
     /// One of our INVITEs has its final answer.
     ForkDone(ClientKey),
+    /// A probe (in-dialog OPTIONS) went out: its answer is the call's.
+    ProbeSent(ClientKey),
     /// One of our INVITEs was cancelled: a late 2xx to it gets ACK and BYE.
     ForkCancelled {
         /// Its transaction.

@@ -44,6 +44,8 @@ pub struct Leg {
     /// Our 2xx to this party carried an offer (its INVITE had no SDP: a
     /// delayed offer): its ACK brings the answer.
     pub offer_pending: bool,
+    /// Whether its phone is still there (see [`super::Probe`]).
+    pub probe: Option<super::Probe>,
 }
 
 impl Leg {
@@ -65,6 +67,7 @@ impl Leg {
             held_at: None,
             security: LegSecurity::Plain,
             offer_pending: false,
+            probe: None,
         }
     }
 }

@@ -21,6 +21,8 @@ pub enum Due {
     SessionExpired,
     /// The caller never acknowledged our 2xx.
     NoAck,
+    /// The party on this side stopped answering probes: its phone is gone.
+    PartyGone(Side),
 }
 
 impl Call {
@@ -70,6 +72,9 @@ impl Call {
             .any(|s| now >= s.expires);
         if expired && matches!(self.phase, Phase::Established) {
             return Due::SessionExpired;
+        }
+        if let Some(side) = self.run_probes(ctx) {
+            return Due::PartyGone(side);
         }
         let Some(ok) = self.ok.as_mut() else {
             return Due::Nothing;

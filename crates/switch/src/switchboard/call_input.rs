@@ -28,6 +28,7 @@ impl Switch {
             reports: Vec::new(),
         };
         let result = f(call, &mut ctx);
+        call.arm_probes(now.mono, self.cfg.probe_interval);
         let reports = std::mem::take(&mut ctx.reports);
         if let Some(at) = call.deadline() {
             self.calls.deadlines.schedule(at, id);
@@ -72,6 +73,9 @@ impl Switch {
             Report::PortReleased(port) => self.release_port(port),
             Report::InviteAnswered(key) => {
                 self.calls.by_invite.remove(&key);
+            }
+            Report::ProbeSent(key) => {
+                self.calls.by_probe.insert(key, id);
             }
             Report::ForkDone(key) => {
                 self.calls.by_fork.remove(&key);

@@ -784,6 +784,8 @@ fn a_refer_to_the_park_number_parks_the_other_party() {
 #[test]
 fn an_expired_session_timer_ends_the_call() {
     let mut w = World::new();
+    // The room would be probed (it refreshes no timer); this is about John's.
+    w.sw.cfg.probe_interval = None;
     w.register("444", ROOM);
     let timer = "Supported: timer\r\nSession-Expires: 120\r\n";
     let (did, _) = w.invite_with("333", JOHN, "444", timer);

@@ -34,6 +34,8 @@ pub struct CallTable {
     pub(super) calls: super::call_map::CallMap,
     pub(super) by_invite: HashMap<ServerKey, CallId>,
     pub(super) by_fork: HashMap<ClientKey, CallId>,
+    /// Our in-dialog OPTIONS probes awaiting an answer.
+    pub(super) by_probe: HashMap<ClientKey, CallId>,
     pub(super) by_dialog: HashMap<DialogKey, (CallId, Side)>,
     pub(super) by_port: HashMap<u16, (CallId, Side)>,
     /// Forks of ended calls still awaiting a final answer: a late 2xx gets ACK and BYE.

@@ -92,6 +92,7 @@ impl Switch {
                     let cause = "Session timer expired";
                     self.end_call(now, id, None, Outcome::Answered, 408, cause);
                 }
+                Due::PartyGone(side) => self.party_gone(now, id, side),
                 Due::NoAck => {
                     warn!(call = id, "no ACK for our 2xx: hanging up");
                     let cause = "No ACK from the caller";

@@ -16,6 +16,9 @@ use sip::{Method, Name, Request, Response};
 impl Switch {
     /// A response to one of our requests.
     pub(super) fn handle_call_response(&mut self, now: Now, key: ClientKey, resp: Response) {
+        if key.method == "OPTIONS" && resp.status >= 200 {
+            return self.probe_answered(now, &key, resp.status);
+        }
         if key.method != "INVITE" {
             return; // BYE and CANCEL answers need no action
         }
@@ -104,6 +107,9 @@ impl Switch {
 
     /// A request of ours got no answer at all (timer B or F).
     pub(super) fn handle_call_timeout(&mut self, now: Now, key: ClientKey) {
+        if self.calls.by_probe.contains_key(&key) {
+            return self.probe_answered(now, &key, 408);
+        }
         self.calls.orphans.remove(&key);
         if let Some(&id) = self.calls.by_fork.get(&key) {
             let outcome = self

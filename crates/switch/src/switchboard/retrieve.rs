@@ -133,6 +133,7 @@ impl Switch {
             held_at: None,
             security: fc.security.clone(),
             offer_pending: false,
+            probe: None,
         }
     }
 

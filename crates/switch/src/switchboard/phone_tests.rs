@@ -363,3 +363,57 @@ fn a_deferred_comeback_rings_the_parker_once_free() {
     did.request_to(JOHN, Method::Invite);
     assert_eq!(w.sw.parked_count(), 0);
 }
+
+#[test]
+fn a_phone_that_stops_answering_probes_is_hung_up() {
+    let mut w = World::new();
+    let (_ok, inv, opened) = john_talks_to_room(&mut w);
+    let options = |did: &Did, addr: &str| {
+        did.to(addr)
+            .into_iter()
+            .filter_map(|m| match m {
+                Message::Request(r) if r.method == Method::Options => Some(r.clone()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    // A minute on, both phones are asked whether they are there.
+    let did = w.advance(Duration::from_secs(60));
+    let (to_john, to_room) = (options(&did, JOHN), options(&did, ROOM));
+    assert_eq!((to_john.len(), to_room.len()), (1, 1), "one probe each");
+    assert_eq!(
+        to_room[0].call_id(),
+        inv.call_id(),
+        "in the room's own dialog"
+    );
+    // The room answers; John's phone is gone.
+    let ok = Response::to_request(&to_room[0], 200, "OK");
+    w.from(ROOM, std::str::from_utf8(&ok.encode()).unwrap());
+    let did = w.advance(Duration::from_secs(8));
+    did.request_to(ROOM, Method::Bye);
+    assert!(did
+        .media
+        .contains(&crate::output::MediaCommand::Close(opened[0])));
+    assert_eq!(w.sw.call_count(), 0);
+    let record = did
+        .store
+        .iter()
+        .find_map(|op| match op {
+            crate::output::StoreOp::SaveCallRecord(r) => Some(r.clone()),
+            _ => None,
+        })
+        .expect("a record");
+    assert_eq!(record.cause, "Phone stopped answering (OPTIONS probe)");
+}
+
+#[test]
+fn a_parked_party_whose_phone_is_gone_frees_the_position() {
+    let mut w = World::new();
+    let (room_invite, _) = parked_by_john(&mut w);
+    let did = w.advance(Duration::from_secs(60));
+    let probe = did.request_to(ROOM, Method::Options);
+    assert_eq!(probe.call_id(), room_invite.call_id());
+    w.advance(Duration::from_secs(8));
+    assert_eq!(w.sw.parked_count(), 0);
+    assert_eq!(w.sw.call_count(), 0);
+}

@@ -4,7 +4,8 @@
 //! follows it through ringing, talking and hang-up; another tenant's
 //! position cannot be watched; the extension a call is parked under gets a
 //! MESSAGE, the parker one when it is picked up or given up; MESSAGE
-//! between extensions is relayed, refused across tenants.
+//! between extensions is relayed, refused across tenants; a phone that
+//! vanishes mid-call is found by probes and its call ended.
 
 mod support;
 
@@ -206,4 +207,32 @@ fn messages_between_extensions_reach_every_phone_of_the_addressee() {
     // A wrong password: 403.
     let mut stranger = Phone::new(&server.sip_addr(), "444", "wrong");
     assert_eq!(stranger.message("333", "hi").status, 403);
+}
+
+#[test]
+fn a_phone_that_vanishes_mid_call_is_hung_up_within_two_probe_intervals() {
+    if !peers_ready("a_phone_that_vanishes_mid_call", &[]) {
+        return;
+    }
+    let server = Server::start_with("probe-dead-phone", "probe_interval_s = 2");
+    let mut john = registered(&server, "333");
+    let mut room = registered(&server, "444");
+    let (mut johns, rooms) = connect(&mut john, &mut room, &[PCMU], &[PCMU]);
+    // Held (no RTP from John's side), so only the probes can tell.
+    assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
+    let _ = rooms;
+    drop(room); // the room's phone is gone: its socket closes
+    let gone_at = Instant::now();
+    let bye = john
+        .request("BYE", Duration::from_secs(6))
+        .expect("the call is ended");
+    john.ok(&bye);
+    let took = gone_at.elapsed();
+    assert!(
+        took <= Duration::from_millis(4500),
+        "ended {took:?} after the phone vanished (two intervals: 4 s)"
+    );
+    server.wait_idle();
+    let rec = &server.call_records(1)[0];
+    assert_eq!(rec["cause"], "Phone stopped answering (OPTIONS probe)");
 }
