@@ -63,9 +63,7 @@ impl Call {
     /// unanswered.
     pub(super) fn run_probes(&mut self, ctx: &mut CallCtx) -> Option<Side> {
         let now = ctx.now.mono;
-        let Some(every) = ctx.cfg.probe_interval else {
-            return None;
-        };
+        let every = ctx.cfg.probe_interval?;
         let wait = ctx.cfg.probe_timeout.min(every);
         for side in [Side::A, Side::B] {
             let leg = self.leg_mut(side);
