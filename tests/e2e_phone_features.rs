@@ -236,3 +236,36 @@ fn a_phone_that_vanishes_mid_call_is_hung_up_within_two_probe_intervals() {
     let rec = &server.call_records(1)[0];
     assert_eq!(rec["cause"], "Phone stopped answering (OPTIONS probe)");
 }
+
+#[test]
+fn a_parked_call_whose_parker_vanished_goes_on_to_the_fallback() {
+    if !peers_ready("a_parked_call_whose_parker_vanished", &[]) {
+        return;
+    }
+    let server = Server::start_full(
+        "probe-dead-parker",
+        "",
+        "park_timeout_s = 2\npark_comeback_ring_s = 20\npark_fallback = \"444\"",
+    );
+    let mut john = registered(&server, "333");
+    let mut room = registered(&server, "444");
+    let mut jane = registered(&server, "555");
+    let (_janes, mut johns) = connect(&mut jane, &mut john, &[PCMU], &[PCMU]);
+    assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
+    park(&mut john, "*70333");
+    let parked_at = Instant::now();
+    drop(john); // John's phone dies with the call parked
+    let inv = room
+        .request("INVITE", Duration::from_secs(12))
+        .expect("the fallback rings");
+    let after = parked_at.elapsed();
+    assert!(
+        after < Duration::from_secs(9),
+        "the fallback rang {after:?} after the park: 2 s in the lot, 5 s without a reply"
+    );
+    assert!(inv
+        .headers
+        .get_str(sip::Name::From)
+        .unwrap()
+        .contains("Parked: Jane Roe"));
+}

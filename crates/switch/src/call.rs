@@ -113,6 +113,9 @@ pub struct Fork {
     pub authenticated: bool,
     /// The media protection `invite` offered.
     pub security: LegSecurity,
+    /// Given up as unreachable (a dead phone) if nothing at all answers by
+    /// then, not even `100 Trying`; `None` once anything did.
+    pub reply_by: Option<Instant>,
 }
 
 /// Where a call is in its life, carrying what is valid only there.
@@ -336,6 +339,7 @@ impl Call {
             self.a.session.map(|s| s.expires),
             self.b.session.map(|s| s.expires),
             self.probe_deadline(),
+            self.silence_deadline(),
         ]
         .into_iter()
         .flatten()

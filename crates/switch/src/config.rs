@@ -83,6 +83,10 @@ pub struct SwitchConfig {
     /// How long a probe may go unanswered before the party counts as gone
     /// (at most `probe_interval`).
     pub probe_timeout: Duration,
+    /// How long one of our INVITEs may go without any reply (not even
+    /// `100 Trying`) before its phone counts as unreachable and the fork
+    /// fails with 408 (a dead parker's comeback goes on to the fallback).
+    pub fork_reply_timeout: Duration,
     /// Most event subscriptions (busy lamps) the switch holds; beyond, new
     /// ones get 503.
     pub max_subscriptions: usize,
@@ -130,6 +134,7 @@ impl Default for SwitchConfig {
             srtp_seed: [0; 32],
             probe_interval: Some(Duration::from_secs(60)),
             probe_timeout: Duration::from_secs(8),
+            fork_reply_timeout: Duration::from_secs(5),
             max_subscriptions: 100_000,
             max_subscriptions_per_extension: 250,
             min_subscription_s: 60,

@@ -382,6 +382,45 @@ impl Call {
         }
     }
 
+    /// Anything answered our INVITE `key`: its phone is there.
+    pub fn fork_heard(&mut self, key: &ClientKey) {
+        if let Some(f) = self.phase.forks_mut().iter_mut().find(|f| &f.key == key) {
+            f.reply_by = None;
+        }
+    }
+
+    /// When the first INVITE still unanswered by anything is given up.
+    pub(super) fn silence_deadline(&self) -> Option<std::time::Instant> {
+        self.phase
+            .forks()
+            .iter()
+            .filter(|f| f.final_status.is_none())
+            .filter_map(|f| f.reply_by)
+            .min()
+    }
+
+    /// Our INVITEs nothing answered by their `reply_by` (dead phones):
+    /// cancelled (a late 2xx is hung up), to be failed with 408.
+    pub(super) fn give_up_silent_forks(&mut self, ctx: &mut CallCtx) -> Vec<ClientKey> {
+        let now = ctx.now.mono;
+        let mut silent = Vec::new();
+        for f in self.phase.forks_mut() {
+            if f.final_status.is_some() || f.reply_by.is_none_or(|at| now < at) {
+                continue;
+            }
+            f.reply_by = None;
+            let cancel = cancel_of(&f.invite, "SIP;cause=408;text=\"No reply\"");
+            ctx.send(cancel, f.peer);
+            ctx.reports.push(Report::ForkCancelled {
+                key: f.key.clone(),
+                invite: Box::new(f.invite.clone()),
+                peer: f.peer,
+            });
+            silent.push(f.key.clone());
+        }
+        silent
+    }
+
     /// CANCELs every INVITE still ringing but `except`; the switchboard
     /// keeps them to answer a late 2xx (ACK and BYE).
     pub fn cancel_forks(&mut self, ctx: &mut CallCtx, except: Option<&ClientKey>) {

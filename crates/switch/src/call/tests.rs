@@ -405,6 +405,7 @@ fn ringing(bench: &mut Bench) -> (Call, ServerKey, [ClientKey; 2]) {
             invite: req,
             peer: udp(to),
             final_status: None,
+            reply_by: None,
             authenticated: false,
             security: crate::media_security::LegSecurity::Plain,
         });
@@ -584,6 +585,7 @@ fn comeback_ringing(bench: &mut Bench) -> (Call, ClientKey) {
         final_status: None,
         authenticated: false,
         security: crate::media_security::LegSecurity::Plain,
+        reply_by: None,
     };
     call.phase = Phase::Parked(Comeback {
         at: bench.now.mono,

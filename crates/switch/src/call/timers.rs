@@ -5,7 +5,7 @@
 use super::{Call, CallCtx, Phase, Side};
 
 /// What a call's timer asks of the switchboard (the call did the rest).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Due {
     /// Nothing for the switchboard.
     Nothing,
@@ -23,6 +23,9 @@ pub enum Due {
     NoAck,
     /// The party on this side stopped answering probes: its phone is gone.
     PartyGone(Side),
+    /// Nothing at all answered these INVITEs in time (dead phones): they
+    /// fail with 408.
+    SilentForks(Vec<sip::transaction::ClientKey>),
 }
 
 impl Call {
@@ -57,6 +60,10 @@ impl Call {
     /// itself. Says what else must happen.
     pub fn handle_timeout(&mut self, ctx: &mut CallCtx) -> Due {
         let now = ctx.now.mono;
+        let silent = self.give_up_silent_forks(ctx);
+        if !silent.is_empty() {
+            return Due::SilentForks(silent);
+        }
         if self.phase.deadline().is_some_and(|d| now >= d) {
             match self.phase {
                 Phase::Ringing(_) => return Due::NoAnswer,

@@ -514,6 +514,7 @@ impl Switch {
             invite,
             peer: target,
             final_status: None,
+            reply_by: Some(now.mono + self.cfg.fork_reply_timeout),
             authenticated: false,
             security,
         })

@@ -93,6 +93,12 @@ impl Switch {
                     self.end_call(now, id, None, Outcome::Answered, 408, cause);
                 }
                 Due::PartyGone(side) => self.party_gone(now, id, side),
+                Due::SilentForks(keys) => {
+                    for key in keys {
+                        info!(call = id, branch = %key.branch, "no reply at all: the phone is unreachable");
+                        self.fork_failed(now, id, &key, 408);
+                    }
+                }
                 Due::NoAck => {
                     warn!(call = id, "no ACK for our 2xx: hanging up");
                     let cause = "No ACK from the caller";

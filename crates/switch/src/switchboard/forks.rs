@@ -25,6 +25,7 @@ impl Switch {
         let Some(&id) = self.calls.by_fork.get(&key) else {
             return self.orphan_response(now, &key, &resp);
         };
+        self.with_call(now, id, |call, _| call.fork_heard(&key));
         let outcome = match resp.status {
             100 => ForkOutcome::Nothing,
             101..=199 => {
@@ -112,13 +113,19 @@ impl Switch {
         }
         self.calls.orphans.remove(&key);
         if let Some(&id) = self.calls.by_fork.get(&key) {
-            let outcome = self
-                .with_call(now, id, |call, ctx| {
-                    call.handle_fork_failure(ctx, &key, 408)
-                })
-                .unwrap_or(ForkOutcome::Nothing);
-            self.after_fork(now, id, &key, None, outcome);
+            self.fork_failed(now, id, &key, 408);
         }
+    }
+
+    /// One of call `id`'s INVITEs failed with `status` without a response
+    /// to show for it (a timeout, or no reply at all).
+    pub(super) fn fork_failed(&mut self, now: Now, id: CallId, key: &ClientKey, status: u16) {
+        let outcome = self
+            .with_call(now, id, |call, ctx| {
+                call.handle_fork_failure(ctx, key, status)
+            })
+            .unwrap_or(ForkOutcome::Nothing);
+        self.after_fork(now, id, key, None, outcome);
     }
 
     /// Ends a call that was never answered: final response to A, record.

@@ -417,3 +417,18 @@ fn a_parked_party_whose_phone_is_gone_frees_the_position() {
     assert_eq!(w.sw.parked_count(), 0);
     assert_eq!(w.sw.call_count(), 0);
 }
+
+#[test]
+fn a_comeback_to_a_dead_parker_goes_on_to_the_fallback_without_ringing_out() {
+    let mut w = world_with(directory_with(Some("555")));
+    w.register("555", WATCHER);
+    parked_by_john(&mut w);
+    let did = w.advance(Duration::from_secs(181));
+    did.request_to(JOHN, Method::Invite);
+    // John's phone is gone: not even 100 Trying. After 5 s, the fallback.
+    let did = w.advance(Duration::from_secs(4));
+    assert!(did.to(WATCHER).is_empty());
+    let did = w.advance(Duration::from_secs(1));
+    did.request_to(JOHN, Method::Cancel);
+    did.request_to(WATCHER, Method::Invite);
+}
