@@ -269,3 +269,34 @@ fn a_parked_call_whose_parker_vanished_goes_on_to_the_fallback() {
         .unwrap()
         .contains("Parked: Jane Roe"));
 }
+
+#[test]
+fn a_parked_party_learns_who_picked_it_up_and_a_transferee_its_new_party() {
+    if !peers_ready("a_parked_party_learns_who_picked_it_up", &[]) {
+        return;
+    }
+    let server = Server::start("connected-line");
+    let mut john = registered(&server, "333");
+    let mut room = registered(&server, "444");
+    let mut jane = registered(&server, "555");
+    // Jane calls John; John parks her; the room picks her up.
+    let (_janes, mut johns) = connect(&mut jane, &mut john, &[PCMU], &[PCMU]);
+    assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
+    park(&mut john, "*70333");
+    let mut rooms = room.dial("*71333", &[PCMU]).expect("retrieved");
+    let shown = jane
+        .connected_party(Duration::from_secs(2))
+        .expect("Jane's phone is told");
+    assert!(
+        shown.starts_with("\"Conference Room\" <sip:444@"),
+        "{shown}"
+    );
+    // The room transfers Jane to John: Jane's phone then shows John.
+    assert_eq!(room.refer(&mut rooms, "333").status, 202);
+    let inv = john.ring();
+    let _johns = john.answer(&inv, &[PCMU]);
+    let shown = jane
+        .connected_party(Duration::from_secs(2))
+        .expect("Jane's phone is told again");
+    assert!(shown.starts_with("\"John Doe\" <sip:333@"), "{shown}");
+}

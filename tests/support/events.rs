@@ -94,6 +94,15 @@ impl Phone {
         self.authed("MESSAGE", user_part, "Content-Type: text/plain\r\n", text)
     }
 
+    /// Who the switch says this phone talks to now: the
+    /// `P-Asserted-Identity` of the next UPDATE within `timeout` (answered
+    /// 200).
+    pub fn connected_party(&mut self, timeout: Duration) -> Option<String> {
+        let update = self.request("UPDATE", timeout)?;
+        self.ok(&update);
+        update.headers.get_str(Name::PAssertedIdentity)
+    }
+
     /// The next MESSAGE within `timeout`, answered 200: the request.
     pub fn text(&mut self, timeout: Duration) -> Option<Request> {
         let message = self.request("MESSAGE", timeout)?;

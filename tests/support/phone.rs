@@ -53,6 +53,9 @@ pub struct Phone {
     last_request: Option<Vec<u8>>,
 }
 
+/// What the test phone says it takes (`Allow`), as desk phones do.
+const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, REFER, NOTIFY, MESSAGE";
+
 fn text(m: &Bytes) -> String {
     String::from_utf8_lossy(m).into_owned()
 }
@@ -252,7 +255,7 @@ impl Phone {
             .map(|a| format!("Proxy-Authorization: {a}\r\n"))
             .unwrap_or_default();
         format!(
-            "INVITE sip:{number}@{server} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: \"Phone {user}\" <sip:{user}@{server}>;tag={tag}\r\nTo: <sip:{number}@{server}>\r\nCall-ID: {call_id}\r\nCSeq: {seq} INVITE\r\nContact: <sip:{user}@{local}>\r\n{extra}{auth}Content-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
+            "INVITE sip:{number}@{server} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: \"Phone {user}\" <sip:{user}@{server}>;tag={tag}\r\nTo: <sip:{number}@{server}>\r\nCall-ID: {call_id}\r\nCSeq: {seq} INVITE\r\nContact: <sip:{user}@{local}>\r\nAllow: {ALLOW}\r\n{extra}{auth}Content-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
             server = self.domain,
             local = self.local(),
             user = self.user,
@@ -402,6 +405,7 @@ impl Phone {
                 Name::Contact,
                 format!("<sip:{}@{}>", self.user, self.local()),
             );
+            r.headers.push(Name::Allow, ALLOW);
             r.headers.push(Name::ContentType, "application/sdp");
             r.body = Bytes::from(body.to_string());
         }

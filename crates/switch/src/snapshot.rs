@@ -116,6 +116,9 @@ pub struct LegState {
     pub identity: crate::call::Identity,
     /// SRTP with it, if any.
     pub srtp: Option<SrtpState>,
+    /// Whether it takes UPDATE (connected-line identity goes in one).
+    #[serde(default)]
+    pub allows_update: bool,
 }
 
 /// A codec by name.
@@ -409,6 +412,7 @@ impl LegState {
             extension: leg.extension.clone(),
             identity: leg.identity.clone(),
             srtp: SrtpState::of(&leg.security),
+            allows_update: leg.allows_update,
         })
     }
 
@@ -441,6 +445,7 @@ impl LegState {
             security,
             offer_pending: false,
             probe: None,
+            allows_update: self.allows_update,
         })
     }
 }

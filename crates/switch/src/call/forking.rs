@@ -111,6 +111,8 @@ pub struct Answer {
     pub security: crate::media_security::LegSecurity,
     /// Its SDP answer, if it had a usable one.
     pub sdp: Option<Audio>,
+    /// Whether the answer's `Allow` names UPDATE.
+    pub allows_update: bool,
 }
 
 impl Answer {
@@ -119,6 +121,7 @@ impl Answer {
         leg.dialog = Some(self.dialog);
         leg.peer = self.peer;
         leg.security = self.security;
+        leg.allows_update = self.allows_update;
         if let Some(a) = &self.sdp {
             leg.codec = a.codecs.first().copied();
             leg.telephone_event = a.telephone_event;
@@ -151,6 +154,7 @@ impl Call {
             peer,
             security,
             sdp,
+            allows_update: super::allows_update(&resp.headers),
         })
     }
 

@@ -46,6 +46,18 @@ pub struct Leg {
     pub offer_pending: bool,
     /// Whether its phone is still there (see [`super::Probe`]).
     pub probe: Option<super::Probe>,
+    /// Whether the party named UPDATE in its `Allow` (connected-line
+    /// identity is sent in one).
+    pub allows_update: bool,
+}
+
+/// Whether a message's `Allow` names UPDATE (RFC 3311).
+pub fn allows_update(headers: &sip::Headers) -> bool {
+    headers.values(sip::Name::Allow).iter().any(|v| {
+        String::from_utf8_lossy(v)
+            .split(',')
+            .any(|m| m.trim() == "UPDATE")
+    })
 }
 
 impl Leg {
@@ -68,6 +80,7 @@ impl Leg {
             security: LegSecurity::Plain,
             offer_pending: false,
             probe: None,
+            allows_update: false,
         }
     }
 }

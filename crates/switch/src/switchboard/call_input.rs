@@ -40,6 +40,21 @@ impl Switch {
         Some(result)
     }
 
+    /// Tells the party on `side` of call `id` who it talks to now
+    /// (connected-line identity, in the tenant's domain).
+    pub(super) fn tell_connected(&mut self, now: Now, id: CallId, side: crate::call::Side) {
+        let Some(domain) = self
+            .calls
+            .calls
+            .get(&id)
+            .and_then(|c| self.dir.tenant(&c.tenant))
+            .map(|t| t.domain.clone())
+        else {
+            return;
+        };
+        self.with_call(now, id, |call, ctx| call.tell_connected(ctx, side, &domain));
+    }
+
     /// The context for a call the switchboard holds itself (one taken out
     /// of the table).
     pub(super) fn call_ctx(&mut self, now: Now) -> CallCtx<'_> {

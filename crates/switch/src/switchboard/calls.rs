@@ -385,6 +385,7 @@ impl Switch {
         a.telephone_event = offer.telephone_event;
         a.remote_media = offer.address.map(|ip| SocketAddr::new(ip, offer.port));
         let mut b = Leg::new(peer, pb, crate::call::SdpOrigin::new(self.ids.number()));
+        a.allows_update = crate::call::allows_update(&req.headers);
         if let Caller::Extension(e) = &caller {
             a.extension = Some(e.number.clone());
         }

@@ -212,9 +212,20 @@ impl Switch {
         key: &sip::transaction::ClientKey,
         resp: &sip::Response,
     ) {
+        let Some(parked) = self.calls.calls.get(&id).map(|c| c.parked_side()) else {
+            return;
+        };
         self.with_call(now, id, |call, ctx| {
             call.handle_comeback_answer(ctx, key, resp)
         });
+        if self
+            .calls
+            .calls
+            .get(&id)
+            .is_some_and(|c| matches!(c.phase, Phase::Established))
+        {
+            self.tell_connected(now, id, parked);
+        }
     }
 
     /// Nobody answered the comeback: the tenant's fallback, or goodbye.

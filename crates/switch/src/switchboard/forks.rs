@@ -32,9 +32,7 @@ impl Switch {
                 self.with_call(now, id, |call, ctx| call.handle_progress(ctx, &key, &resp));
                 ForkOutcome::Nothing
             }
-            200..=299 => self
-                .with_call(now, id, |call, ctx| call.handle_answer(ctx, &key, &resp))
-                .unwrap_or(ForkOutcome::Nothing),
+            200..=299 => self.answer_fork(now, id, &key, &resp),
             401 | 407 if self.answer_trunk_challenge(now, &key, &resp) => ForkOutcome::Nothing,
             status => self
                 .with_call(now, id, |call, ctx| {
@@ -115,6 +113,33 @@ impl Switch {
         if let Some(&id) = self.calls.by_fork.get(&key) {
             self.fork_failed(now, id, &key, 408);
         }
+    }
+
+    /// A 2xx to one of call `id`'s INVITEs; a transfer's target answering
+    /// is announced to the transferee (connected-line identity).
+    fn answer_fork(
+        &mut self,
+        now: Now,
+        id: CallId,
+        key: &ClientKey,
+        resp: &Response,
+    ) -> ForkOutcome {
+        let transferee = self.calls.calls.get(&id).and_then(|c| match &c.phase {
+            crate::call::Phase::Transferring(t) => Some(crate::call::other(t.transferor)),
+            _ => None,
+        });
+        let outcome = self
+            .with_call(now, id, |call, ctx| call.handle_answer(ctx, key, resp))
+            .unwrap_or(ForkOutcome::Nothing);
+        let done = self
+            .calls
+            .calls
+            .get(&id)
+            .is_some_and(|c| matches!(c.phase, crate::call::Phase::Established));
+        if let (Some(side), true) = (transferee, done) {
+            self.tell_connected(now, id, side);
+        }
+        outcome
     }
 
     /// One of call `id`'s INVITEs failed with `status` without a response

@@ -432,3 +432,49 @@ fn a_comeback_to_a_dead_parker_goes_on_to_the_fallback_without_ringing_out() {
     did.request_to(JOHN, Method::Cancel);
     did.request_to(WATCHER, Method::Invite);
 }
+
+#[test]
+fn a_retrieved_party_is_told_who_picked_it_up() {
+    let mut w = World::new();
+    w.register("444", ROOM);
+    w.register("333", JOHN);
+    w.register("555", WATCHER);
+    let (did, _) = w.invite("333", JOHN, "444");
+    let inv = did.request_to(ROOM, Method::Invite);
+    let mut answer = Response::to_request(&inv, 200, "OK");
+    answer.set_to_tag("callee");
+    answer
+        .headers
+        .push(Name::Contact, format!("<sip:callee@{ROOM}>"));
+    answer
+        .headers
+        .push(Name::Allow, "INVITE, ACK, BYE, CANCEL, UPDATE");
+    answer.headers.push(Name::ContentType, "application/sdp");
+    answer.body = bytes::Bytes::from(SDP.replace("4000", "4002"));
+    let ok = w
+        .from(ROOM, std::str::from_utf8(&answer.encode()).unwrap())
+        .response_to(JOHN, 200);
+    w.from(JOHN, &in_dialog(&ok, "ACK", 2, "", JOHN));
+    let held = SDP.replace("sendrecv", "sendonly");
+    w.from(JOHN, &in_dialog(&ok, "INVITE", 3, &held, JOHN));
+    let (did, _) = w.invite("333", JOHN, "*70333");
+    assert!(
+        did.to(ROOM)
+            .iter()
+            .all(|m| !matches!(m, Message::Request(r) if r.method == Method::Update)),
+        "parked: nobody new to show"
+    );
+    let (did, _) = w.invite("555", WATCHER, "*71333");
+    did.response_to(WATCHER, 200);
+    let update = did.request_to(ROOM, Method::Update);
+    assert_eq!(
+        update.headers.get_str(Name::PAssertedIdentity).as_deref(),
+        Some("\"Ext 555\" <sip:555@acme.example>")
+    );
+    assert!(update.body.is_empty(), "no SDP: only the display changes");
+    assert_eq!(
+        update.call_id(),
+        inv.call_id(),
+        "in the parked party's dialog"
+    );
+}

@@ -98,6 +98,7 @@ impl Switch {
         {
             return self.release_port(port);
         }
+        self.tell_connected(now, id, parked.side);
         let by = super::park_alerts::ParkEnd::Retrieved { by: &fc.ext.number };
         let at = (fc.tenant.name.as_str(), &parked);
         self.alert_parker(now, at, &parked_identity, by, waited);
@@ -134,6 +135,7 @@ impl Switch {
             security: fc.security.clone(),
             offer_pending: false,
             probe: None,
+            allows_update: crate::call::allows_update(&fc.req.headers),
         }
     }
 
