@@ -352,7 +352,15 @@ fn a_carrier_call_with_a_delayed_offer_gets_audio_both_ways() {
     let carrier = support::sipp_background(
         &server,
         "carrier_delayed_offer.xml",
-        &["-s", "15550100333", "-p", &carrier_port, "-rtp_echo"],
+        &[
+            "-s",
+            "15550100333",
+            "-p",
+            &carrier_port,
+            "-rtp_echo",
+            "-d",
+            "3000",
+        ],
     );
     let inv = john.ring();
     let call = john.answer(&inv, &[PCMU]);

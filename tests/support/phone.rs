@@ -548,6 +548,23 @@ impl Phone {
         self.in_dialog_with(call, "REFER", &refer_to, "")
     }
 
+    /// Attended transfer: REFER on `call` sending its other party to the
+    /// party of `consult`, whose dialog it replaces (RFC 3891).
+    pub fn refer_replacing(&mut self, call: &mut Call, consult: &Call) -> Response {
+        let tag = |v: &str| v.split("tag=").nth(1).unwrap_or_default().to_string();
+        let replaces = format!(
+            "{}%3Bto-tag%3D{}%3Bfrom-tag%3D{}",
+            consult.call_id,
+            tag(&consult.remote),
+            tag(&consult.local)
+        );
+        let refer_to = format!(
+            "Refer-To: <sip:transfer@{}?Replaces={replaces}>\r\nReferred-By: <sip:{}@{}>\r\n",
+            self.domain, self.user, self.domain
+        );
+        self.in_dialog_with(call, "REFER", &refer_to, "")
+    }
+
     /// Hangs up.
     pub fn bye(&mut self, call: &mut Call) -> Response {
         self.in_dialog(call, "BYE", "")

@@ -19,6 +19,7 @@ mod feature;
 mod forking;
 mod hold;
 mod identity;
+mod join;
 mod lamp;
 mod leg;
 mod park;

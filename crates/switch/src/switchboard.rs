@@ -3,6 +3,7 @@
 
 mod admission;
 mod announce;
+mod attended;
 mod call_input;
 mod call_map;
 mod calls;

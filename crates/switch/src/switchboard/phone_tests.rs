@@ -5,6 +5,7 @@ use super::call_tests::*;
 use super::harness::{Did, World};
 use super::*;
 use crate::call::CallEvent;
+use crate::output::MediaCommand;
 use accounts::{Extension, Source, Tenant};
 use std::time::Duration;
 
@@ -391,9 +392,7 @@ fn a_phone_that_stops_answering_probes_is_hung_up() {
     w.from(ROOM, std::str::from_utf8(&ok.encode()).unwrap());
     let did = w.advance(Duration::from_secs(8));
     did.request_to(ROOM, Method::Bye);
-    assert!(did
-        .media
-        .contains(&crate::output::MediaCommand::Close(opened[0])));
+    assert!(did.media.contains(&MediaCommand::Close(opened[0])));
     assert_eq!(w.sw.call_count(), 0);
     let record = did
         .store
@@ -477,4 +476,92 @@ fn a_retrieved_party_is_told_who_picked_it_up() {
         inv.call_id(),
         "in the parked party's dialog"
     );
+}
+
+#[test]
+fn an_attended_transfer_joins_the_transferee_and_the_target() {
+    let mut w = World::new();
+    w.register("555", WATCHER);
+    // Call 1: John talks to the room, then holds it.
+    let (ok1, _inv1, ports1) = john_talks_to_room(&mut w);
+    let held = SDP.replace("sendrecv", "sendonly");
+    w.from(JOHN, &in_dialog(&ok1, "INVITE", 3, &held, JOHN));
+    // Call 2: John calls 555, who answers.
+    let (did, _) = w.invite("333", JOHN, "555");
+    let ports2 = ports(&did.media);
+    let inv2 = did.request_to(WATCHER, Method::Invite);
+    let ok2 = w.answer(WATCHER, &inv2, 200, true).response_to(JOHN, 200);
+    w.from(JOHN, &in_dialog(&ok2, "ACK", 2, "", JOHN));
+    assert_eq!(w.sw.call_count(), 2);
+    // John transfers the room to 555, replacing his call with 555.
+    let tag = |v: String| v.split("tag=").nth(1).unwrap().to_string();
+    let replaces = format!(
+        "{}%3Bto-tag%3D{}%3Bfrom-tag%3D{}",
+        String::from_utf8_lossy(ok2.call_id().unwrap()),
+        tag(ok2.headers.get_str(Name::To).unwrap()),
+        tag(ok2.headers.get_str(Name::From).unwrap()),
+    );
+    let refer = in_dialog(&ok1, "REFER", 4, "", JOHN).replace(
+        "Content-Length: 0",
+        &format!("Refer-To: <sip:555@acme.example?Replaces={replaces}>\r\nContent-Length: 0"),
+    );
+    let did = w.from(JOHN, &refer);
+    did.response_to(JOHN, 202);
+    let notify = did.request_to(JOHN, Method::Notify);
+    assert_eq!(
+        String::from_utf8_lossy(&notify.body).trim(),
+        "SIP/2.0 200 OK"
+    );
+    let byes: Vec<_> = did
+        .to(JOHN)
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::Request(r) if r.method == Method::Bye => r.call_id().map(<[u8]>::to_vec),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        byes.contains(&ok1.call_id().unwrap().to_vec()),
+        "John's leg of call 1 is released"
+    );
+    assert!(
+        byes.contains(&ok2.call_id().unwrap().to_vec()),
+        "and his leg of call 2"
+    );
+    assert!(
+        did.to(ROOM).is_empty() && did.to(WATCHER).is_empty(),
+        "nobody rings again"
+    );
+    assert!(
+        did.media
+            .contains(&MediaCommand::Bridge(ports1[1], ports2[1])),
+        "the room and 555 talk: {:?}",
+        did.media
+    );
+    assert!(did.media.contains(&MediaCommand::Close(ports1[0])));
+    assert!(did.media.contains(&MediaCommand::Close(ports2[0])));
+    assert_eq!(w.sw.call_count(), 1);
+    // 555 hangs up: the room gets the BYE from the joined call.
+    let bye = format!(
+        "BYE sip:parkline@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {WATCHER};branch=z9hG4bKjb1\r\nFrom: {};tag=callee\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 9 BYE\r\nContent-Length: 0\r\n\r\n",
+        inv2.headers.get_str(Name::To).unwrap(),
+        inv2.headers.get_str(Name::From).unwrap(),
+        String::from_utf8_lossy(inv2.call_id().unwrap()),
+    );
+    let did = w.from(WATCHER, &bye);
+    did.response_to(WATCHER, 200);
+    did.request_to(ROOM, Method::Bye);
+    assert_eq!(w.sw.call_count(), 0);
+}
+
+#[test]
+fn a_replaces_for_someone_elses_call_is_refused() {
+    let mut w = World::new();
+    let (ok1, _, _) = john_talks_to_room(&mut w);
+    let refer = in_dialog(&ok1, "REFER", 4, "", JOHN).replace(
+        "Content-Length: 0",
+        "Refer-To: <sip:555@acme.example?Replaces=nope%3Bto-tag%3D1%3Bfrom-tag%3D2>\r\nContent-Length: 0",
+    );
+    w.from(JOHN, &refer).response_to(JOHN, 481);
+    assert_eq!(w.sw.call_count(), 1);
 }

@@ -22,11 +22,15 @@ impl Switch {
         key: ServerKey,
         req: Request,
     ) {
-        let target = req
+        let refer_to = req
             .headers
             .get(Name::ReferTo)
-            .and_then(|v| sip::NameAddr::parse(v).ok())
-            .and_then(|a| a.uri.user_decoded());
+            .and_then(|v| sip::NameAddr::parse(v).ok());
+        let replaces = refer_to
+            .as_ref()
+            .and_then(|a| a.uri.headers.as_deref())
+            .and_then(sip::Replaces::from_uri_headers);
+        let target = refer_to.and_then(|a| a.uri.user_decoded());
         let Some(call) = self.calls.calls.get(&id) else {
             return;
         };
@@ -43,6 +47,9 @@ impl Switch {
             let resp = self.response(&req, 403, Some("Only a PBX extension may transfer"));
             return self.reply(now, &key, resp);
         };
+        if let Some(replaces) = replaces {
+            return self.attended_transfer(now, (id, side), (key, req), &ext, &replaces);
+        }
         if let (None, Some(number)) = (&feature, target) {
             // Any other number: a blind transfer.
             return self.blind_transfer(now, id, (side, ext), (key, req), (tenant, number));
