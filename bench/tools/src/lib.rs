@@ -143,6 +143,23 @@ impl Histogram {
     }
 }
 
+/// Asks for a `bytes` receive buffer on `sock` (forced past `rmem_max`
+/// when the process may: the benches run as root in their namespace), so
+/// a burst the load tool reads a little late is not dropped by the kernel
+/// and taken for the switch's loss.
+pub fn big_receive_buffer(sock: &std::net::UdpSocket, bytes: i32) {
+    use std::os::fd::AsRawFd;
+    let fd = sock.as_raw_fd();
+    let len = std::mem::size_of::<i32>() as libc::socklen_t;
+    let value = &bytes as *const i32 as *const libc::c_void;
+    // SAFETY: fd is an open socket; value points at an i32 of `len` bytes.
+    let forced = unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, value, len) };
+    if forced != 0 {
+        // SAFETY: as above.
+        unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, value, len) };
+    }
+}
+
 /// Digest credentials answering a 407 for `method` to `uri` (RFC 7616, MD5,
 /// qop=auth), for a bench account whose password is `secret-<user>`.
 pub fn proxy_authorization(

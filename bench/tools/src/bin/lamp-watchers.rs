@@ -6,7 +6,8 @@
 //!
 //! Subscriber i is extension FIRST_EXT + i / 250 (password
 //! `secret-<ext>`: 250 is the switch's default per-extension limit), on one
-//! of WATCHERS / 100 sockets. Once every subscription has its first NOTIFY
+//! of WATCHERS / 50 sockets (8 MiB receive buffers: the tool's own reading
+//! must not drop a burst). Once every subscription has its first NOTIFY
 //! it writes READY_FILE and listens for SECONDS. Then it prints one line:
 //! subscriptions accepted, parks seen (distinct parked dialogs shown as
 //! `confirmed`), parks every subscriber saw, the fan-out spread (from the
@@ -22,7 +23,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const DOMAIN: &str = "bench.parkline.test";
-const PER_SOCKET: usize = 100;
+const PER_SOCKET: usize = 50;
 const PER_EXTENSION: usize = 250;
 
 /// What one NOTIFY showed, when.
@@ -147,6 +148,7 @@ fn watch(
     stop: Instant,
 ) {
     let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    bench_tools::big_receive_buffer(&sock, 8 << 20);
     sock.set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
     let local = sock.local_addr().unwrap();
