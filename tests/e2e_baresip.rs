@@ -241,3 +241,57 @@ fn baresip_parks_and_retrieves_the_seed_call() {
         "{events}"
     );
 }
+
+#[test]
+fn baresip_transfers_a_trunk_call_blind_with_its_transfer_command() {
+    if !peers_ready("baresip_transfers_a_trunk_call_blind", &["baresip", "sox"]) {
+        return;
+    }
+    use support::baresip::Baresip;
+    use support::phone::{assert_two_way, Phone};
+    let server = Server::start("baresip-transfer");
+    let john = Baresip::start(server.sip_port, "333", 1000, true);
+    let mut room = Phone::new(&server.sip_addr(), "444", "secret-444");
+    room.register();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !server.registrations().contains("\"333\"") {
+        assert!(Instant::now() < deadline, "John's baresip did not register");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let carrier = format!("127.0.0.1:{}", server.carrier_port());
+    let mut client = Phone::at(&server.sip_addr(), "15559870001", "", &carrier);
+    let (cid, seq, branch) = client.start_trusted_dial("15550100333", &[0]);
+    let call = client
+        .finish_dial("15550100333", &cid, seq, &branch)
+        .expect("John's baresip answers");
+    // John presses Transfer and dials 444 (baresip's `transfer`: REFER).
+    john.command(
+        "transfer",
+        &format!("sip:444@127.0.0.1:{}", server.sip_port),
+    );
+    let inv = room.ring();
+    assert!(
+        inv.headers
+            .get_str(sip::Name::From)
+            .unwrap()
+            .contains("15559870001"),
+        "the room sees the client, not John"
+    );
+    let rooms = room.answer(&inv, &[0]);
+    assert_two_way(&client, &call, &room, &rooms);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.status()["calls"] != 1 {
+        assert!(Instant::now() < deadline, "John's leg is not released");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut rooms = rooms;
+    assert_eq!(room.bye(&mut rooms).status, 200);
+    let bye = client
+        .request("BYE", Duration::from_secs(3))
+        .expect("the client hears the end");
+    client.ok(&bye);
+    server.wait_idle();
+    let rec = server.record_where(|r| r["callee"] == "15550100333");
+    let events = rec["events"].as_str().unwrap();
+    assert!(events.contains("transferred by 333 to 444"), "{events}");
+}

@@ -153,7 +153,8 @@ pub fn big_receive_buffer(sock: &std::net::UdpSocket, bytes: i32) {
     let len = std::mem::size_of::<i32>() as libc::socklen_t;
     let value = &bytes as *const i32 as *const libc::c_void;
     // SAFETY: fd is an open socket; value points at an i32 of `len` bytes.
-    let forced = unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, value, len) };
+    let forced =
+        unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, value, len) };
     if forced != 0 {
         // SAFETY: as above.
         unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, value, len) };
