@@ -4,6 +4,7 @@
 
 pub mod baresip;
 pub mod events;
+pub mod linphone;
 pub mod phone;
 pub mod pki;
 pub mod sip_client;
