@@ -220,3 +220,45 @@ fn a_call_from_the_trunk_is_transferred_blind() {
     let (rc, log) = carrier.join().unwrap();
     assert_eq!(rc, 0, "carrier scenario failed:\n{log}");
 }
+
+#[test]
+fn an_invite_with_replaces_takes_over_a_call_leg() {
+    if !peers_ready("an_invite_with_replaces_takes_over_a_call_leg", &[]) {
+        return;
+    }
+    let server = Server::start("invite-replaces");
+    let mut john = registered(&server, "333");
+    let mut room = registered(&server, "444");
+    let mut jane = registered(&server, "555");
+    let (johns, rooms) = connect(&mut john, &mut room, &[PCMU], &[PCMU]);
+    // Jane's phone is handed the room's dialog (as the switch sees it:
+    // the room's Call-ID, the switch's tag, the room's tag) and takes over.
+    let tag = |v: &str| v.split("tag=").nth(1).unwrap().to_string();
+    jane.invite_headers = format!(
+        "Replaces: {};to-tag={};from-tag={}\r\n",
+        rooms.call_id,
+        tag(&rooms.remote),
+        tag(&rooms.local)
+    );
+    let janes = jane.dial("444", &[PCMU]).expect("the switch answers");
+    let bye = room
+        .request("BYE", Duration::from_secs(3))
+        .expect("the room is replaced");
+    room.ok(&bye);
+    assert_two_way(&john, &johns, &jane, &janes);
+    let mut johns = johns;
+    assert_eq!(john.bye(&mut johns).status, 200);
+    let bye = jane
+        .request("BYE", Duration::from_secs(3))
+        .expect("Jane hears the end");
+    jane.ok(&bye);
+    server.wait_idle();
+    let rec = server.record_where(|r| r["callee"] == "444");
+    assert!(
+        rec["events"]
+            .as_str()
+            .unwrap()
+            .contains("leg replaced by 555"),
+        "{rec}"
+    );
+}

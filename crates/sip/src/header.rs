@@ -46,6 +46,7 @@ pub enum Name {
     RetryAfter,
     SubscriptionState,
     AllowEvents,
+    Replaces,
 }
 
 impl Name {
@@ -91,6 +92,7 @@ impl Name {
             Name::RetryAfter => "Retry-After",
             Name::SubscriptionState => "Subscription-State",
             Name::AllowEvents => "Allow-Events",
+            Name::Replaces => "Replaces",
         }
     }
 

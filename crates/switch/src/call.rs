@@ -40,7 +40,7 @@ pub use forking::{cancel_of, ForkOutcome, ALLOW};
 pub use identity::Identity;
 pub use leg::{allows_update, Leg};
 pub use probe::Probe;
-pub use retrieve::Retriever;
+pub use retrieve::{Joining, Retriever};
 pub use sdp_origin::SdpOrigin;
 pub use session_timer::SessionTimer;
 use std::collections::BTreeSet;

@@ -17,6 +17,7 @@ mod park;
 mod park_alerts;
 mod probes;
 mod refer;
+mod replaces;
 mod resume;
 mod retrieve;
 mod subscribe;
@@ -156,7 +157,7 @@ impl Switch {
             layer: Layer::new(cfg.timers),
             caps: Capabilities {
                 methods: METHODS.to_vec(),
-                extensions: vec!["timer"],
+                extensions: vec!["timer", "replaces"],
                 content_types: vec!["application/sdp", "multipart/mixed"],
             },
             cfg,

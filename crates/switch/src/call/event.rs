@@ -28,6 +28,11 @@ pub enum CallEvent {
         /// How long it waited.
         after_ms: u64,
     },
+    /// A phone's INVITE with `Replaces` took a leg's place.
+    Replaced {
+        /// Its extension.
+        by: String,
+    },
     /// A REFER to the park number was refused.
     ParkByTransferRefused {
         /// Why.
@@ -94,6 +99,7 @@ impl CallEvent {
             CallEvent::Retrieved { by, after_ms } => {
                 format!("retrieved by {by} after {:.1} s", secs(after_ms))
             }
+            CallEvent::Replaced { by } => format!("leg replaced by {by}"),
             CallEvent::ParkByTransferRefused { reason } => {
                 format!("park by transfer refused: {reason}")
             }

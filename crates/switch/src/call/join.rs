@@ -19,6 +19,17 @@ impl Call {
         std::mem::replace(self.leg_mut(side), Leg::new(peer, 0, Default::default()))
     }
 
+    /// Hangs up the leg on `side` (BYE with `reason`) and frees its dialog
+    /// and port: a new leg is about to take its place.
+    pub fn release_leg(&mut self, ctx: &mut CallCtx, side: Side, reason: &str) {
+        let old = self.take_leg(side);
+        if let Some(mut d) = old.dialog {
+            ctx.reports.push(Report::DialogClosed(d.id.clone()));
+            ctx.bye(&mut d, old.peer, reason);
+        }
+        ctx.reports.push(Report::PortReleased(old.port));
+    }
+
     /// Puts `target` (a leg taken from another call) in place of the
     /// transferor's leg on `transferor`: the transferor hears the REFER's
     /// outcome and a BYE, the other party is bridged to the target.

@@ -6,7 +6,8 @@ use super::{Call, CallCtx, CallEvent, CallFeature, Leg, OkRetransmit, Phase, Rep
 use crate::output::MediaCommand;
 use std::time::Duration;
 
-/// The retriever's side of a retrieval.
+/// The retriever's side of a retrieval (or of a replacement: a phone's
+/// INVITE with `Replaces` taking a leg's place).
 pub struct Retriever {
     /// Its leg, answered by the switch.
     pub leg: Leg,
@@ -14,8 +15,20 @@ pub struct Retriever {
     pub ok: Option<OkRetransmit>,
     /// Its extension.
     pub extension: String,
-    /// How long the call waited in the lot.
-    pub waited: Duration,
+    /// Why it joins.
+    pub joining: Joining,
+}
+
+/// Why a new leg joins a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Joining {
+    /// It retrieved the call from the lot, after it waited this long.
+    Retrieval {
+        /// Time in the lot.
+        waited: Duration,
+    },
+    /// Its INVITE named a leg of the call in `Replaces` (RFC 3891).
+    Replacement,
 }
 
 impl Call {
@@ -26,7 +39,7 @@ impl Call {
             leg,
             ok,
             extension,
-            waited,
+            joining,
         } = retriever;
         let port = leg.port;
         let parked_port = self.leg(super::other(side)).port;
@@ -45,9 +58,12 @@ impl Call {
             self.features.insert(CallFeature::Transcoding);
         }
         self.note_security();
-        self.events.push(CallEvent::Retrieved {
-            by: extension,
-            after_ms: waited.as_millis() as u64,
+        self.events.push(match joining {
+            Joining::Retrieval { waited } => CallEvent::Retrieved {
+                by: extension,
+                after_ms: waited.as_millis() as u64,
+            },
+            Joining::Replacement => CallEvent::Replaced { by: extension },
         });
         ctx.media(MediaCommand::Bridge(port, parked_port));
         ctx.media(MediaCommand::WatchIdle(port, true));

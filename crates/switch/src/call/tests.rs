@@ -548,7 +548,9 @@ fn park_releases_the_holder_and_retrieval_joins_a_new_leg() {
         leg,
         ok: None,
         extension: "555".into(),
-        waited: Duration::from_secs(12),
+        joining: crate::call::Joining::Retrieval {
+            waited: Duration::from_secs(12),
+        },
     };
     let reports = bench.run(|ctx| call.attach(ctx, Side::B, retriever));
     assert!(matches!(call.phase, Phase::Established));

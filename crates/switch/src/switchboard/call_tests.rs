@@ -92,7 +92,13 @@ impl World {
     }
 
     /// [`World::invite`] with `extra` header lines (each ending in CRLF).
-    fn invite_with(&mut self, user: &str, addr: &str, number: &str, extra: &str) -> (Did, String) {
+    pub(super) fn invite_with(
+        &mut self,
+        user: &str,
+        addr: &str,
+        number: &str,
+        extra: &str,
+    ) -> (Did, String) {
         let n = self.next();
         let text = |auth: &str, cseq: u32, branch: &str| {
             format!("INVITE sip:{number}@acme.example SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@acme.example>;tag=c{n}\r\nTo: <sip:{number}@acme.example>\r\nCall-ID: call{n}\r\nCSeq: {cseq} INVITE\r\nContact: <sip:{user}@{addr}>\r\n{extra}{auth}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP}", SDP.len())

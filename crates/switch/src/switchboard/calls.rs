@@ -277,6 +277,26 @@ impl Switch {
             }
         }
         let dialed = req.uri.user_decoded().unwrap_or_default();
+        let replaces = req
+            .headers
+            .get_str(Name::Replaces)
+            .and_then(|v| sip::Replaces::parse(&v));
+        if let (Caller::Extension(ext), Some(replaces)) = (&caller, replaces) {
+            if delayed {
+                let who = (tenant.name.as_str(), caller_id.as_str());
+                return self.refuse_call(now, &key, &req, who, 488, "Replaces needs an SDP offer");
+            }
+            let fc = super::park::FeatureCall {
+                peer,
+                key,
+                req,
+                tenant,
+                ext: ext.clone(),
+                offer,
+                security: a_security,
+            };
+            return self.replace_by_invite(now, fc, replaces);
+        }
         if let Caller::Extension(ext) = &caller {
             if let Some(feature) =
                 crate::feature_code::parse(&dialed, &tenant.park_prefix, &tenant.release_prefix)

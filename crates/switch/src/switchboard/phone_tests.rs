@@ -565,3 +565,56 @@ fn a_replaces_for_someone_elses_call_is_refused() {
     w.from(JOHN, &refer).response_to(JOHN, 481);
     assert_eq!(w.sw.call_count(), 1);
 }
+
+#[test]
+fn an_invite_with_replaces_takes_the_named_legs_place() {
+    let mut w = World::new();
+    w.register("555", WATCHER);
+    let (_ok, room_inv, ports1) = john_talks_to_room(&mut w);
+    // 555 names the room's dialog as the switch sees it: Call-ID, the
+    // switch's tag (the From tag of its INVITE to the room) and the room's.
+    let ours = room_inv
+        .headers
+        .get_str(Name::From)
+        .unwrap()
+        .split("tag=")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let replaces = format!(
+        "Replaces: {};to-tag={ours};from-tag=callee\r\n",
+        String::from_utf8_lossy(room_inv.call_id().unwrap())
+    );
+    let (did, _) = w.invite_with("555", WATCHER, "444", &replaces);
+    let ok = did.response_to(WATCHER, 200);
+    assert!(
+        ok.headers
+            .get_str(Name::PAssertedIdentity)
+            .unwrap()
+            .contains("sip:333@"),
+        "555 sees John, with whom it now talks"
+    );
+    let bye = did.request_to(ROOM, Method::Bye);
+    assert_eq!(
+        bye.call_id(),
+        room_inv.call_id(),
+        "the room's leg is hung up"
+    );
+    assert!(did.media.contains(&MediaCommand::Close(ports1[1])));
+    assert!(
+        did.media
+            .iter()
+            .any(|c| matches!(c, MediaCommand::Bridge(_, p) if p == &ports1[0])),
+        "John is bridged to 555: {:?}",
+        did.media
+    );
+    assert_eq!(w.sw.call_count(), 1);
+    // A dialog that does not exist: 481.
+    let (did, _) = w.invite_with(
+        "555",
+        WATCHER,
+        "444",
+        "Replaces: nope;to-tag=1;from-tag=2\r\n",
+    );
+    did.response_to(WATCHER, 481);
+}

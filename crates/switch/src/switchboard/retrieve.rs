@@ -4,7 +4,7 @@
 
 use super::park::FeatureCall;
 use super::Switch;
-use crate::call::{other, Leg, OkRetransmit};
+use crate::call::{other, CallId, Joining, Leg, OkRetransmit, Side};
 use crate::feature_refusal::FeatureRefusal;
 use crate::lot::{Parked, Position};
 use crate::output::{MediaCommand, Output, StoreOp};
@@ -46,12 +46,12 @@ impl Switch {
     /// Joins the retriever's new leg to the parked party.
     pub(super) fn attach(&mut self, now: Now, fc: FeatureCall, parked: Parked) {
         let id = parked.call;
-        // What the retriever's leg needs of the parked party's.
-        let party = self.calls.calls.get(&id).map(|c| {
-            let l = c.leg(parked.side);
-            (l.codec.map(|c| c.0), l.identity.clone())
-        });
-        let Some((parked_codec, parked_identity)) = party else {
+        let party = self
+            .calls
+            .calls
+            .get(&id)
+            .map(|c| c.leg(parked.side).identity.clone());
+        let Some(parked_identity) = party else {
             // A lot entry whose call is gone: forget it, and tell the
             // retriever there is nothing there (never leave it unanswered).
             warn!(call = id, position = %parked.position.label(), "lot entry without a call: dropped");
@@ -69,15 +69,44 @@ impl Switch {
             let resp = self.response(&fc.req, 503, Some("No media ports available"));
             return self.reply(now, &fc.key, resp);
         };
+        let waited = now.mono.saturating_duration_since(parked.since);
+        let joining = Joining::Retrieval { waited };
+        let side = other(parked.side);
+        if !self.join_answered(now, &fc, (id, side), port, joining) {
+            return;
+        }
+        let by = super::park_alerts::ParkEnd::Retrieved { by: &fc.ext.number };
+        let at = (fc.tenant.name.as_str(), &parked);
+        self.alert_parker(now, at, &parked_identity, by, waited);
+        info!(call = id, retriever = %fc.ext.number, "retrieved");
+    }
+
+    /// Answers `fc` with a new leg on `side` of call `id` (the switch's
+    /// `port` facing it), joined to the party on the other side: its codec
+    /// preferred, its identity shown (and the other party told who joined).
+    /// False if the call is gone (the port is freed).
+    pub(super) fn join_answered(
+        &mut self,
+        now: Now,
+        fc: &FeatureCall,
+        (id, side): (CallId, Side),
+        port: u16,
+        joining: Joining,
+    ) -> bool {
+        let Some((codec, identity)) = self.calls.calls.get(&id).map(|c| {
+            let l = c.leg(other(side));
+            (l.codec.map(|c| c.0), l.identity.clone())
+        }) else {
+            self.release_port(port);
+            return false;
+        };
         self.outputs
             .push_back(Output::Media(MediaCommand::Open(port)));
-        let mut leg = self.answered_leg(&fc, port, parked_codec);
+        let mut leg = self.answered_leg(fc, port, codec);
         leg.extension = Some(fc.ext.number.clone());
         leg.identity = crate::call::Identity::new(fc.ext.name.clone(), fc.ext.number.clone());
-        let pai = parked_identity.name_addr(&fc.tenant.domain);
-        let wire = self.answer_with(now, &fc, &leg, Some(pai));
-        let side = other(parked.side);
-        let waited = now.mono.saturating_duration_since(parked.since);
+        let pai = identity.name_addr(&fc.tenant.domain);
+        let wire = self.answer_with(now, fc, &leg, Some(pai));
         let ok = (!fc.peer.is_reliable()).then(|| OkRetransmit {
             side,
             peer: fc.peer,
@@ -90,19 +119,17 @@ impl Switch {
             leg,
             ok,
             extension: fc.ext.number.clone(),
-            waited,
+            joining,
         };
         if self
             .with_call(now, id, |call, ctx| call.attach(ctx, side, retriever))
             .is_none()
         {
-            return self.release_port(port);
+            self.release_port(port);
+            return false;
         }
-        self.tell_connected(now, id, parked.side);
-        let by = super::park_alerts::ParkEnd::Retrieved { by: &fc.ext.number };
-        let at = (fc.tenant.name.as_str(), &parked);
-        self.alert_parker(now, at, &parked_identity, by, waited);
-        info!(call = id, retriever = %fc.ext.number, "retrieved");
+        self.tell_connected(now, id, other(side));
+        true
     }
 
     /// A leg for an INVITE the switch answers itself, on `port`.
