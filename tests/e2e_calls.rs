@@ -543,3 +543,31 @@ fn silent_calls_time_out_but_held_calls_do_not() {
         "answered"
     );
 }
+
+#[test]
+fn a_codec_change_mid_call_is_transcoded_without_disturbing_the_other_party() {
+    if !peers_ready("a_codec_change_mid_call_is_transcoded", &[]) {
+        return;
+    }
+    let server = Server::start("calls-codec-change");
+    let mut john = registered(&server, "333");
+    let mut room = registered(&server, "444");
+    let (mut johns, mut rooms) =
+        support::phone::connect(&mut john, &mut room, &[PCMU], &[PCMU]);
+    // John's phone switches to A-law mid-call (a re-INVITE offering PCMA only).
+    johns.pt = 8;
+    let ok = john.reinvite(&mut johns, "sendrecv");
+    assert_eq!(ok.status, 200);
+    let answer = media::sdp::parse_audio(&ok.body).unwrap();
+    assert_eq!(answer.codecs, vec![(media::Codec::Pcma, 8)]);
+    assert!(
+        room.request("INVITE", Duration::from_millis(300)).is_none(),
+        "the room is not re-INVITEd"
+    );
+    support::phone::assert_two_way(&john, &johns, &room, &rooms);
+    assert_eq!(john.bye(&mut johns).status, 200);
+    let bye = room.request("BYE", Duration::from_secs(3)).unwrap();
+    room.ok(&bye);
+    let _ = &mut rooms;
+    server.wait_idle();
+}

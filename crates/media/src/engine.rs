@@ -617,6 +617,9 @@ impl Engine {
         let to_id = ep.listener?;
         let out = self.ep_mut(to_id)?;
         let to = out.latch.rtcp_target()?;
+        // Speak of the streams the partner sees: the switch's SSRC for the
+        // sender, the partner's own for the stream reported on.
+        crate::rtcp::rewrite_ssrcs(&mut buf[..len], out.out.ssrc, out.latch.ssrc());
         let end = match out.srtp.as_mut() {
             Some(s) => s.outbound.protect_rtcp(buf, len).ok()?,
             None => len,

@@ -9,6 +9,7 @@ pub mod codec;
 pub mod dtmf;
 pub mod engine;
 pub mod g711;
+pub mod rtcp;
 pub mod rtp;
 pub mod sdes;
 pub mod sdp;

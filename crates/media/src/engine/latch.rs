@@ -133,7 +133,15 @@ impl Latch {
         }
     }
 
-    /// Where the switch sends RTCP to the party: where its RTCP comes from,
+    /// The SSRC of the party's RTP, once latched.
+    pub fn ssrc(&self) -> Option<u32> {
+        match self.state {
+            State::Latched { ssrc, .. } => Some(ssrc),
+            State::Open => None,
+        }
+    }
+
+    /// Where the switch sends RTCP to the party: where its RTCP came from,
     /// else the RTP target's port + 1.
     pub fn rtcp_target(&self) -> Option<SocketAddr> {
         self.rtcp.or_else(|| {

@@ -528,7 +528,11 @@ fn srtcp_is_opened_and_sealed_between_legs() {
     let mut ours = srtp::Context::new(Suite::AesCm128HmacSha1_80, &MasterKey::from_bytes(&[7; 30]));
     let len = t.range.len();
     assert_eq!(ours.unprotect_rtcp(&mut rr, len), Ok(8));
-    assert_eq!(&rr[..8], &[0x80, 201, 0, 1, 0, 0, 0, 7]);
+    // The report now names the sender by the switch's SSRC towards b.
+    let b_port = e.port_of(b).unwrap();
+    let theirs = e.positions().find(|(p, _)| *p == b_port).unwrap().1.ssrc;
+    assert_eq!(&rr[..4], &[0x80, 201, 0, 1]);
+    assert_eq!(rr[4..8], theirs.to_be_bytes());
     let mut junk = [0x80u8; 40];
     assert!(e
         .handle_rtcp(a, addr("127.0.0.1:4001"), &mut junk, 30)

@@ -1,6 +1,7 @@
-//! A re-INVITE (or UPDATE) from a party: hold, resume, a new media address
-//! or a session refresh. Answered by the switch itself and never forwarded:
-//! the held party hears the switch's music.
+//! A re-INVITE (or UPDATE) from a party: hold, resume, a new media address,
+//! a new codec or a session refresh. Answered by the switch itself and
+//! never forwarded: the held party hears the switch's music, and a codec
+//! change is met by transcoding, so the other party is never re-INVITEd.
 
 use super::{other, Call, CallCtx, CallFeature, Phase, Side};
 use crate::output::MediaCommand;
@@ -27,6 +28,13 @@ impl Call {
                 Err(_) => return ctx.reply(key, &ctx.response(req, 488, None)),
             }
         };
+        if offer
+            .as_ref()
+            .is_some_and(|o| o.codecs.is_empty() && o.port != 0)
+        {
+            let resp = ctx.response(req, 488, Some("No G.711 codec offered"));
+            return ctx.reply(key, &resp);
+        }
         if let Some(o) = &offer {
             if let Err(refusal) = self.leg_mut(side).security.handle_remote_sdp(o) {
                 let resp = ctx.response(req, 488, Some(refusal.reason()));
@@ -50,6 +58,17 @@ impl Call {
             if let Some(te) = o.telephone_event {
                 leg.telephone_event = Some(te);
             }
+            // The codec it had, if still offered (its payload type as now
+            // offered); else its first choice now.
+            let kept = leg
+                .codec
+                .and_then(|(c, _)| o.codecs.iter().find(|(k, _)| *k == c))
+                .or(o.codecs.first())
+                .copied();
+            if kept.is_some() && kept.map(|c| c.0) != leg.codec.map(|c| c.0) {
+                info!(?side, codec = ?kept.map(|c| c.0), "codec changed: the switch transcodes");
+            }
+            leg.codec = kept.or(leg.codec);
         }
         leg.sdp.bump();
         let refreshed = leg.session.as_mut().map(|s| {
@@ -63,6 +82,10 @@ impl Call {
         }
         if holding {
             self.features.insert(CallFeature::Hold);
+        }
+        let other_codec = self.leg(other(side)).codec.map(|c| c.0);
+        if other_codec.is_some() && self.leg(side).codec.map(|c| c.0) != other_codec {
+            self.features.insert(CallFeature::Transcoding);
         }
         if let Some(config) = self.leg(side).media_config() {
             ctx.media(config);

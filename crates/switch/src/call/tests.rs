@@ -699,3 +699,43 @@ fn refer_progress_goes_to_the_referrer_as_sipfrag_notifies() {
         "the dialog's CSeq grows"
     );
 }
+
+#[test]
+fn a_codec_change_mid_call_is_followed_by_transcoding_not_a_reinvite() {
+    let mut bench = Bench::new();
+    let mut call = talking();
+    let pcma = reinvite_from_a(2, "sendrecv")
+        .replace("RTP/AVP 0", "RTP/AVP 8")
+        .replace("a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000")
+        .replace("m=audio 4000", "m=audio 4100");
+    let (key, req) = bench.request(A, &pcma);
+    bench.run(|ctx| call.handle_reinvite(ctx, Side::A, &key, &req));
+    let ok = bench.responses().pop().expect("an answer");
+    let answer = media::sdp::parse_audio(&ok.body).unwrap();
+    assert_eq!(
+        answer.codecs,
+        vec![(media::Codec::Pcma, 8)],
+        "answered in the new codec"
+    );
+    assert_eq!(call.a.codec, Some((media::Codec::Pcma, 8)));
+    assert_eq!(
+        call.a.remote_media.unwrap().port(),
+        4100,
+        "and at the new address"
+    );
+    assert!(bench.media().iter().any(|c| matches!(
+        c,
+        MediaCommand::Configure {
+            port: 20000,
+            codec: media::Codec::Pcma,
+            ..
+        }
+    )));
+    assert!(call.features.contains(&CallFeature::Transcoding));
+    assert_eq!(
+        call.b.codec.map(|c| c.0),
+        Some(media::Codec::Pcmu),
+        "B keeps its codec"
+    );
+    assert_eq!(bench.layer.len().1, 0, "no request (re-INVITE) to B");
+}
