@@ -552,8 +552,7 @@ fn a_codec_change_mid_call_is_transcoded_without_disturbing_the_other_party() {
     let server = Server::start("calls-codec-change");
     let mut john = registered(&server, "333");
     let mut room = registered(&server, "444");
-    let (mut johns, mut rooms) =
-        support::phone::connect(&mut john, &mut room, &[PCMU], &[PCMU]);
+    let (mut johns, mut rooms) = support::phone::connect(&mut john, &mut room, &[PCMU], &[PCMU]);
     // John's phone switches to A-law mid-call (a re-INVITE offering PCMA only).
     johns.pt = 8;
     let ok = john.reinvite(&mut johns, "sendrecv");

@@ -300,3 +300,62 @@ fn a_parked_party_learns_who_picked_it_up_and_a_transferee_its_new_party() {
         .expect("Jane's phone is told again");
     assert!(shown.starts_with("\"John Doe\" <sip:333@"), "{shown}");
 }
+
+#[test]
+fn the_parked_party_hears_no_gap_between_the_music_and_the_retriever() {
+    if !peers_ready("the_parked_party_hears_no_gap", &[]) {
+        return;
+    }
+    let server = Server::start("retrieval-gap");
+    let mut john = registered(&server, "333");
+    let mut room = registered(&server, "444");
+    let mut jane = registered(&server, "555");
+    let (_janes, mut johns) = connect(&mut jane, &mut john, &[PCMU], &[PCMU]);
+    assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
+    park(&mut john, "*70333");
+    // Jane (parked) notes when each packet arrives, from music to the room.
+    jane.flush_rtp();
+    let sock = jane.rtp.try_clone().unwrap();
+    let listener = std::thread::spawn(move || {
+        let mut arrivals = Vec::new();
+        let end = Instant::now() + Duration::from_millis(1800);
+        let mut buf = [0u8; 2048];
+        while Instant::now() < end {
+            if let Ok(n) = sock.recv(&mut buf) {
+                arrivals.push((Instant::now(), buf[..n].to_vec()));
+            }
+        }
+        arrivals
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let rooms = room.dial("*71333", &[PCMU]).expect("retrieved");
+    // The room's phone starts sending only 300 ms after the answer.
+    std::thread::sleep(Duration::from_millis(300));
+    support::phone::talk(&room, &rooms, 600.0).join().unwrap();
+    let arrivals = listener.join().unwrap();
+    let longest = arrivals
+        .windows(2)
+        .map(|w| w[1].0 - w[0].0)
+        .max()
+        .unwrap_or_default();
+    assert!(arrivals.len() > 60, "{} packets", arrivals.len());
+    assert!(
+        longest < Duration::from_millis(80),
+        "a silent gap of {longest:?} between packets at the handover"
+    );
+    let tail: Vec<i16> = arrivals[arrivals.len() - 20..]
+        .iter()
+        .filter_map(|(_, p)| media::rtp::parse(p).map(|h| (h, p)))
+        .flat_map(|(h, p)| {
+            p[h.payload_at..h.payload_end]
+                .iter()
+                .map(|&b| media::g711::ulaw_to_linear(b))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        support::phone::tone_power(&tail, 600.0)
+            > 10.0 * support::phone::tone_power(&tail, 1000.0).max(1.0),
+        "it ends with the room's voice"
+    );
+}

@@ -41,6 +41,30 @@ pub enum Source {
     Music,
     /// The endpoint's own prompt sequence.
     Prompt,
+    /// Music still, until the first packet from `from` (then what it
+    /// receives, as [`Source::Relay`]), for at most `frames_left` more
+    /// music frames: a parked or held party hears no silent gap while the
+    /// phone it is joined to starts sending.
+    Handover {
+        /// The endpoint it will relay from.
+        from: EndpointId,
+        /// Music frames left before it relays anyway.
+        frames_left: u8,
+    },
+}
+
+/// Music frames (20 ms each) a handover waits for the new party's first
+/// packet at most: 1 s.
+const HANDOVER_FRAMES: u8 = 50;
+
+impl Source {
+    /// The endpoint whose input this source relays (or will, at handover).
+    fn relayed(self) -> Option<EndpointId> {
+        match self {
+            Source::Relay(from) | Source::Handover { from, .. } => Some(from),
+            _ => None,
+        }
+    }
 }
 
 /// Something the switch must know.
@@ -350,7 +374,7 @@ impl Engine {
         if let Some(l) = ep.listener {
             self.set_source(l, Source::Silence);
         }
-        if let Source::Relay(from) = ep.source {
+        if let Some(from) = ep.source.relayed() {
             if let Some(f) = self.ep_mut(from) {
                 if f.listener == Some(id) {
                     f.listener = None;
@@ -433,14 +457,14 @@ impl Engine {
             Some(ep) => ep.source,
             None => return,
         };
-        if let Source::Relay(from) = old {
+        if let Some(from) = old.relayed() {
             if let Some(f) = self.ep_mut(from) {
                 if f.listener == Some(id) {
                     f.listener = None;
                 }
             }
         }
-        if let Source::Relay(from) = source {
+        if let Some(from) = source.relayed() {
             if let Some(f) = self.ep_mut(from) {
                 f.listener = Some(id);
             }
@@ -451,10 +475,19 @@ impl Engine {
         }
     }
 
-    /// Bridges two endpoints both ways.
+    /// Bridges two endpoints both ways. One hearing music keeps it until
+    /// the other's first packet (see [`Source::Handover`]).
     pub fn bridge(&mut self, a: EndpointId, b: EndpointId) {
-        self.set_source(a, Source::Relay(b));
-        self.set_source(b, Source::Relay(a));
+        for (to, from) in [(a, b), (b, a)] {
+            let source = match self.source(to) {
+                Some(Source::Music | Source::Handover { .. }) => Source::Handover {
+                    from,
+                    frames_left: HANDOVER_FRAMES,
+                },
+                _ => Source::Relay(from),
+            };
+            self.set_source(to, source);
+        }
     }
 
     /// Plays prompts (indexes into the configured prompts) to an endpoint,
@@ -508,8 +541,14 @@ impl Engine {
         };
         let is_event = Some(hdr.pt) == te_pt;
         let out_ep = self.endpoints.get_mut(listener as usize)?.as_mut()?;
-        if out_ep.source != Source::Relay(id) {
-            return None;
+        match out_ep.source {
+            Source::Relay(from) if from == id => {}
+            Source::Handover { from, .. } if from == id => {
+                // The new party speaks: the music stops with its first packet.
+                out_ep.source = Source::Relay(id);
+                out_ep.out.rebase = true;
+            }
+            _ => return None,
         }
         let to = out_ep.latch.rtp_target()?;
         let out_pt = if is_event {
@@ -695,14 +734,29 @@ impl Engine {
         let Some(ep) = self.endpoints[id as usize].as_mut() else {
             return;
         };
+        if let Source::Handover { from, frames_left } = ep.source {
+            ep.source = match frames_left.checked_sub(1) {
+                Some(left) => Source::Handover {
+                    from,
+                    frames_left: left,
+                },
+                None => {
+                    ep.out.rebase = true;
+                    Source::Relay(from)
+                }
+            };
+        }
         let (Some(to), true) = (
             ep.latch.rtp_target(),
-            matches!(ep.source, Source::Music | Source::Prompt),
+            matches!(
+                ep.source,
+                Source::Music | Source::Prompt | Source::Handover { .. }
+            ),
         ) else {
             return;
         };
         let frame = match ep.source {
-            Source::Music => Frame {
+            Source::Music | Source::Handover { .. } => Frame {
                 clip: ClipRef::Music,
                 codec: ep.codec,
                 index: music_frame,

@@ -582,3 +582,75 @@ fn a_stream_continues_in_a_new_engine_ahead_of_everything_sent() {
     let second = rtp::parse(&resumed[1].1.header).unwrap();
     assert_eq!(second.seq, first.seq.wrapping_add(1));
 }
+
+#[test]
+fn a_party_hearing_music_keeps_it_until_its_new_partner_speaks() {
+    let mut e = engine();
+    let t0 = Instant::now();
+    let parked = e.open(20000);
+    let retriever = e.open(20002);
+    e.configure(parked, addr("127.0.0.1:4000"), None, Codec::Pcmu, 0, None);
+    e.configure(
+        retriever,
+        addr("127.0.0.1:5000"),
+        None,
+        Codec::Pcmu,
+        0,
+        None,
+    );
+    e.set_source(parked, Source::Music);
+    assert_eq!(run(&mut e, t0, t0 + TICK - STEP).len(), 1, "music");
+    // The retriever joins: until its phone sends, the parked party still
+    // hears music (no silent gap), one frame each 20 ms.
+    e.bridge(parked, retriever);
+    let during = run(&mut e, t0 + TICK, t0 + TICK * 6 - STEP);
+    assert_eq!(
+        during.len(),
+        5,
+        "music goes on while the retriever is silent"
+    );
+    assert!(during.iter().all(|(_, g)| g.from == parked));
+    // Its first packet takes over: relayed, and the music stops.
+    let mut p = packet(0, 1, 160, 9, 0x33);
+    let t = e
+        .handle_rtp(
+            t0 + TICK * 6,
+            retriever,
+            addr("127.0.0.1:5000"),
+            &mut p,
+            usize::MAX,
+        )
+        .expect("relayed to the parked party");
+    assert_eq!(t.to, addr("127.0.0.1:4000"));
+    assert!(
+        run(&mut e, t0 + TICK * 6, t0 + TICK * 10).is_empty(),
+        "no more music"
+    );
+    assert_eq!(e.source(parked), Some(Source::Relay(retriever)));
+}
+
+#[test]
+fn a_handover_gives_up_the_music_after_a_second_of_silence() {
+    let mut e = engine();
+    let t0 = Instant::now();
+    let parked = e.open(20000);
+    let retriever = e.open(20002);
+    e.configure(parked, addr("127.0.0.1:4000"), None, Codec::Pcmu, 0, None);
+    e.configure(
+        retriever,
+        addr("127.0.0.1:5000"),
+        None,
+        Codec::Pcmu,
+        0,
+        None,
+    );
+    e.set_source(parked, Source::Music);
+    e.bridge(parked, retriever);
+    let sent = run(&mut e, t0, t0 + Duration::from_secs(3));
+    assert_eq!(
+        sent.len(),
+        usize::from(HANDOVER_FRAMES),
+        "a second of music at most"
+    );
+    assert_eq!(e.source(parked), Some(Source::Relay(retriever)));
+}
