@@ -238,14 +238,16 @@ fn a_phone_that_vanishes_mid_call_is_hung_up_within_two_probe_intervals() {
 }
 
 #[test]
-fn a_parked_call_whose_parker_vanished_goes_on_to_the_fallback() {
+fn a_parked_call_whose_parker_vanished_goes_straight_to_the_fallback() {
     if !peers_ready("a_parked_call_whose_parker_vanished", &[]) {
         return;
     }
+    // Probes every second, so the parker's death is known before the
+    // comeback is due (4 s).
     let server = Server::start_full(
         "probe-dead-parker",
-        "",
-        "park_timeout_s = 2\npark_comeback_ring_s = 20\npark_fallback = \"444\"",
+        "probe_interval_s = 1",
+        "park_timeout_s = 4\npark_comeback_ring_s = 20\npark_fallback = \"444\"",
     );
     let mut john = registered(&server, "333");
     let mut room = registered(&server, "444");
@@ -255,19 +257,26 @@ fn a_parked_call_whose_parker_vanished_goes_on_to_the_fallback() {
     park(&mut john, "*70333");
     let parked_at = Instant::now();
     drop(john); // John's phone dies with the call parked
+                // Jane's phone lives on (it answers its probes while it waits).
+    let jane = std::thread::spawn(move || {
+        let _ = jane.request("BYE", Duration::from_secs(7));
+        jane
+    });
     let inv = room
         .request("INVITE", Duration::from_secs(12))
         .expect("the fallback rings");
     let after = parked_at.elapsed();
     assert!(
-        after < Duration::from_secs(9),
-        "the fallback rang {after:?} after the park: 2 s in the lot, 5 s without a reply"
+        after < Duration::from_millis(4800),
+        "the fallback rang {after:?} after the park: straight at the 4 s comeback, not 5 s later"
     );
     assert!(inv
         .headers
         .get_str(sip::Name::From)
         .unwrap()
         .contains("Parked: Jane Roe"));
+    assert!(server.log().contains("no reachable phone to ring back"));
+    drop(jane.join().unwrap());
 }
 
 #[test]

@@ -21,6 +21,7 @@ mod media_security;
 mod outbound;
 mod ports;
 pub mod prompts;
+mod reachability;
 mod switchboard;
 pub use crate::switchboard::Stats;
 mod output;

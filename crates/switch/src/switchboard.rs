@@ -15,6 +15,7 @@ mod lamps;
 mod message;
 mod park;
 mod park_alerts;
+mod parker_probes;
 mod probes;
 mod refer;
 mod replaces;
@@ -123,6 +124,8 @@ pub struct Switch {
     trunk_registrations: trunk_registration::TrunkRegistrations,
     /// Busy-lamp subscriptions the switch notifies.
     subs: crate::subscriptions::Subscriptions,
+    /// Whether parkers' phones answer (so a comeback rings no ghost).
+    reachability: crate::reachability::Reachability,
 }
 
 impl Switch {
@@ -185,6 +188,7 @@ impl Switch {
             outbound: Default::default(),
             trunk_registrations: Default::default(),
             subs: crate::subscriptions::Subscriptions::new(cfg_subs.0, cfg_subs.1),
+            reachability: Default::default(),
         }
     }
 
@@ -280,6 +284,7 @@ impl Switch {
             }
             self.auth.sweep(now.unix_s());
             self.sweep_trunk_registrations(now);
+            self.probe_parkers(now);
             self.next_sweep = Some(now.mono + self.cfg.sweep_interval);
         }
     }
@@ -357,6 +362,9 @@ impl Switch {
                 self.drain_layer();
                 if let Some(key) = key {
                     if self.handle_notify_answer(now, &key, Some(&resp)) {
+                        return;
+                    }
+                    if self.reachability.answered(&key) {
                         return;
                     }
                     if !self.handle_registration_response(now, &key, &resp) {

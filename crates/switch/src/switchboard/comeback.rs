@@ -123,8 +123,17 @@ impl Switch {
         let Some(ext) = self.dir.extension(&tenant.name, extension).cloned() else {
             return false;
         };
-        let contacts = self.registrar.lookup(&tenant.name, extension).to_vec();
+        // Phones that missed their last probe are not rung: with none left,
+        // the comeback goes on (to the fallback) at once.
+        let contacts: Vec<_> = self
+            .registrar
+            .lookup(&tenant.name, extension)
+            .iter()
+            .filter(|b| !self.is_unreachable(&tenant.name, extension, &b.contact))
+            .cloned()
+            .collect();
         if contacts.is_empty() {
+            info!(call = id, %extension, "no reachable phone to ring back");
             return false;
         }
         let Some(port) = self.ports.take() else {

@@ -14,6 +14,9 @@ pub(super) struct World {
     pub(super) seq: u32,
     /// Where [`World::send`] sends from.
     pub(super) peer: Peer,
+    /// Phones that are gone: OPTIONS to them go unanswered. Every other
+    /// address answers them 200 at once, as a live phone does.
+    pub(super) dead: std::collections::HashSet<String>,
 }
 
 /// What the switch did in reaction to one input.
@@ -79,6 +82,7 @@ impl World {
                 unix_ms: 1_700_000_000_000,
             },
             seq: 0,
+            dead: Default::default(),
             peer: Peer {
                 transport: Transport::Udp,
                 addr: "127.0.0.1:5070".parse().unwrap(),
@@ -87,6 +91,37 @@ impl World {
     }
 
     pub(super) fn collect(&mut self) -> Did {
+        let mut did = self.drain();
+        // Live phones answer OPTIONS probes (what that sets off is kept too).
+        let mut at = 0;
+        while at < did.sent.len() {
+            let probe = match &did.sent[at] {
+                (addr, Message::Request(r))
+                    if r.method == Method::Options && !self.dead.contains(addr) =>
+                {
+                    Some((addr.clone(), r.clone()))
+                }
+                _ => None,
+            };
+            at += 1;
+            let Some((addr, req)) = probe else {
+                continue;
+            };
+            let ok = Response::to_request(&req, 200, "OK");
+            let peer = Peer {
+                transport: Transport::Udp,
+                addr: addr.parse().unwrap(),
+            };
+            self.sw.handle_datagram(self.now, peer, ok.encode());
+            let more = self.drain();
+            did.sent.extend(more.sent);
+            did.media.extend(more.media);
+            did.store.extend(more.store);
+        }
+        did
+    }
+
+    fn drain(&mut self) -> Did {
         let mut did = Did {
             sent: vec![],
             media: vec![],
@@ -122,6 +157,19 @@ impl World {
         self.now.unix_ms += d.as_millis() as u64;
         self.sw.handle_timeout(self.now);
         self.collect()
+    }
+
+    /// Lets `secs` seconds pass one at a time (every sweep and probe on
+    /// its time, unlike one [`World::advance`]); everything done meanwhile.
+    pub(super) fn live(&mut self, secs: u64) -> Did {
+        let mut all = self.advance(Duration::ZERO);
+        for _ in 0..secs {
+            let did = self.advance(Duration::from_secs(1));
+            all.sent.extend(did.sent);
+            all.media.extend(did.media);
+            all.store.extend(did.store);
+        }
+        all
     }
 
     /// Sends `text` from [`World::peer`]; every output, unparsed.

@@ -368,6 +368,7 @@ fn a_deferred_comeback_rings_the_parker_once_free() {
 #[test]
 fn a_phone_that_stops_answering_probes_is_hung_up() {
     let mut w = World::new();
+    w.dead.insert(JOHN.to_string());
     let (_ok, inv, opened) = john_talks_to_room(&mut w);
     let options = |did: &Did, addr: &str| {
         did.to(addr)
@@ -387,9 +388,7 @@ fn a_phone_that_stops_answering_probes_is_hung_up() {
         inv.call_id(),
         "in the room's own dialog"
     );
-    // The room answers; John's phone is gone.
-    let ok = Response::to_request(&to_room[0], 200, "OK");
-    w.from(ROOM, std::str::from_utf8(&ok.encode()).unwrap());
+    // The room answered (the harness's live phones do); John's is gone.
     let did = w.advance(Duration::from_secs(8));
     did.request_to(ROOM, Method::Bye);
     assert!(did.media.contains(&MediaCommand::Close(opened[0])));
@@ -408,6 +407,7 @@ fn a_phone_that_stops_answering_probes_is_hung_up() {
 #[test]
 fn a_parked_party_whose_phone_is_gone_frees_the_position() {
     let mut w = World::new();
+    w.dead.insert(ROOM.to_string());
     let (room_invite, _) = parked_by_john(&mut w);
     let did = w.advance(Duration::from_secs(60));
     let probe = did.request_to(ROOM, Method::Options);
@@ -422,9 +422,30 @@ fn a_comeback_to_a_dead_parker_goes_on_to_the_fallback_without_ringing_out() {
     let mut w = world_with(directory_with(Some("555")));
     w.register("555", WATCHER);
     parked_by_john(&mut w);
-    let did = w.advance(Duration::from_secs(181));
+    // John's phone goes while his call is parked: his probes go unanswered.
+    w.dead.insert(JOHN.to_string());
+    let did = w.live(181);
+    assert!(
+        did.to(JOHN)
+            .iter()
+            .all(|m| !matches!(m, Message::Request(r) if r.method == Method::Invite)),
+        "a ghost is not rung"
+    );
+    did.request_to(WATCHER, Method::Invite);
+}
+
+#[test]
+fn a_comeback_to_a_phone_gone_since_its_last_probe_fails_over_in_5_s() {
+    let mut w = world_with(directory_with(Some("555")));
+    w.register("555", WATCHER);
+    parked_by_john(&mut w);
+    // Alive at every probe, gone just before the comeback: not even 100
+    // Trying to its INVITE, and 5 s later the fallback rings.
+    let did = w.live(179);
+    assert!(did.to(WATCHER).is_empty());
+    w.dead.insert(JOHN.to_string());
+    let did = w.live(1);
     did.request_to(JOHN, Method::Invite);
-    // John's phone is gone: not even 100 Trying. After 5 s, the fallback.
     let did = w.advance(Duration::from_secs(4));
     assert!(did.to(WATCHER).is_empty());
     let did = w.advance(Duration::from_secs(1));
