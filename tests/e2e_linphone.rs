@@ -78,6 +78,35 @@ fn linphone_answers_holds_and_parks_and_the_room_retrieves() {
         "{events} ({:?})",
         rec_wait.elapsed()
     );
+
+    // Again, and this time linphone picks Jane up itself with bare *71.
+    let janes = jane.dial("333", &[PCMU]).expect("linphone answers");
+    john.command("pause");
+    wait("hold", &server, &john, &|| {
+        server
+            .log()
+            .matches("hold: music to the other party")
+            .count()
+            >= 2
+    });
+    john.command(&format!("call sip:*70333@127.0.0.1:{}", server.sip_port));
+    wait("park", &server, &john, &|| server.status()["parked"] == 1);
+    std::thread::sleep(Duration::from_millis(300));
+    john.command("terminate all");
+    john.command(&format!("call sip:*71@127.0.0.1:{}", server.sip_port));
+    wait("retrieval", &server, &john, &|| {
+        server.status()["parked"] == 0 && server.status()["calls"] == 1
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    jane.flush_rtp();
+    let heard = decode(&jane.record(Duration::from_millis(1000)));
+    assert!(
+        tone_power(&heard, 1000.0) > 10.0 * tone_power(&heard, 600.0).max(1.0),
+        "Jane hears linphone again after it picked her up"
+    );
+    let mut janes = janes;
+    assert_eq!(jane.bye(&mut janes).status, 200);
+    server.wait_idle();
 }
 
 /// linphone transfers Jane to the room blind (`transfer URI`), then a

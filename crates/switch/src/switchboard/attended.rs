@@ -91,7 +91,7 @@ impl Switch {
             .calls
             .calls
             .get(&id)
-            .is_some_and(|c| matches!(c.phase, Phase::Established));
+            .is_some_and(|c| c.phase.is_two_party());
         if !call1_talking {
             return Err((491, "Request Pending"));
         }

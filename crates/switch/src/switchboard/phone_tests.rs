@@ -639,3 +639,17 @@ fn an_invite_with_replaces_takes_the_named_legs_place() {
     );
     did.response_to(WATCHER, 481);
 }
+
+#[test]
+fn a_subscription_outlives_its_phone_registering_again() {
+    let mut w = World::new();
+    w.register("555", WATCHER);
+    let did = subscribe(&mut w, ("555", WATCHER), "sip:*71555@acme.example", 600);
+    assert_eq!(lamps(&mut w, &did, WATCHER), ["terminated"]);
+    w.register("555", WATCHER);
+    let (ok, _, _) = john_talks_to_room(&mut w);
+    let held = SDP.replace("sendrecv", "sendonly");
+    w.from(JOHN, &in_dialog(&ok, "INVITE", 3, &held, JOHN));
+    let (did, _) = w.invite("333", JOHN, "*70555");
+    assert_eq!(lamps(&mut w, &did, WATCHER), ["confirmed"]);
+}

@@ -2,7 +2,7 @@
 //! party to the park number; progress goes back as NOTIFY message/sipfrag.
 
 use super::Switch;
-use crate::call::{CallEvent, CallFeature, CallId, Phase, Side};
+use crate::call::{CallEvent, CallFeature, CallId, Side};
 use crate::feature_code::Feature;
 use crate::lot::{fresh_code, Position};
 use crate::time::Now;
@@ -55,7 +55,7 @@ impl Switch {
             return self.blind_transfer(now, id, (side, ext), (key, req), (tenant, number));
         }
         const ONLY_PARK: &str = "A retrieval number cannot be a transfer target";
-        let talking = matches!(call.phase, Phase::Established);
+        let talking = call.phase.is_two_party();
         let authorized: Result<(), (u16, String)> = match &feature {
             Some(f @ (Feature::ParkAt(_) | Feature::ParkRandom | Feature::ParkInvalid(_))) => {
                 crate::authorize::decide_feature(&self.dir, &tenant, &ext, f)

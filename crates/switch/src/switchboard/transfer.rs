@@ -37,7 +37,9 @@ impl Switch {
         let Some(call) = self.calls.calls.get(&id) else {
             return;
         };
-        if !matches!(call.phase, crate::call::Phase::Established) {
+        // Answered but not yet acknowledged counts: the caller's ACK may
+        // still be on its way when the callee presses Transfer.
+        if !call.phase.is_two_party() {
             return refuse(self, 491, "Request Pending");
         }
         let transferee = call.leg(crate::call::other(side));
