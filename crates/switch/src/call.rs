@@ -255,6 +255,9 @@ pub struct Call {
     /// The extension whose call out through a trunk this is: counted by the
     /// toll-fraud guard until the call ends.
     pub outbound_by: Option<String>,
+    /// The deadline last put in the switchboard's timer heap for this
+    /// call: the same one is not put twice (each input would add another).
+    pub scheduled: Option<Instant>,
 }
 
 impl Call {
@@ -307,6 +310,7 @@ impl Call {
             events: Vec::new(),
             fallback_tried: false,
             outbound_by: None,
+            scheduled: None,
         }
     }
 

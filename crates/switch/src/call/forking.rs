@@ -162,6 +162,7 @@ impl Call {
     /// caller, or a 183 with our SDP and early media when the callee's
     /// phone sends SDP.
     pub fn handle_progress(&mut self, ctx: &mut CallCtx, key: &ClientKey, resp: &Response) {
+        self.fork_heard(key);
         let Phase::Ringing(ringing) = &mut self.phase else {
             return;
         };

@@ -75,6 +75,7 @@ impl Switch {
         let mut call = Call::announcement(fc.tenant.name.clone(), leg, ok, record);
         call.features = features;
         if let Some(at) = call.deadline() {
+            call.scheduled = Some(at);
             self.calls.deadlines.schedule(at, id);
         }
         self.calls.calls.insert(id, call);

@@ -30,7 +30,8 @@ impl Switch {
         let result = f(call, &mut ctx);
         call.arm_probes(now.mono, self.cfg.probe_interval);
         let reports = std::mem::take(&mut ctx.reports);
-        if let Some(at) = call.deadline() {
+        if let Some(at) = call.deadline().filter(|at| call.scheduled != Some(*at)) {
+            call.scheduled = Some(at);
             self.calls.deadlines.schedule(at, id);
         }
         self.drain_layer();

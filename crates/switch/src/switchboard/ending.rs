@@ -74,6 +74,10 @@ impl Switch {
     /// here.
     pub(super) fn call_timers(&mut self, now: Now) {
         for id in self.calls.deadlines.pop_due(now.mono) {
+            // Its heap entry is gone: whatever it needs next is put anew.
+            if let Some(call) = self.calls.calls.get_mut(&id) {
+                call.scheduled = None;
+            }
             let Some(expired) = self.with_call(now, id, |call, ctx| call.handle_timeout(ctx))
             else {
                 continue;
@@ -105,7 +109,12 @@ impl Switch {
                     self.end_call(now, id, Some(Side::A), Outcome::Failed, 408, cause);
                 }
             }
-            if let Some(at) = self.calls.calls.get(&id).and_then(|c| c.deadline()) {
+            let next = self.calls.calls.get_mut(&id).and_then(|c| {
+                let at = c.deadline().filter(|at| c.scheduled != Some(*at))?;
+                c.scheduled = Some(at);
+                Some(at)
+            });
+            if let Some(at) = next {
                 self.calls.deadlines.schedule(at, id);
             }
         }

@@ -25,7 +25,12 @@ impl Switch {
         let Some(&id) = self.calls.by_fork.get(&key) else {
             return self.orphan_response(now, &key, &resp);
         };
-        self.with_call(now, id, |call, _| call.fork_heard(&key));
+        if resp.status == 100 {
+            // Its phone is there (a 1xx with more is the call's own input).
+            if let Some(call) = self.calls.calls.get_mut(&id) {
+                call.fork_heard(&key);
+            }
+        }
         let outcome = match resp.status {
             100 => ForkOutcome::Nothing,
             101..=199 => {

@@ -333,7 +333,7 @@ impl Switch {
     }
 
     /// Indexes a resumed call by its dialogs, ports and deadline.
-    fn index_resumed(&mut self, id: CallId, call: Call) {
+    fn index_resumed(&mut self, id: CallId, mut call: Call) {
         for side in [Side::A, Side::B] {
             let leg = call.leg(side);
             if let Some(d) = &leg.dialog {
@@ -352,6 +352,7 @@ impl Switch {
             self.outbound.resumed(&call.tenant, ext);
         }
         if let Some(at) = call.deadline() {
+            call.scheduled = Some(at);
             self.calls.deadlines.schedule(at, id);
         }
         self.calls.calls.insert(id, call);
