@@ -55,6 +55,26 @@ pub enum Query {
     Status(oneshot::Sender<Status>),
     /// Calls in the parking lot.
     Parked(oneshot::Sender<Vec<ParkedView>>),
+    /// What a metrics scrape needs of the core.
+    Metrics(oneshot::Sender<MetricsSnapshot>),
+}
+
+/// What a metrics scrape needs: the status, each tenant's load, and the
+/// media thread's published figures.
+#[derive(Clone, Debug)]
+pub struct MetricsSnapshot {
+    /// Counters and sizes.
+    pub status: Status,
+    /// Parked calls and registrations per tenant.
+    pub tenants: Vec<switch::TenantLoad>,
+    /// Parties hearing music.
+    pub music_streams: usize,
+    /// RTP packets accepted from parties.
+    pub rtp_in: u64,
+    /// RTP packets sent to parties.
+    pub rtp_out: u64,
+    /// Events stream clients missed (filled in by the API).
+    pub events_dropped: u64,
 }
 
 /// A parked call for the admin API.

@@ -1,27 +1,46 @@
-//! The admin HTTP API: health, status and registrations as JSON. It answers
-//! only requests whose `Host` is an IP literal, `localhost` or a configured
-//! name, so a web page cannot reach it through DNS rebinding.
+//! The admin HTTP API: health, status, registrations and parked calls as
+//! JSON, Prometheus metrics, and the event stream (server-sent events). It
+//! answers only requests whose `Host` is an IP literal, `localhost` or a
+//! configured name, so a web page cannot reach it through DNS rebinding.
 
 use crate::event::{Event, Query};
+use crate::event_stream::EventStream;
+use axum::extract::Query as Params;
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
+use axum::response::sse::{self, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
+/// What the API's handlers share: the way to the core, the metrics
+/// renderer and the event stream.
+#[derive(Clone)]
+pub struct Api {
+    /// Questions to the core task.
+    pub events: mpsc::Sender<Event>,
+    /// Renders the Prometheus exposition.
+    pub metrics: PrometheusHandle,
+    /// The switch's events.
+    pub stream: EventStream,
+}
+
 /// The API's routes; `allowed_hosts` are the names answered besides IP
 /// literals and `localhost`.
-pub fn router(events: mpsc::Sender<Event>, allowed_hosts: Vec<String>) -> Router {
+pub fn router(api: Api, allowed_hosts: Vec<String>) -> Router {
     let allowed: Arc<[String]> = allowed_hosts.into();
     Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/api/status", get(status))
         .route("/api/registrations", get(registrations))
         .route("/api/parked", get(parked))
-        .with_state(events)
+        .route("/api/events", get(event_stream))
+        .with_state(api)
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let allowed = allowed.clone();
             async move { check_host(&allowed, req, next).await }
@@ -74,29 +93,72 @@ async fn ask<T>(
 const HEALTH_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// `ok` only when the core loop answers a question within [`HEALTH_WAIT`].
-async fn health(State(events): State<mpsc::Sender<Event>>) -> Response {
-    match tokio::time::timeout(HEALTH_WAIT, ask(&events, Query::Status)).await {
+async fn health(State(api): State<Api>) -> Response {
+    match tokio::time::timeout(HEALTH_WAIT, ask(&api.events, Query::Status)).await {
         Ok(Ok(_)) => "ok\n".into_response(),
         _ => (StatusCode::SERVICE_UNAVAILABLE, "core not answering\n").into_response(),
     }
 }
 
-async fn status(
-    State(events): State<mpsc::Sender<Event>>,
-) -> Result<Json<crate::event::Status>, StatusCode> {
-    ask(&events, Query::Status).await.map(Json)
+async fn status(State(api): State<Api>) -> Result<Json<crate::event::Status>, StatusCode> {
+    ask(&api.events, Query::Status).await.map(Json)
 }
 
-async fn registrations(
-    State(events): State<mpsc::Sender<Event>>,
-) -> Result<Json<Vec<accounts::Binding>>, StatusCode> {
-    ask(&events, Query::Bindings).await.map(Json)
+async fn registrations(State(api): State<Api>) -> Result<Json<Vec<accounts::Binding>>, StatusCode> {
+    ask(&api.events, Query::Bindings).await.map(Json)
 }
 
-async fn parked(
-    State(events): State<mpsc::Sender<Event>>,
-) -> Result<Json<Vec<crate::event::ParkedView>>, StatusCode> {
-    ask(&events, Query::Parked).await.map(Json)
+async fn parked(State(api): State<Api>) -> Result<Json<Vec<crate::event::ParkedView>>, StatusCode> {
+    ask(&api.events, Query::Parked).await.map(Json)
+}
+
+/// The Prometheus text exposition.
+async fn metrics(State(api): State<Api>) -> Result<Response, StatusCode> {
+    let mut snap = ask(&api.events, Query::Metrics).await?;
+    snap.events_dropped = api.stream.dropped();
+    let text = crate::metrics::render(&api.metrics, &snap);
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
+}
+
+/// `?tenant=` of the event stream.
+#[derive(serde::Deserialize)]
+struct StreamFilter {
+    tenant: Option<String>,
+}
+
+/// The switch's events as server-sent events, one JSON object each
+/// (`event: type` names it), optionally of one tenant.
+async fn event_stream(
+    State(api): State<Api>,
+    Params(filter): Params<StreamFilter>,
+) -> Sse<impl futures_util::Stream<Item = Result<sse::Event, std::convert::Infallible>>> {
+    let rx = api.stream.subscribe();
+    let state = (rx, api.stream, filter.tenant);
+    let events = futures_util::stream::unfold(state, |(mut rx, stream, tenant)| async move {
+        loop {
+            match rx.recv().await {
+                Ok(p) if tenant.as_ref().is_none_or(|t| *t == p.tenant) => {
+                    let ev = sse::Event::default().data(p.json.clone());
+                    return Some((Ok(ev), (rx, stream, tenant)));
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    stream.missed(n);
+                    let ev = sse::Event::default().comment(format!("missed {n} events"));
+                    return Some((Ok(ev), (rx, stream, tenant)));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(events).keep_alive(KeepAlive::default())
 }
 
 #[cfg(test)]

@@ -45,6 +45,21 @@ pub struct MediaHandle {
     waker: Arc<Waker>,
     /// Open endpoints, as the media thread counts them.
     pub open: Arc<AtomicUsize>,
+    /// Packet totals and music listeners, as the media thread last
+    /// published them.
+    pub stats: Arc<MediaStats>,
+}
+
+/// What the media thread publishes for metrics: stored once per loop (the
+/// totals) or per second (the listeners), never per packet.
+#[derive(Debug, Default)]
+pub struct MediaStats {
+    /// RTP packets accepted from parties.
+    pub rtp_in: std::sync::atomic::AtomicU64,
+    /// RTP packets sent to parties.
+    pub rtp_out: std::sync::atomic::AtomicU64,
+    /// Endpoints hearing the music.
+    pub music_streams: AtomicUsize,
 }
 
 impl MediaHandle {
@@ -160,15 +175,21 @@ pub fn spawn(
     let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
     let (tx, rx) = mpsc::channel();
     let open = Arc::new(AtomicUsize::new(0));
-    let counter = open.clone();
+    let stats = Arc::new(MediaStats::default());
+    let counters = (open.clone(), stats.clone());
     std::thread::Builder::new()
         .name("media".into())
         .spawn(move || {
             run(
-                poll, rx, address, raw_send, cfg, events, counter, continuity,
+                poll, rx, address, raw_send, cfg, events, counters, continuity,
             )
         })?;
-    Ok(MediaHandle { tx, waker, open })
+    Ok(MediaHandle {
+        tx,
+        waker,
+        open,
+        stats,
+    })
 }
 
 struct State {
@@ -190,7 +211,7 @@ fn run(
     raw_send: bool,
     cfg: EngineConfig,
     events: Reports,
-    open: Arc<AtomicUsize>,
+    (open, stats): (Arc<AtomicUsize>, Arc<MediaStats>),
     continuity: Continuity,
 ) {
     let mut st = State {
@@ -249,9 +270,16 @@ fn run(
         if st.engine.open_count() > 0 && st.engine.handle_timeout(Instant::now()) {
             st.send_generated();
         }
+        let totals = st.engine.totals();
+        stats.rtp_in.store(totals.rx, Ordering::Relaxed);
+        stats.rtp_out.store(totals.tx, Ordering::Relaxed);
         if st.engine.open_count() > 0 && checkpointed.elapsed() >= CHECKPOINT_EVERY {
             checkpointed = Instant::now();
             st.continuity.write(&st.engine);
+            let music = st.engine.music_listeners();
+            stats.music_streams.store(music, Ordering::Relaxed);
+        } else if st.engine.open_count() == 0 {
+            stats.music_streams.store(0, Ordering::Relaxed);
         }
         for port in st.failed.drain(..) {
             let _ = events.calls.send(MediaEvent::OpenFailed(port));

@@ -191,13 +191,21 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
             }
         }
     }
+    let metrics_handle =
+        crate::metrics::install().context("cannot install the metrics recorder")?;
+    let stream = crate::event_stream::EventStream::default();
     let http_addr = cfg.http.listen.get_ref();
     if !http_addr.is_empty() {
         let listener = TcpListener::bind(http_addr.as_str())
             .await
             .with_context(|| format!("cannot bind the HTTP API on {http_addr}"))?;
         info!("admin API on http://{}", listener.local_addr()?);
-        let app = http::router(events_tx.clone(), cfg.http.allowed_hosts.clone());
+        let api = http::Api {
+            events: events_tx.clone(),
+            metrics: metrics_handle.clone(),
+            stream: stream.clone(),
+        };
+        let app = http::router(api, cfg.http.allowed_hosts.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
     }
 
@@ -247,6 +255,7 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
         udp,
         store_tx.clone(),
         media.clone(),
+        stream,
     ));
     info!("Parkline is running");
     shutdown_signal().await;

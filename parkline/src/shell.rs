@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 pub use crate::event::{Event, ParkedView, Query, Status};
+use crate::event_stream::EventStream;
 use crate::media_io::MediaHandle;
 use crate::persist::{StoreMsg, StoreQueue};
 
@@ -51,6 +52,7 @@ pub async fn run(
     udp: Vec<Arc<UdpSocket>>,
     store: StoreQueue,
     media: MediaHandle,
+    stream: EventStream,
 ) {
     let udp: UdpSockets = udp
         .into_iter()
@@ -62,7 +64,7 @@ pub async fn run(
     // The first tick starts the core's periodic work (sweeps, the trunks'
     // registrations); later ones come from its deadlines.
     sw.handle_timeout(now());
-    carry_out(&mut sw, &udp, &tcp, &store, &media);
+    carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream));
     // Everything resumed is open now.
     media.resume_done();
     loop {
@@ -89,23 +91,23 @@ pub async fn run(
                         ev => handle(&mut sw, &mut tcp, now, ev, (&media, &store)),
                     }
                 }
-                carry_out(&mut sw, &udp, &tcp, &store, &media);
+                carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream));
                 for id in closed.drain(..) {
                     close_connection(&mut sw, &mut tcp, id);
                 }
                 if stop {
                     sw.flush(now);
-                    carry_out(&mut sw, &udp, &tcp, &store, &media);
+                    carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream));
                     return;
                 }
             }
             Some(report) = reports.recv() => {
                 sw.handle_media_event(now(), report);
-                carry_out(&mut sw, &udp, &tcp, &store, &media);
+                carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream));
             }
             _ = sleep => {
                 sw.handle_timeout(now());
-                carry_out(&mut sw, &udp, &tcp, &store, &media);
+                carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream));
             }
         }
     }
@@ -116,8 +118,7 @@ fn carry_out(
     sw: &mut Switch,
     udp: &UdpSockets,
     tcp: &Connections,
-    store: &StoreQueue,
-    media: &MediaHandle,
+    (store, media, stream): (&StoreQueue, &MediaHandle, &EventStream),
 ) {
     while let Some(out) = sw.poll_output() {
         match out {
@@ -126,6 +127,10 @@ fn carry_out(
                 store.push(StoreMsg::Op(op));
             }
             Output::Media(cmd) => media.send(cmd),
+            Output::Event(ev) => {
+                crate::metrics::observe(&ev);
+                stream.publish(&ev);
+            }
             Output::TrustFlow(peer) => {
                 if let Some(id) = peer.transport.connection() {
                     if let Some(c) = tcp.get(&id) {
@@ -177,6 +182,19 @@ fn handle(
             let _ = reply.send(status(sw, tcp.len(), media, store));
         }
         Event::Media(ev) => sw.handle_media_event(now, ev),
+        Event::Query(Query::Metrics(reply)) => {
+            let stats = &media.stats;
+            let _ = reply.send(crate::event::MetricsSnapshot {
+                status: status(sw, tcp.len(), media, store),
+                tenants: sw.tenant_load(),
+                music_streams: stats
+                    .music_streams
+                    .load(std::sync::atomic::Ordering::Relaxed),
+                rtp_in: stats.rtp_in.load(std::sync::atomic::Ordering::Relaxed),
+                rtp_out: stats.rtp_out.load(std::sync::atomic::Ordering::Relaxed),
+                events_dropped: 0,
+            });
+        }
         Event::Query(Query::Parked(reply)) => {
             let list = sw
                 .parked()

@@ -226,6 +226,15 @@ pub struct Counters {
     pub secure: bool,
 }
 
+/// RTP packets through the engine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Accepted from parties.
+    pub rx: u64,
+    /// Sent to parties (relayed, music, prompts).
+    pub tx: u64,
+}
+
 /// The engine.
 pub struct Engine {
     cfg: Config,
@@ -233,6 +242,8 @@ pub struct Engine {
     endpoints: Vec<Option<Endpoint>>,
     free: Vec<EndpointId>,
     by_port: std::collections::HashMap<u16, EndpointId>,
+    /// RTP packets accepted from parties, and sent to them, since start.
+    totals: Totals,
     music_frame: u32,
     next_tick: Option<Instant>,
     phase: u32,
@@ -271,6 +282,7 @@ impl Engine {
             endpoints: Vec::new(),
             free: Vec::new(),
             by_port: std::collections::HashMap::new(),
+            totals: Totals::default(),
             music_frame: 0,
             next_tick: None,
             phase: 0,
@@ -395,6 +407,20 @@ impl Engine {
     /// Number of open endpoints.
     pub fn open_count(&self) -> usize {
         self.by_port.len()
+    }
+
+    /// RTP packets in and out since the engine started.
+    pub fn totals(&self) -> Totals {
+        self.totals
+    }
+
+    /// Endpoints hearing the music now (a scan: call it seldom).
+    pub fn music_listeners(&self) -> usize {
+        self.endpoints
+            .iter()
+            .flatten()
+            .filter(|e| matches!(e.source, Source::Music | Source::Handover { .. }))
+            .count()
     }
 
     /// Packet counters of an endpoint.
@@ -536,6 +562,7 @@ impl Engine {
                     self.events.push_back(Event::Dtmf(id, key));
                 }
             }
+            self.totals.rx += 1;
             let ep = self.ep(id)?;
             (ep.listener?, ep.codec, ep.te_pt)
         };
@@ -591,6 +618,7 @@ impl Engine {
             end = s.outbound.protect_rtp(buf, end).ok()?;
         }
         out_ep.tx += 1;
+        self.totals.tx += 1;
         Some(Transmit {
             from: listener,
             from_port: out_ep.port,
@@ -800,6 +828,7 @@ impl Engine {
         let mut header = [0u8; rtp::HEADER_LEN];
         rtp::write_header(&mut header, ep.pt, marker, out.seq, out.ts, out.ssrc);
         ep.tx += 1;
+        self.totals.tx += 1;
         if let Some(s) = ep.srtp.as_mut() {
             let payload = frame_bytes(&self.cfg, frame);
             let start = self.sealed_bytes.len();

@@ -258,6 +258,8 @@ pub struct Call {
     /// The deadline last put in the switchboard's timer heap for this
     /// call: the same one is not put twice (each input would add another).
     pub scheduled: Option<Instant>,
+    /// How many of `events` were reported to operators (the rest are new).
+    pub reported: usize,
 }
 
 impl Call {
@@ -311,6 +313,7 @@ impl Call {
             fallback_tried: false,
             outbound_by: None,
             scheduled: None,
+            reported: 0,
         }
     }
 

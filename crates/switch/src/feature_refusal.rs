@@ -37,6 +37,21 @@ pub enum FeatureRefusal {
 }
 
 impl FeatureRefusal {
+    /// The cause as a short code (metric labels, event filters).
+    pub fn code(&self) -> &'static str {
+        match self {
+            FeatureRefusal::NotAllowed => "not_allowed",
+            FeatureRefusal::NotAllowedToPark => "not_allowed_to_park",
+            FeatureRefusal::NotAllowedToRetrieve => "not_allowed_to_retrieve",
+            FeatureRefusal::NotAnExtension => "not_an_extension",
+            FeatureRefusal::NoFreeCode => "no_free_code",
+            FeatureRefusal::PositionTaken { .. } => "position_taken",
+            FeatureRefusal::NoHeldCall => "no_held_call",
+            FeatureRefusal::NothingParked { .. } => "nothing_parked",
+            FeatureRefusal::TooManyAttempts { .. } => "too_many_attempts",
+        }
+    }
+
     /// The SIP status the call's record keeps.
     pub fn status(&self) -> u16 {
         match self {

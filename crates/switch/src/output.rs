@@ -100,4 +100,7 @@ pub enum Output {
     /// A connection (TCP) carried an authenticated request or one of a
     /// dialog: keep it open while it is idle.
     TrustFlow(Peer),
+    /// Something happened, for operators (boxed: events are larger than
+    /// the other outputs).
+    Event(Box<crate::switch_event::SwitchEvent>),
 }

@@ -19,6 +19,7 @@ mod parker_probes;
 mod probes;
 mod refer;
 mod replaces;
+mod reporting;
 mod resume;
 mod retrieve;
 mod subscribe;
@@ -84,6 +85,50 @@ pub struct Stats {
     /// New requests answered without a transaction (challenges, refusals,
     /// OPTIONS, 481): what a flood of strangers costs.
     pub stateless_answers: u64,
+    /// Requests received by method, in the order of [`METHOD_LABELS`].
+    #[serde(skip)]
+    pub requests_by_method: [u64; METHOD_LABELS.len()],
+    /// Responses sent by class (1xx to 6xx).
+    #[serde(skip)]
+    pub responses_by_class: [u64; 6],
+}
+
+/// A tenant's parked calls and registered contacts now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantLoad {
+    /// Tenant name.
+    pub tenant: String,
+    /// Calls in its lot.
+    pub parked: usize,
+    /// Registered contacts.
+    pub registrations: usize,
+}
+
+/// The methods counted apart, as metric labels; anything else is `other`.
+pub const METHOD_LABELS: [&str; 15] = [
+    "INVITE",
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "REGISTER",
+    "OPTIONS",
+    "INFO",
+    "UPDATE",
+    "PRACK",
+    "REFER",
+    "NOTIFY",
+    "SUBSCRIBE",
+    "MESSAGE",
+    "PUBLISH",
+    "other",
+];
+
+/// A method's slot in [`Stats::requests_by_method`].
+fn method_slot(method: &Method) -> usize {
+    METHOD_LABELS
+        .iter()
+        .position(|m| *m == method.as_str())
+        .unwrap_or(METHOD_LABELS.len() - 1)
 }
 
 /// How often, at most, refusals at the transaction limit are logged.
@@ -213,6 +258,34 @@ impl Switch {
         v
     }
 
+    /// Parked calls and registrations of every tenant (zero included, so a
+    /// gauge falls back to 0).
+    pub fn tenant_load(&self) -> Vec<TenantLoad> {
+        let mut load: Vec<TenantLoad> = self
+            .dir
+            .tenants()
+            .into_iter()
+            .map(|t| TenantLoad {
+                tenant: t.name.clone(),
+                parked: 0,
+                registrations: 0,
+            })
+            .collect();
+        let slot =
+            |load: &mut Vec<TenantLoad>, name: &str| load.iter().position(|l| l.tenant == name);
+        for (tenant, _, _) in self.calls.lot.list(None) {
+            if let Some(i) = slot(&mut load, tenant) {
+                load[i].parked += 1;
+            }
+        }
+        for b in self.registrar.all() {
+            if let Some(i) = slot(&mut load, &b.tenant) {
+                load[i].registrations += 1;
+            }
+        }
+        load
+    }
+
     /// Number of busy-lamp subscriptions.
     pub fn subscription_count(&self) -> usize {
         self.subs.len()
@@ -261,6 +334,7 @@ impl Switch {
     /// After each input: lamps that changed are notified, changed calls
     /// saved.
     fn settle(&mut self, now: Now) {
+        self.report_call_events(now);
         self.update_lamps(now);
         self.save_changed_calls(now);
     }
@@ -279,9 +353,9 @@ impl Switch {
         self.call_timers(now);
         self.expire_subscriptions(now);
         if self.next_sweep.is_none_or(|s| now.mono >= s) {
-            for op in self.registrar.sweep(now.unix_s()) {
-                self.outputs.push_back(Output::Store(op));
-            }
+            let ops = self.registrar.sweep(now.unix_s());
+            self.report_bindings(now, &ops);
+            self.outputs.extend(ops.into_iter().map(Output::Store));
             self.auth.sweep(now.unix_s());
             self.sweep_trunk_registrations(now);
             self.probe_parkers(now);
@@ -377,6 +451,7 @@ impl Switch {
 
     fn handle_request(&mut self, now: Now, peer: Peer, mut req: Request) {
         self.stats.requests += 1;
+        self.stats.requests_by_method[method_slot(&req.method)] += 1;
         if let Some(id) = peer.transport.connection() {
             self.stream_peers.insert(peer.addr, peer);
             self.stream_addrs.insert(id, peer.addr);
@@ -526,6 +601,7 @@ impl Switch {
             Ok(ops) => {
                 self.stats.registrations += 1;
                 info!(tenant = %ext.tenant, extension = %ext.number, %peer, changes = ops.len(), "registered");
+                self.report_bindings(now, &ops);
                 self.outputs.extend(ops.into_iter().map(Output::Store));
                 let mut resp = self.response(&req, 200, None);
                 for c in self
@@ -557,6 +633,11 @@ impl Switch {
 
     fn transmit(&mut self, peer: Peer, data: Bytes) {
         self.stats.sent += 1;
+        if let Some(&[b'S', b'I', b'P', b'/', b'2', b'.', b'0', b' ', class]) = data.get(..9) {
+            if let Some(slot) = class.checked_sub(b'1').filter(|c| *c < 6) {
+                self.stats.responses_by_class[usize::from(slot)] += 1;
+            }
+        }
         self.outputs.push_back(Output::Transmit(peer, data));
     }
 

@@ -33,6 +33,16 @@ pub enum CallEvent {
         /// Its extension.
         by: String,
     },
+    /// A party put the other on hold.
+    Held {
+        /// Who held (number).
+        by: String,
+    },
+    /// A party took the other off hold.
+    Unheld {
+        /// Who (number).
+        by: String,
+    },
     /// A REFER to the park number was refused.
     ParkByTransferRefused {
         /// Why.
@@ -100,6 +110,8 @@ impl CallEvent {
                 format!("retrieved by {by} after {:.1} s", secs(after_ms))
             }
             CallEvent::Replaced { by } => format!("leg replaced by {by}"),
+            CallEvent::Held { by } => format!("held by {by}"),
+            CallEvent::Unheld { by } => format!("taken off hold by {by}"),
             CallEvent::ParkByTransferRefused { reason } => {
                 format!("park by transfer refused: {reason}")
             }

@@ -83,6 +83,14 @@ impl Call {
         if holding {
             self.features.insert(CallFeature::Hold);
         }
+        if changed && matches!(self.phase, Phase::Established | Phase::Answered) {
+            let by = self.leg(side).identity.number.clone();
+            self.events.push(if holding {
+                super::CallEvent::Held { by }
+            } else {
+                super::CallEvent::Unheld { by }
+            });
+        }
         let other_codec = self.leg(other(side)).codec.map(|c| c.0);
         if other_codec.is_some() && self.leg(side).codec.map(|c| c.0) != other_codec {
             self.features.insert(CallFeature::Transcoding);

@@ -158,6 +158,7 @@ fn talking() -> Call {
         fallback_tried: false,
         outbound_by: None,
         scheduled: None,
+        reported: 0,
     }
 }
 

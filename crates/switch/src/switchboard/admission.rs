@@ -197,6 +197,13 @@ impl Switch {
         let mut record = self.new_record(now, req, "", &caller);
         record.status = 403;
         record.cause = format!("authentication failed: {reason}");
+        let kind = crate::switch_event::EventKind::Refused {
+            what: crate::switch_event::Refused::Call,
+            status: 403,
+            cause: record.cause.clone(),
+            code: "authentication",
+        };
+        self.emit(now, "", None, kind);
         self.outputs
             .push_back(Output::Store(StoreOp::SaveCallRecord(Box::new(record))));
     }

@@ -49,7 +49,32 @@ impl Switch {
             let (status, cause) = (r.status(), r.cause());
             info!(tenant = %fc.tenant.name, extension = %fc.ext.number, status, %cause, "feature refused");
             record.status = status;
-            record.cause = cause;
+            record.cause = cause.clone();
+            let dialed = fc.req.uri.user_decoded().unwrap_or_default();
+            let park = matches!(
+                crate::feature_code::parse(
+                    &dialed,
+                    &fc.tenant.park_prefix,
+                    &fc.tenant.release_prefix
+                ),
+                Some(
+                    crate::feature_code::Feature::ParkAt(_)
+                        | crate::feature_code::Feature::ParkRandom
+                        | crate::feature_code::Feature::ParkInvalid(_)
+                )
+            );
+            let what = if park {
+                crate::switch_event::Refused::Park
+            } else {
+                crate::switch_event::Refused::Retrieve
+            };
+            let kind = crate::switch_event::EventKind::Refused {
+                what,
+                status,
+                cause,
+                code: r.code(),
+            };
+            self.emit(now, &fc.tenant.name, None, kind);
         }
         let dkey = leg.dialog.as_ref().map(|d| {
             (

@@ -93,6 +93,24 @@ impl CallMap {
         !self.changed.is_empty()
     }
 
+    /// Events calls gained since they were last asked for (from the calls
+    /// changed since the last save: every new event comes with a change),
+    /// each with its call's id and tenant.
+    pub fn take_unreported(&mut self) -> Vec<(CallId, String, crate::call::CallEvent)> {
+        let mut out = Vec::new();
+        for id in &self.changed {
+            let Some(call) = self.map.get_mut(id) else {
+                continue;
+            };
+            let from = call.reported.min(call.events.len());
+            for e in &call.events[from..] {
+                out.push((*id, call.tenant.clone(), e.clone()));
+            }
+            call.reported = call.events.len();
+        }
+        out
+    }
+
     /// The ids changed or removed since the last call, emptied.
     pub fn take_changed(&mut self) -> Vec<CallId> {
         self.changed.drain().collect()

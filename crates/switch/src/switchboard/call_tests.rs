@@ -569,7 +569,7 @@ fn talking_and_parked_calls_resume_in_a_new_switch() {
     let events = CallEvent::lines(&w2.sw.calls.calls.iter().next().unwrap().1.events);
     assert_eq!(
         events,
-        "parked by 333 at *71333\nresumed after a restart\nnot retrieved in 180 s: ringing 333 back\n"
+        "held by 333\nparked by 333 at *71333\nresumed after a restart\nnot retrieved in 180 s: ringing 333 back\n"
     );
 }
 
@@ -693,7 +693,7 @@ fn a_comeback_answered_by_the_parker_is_a_call_again() {
     assert!(matches!(call.phase, crate::call::Phase::Established));
     assert_eq!(
         CallEvent::lines(&call.events),
-        "parked by 333 at *71333\nnot retrieved in 181 s: ringing 333 back\ncomeback answered by 333\n"
+        "held by 333\nparked by 333 at *71333\nnot retrieved in 181 s: ringing 333 back\ncomeback answered by 333\n"
     );
 }
 

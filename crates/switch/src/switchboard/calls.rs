@@ -107,6 +107,20 @@ fn delayed_offer(telephone_event_pt: u8) -> Audio {
     }
 }
 
+/// A refused call's status as a short code (bounded: metric labels).
+fn refusal_code(status: u16) -> &'static str {
+    match status {
+        403 => "forbidden",
+        404 => "not_found",
+        480 => "unavailable",
+        486 | 600 => "busy",
+        488 => "not_acceptable",
+        422 => "interval_too_small",
+        503 => "overloaded",
+        _ => "other",
+    }
+}
+
 pub(super) fn outcome_for(status: u16) -> Outcome {
     match status {
         486 | 600 => Outcome::Busy,
@@ -217,6 +231,13 @@ impl Switch {
         record.status = status;
         record.cause = reason.to_string();
         info!(tenant, caller, callee = %record.callee, status, reason, "call refused");
+        let kind = crate::switch_event::EventKind::Refused {
+            what: crate::switch_event::Refused::Call,
+            status,
+            cause: reason.to_string(),
+            code: refusal_code(status),
+        };
+        self.emit(now, tenant, None, kind);
         self.outputs
             .push_back(Output::Store(StoreOp::SaveCallRecord(Box::new(record))));
     }
@@ -443,6 +464,11 @@ impl Switch {
             }
         };
         call.a.identity = crate::call::Identity::new(display.clone(), from_user.clone());
+        let started = crate::switch_event::EventKind::CallStarted {
+            from: from_user.clone(),
+            to: call.record.callee.clone(),
+        };
+        self.emit(now, &tenant.name, Some(id), started);
         call.record.routed_to = match &route {
             Route::Extension { number, .. } => number.clone(),
             Route::Trunk { trunk, .. } => format!("trunk:{}", trunk.name),

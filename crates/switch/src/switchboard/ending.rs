@@ -25,6 +25,7 @@ impl Switch {
             return;
         };
         self.unpark(now, id, &mut call);
+        self.report_pending(now, id, &mut call);
         let how = Ending {
             hung_up,
             outcome,
@@ -32,6 +33,7 @@ impl Switch {
             cause,
         };
         let ended = call.end(&mut self.call_ctx(now), how);
+        self.report_end(now, id, &ended.record);
         self.drain_layer();
         self.forget_ended(&ended, now);
         let r = ended.record;

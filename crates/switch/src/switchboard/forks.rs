@@ -133,6 +133,11 @@ impl Switch {
             crate::call::Phase::Transferring(t) => Some(crate::call::other(t.transferor)),
             _ => None,
         });
+        let was_ringing = self
+            .calls
+            .calls
+            .get(&id)
+            .is_some_and(|c| c.phase.is_ringing());
         let outcome = self
             .with_call(now, id, |call, ctx| call.handle_answer(ctx, key, resp))
             .unwrap_or(ForkOutcome::Nothing);
@@ -143,6 +148,21 @@ impl Switch {
             .is_some_and(|c| matches!(c.phase, crate::call::Phase::Established));
         if let (Some(side), true) = (transferee, done) {
             self.tell_connected(now, id, side);
+        }
+        let answered = self
+            .calls
+            .calls
+            .get(&id)
+            .filter(|c| was_ringing && !c.phase.is_ringing());
+        if let Some(c) = answered {
+            let setup_ms = c
+                .record
+                .answered_ms
+                .unwrap_or(now.unix_ms)
+                .saturating_sub(c.record.started_ms);
+            let tenant = c.tenant.clone();
+            let kind = crate::switch_event::EventKind::CallAnswered { setup_ms };
+            self.emit(now, &tenant, Some(id), kind);
         }
         outcome
     }

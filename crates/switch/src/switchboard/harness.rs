@@ -24,6 +24,7 @@ pub(super) struct Did {
     pub(super) sent: Vec<(String, Message)>,
     pub(super) media: Vec<MediaCommand>,
     pub(super) store: Vec<StoreOp>,
+    pub(super) events: Vec<crate::switch_event::SwitchEvent>,
 }
 
 impl Did {
@@ -117,6 +118,7 @@ impl World {
             did.sent.extend(more.sent);
             did.media.extend(more.media);
             did.store.extend(more.store);
+            did.events.extend(more.events);
         }
         did
     }
@@ -126,6 +128,7 @@ impl World {
             sent: vec![],
             media: vec![],
             store: vec![],
+            events: vec![],
         };
         while let Some(o) = self.sw.poll_output() {
             match o {
@@ -137,6 +140,7 @@ impl World {
                 Output::Media(c) => did.media.push(c),
                 Output::Store(s) => did.store.push(s),
                 Output::TrustFlow(_) => {}
+                Output::Event(e) => did.events.push(*e),
             }
         }
         did
@@ -168,6 +172,7 @@ impl World {
             all.sent.extend(did.sent);
             all.media.extend(did.media);
             all.store.extend(did.store);
+            all.events.extend(did.events);
         }
         all
     }

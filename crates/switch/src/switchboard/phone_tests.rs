@@ -653,3 +653,60 @@ fn a_subscription_outlives_its_phone_registering_again() {
     let (did, _) = w.invite("333", JOHN, "*70555");
     assert_eq!(lamps(&mut w, &did, WATCHER), ["confirmed"]);
 }
+
+#[test]
+fn the_seed_scenario_is_reported_in_order() {
+    use crate::switch_event::EventKind;
+    let mut w = World::new();
+    w.register("555", WATCHER);
+    let mut kinds = Vec::new();
+    let mut note = |did: &Did| {
+        for e in &did.events {
+            kinds.push(match &e.kind {
+                EventKind::Call { event } => format!("{event:?}")
+                    .split([' ', '{'])
+                    .next()
+                    .unwrap()
+                    .to_string(),
+                k => format!("{k:?}")
+                    .split([' ', '{'])
+                    .next()
+                    .unwrap()
+                    .to_string(),
+            });
+        }
+    };
+    w.register("444", ROOM);
+    let (did, _) = w.invite("333", JOHN, "444");
+    note(&did);
+    let inv = did.request_to(ROOM, Method::Invite);
+    let did = w.answer(ROOM, &inv, 200, true);
+    let ok = did.response_to(JOHN, 200);
+    note(&did);
+    note(&w.from(JOHN, &in_dialog(&ok, "ACK", 2, "", JOHN)));
+    let held = SDP.replace("sendrecv", "sendonly");
+    note(&w.from(JOHN, &in_dialog(&ok, "INVITE", 3, &held, JOHN)));
+    let (did, _) = w.invite("333", JOHN, "*70333");
+    note(&did);
+    let (did, _) = w.invite("555", WATCHER, "*71333");
+    note(&did);
+    let (did, _) = w.invite("555", WATCHER, "*71333");
+    note(&did);
+    assert_eq!(
+        kinds,
+        [
+            "CallStarted",
+            "CallAnswered",
+            "Held",
+            "Parked",
+            "Retrieved",
+            "Refused"
+        ],
+        "one event each, in order"
+    );
+    let json = serde_json::to_value(&did.events[0]).unwrap();
+    assert_eq!(json["type"], "refused");
+    assert_eq!(json["what"], "retrieve");
+    assert_eq!(json["code"], "nothing_parked");
+    assert_eq!(json["tenant"], "acme");
+}

@@ -334,6 +334,8 @@ impl Switch {
 
     /// Indexes a resumed call by its dialogs, ports and deadline.
     fn index_resumed(&mut self, id: CallId, mut call: Call) {
+        // What happened before the restart was reported then.
+        call.reported = call.events.len();
         for side in [Side::A, Side::B] {
             let leg = call.leg(side);
             if let Some(d) = &leg.dialog {

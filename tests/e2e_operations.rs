@@ -1,0 +1,242 @@
+//! What an operator sees: Prometheus metrics (checked by `promtool` and
+//! by their exact changes over a scripted scenario) and the event stream
+//! (server-sent events, in order, each within 100 ms of what caused it).
+
+mod support;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+use support::phone::{connect, park, Phone};
+use support::{peers_ready, Server};
+
+const PCMU: u8 = 0;
+
+fn registered(server: &Server, user: &str) -> Phone {
+    let mut p = Phone::new(&server.sip_addr(), user, &format!("secret-{user}"));
+    p.register();
+    p
+}
+
+/// The samples of a Prometheus exposition: `name{labels}` → value.
+fn scrape(server: &Server) -> (String, HashMap<String, f64>) {
+    let text = server.http_get("/metrics").expect("/metrics answers");
+    let samples = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            Some((name.to_string(), value.parse().ok()?))
+        })
+        .collect();
+    (text, samples)
+}
+
+fn delta(before: &HashMap<String, f64>, after: &HashMap<String, f64>, name: &str) -> f64 {
+    after.get(name).copied().unwrap_or(0.0) - before.get(name).copied().unwrap_or(0.0)
+}
+
+/// A call, a park, a retrieval and a refusal.
+fn scenario(john: &mut Phone, room: &mut Phone, jane: &mut Phone) {
+    let (mut johns, _rooms) = connect(john, room, &[PCMU], &[PCMU]);
+    assert_eq!(john.bye(&mut johns).status, 200);
+    let (_janes, mut johns) = connect(jane, john, &[PCMU], &[PCMU]);
+    assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
+    park(john, "*70333");
+    let mut rooms = room.dial("*71333", &[PCMU]).expect("retrieved");
+    assert_eq!(room.bye(&mut rooms).status, 200);
+    let bye = jane
+        .request("BYE", Duration::from_secs(3))
+        .expect("Jane's call ends");
+    jane.ok(&bye);
+    // Nothing is parked at 444: refused (announced, then hung up).
+    let mut refused = room
+        .dial("*71444", &[PCMU])
+        .expect("the announcement answers");
+    assert_eq!(room.bye(&mut refused).status, 200);
+}
+
+#[test]
+fn metrics_pass_promtool_and_count_a_scripted_scenario_exactly() {
+    if !peers_ready("metrics_pass_promtool", &["promtool"]) {
+        return;
+    }
+    let server = Server::start("metrics");
+    let mut john = registered(&server, "333");
+    let mut room = registered(&server, "444");
+    let mut jane = registered(&server, "555");
+    let (_, before) = scrape(&server);
+    scenario(&mut john, &mut room, &mut jane);
+    server.wait_idle();
+    let (text, after) = scrape(&server);
+
+    let check = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(text.as_bytes())?;
+            c.wait_with_output()
+        })
+        .expect("promtool runs");
+    assert!(
+        check.status.success(),
+        "promtool check metrics:\n{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    let d = |name: &str| delta(&before, &after, name);
+    // One per call record: John→room, Jane's parked call, John's park
+    // call (its announcement), and the refused retrieval's announcement.
+    assert_eq!(
+        d("parkline_calls_total{outcome=\"answered\"}"),
+        3.0,
+        "{text}"
+    );
+    assert_eq!(
+        d("parkline_calls_total{outcome=\"refused\"}"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(d("parkline_call_setup_seconds_count"), 2.0);
+    assert_eq!(d("parkline_park_total{result=\"parked\"}"), 1.0);
+    assert_eq!(d("parkline_retrieve_total{result=\"retrieved\"}"), 1.0);
+    assert_eq!(d("parkline_retrieve_total{result=\"nothing_parked\"}"), 1.0);
+    assert_eq!(
+        d("parkline_park_wait_seconds_count{end=\"retrieved\"}"),
+        1.0
+    );
+    assert!(d("parkline_sip_requests_total{method=\"INVITE\"}") >= 11.0);
+    assert!(
+        d("parkline_sip_responses_total{code_class=\"4xx\"}") >= 5.0,
+        "the challenges"
+    );
+    assert!(
+        d("parkline_rtp_packets_total{direction=\"out\"}") > 0.0,
+        "music and prompts"
+    );
+    assert_eq!(after["parkline_calls_active"], 0.0);
+    assert_eq!(after["parkline_parked_calls{tenant=\"demo\"}"], 0.0);
+    assert_eq!(after["parkline_registrations{tenant=\"demo\"}"], 3.0);
+    assert!(after["process_resident_memory_bytes"] > 1e6);
+    assert!(after["process_open_fds"] > 5.0);
+}
+
+/// Reads an SSE stream on a thread: each event's JSON with when it came.
+fn listen(server: &Server, path: &str) -> std::sync::mpsc::Receiver<(Instant, serde_json::Value)> {
+    let mut sock = TcpStream::connect(("127.0.0.1", server.http_port)).unwrap();
+    write!(
+        sock,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let reader = BufReader::new(sock);
+        for line in reader.lines() {
+            let Ok(line) = line else { return };
+            if let Some(json) = line.strip_prefix("data:") {
+                if let Ok(v) = serde_json::from_str(json.trim()) {
+                    if tx.send((Instant::now(), v)).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    // The subscription is in place once the response head is read; give
+    // the server a moment to have it before anything happens.
+    std::thread::sleep(Duration::from_millis(200));
+    rx
+}
+
+fn kind(v: &serde_json::Value) -> String {
+    match v["type"].as_str() {
+        Some("call") => v["event"].as_str().unwrap_or("?").to_string(),
+        Some(t) => t.to_string(),
+        None => "?".into(),
+    }
+}
+
+#[test]
+fn the_event_stream_tells_the_seed_scenario_in_order_and_at_once() {
+    if !peers_ready("the_event_stream_tells_the_seed_scenario", &[]) {
+        return;
+    }
+    let server = Server::start("events");
+    let mut john = registered(&server, "333");
+    let mut jane = registered(&server, "555");
+    let mut room = registered(&server, "444");
+    let events = listen(&server, "/api/events?tenant=demo");
+    let other_tenant = listen(&server, "/api/events?tenant=beta");
+    // Jane calls John; John holds her and parks her; the room picks up.
+    let (_janes, mut johns) = connect(&mut jane, &mut john, &[PCMU], &[PCMU]);
+    let answered_at = Instant::now();
+    assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
+    let held_at = Instant::now();
+    park(&mut john, "*70333");
+    let parked_at = Instant::now();
+    let mut rooms = room.dial("*71333", &[PCMU]).expect("retrieved");
+    let retrieved_at = Instant::now();
+    assert_eq!(room.bye(&mut rooms).status, 200);
+    let ended_at = Instant::now();
+    let bye = jane.request("BYE", Duration::from_secs(3)).unwrap();
+    jane.ok(&bye);
+
+    let mut seen = Vec::new();
+    while let Ok((at, v)) = events.recv_timeout(Duration::from_secs(2)) {
+        assert_eq!(v["tenant"], "demo");
+        seen.push((kind(&v), at, v));
+    }
+    let order: Vec<&str> = seen
+        .iter()
+        .map(|(k, _, _)| k.as_str())
+        .filter(|k| !matches!(*k, "registered" | "unregistered"))
+        .collect();
+    // The park call and its end come between: filter to Jane's call.
+    let janes_call = seen
+        .iter()
+        .find(|(k, _, _)| k == "call_started")
+        .map(|(_, _, v)| v["call"].clone())
+        .unwrap();
+    let hers: Vec<(&str, Instant)> = seen
+        .iter()
+        .filter(|(_, _, v)| v["call"] == janes_call)
+        .map(|(k, at, _)| (k.as_str(), *at))
+        .collect();
+    let names: Vec<&str> = hers.iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        names,
+        [
+            "call_started",
+            "call_answered",
+            "held",
+            "parked",
+            "retrieved",
+            "call_ended"
+        ],
+        "all events: {order:?}"
+    );
+    let prompt = Duration::from_millis(100);
+    for ((name, at), by) in
+        hers[1..]
+            .iter()
+            .zip([answered_at, held_at, parked_at, retrieved_at, ended_at])
+    {
+        assert!(
+            at.saturating_duration_since(by) < prompt,
+            "{name} came {:?} after its SIP exchange",
+            at.saturating_duration_since(by)
+        );
+    }
+    assert!(
+        other_tenant
+            .recv_timeout(Duration::from_millis(200))
+            .is_err(),
+        "another tenant's stream stays quiet"
+    );
+}
