@@ -15,6 +15,7 @@ clk_tck=$(getconf CLK_TCK)
 # from $SWITCH_EXTENSIONS (TOML); the trunk "carrier" is
 # at 127.0.0.1:$3; SIP on $2, HTTP on $4. $SWITCH_LIMITS replaces the
 # raised limits the load scenarios need (empty: the defaults).
+# $SWITCH_EXTRA_TOML is appended at the end (e.g. a [[webhooks]] table).
 start_switch() {
   local dir=$1 sip=$2 carrier=$3 http=$4
   cat > "$dir/bench.toml" <<TOML
@@ -49,6 +50,7 @@ ${SWITCH_EXTENSIONS:-}
 name = "carrier"
 address = "127.0.0.1:$carrier"
 tenant = "bench"
+${SWITCH_EXTRA_TOML:-}
 TOML
   "$bin_dir/parkline" serve --config "$dir/bench.toml" > "$dir/switch.log" 2>&1 &
   local pid=$!

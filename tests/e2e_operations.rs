@@ -240,3 +240,101 @@ fn the_event_stream_tells_the_seed_scenario_in_order_and_at_once() {
         "another tenant's stream stays quiet"
     );
 }
+
+/// A webhook receiver on loopback: every POST's signature header and body.
+fn receiver() -> (u16, std::sync::mpsc::Receiver<(String, String)>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { return };
+            let tx = tx.clone();
+            std::thread::spawn(move || serve_posts(conn, tx));
+        }
+    });
+    (port, rx)
+}
+
+fn serve_posts(conn: TcpStream, tx: std::sync::mpsc::Sender<(String, String)>) {
+    use std::io::Read;
+    let mut writer = conn.try_clone().unwrap();
+    let mut reader = BufReader::new(conn);
+    loop {
+        let mut signature = String::new();
+        let mut length = 0usize;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            let lower = l.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            if lower.starts_with("x-parkline-signature:") {
+                signature = l.split_once(':').unwrap().1.trim().to_string();
+            }
+        }
+        let mut body = vec![0u8; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let _ = tx.send((signature, String::from_utf8_lossy(&body).into_owned()));
+        let _ = writer.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    }
+}
+
+fn hmac_hex(secret: &str, body: &str) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    let tag = mac.finalize().into_bytes();
+    let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256={hex}")
+}
+
+#[test]
+fn webhooks_get_the_events_signed_and_a_dead_one_slows_nothing() {
+    if !peers_ready("webhooks_get_the_events_signed", &[]) {
+        return;
+    }
+    let (port, posts) = receiver();
+    let dead = support::free_port(); // nothing listens there
+    let hooks = format!(
+        "\n[[webhooks]]\nurl = \"http://127.0.0.1:{port}/hook\"\nevents = [\"parked\", \"retrieved\", \"call_ended\"]\ntenant = \"demo\"\nsecret = \"s3cret\"\n\n[[webhooks]]\nurl = \"http://127.0.0.1:{dead}/gone\"\n"
+    );
+    let server = Server::start_edited("webhooks", "", support::rtp_range(), 30, |t| t + &hooks);
+    let mut john = registered(&server, "333");
+    let mut jane = registered(&server, "555");
+    let mut room = registered(&server, "444");
+    let started = Instant::now();
+    let (_janes, mut johns) = connect(&mut jane, &mut john, &[PCMU], &[PCMU]);
+    assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
+    park(&mut john, "*70333");
+    let mut rooms = room.dial("*71333", &[PCMU]).expect("retrieved");
+    assert_eq!(room.bye(&mut rooms).status, 200);
+    let bye = jane.request("BYE", Duration::from_secs(3)).unwrap();
+    jane.ok(&bye);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the calls went at their pace beside a dead receiver"
+    );
+    let mut kinds = Vec::new();
+    while let Ok((signature, body)) = posts.recv_timeout(Duration::from_secs(3)) {
+        assert_eq!(signature, hmac_hex("s3cret", &body), "signed: {body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["tenant"], "demo");
+        kinds.push(kind(&v));
+        if kinds.len() == 4 {
+            break;
+        }
+    }
+    // The park call ends (John hangs it up) before the retrieval.
+    assert_eq!(kinds, ["parked", "call_ended", "retrieved", "call_ended"]);
+}

@@ -41,6 +41,9 @@ pub struct Config {
     /// SIP trunks.
     #[serde(default)]
     pub trunks: Vec<TrunkConfig>,
+    /// Receivers the switch posts its events to.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
     /// The values above that need parsing, parsed once after the checks
     /// passed (set by [`Config::parse`]).
     #[serde(skip)]
@@ -276,6 +279,24 @@ impl Default for LogSection {
             level: "info".into(),
         }
     }
+}
+
+/// `[[webhooks]]`: where events are posted, which ones, signed how.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// `http://` or `https://` URL the events are POSTed to.
+    pub url: Spanned<String>,
+    /// Event types to send (`call_started`, `parked`, `refused`, ...; the
+    /// `event` of a call event); empty: all.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// Only this tenant's events.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Key of the `X-Parkline-Signature` HMAC-SHA256 of each body.
+    #[serde(default)]
+    pub secret: Option<String>,
 }
 
 /// `[[tenants]]`

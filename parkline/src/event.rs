@@ -75,6 +75,10 @@ pub struct MetricsSnapshot {
     pub rtp_out: u64,
     /// Events stream clients missed (filled in by the API).
     pub events_dropped: u64,
+    /// Events the webhooks delivered (filled in by the API).
+    pub webhook_delivered: u64,
+    /// Events the webhooks dropped (filled in by the API).
+    pub webhook_dropped: u64,
 }
 
 /// A parked call for the admin API.

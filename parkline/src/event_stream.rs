@@ -12,11 +12,13 @@ use tokio::sync::broadcast;
 /// Events a client may fall behind by before it misses some.
 const BACKLOG: usize = 4096;
 
-/// One published event: its tenant (for filtering) and its JSON.
+/// One published event: its tenant and type (for filtering) and its JSON.
 #[derive(Debug)]
 pub struct Published {
     /// Tenant name.
     pub tenant: String,
+    /// Its type (`call_started`, ...; a call event's own name: `parked`).
+    pub kind: String,
     /// The event as a JSON object.
     pub json: String,
 }
@@ -46,8 +48,13 @@ impl EventStream {
         let Ok(json) = serde_json::to_string(ev) else {
             return;
         };
+        let kind = match &ev.kind {
+            switch::EventKind::Call { event } => event.name().to_string(),
+            other => other.name().to_string(),
+        };
         let _ = self.tx.send(Arc::new(Published {
             tenant: ev.tenant.clone(),
+            kind,
             json,
         }));
     }

@@ -27,6 +27,8 @@ pub struct Api {
     pub metrics: PrometheusHandle,
     /// The switch's events.
     pub stream: EventStream,
+    /// What the webhooks delivered and dropped.
+    pub webhooks: std::sync::Arc<crate::webhooks::WebhookStats>,
 }
 
 /// The API's routes; `allowed_hosts` are the names answered besides IP
@@ -116,6 +118,14 @@ async fn parked(State(api): State<Api>) -> Result<Json<Vec<crate::event::ParkedV
 async fn metrics(State(api): State<Api>) -> Result<Response, StatusCode> {
     let mut snap = ask(&api.events, Query::Metrics).await?;
     snap.events_dropped = api.stream.dropped();
+    snap.webhook_delivered = api
+        .webhooks
+        .delivered
+        .load(std::sync::atomic::Ordering::Relaxed);
+    snap.webhook_dropped = api
+        .webhooks
+        .dropped
+        .load(std::sync::atomic::Ordering::Relaxed);
     let text = crate::metrics::render(&api.metrics, &snap);
     Ok((
         [(

@@ -17,6 +17,7 @@ mod shell;
 mod sounds;
 mod timer;
 mod transport;
+mod webhooks;
 
 use anyhow::{Context, Result};
 use clap::Parser;

@@ -98,6 +98,10 @@ fn describe() {
         "parkline_events_dropped_total",
         "Events a slow event-stream client missed."
     );
+    describe_counter!(
+        "parkline_webhook_events_total",
+        "Events posted to webhooks, by result (delivered, dropped)."
+    );
     describe_gauge!(
         "process_resident_memory_bytes",
         Unit::Bytes,
@@ -185,6 +189,9 @@ pub fn render(handle: &PrometheusHandle, snap: &MetricsSnapshot) -> String {
     counter!("parkline_rtp_packets_total", "direction" => "in").absolute(snap.rtp_in);
     counter!("parkline_rtp_packets_total", "direction" => "out").absolute(snap.rtp_out);
     counter!("parkline_events_dropped_total").absolute(snap.events_dropped);
+    counter!("parkline_webhook_events_total", "result" => "delivered")
+        .absolute(snap.webhook_delivered);
+    counter!("parkline_webhook_events_total", "result" => "dropped").absolute(snap.webhook_dropped);
     process_figures();
     handle.run_upkeep();
     handle.render()

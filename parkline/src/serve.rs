@@ -194,6 +194,7 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
     let metrics_handle =
         crate::metrics::install().context("cannot install the metrics recorder")?;
     let stream = crate::event_stream::EventStream::default();
+    let webhooks = crate::webhooks::spawn(&cfg.webhooks, &stream);
     let http_addr = cfg.http.listen.get_ref();
     if !http_addr.is_empty() {
         let listener = TcpListener::bind(http_addr.as_str())
@@ -204,6 +205,7 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
             events: events_tx.clone(),
             metrics: metrics_handle.clone(),
             stream: stream.clone(),
+            webhooks: webhooks.clone(),
         };
         let app = http::router(api, cfg.http.allowed_hosts.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });

@@ -193,6 +193,8 @@ fn handle(
                 rtp_in: stats.rtp_in.load(std::sync::atomic::Ordering::Relaxed),
                 rtp_out: stats.rtp_out.load(std::sync::atomic::Ordering::Relaxed),
                 events_dropped: 0,
+                webhook_delivered: 0,
+                webhook_dropped: 0,
             });
         }
         Event::Query(Query::Parked(reply)) => {

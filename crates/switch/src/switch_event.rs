@@ -94,3 +94,48 @@ pub enum EventKind {
         contact: String,
     },
 }
+
+impl EventKind {
+    /// Its name as its JSON `type` tag says.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::CallStarted { .. } => "call_started",
+            EventKind::CallAnswered { .. } => "call_answered",
+            EventKind::CallEnded { .. } => "call_ended",
+            EventKind::Call { .. } => "call",
+            EventKind::Refused { .. } => "refused",
+            EventKind::Registered { .. } => "registered",
+            EventKind::Unregistered { .. } => "unregistered",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_json_tags() {
+        let ev = SwitchEvent {
+            at_ms: 1,
+            tenant: "acme".into(),
+            call: Some(7),
+            kind: EventKind::Call {
+                event: CallEvent::ComebackRinging {
+                    to: "333".into(),
+                    after_ms: 5,
+                },
+            },
+        };
+        let v = serde_json::to_value(&ev).unwrap();
+        assert_eq!(v["type"], ev.kind.name());
+        let EventKind::Call { event } = &ev.kind else {
+            unreachable!()
+        };
+        assert_eq!(v["event"], event.name());
+        assert_eq!(
+            (v["to"].as_str(), v["call"].as_u64()),
+            (Some("333"), Some(7))
+        );
+    }
+}

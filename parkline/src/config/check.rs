@@ -31,6 +31,16 @@ impl Checker<'_> {
 impl Config {
     /// Runs every check.
     pub(super) fn check(&self, c: &mut Checker) {
+        for w in &self.webhooks {
+            let url = w.url.get_ref();
+            let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+            if !scheme_ok || url.parse::<reqwest::Url>().is_err() {
+                c.err(
+                    &w.url,
+                    format!("webhook url '{url}' is not an http:// or https:// URL"),
+                );
+            }
+        }
         if self.sip.listen.is_empty() {
             c.errors.push(format!(
                 "{}: sip.listen must name at least one listener",

@@ -97,6 +97,30 @@ pub enum CallEvent {
 }
 
 impl CallEvent {
+    /// Its name as its JSON `event` tag says (`parked`, `comeback_ringing`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            CallEvent::Parked { .. } => "parked",
+            CallEvent::Abandoned { .. } => "abandoned",
+            CallEvent::Retrieved { .. } => "retrieved",
+            CallEvent::Replaced { .. } => "replaced",
+            CallEvent::Held { .. } => "held",
+            CallEvent::Unheld { .. } => "unheld",
+            CallEvent::ParkByTransferRefused { .. } => "park_by_transfer_refused",
+            CallEvent::ComebackRinging { .. } => "comeback_ringing",
+            CallEvent::ComebackDeferred { .. } => "comeback_deferred",
+            CallEvent::ComebackParkerBusy { .. } => "comeback_parker_busy",
+            CallEvent::ComebackAnswered { .. } => "comeback_answered",
+            CallEvent::ComebackToFallback { .. } => "comeback_to_fallback",
+            CallEvent::ComebackGoodbye => "comeback_goodbye",
+            CallEvent::Resumed => "resumed",
+            CallEvent::Transferred { .. } => "transferred",
+            CallEvent::TransferFailed { .. } => "transfer_failed",
+        }
+    }
+}
+
+impl CallEvent {
     /// The event as a line of the record.
     pub fn line(&self) -> String {
         let secs = |ms: &u64| *ms as f64 / 1000.0;
