@@ -58,7 +58,7 @@ struct Target {
 impl Target {
     fn wants(&self, p: &Published) -> bool {
         self.tenant.as_ref().is_none_or(|t| *t == p.tenant)
-            && (self.events.is_empty() || self.events.iter().any(|e| *e == p.kind))
+            && (self.events.is_empty() || self.events.contains(&p.kind))
     }
 }
 
