@@ -1,6 +1,8 @@
 # Shared helpers of the benchmark scripts (sourced, not run).
 # Every benchmark runs inside a loopback-only network namespace.
 
+# The admin API token of the bench configuration (its hash is in the TOML).
+bench_token=bench-token
 bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # The switch and load tools: release builds (BENCH_PROFILE=debug: the test
 # suite's smoke run, bench/smoke).
@@ -29,6 +31,9 @@ max_transactions_per_source = 1000000}
 rtp_ports = "${SWITCH_RTP_PORTS:-10000-31999}"
 [http]
 listen = "127.0.0.1:$http"
+[[http.tokens]]
+name = "bench"
+hash = "sha256:7137e16f75a1d75b6fd65930672814806cdc1a0d6e0aa38611afc996a402258b"
 [store]
 path = "$dir/bench.db"
 [log]
@@ -114,7 +119,7 @@ wait_status() {
 
 # One numeric field of the switch's /api/status.
 status_field() {
-  curl -s "http://127.0.0.1:$1/api/status" | grep -o "\"$2\":[0-9]*" | cut -d: -f2
+  curl -s -H "Authorization: Bearer $bench_token" "http://127.0.0.1:$1/api/status" | grep -o "\"$2\":[0-9]*" | cut -d: -f2
 }
 
 # Field NAME=value of a key=value summary line.

@@ -44,6 +44,8 @@ fn scenario(john: &mut Phone, room: &mut Phone, jane: &mut Phone) {
     let (_janes, mut johns) = connect(jane, john, &[PCMU], &[PCMU]);
     assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
     park(john, "*70333");
+    // Jane hears the music a moment (RTP out) before the room picks up.
+    std::thread::sleep(Duration::from_millis(300));
     let mut rooms = room.dial("*71333", &[PCMU]).expect("retrieved");
     assert_eq!(room.bye(&mut rooms).status, 200);
     let bye = jane
@@ -117,7 +119,9 @@ fn metrics_pass_promtool_and_count_a_scripted_scenario_exactly() {
     );
     assert!(
         d("parkline_rtp_packets_total{direction=\"out\"}") > 0.0,
-        "music and prompts"
+        "music and prompts: {:?} then {:?}",
+        before.get("parkline_rtp_packets_total{direction=\"out\"}"),
+        after.get("parkline_rtp_packets_total{direction=\"out\"}")
     );
     assert_eq!(after["parkline_calls_active"], 0.0);
     assert_eq!(after["parkline_parked_calls{tenant=\"demo\"}"], 0.0);
@@ -131,7 +135,8 @@ fn listen(server: &Server, path: &str) -> std::sync::mpsc::Receiver<(Instant, se
     let mut sock = TcpStream::connect(("127.0.0.1", server.http_port)).unwrap();
     write!(
         sock,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\nAccept: text/event-stream\r\n\r\n",
+        support::ADMIN_TOKEN
     )
     .unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -337,4 +342,96 @@ fn webhooks_get_the_events_signed_and_a_dead_one_slows_nothing() {
     }
     // The park call ends (John hangs it up) before the retrieval.
     assert_eq!(kinds, ["parked", "call_ended", "retrieved", "call_ended"]);
+}
+
+#[test]
+fn api_tokens_decide_who_sees_what() {
+    if !peers_ready("api_tokens_decide_who_sees_what", &[]) {
+        return;
+    }
+    use support::{ADMIN_TOKEN, DEMO_TOKEN, READER_TOKEN};
+    let server = Server::start("api-tokens");
+    registered(&server, "333");
+    let mut beta = Phone::new(&server.sip_addr(), "100", "secret-100");
+    beta.domain = "beta.parkline.test".into();
+    beta.register();
+
+    // No token, or a wrong one: 401 with a Bearer challenge.
+    assert_eq!(server.http_get_with("/api/status", None).0, 401);
+    assert_eq!(server.http_get_with("/api/parked", Some("nope")).0, 401);
+    // Health and metrics answer loopback without one.
+    assert_eq!(server.http_get_with("/health", None).0, 200);
+    assert_eq!(server.http_get_with("/metrics", None).0, 200);
+
+    // Every tenant's token sees both tenants' phones.
+    let (status, all) = server.http_get_with("/api/registrations", Some(ADMIN_TOKEN));
+    assert_eq!(status, 200);
+    assert!(
+        all.contains("\"demo\"") && all.contains("\"beta\""),
+        "{all}"
+    );
+    // A tenant's token sees its own, never the switch's counters nor
+    // another tenant's events.
+    let (status, mine) = server.http_get_with("/api/registrations", Some(DEMO_TOKEN));
+    assert_eq!(status, 200);
+    assert!(
+        mine.contains("\"demo\"") && !mine.contains("\"beta\""),
+        "{mine}"
+    );
+    assert_eq!(server.http_get_with("/api/status", Some(DEMO_TOKEN)).0, 403);
+    assert_eq!(
+        server
+            .http_get_with("/api/events?tenant=beta", Some(DEMO_TOKEN))
+            .0,
+        403
+    );
+    // A read-only token reads.
+    assert_eq!(
+        server.http_get_with("/api/status", Some(READER_TOKEN)).0,
+        200
+    );
+
+    // Guessing is limited: after 10 wrong tokens a minute, 429 even for a
+    // right one from that address.
+    for _ in 0..8 {
+        assert_eq!(server.http_get_with("/api/status", Some("guess")).0, 401);
+    }
+    assert_eq!(
+        server.http_get_with("/api/status", Some(ADMIN_TOKEN)).0,
+        429
+    );
+    assert!(server.log().contains("wrong or missing token"));
+    assert!(
+        !server.log().contains("guess"),
+        "tokens never reach the log"
+    );
+}
+
+#[test]
+fn a_token_made_with_the_cli_opens_the_api_after_a_restart() {
+    if !peers_ready("a_token_made_with_the_cli", &[]) {
+        return;
+    }
+    let mut server = Server::start("api-token-cli");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_parkline"))
+        .arg("--config")
+        .arg(&server.config)
+        .args(["token", "add", "--name", "ops", "--tenant", "beta"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(token.starts_with("plk_"), "{token}");
+    let config = std::fs::read_to_string(&server.config).unwrap();
+    assert!(!config.contains(&token), "only the hash is kept");
+    assert_eq!(server.http_get_with("/api/parked", Some(&token)).0, 401);
+    server.restart();
+    let (status, body) = server.http_get_with("/api/parked", Some(&token));
+    assert_eq!((status, body.trim()), (200, "[]"));
+    assert_eq!(
+        server
+            .http_get_with("/api/events?tenant=demo", Some(&token))
+            .0,
+        403
+    );
 }

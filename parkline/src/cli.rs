@@ -66,6 +66,27 @@ pub enum Command {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Make admin API tokens.
+    #[command(subcommand)]
+    Token(TokenCmd),
+}
+
+/// `parkline token ...`
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Make a new token: printed once; its hash goes into the
+    /// configuration file (`--config`), or is printed to paste there.
+    Add {
+        /// Who holds it.
+        #[arg(long)]
+        name: String,
+        /// Only this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Reads only.
+        #[arg(long)]
+        read_only: bool,
+    },
 }
 
 /// `parkline tenant ...`

@@ -232,12 +232,17 @@ impl Default for MediaSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSection {
-    /// Listen address of the admin API; empty to disable. Loopback only
-    /// until the API has tokens: it has no authentication.
+    /// Listen address of the admin API; empty to disable.
     pub listen: Spanned<String>,
     /// Host names the API answers to besides IP literals and `localhost`
     /// (any other `Host` header gets 421: no DNS rebinding).
     pub allowed_hosts: Vec<String>,
+    /// API tokens (`parkline token add` makes one): every `/api/*`
+    /// request needs one as `Authorization: Bearer`.
+    pub tokens: Vec<TokenConfig>,
+    /// Whether `/health` and `/metrics` answer other addresses than
+    /// loopback without a token.
+    pub open_health_and_metrics: bool,
 }
 
 impl Default for HttpSection {
@@ -245,8 +250,26 @@ impl Default for HttpSection {
         HttpSection {
             listen: Spanned::new(0..0, "127.0.0.1:8080".into()),
             allowed_hosts: Vec::new(),
+            tokens: Vec::new(),
+            open_health_and_metrics: false,
         }
     }
+}
+
+/// `[[http.tokens]]`: one API token, by the SHA-256 of its value.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Who holds it (logs name it).
+    pub name: String,
+    /// `sha256:` and the hex SHA-256 of the token.
+    pub hash: Spanned<String>,
+    /// Only this tenant's calls, registrations and events.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Reads only.
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 /// `[store]`
@@ -271,12 +294,15 @@ impl Default for StoreSection {
 pub struct LogSection {
     /// A tracing filter (`info`, `parkline=debug,switch=debug`). RUST_LOG wins.
     pub level: String,
+    /// `text` (default) or `json` (one object per line).
+    pub format: String,
 }
 
 impl Default for LogSection {
     fn default() -> Self {
         LogSection {
             level: "info".into(),
+            format: "text".into(),
         }
     }
 }

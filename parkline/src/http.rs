@@ -3,8 +3,10 @@
 //! answers only requests whose `Host` is an IP literal, `localhost` or a
 //! configured name, so a web page cannot reach it through DNS rebinding.
 
+use crate::access::{Access, Denied, Grant};
 use crate::event::{Event, Query};
 use crate::event_stream::EventStream;
+use axum::extract::ConnectInfo;
 use axum::extract::Query as Params;
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
@@ -12,8 +14,10 @@ use axum::middleware::{self, Next};
 use axum::response::sse::{self, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::Extension;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -29,24 +33,79 @@ pub struct Api {
     pub stream: EventStream,
     /// What the webhooks delivered and dropped.
     pub webhooks: std::sync::Arc<crate::webhooks::WebhookStats>,
+    /// The API's tokens.
+    pub access: Arc<Access>,
+    /// Whether `/health` and `/metrics` answer any address without a token.
+    pub open_health_and_metrics: bool,
 }
 
 /// The API's routes; `allowed_hosts` are the names answered besides IP
 /// literals and `localhost`.
 pub fn router(api: Api, allowed_hosts: Vec<String>) -> Router {
     let allowed: Arc<[String]> = allowed_hosts.into();
-    Router::new()
-        .route("/health", get(health))
-        .route("/metrics", get(metrics))
+    let api_routes = Router::new()
         .route("/api/status", get(status))
         .route("/api/registrations", get(registrations))
         .route("/api/parked", get(parked))
         .route("/api/events", get(event_stream))
+        .layer(middleware::from_fn_with_state(api.clone(), require_token));
+    let open_routes = Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(
+            api.clone(),
+            loopback_or_token,
+        ));
+    api_routes
+        .merge(open_routes)
         .with_state(api)
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let allowed = allowed.clone();
             async move { check_host(&allowed, req, next).await }
         }))
+}
+
+/// The caller's address (the server runs with connect info).
+fn peer_of(req: &Request) -> std::net::IpAddr {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
+}
+
+/// Checks the bearer token of an `/api/*` request; the grant goes with
+/// the request to its handler.
+async fn require_token(State(api): State<Api>, mut req: Request, next: Next) -> Response {
+    let from = peer_of(&req);
+    let auth = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match api.access.check(auth, from, std::time::Instant::now()) {
+        Ok(grant) => {
+            req.extensions_mut().insert(grant);
+            next.run(req).await
+        }
+        Err(Denied::Unauthorized) => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "a valid API token is needed (Authorization: Bearer ...)\n",
+        )
+            .into_response(),
+        Err(Denied::TooMany) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many wrong tokens from this address: wait a minute\n",
+        )
+            .into_response(),
+    }
+}
+
+/// `/health` and `/metrics`: open to loopback (and to all when so
+/// configured), else a token like the API.
+async fn loopback_or_token(State(api): State<Api>, req: Request, next: Next) -> Response {
+    if api.open_health_and_metrics || peer_of(&req).is_loopback() {
+        return next.run(req).await;
+    }
+    require_token(State(api), req, next).await
 }
 
 async fn check_host(allowed: &[String], req: Request, next: Next) -> Response {
@@ -102,16 +161,33 @@ async fn health(State(api): State<Api>) -> Response {
     }
 }
 
-async fn status(State(api): State<Api>) -> Result<Json<crate::event::Status>, StatusCode> {
+/// The switch's counters: for tokens of every tenant only.
+async fn status(
+    State(api): State<Api>,
+    Extension(grant): Extension<Grant>,
+) -> Result<Json<crate::event::Status>, StatusCode> {
+    if grant.tenant.is_some() {
+        return Err(StatusCode::FORBIDDEN);
+    }
     ask(&api.events, Query::Status).await.map(Json)
 }
 
-async fn registrations(State(api): State<Api>) -> Result<Json<Vec<accounts::Binding>>, StatusCode> {
-    ask(&api.events, Query::Bindings).await.map(Json)
+async fn registrations(
+    State(api): State<Api>,
+    Extension(grant): Extension<Grant>,
+) -> Result<Json<Vec<accounts::Binding>>, StatusCode> {
+    let mut list = ask(&api.events, Query::Bindings).await?;
+    list.retain(|b| grant.sees(&b.tenant));
+    Ok(Json(list))
 }
 
-async fn parked(State(api): State<Api>) -> Result<Json<Vec<crate::event::ParkedView>>, StatusCode> {
-    ask(&api.events, Query::Parked).await.map(Json)
+async fn parked(
+    State(api): State<Api>,
+    Extension(grant): Extension<Grant>,
+) -> Result<Json<Vec<crate::event::ParkedView>>, StatusCode> {
+    let mut list = ask(&api.events, Query::Parked).await?;
+    list.retain(|p| grant.sees(&p.tenant));
+    Ok(Json(list))
 }
 
 /// The Prometheus text exposition.
@@ -147,10 +223,20 @@ struct StreamFilter {
 /// (`event: type` names it), optionally of one tenant.
 async fn event_stream(
     State(api): State<Api>,
+    Extension(grant): Extension<Grant>,
     Params(filter): Params<StreamFilter>,
-) -> Sse<impl futures_util::Stream<Item = Result<sse::Event, std::convert::Infallible>>> {
+) -> Result<
+    Sse<impl futures_util::Stream<Item = Result<sse::Event, std::convert::Infallible>>>,
+    StatusCode,
+> {
+    // A tenant's token sees its tenant's events only.
+    let tenant = match (grant.tenant, filter.tenant) {
+        (Some(mine), Some(asked)) if mine != asked => return Err(StatusCode::FORBIDDEN),
+        (Some(mine), _) => Some(mine),
+        (None, asked) => asked,
+    };
     let rx = api.stream.subscribe();
-    let state = (rx, api.stream, filter.tenant);
+    let state = (rx, api.stream, tenant);
     let events = futures_util::stream::unfold(state, |(mut rx, stream, tenant)| async move {
         loop {
             match rx.recv().await {
@@ -168,7 +254,7 @@ async fn event_stream(
             }
         }
     });
-    Sse::new(events).keep_alive(KeepAlive::default())
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The `parkline` binary: configuration, CLI, and the tokio shell around the
 //! sans-IO cores.
 
+mod access;
 mod admin;
 mod cli;
 mod config;
@@ -38,14 +39,63 @@ fn load_config(path: Option<&Path>) -> Result<Config, String> {
     }
 }
 
-fn init_logging(level: &str) {
+/// Logs to stderr: colours only on a terminal; `log.format = "json"` for
+/// one JSON object per line (with the call's span fields).
+fn init_logging(log: &config::LogSection) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&log.level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .init();
+        .with_ansi(std::io::stderr().is_terminal());
+    if log.format == "json" {
+        builder.json().with_current_span(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+/// `parkline token add`: a new token, printed once; its hash appended to
+/// the configuration file, or printed to paste there.
+fn token_add(
+    config: Option<&std::path::Path>,
+    name: &str,
+    tenant: Option<&str>,
+    read_only: bool,
+) -> Result<ExitCode> {
+    let token = access::new_token();
+    let mut block = format!(
+        "\n[[http.tokens]]\nname = \"{name}\"\nhash = \"{}\"\n",
+        access::hash_of(&token)
+    );
+    if let Some(t) = tenant {
+        block.push_str(&format!("tenant = \"{t}\"\n"));
+    }
+    if read_only {
+        block.push_str("read_only = true\n");
+    }
+    match config {
+        Some(path) => {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot append to {}", path.display()))?;
+            f.write_all(block.as_bytes())?;
+            println!("{token}");
+            eprintln!(
+                "token '{name}' added to {} (only its hash); restart the switch to use it",
+                path.display()
+            );
+        }
+        None => {
+            println!("{token}");
+            eprintln!("add this to the configuration's file and restart the switch:{block}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
@@ -81,6 +131,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         print!("{DEMO}");
         return Ok(ExitCode::SUCCESS);
     }
+    if let Command::Token(cli::TokenCmd::Add {
+        name,
+        tenant,
+        read_only,
+    }) = &cli.command
+    {
+        return token_add(cli.config.as_deref(), name, tenant.as_deref(), *read_only);
+    }
     let cfg = match load_config(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -95,7 +153,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
         .unwrap_or_else(|| PathBuf::from(&cfg.store.path));
     match cli.command {
         Command::Serve => {
-            init_logging(&cfg.log.level);
+            init_logging(&cfg.log);
+            let mut cfg = cfg;
+            if cli.config.is_none() {
+                // The embedded demo: a fresh token each start, shown once.
+                let token = access::new_token();
+                println!("demo API token (all tenants): {token}");
+                cfg.http.tokens.push(config::TokenConfig {
+                    name: "demo".into(),
+                    hash: toml::Spanned::new(0..0, access::hash_of(&token)),
+                    tenant: None,
+                    read_only: false,
+                });
+            }
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
@@ -112,7 +182,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             limit,
             json,
         } => admin::calls(&open(&db)?, tenant.as_deref(), limit, json)?,
-        Command::CheckConfig { .. } | Command::DefaultConfig => unreachable!("handled above"),
+        Command::CheckConfig { .. } | Command::DefaultConfig | Command::Token(_) => {
+            unreachable!("handled above")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -206,9 +206,12 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
             metrics: metrics_handle.clone(),
             stream: stream.clone(),
             webhooks: webhooks.clone(),
+            access: std::sync::Arc::new(crate::access::Access::new(&cfg.http.tokens)),
+            open_health_and_metrics: cfg.http.open_health_and_metrics,
         };
         let app = http::router(api, cfg.http.allowed_hosts.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, service).await });
     }
 
     let (store_tx, store_rx) = persist::StoreQueue::new();

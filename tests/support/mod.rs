@@ -180,6 +180,20 @@ rtp_timeout_s = {rtp_timeout}
 [http]
 listen = "127.0.0.1:{http_port}"
 
+[[http.tokens]]
+name = "test-admin"
+hash = "{admin}"
+
+[[http.tokens]]
+name = "test-demo"
+hash = "{demo}"
+tenant = "demo"
+
+[[http.tokens]]
+name = "test-reader"
+hash = "{reader}"
+read_only = true
+
 [store]
 path = "{db}"
 
@@ -250,7 +264,25 @@ tenant = "demo"
         rtp_high = rtp.1,
         rtp_timeout = rtp_timeout_s,
         carrier = carrier_port_for(sip_port),
+        admin = token_hash(ADMIN_TOKEN),
+        demo = token_hash(DEMO_TOKEN),
+        reader = token_hash(READER_TOKEN),
     )
+}
+
+/// The test configuration's API token for every tenant.
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+/// Its token for tenant `demo` only.
+pub const DEMO_TOKEN: &str = "test-demo-token";
+/// Its read-only token.
+pub const READER_TOKEN: &str = "test-reader-token";
+
+/// `sha256:<hex>` of a token, as the configuration keeps it.
+pub fn token_hash(token: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(token.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
 }
 
 /// A running `parkline serve`.
@@ -492,9 +524,34 @@ impl Server {
 
     /// GET on the admin API with this `Host` header; the whole response.
     pub fn http_get_as(&self, path: &str, host: &str) -> Option<String> {
+        self.http_get_raw(path, host, Some(ADMIN_TOKEN))
+    }
+
+    /// GET on the admin API as the holder of `token` (none: no
+    /// `Authorization`); the status and the body.
+    pub fn http_get_with(&self, path: &str, token: Option<&str>) -> (u16, String) {
+        let out = self
+            .http_get_raw(path, "localhost", token)
+            .unwrap_or_default();
+        let status = out
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = out
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, b)| b)
+            .to_string();
+        (status, body)
+    }
+
+    fn http_get_raw(&self, path: &str, host: &str, token: Option<&str>) -> Option<String> {
         let mut s = TcpStream::connect(("127.0.0.1", self.http_port)).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n{auth}\r\n").ok()?;
         let mut out = String::new();
         s.read_to_string(&mut out).ok()?;
         Some(out)

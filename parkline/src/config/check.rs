@@ -31,6 +31,31 @@ impl Checker<'_> {
 impl Config {
     /// Runs every check.
     pub(super) fn check(&self, c: &mut Checker) {
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            c.errors.push(format!(
+                "{}: log.format must be \"text\" or \"json\", not \"{}\"",
+                c.file, self.log.format
+            ));
+        }
+        for t in &self.http.tokens {
+            if crate::access::parse_hash(t.hash.get_ref()).is_none() {
+                c.err(
+                    &t.hash,
+                    format!(
+                        "token '{}': hash must be sha256: and 64 hex digits (parkline token add makes one)",
+                        t.name
+                    ),
+                );
+            }
+            if let Some(tenant) = &t.tenant {
+                if !self.tenants.iter().any(|x| x.name.get_ref() == tenant) {
+                    c.err(
+                        &t.hash,
+                        format!("token '{}': no tenant named '{tenant}'", t.name),
+                    );
+                }
+            }
+        }
         for w in &self.webhooks {
             let url = w.url.get_ref();
             let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
