@@ -435,3 +435,36 @@ fn a_token_made_with_the_cli_opens_the_api_after_a_restart() {
         403
     );
 }
+
+#[test]
+fn the_cli_and_the_api_list_the_same_parked_calls() {
+    if !peers_ready("the_cli_and_the_api_list_the_same_parked_calls", &[]) {
+        return;
+    }
+    let server = Server::start("parked-truth");
+    let mut john = registered(&server, "333");
+    let mut jane = registered(&server, "555");
+    let mut room = registered(&server, "444");
+    let (_janes, mut johns) = connect(&mut jane, &mut john, &[PCMU], &[PCMU]);
+    assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
+    park(&mut john, "*70333");
+    let api: serde_json::Value =
+        serde_json::from_str(&server.http_get("/api/parked").unwrap()).unwrap();
+    assert_eq!(api[0]["parked_party"], "Jane Roe <555>");
+    assert!(api[0]["comeback_ms"].as_u64() > api[0]["since_ms"].as_u64());
+    // The store is written on its own thread: give it a moment.
+    std::thread::sleep(Duration::from_millis(300));
+    let cli = support::parkline_cli(&server, &["parked", "--json"]);
+    let line: serde_json::Value = serde_json::from_str(cli.trim()).expect("one JSON line");
+    assert_eq!(line["position"], api[0]["position"]);
+    assert_eq!(line["parked_party"], "Jane Roe <555>");
+    let mut rooms = room.dial("*71333", &[PCMU]).expect("retrieved");
+    assert_eq!(server.http_get("/api/parked").unwrap().trim(), "[]");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        support::parkline_cli(&server, &["parked", "--json"]).trim(),
+        "",
+        "a retrieved call is gone from the CLI's list too"
+    );
+    assert_eq!(room.bye(&mut rooms).status, 200);
+}

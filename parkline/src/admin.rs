@@ -208,10 +208,25 @@ pub fn calls(store: &dyn Store, tenant: Option<&str>, limit: usize, json: bool) 
 }
 
 /// `parkline parked`
-pub fn parked(store: &dyn Store, tenant: Option<&str>) -> Result<()> {
+pub fn parked(store: &dyn Store, tenant: Option<&str>, json: bool) -> Result<()> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_millis() as u64;
+    if json {
+        for p in store.parked(tenant)? {
+            let line = serde_json::json!({
+                "tenant": p.tenant,
+                "position": p.position,
+                "retrieval": p.retrieval,
+                "parker": p.parker,
+                "parked_party": p.parked_party,
+                "since_ms": p.since_ms,
+                "comeback_ms": p.deadline_ms,
+            });
+            println!("{line}");
+        }
+        return Ok(());
+    }
     println!(
         "{:<10} {:<10} {:<12} {:<8} {:>8} {:>10}  PARKED PARTY",
         "TENANT", "POSITION", "RETRIEVE", "PARKER", "PARKED s", "COMEBACK s"

@@ -47,6 +47,9 @@ pub enum Command {
         /// Only this tenant.
         #[arg(long)]
         tenant: Option<String>,
+        /// As JSON lines.
+        #[arg(long)]
+        json: bool,
     },
     /// List call records, newest first.
     Calls {

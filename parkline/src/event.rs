@@ -54,7 +54,7 @@ pub enum Query {
     /// Counters and sizes.
     Status(oneshot::Sender<Status>),
     /// Calls in the parking lot.
-    Parked(oneshot::Sender<Vec<ParkedView>>),
+    Parked(oneshot::Sender<Vec<switch::ParkedInfo>>),
     /// What a metrics scrape needs of the core.
     Metrics(oneshot::Sender<MetricsSnapshot>),
 }
@@ -79,21 +79,6 @@ pub struct MetricsSnapshot {
     pub webhook_delivered: u64,
     /// Events the webhooks dropped (filled in by the API).
     pub webhook_dropped: u64,
-}
-
-/// A parked call for the admin API.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct ParkedView {
-    /// Tenant.
-    pub tenant: String,
-    /// Position (extension, or `*code`).
-    pub position: String,
-    /// Number that retrieves it.
-    pub retrieval: String,
-    /// Extension that parked it.
-    pub parker: String,
-    /// Parked since, Unix milliseconds.
-    pub since_ms: u64,
 }
 
 /// A snapshot for the admin API: the core's counters and current sizes.

@@ -184,7 +184,7 @@ async fn registrations(
 async fn parked(
     State(api): State<Api>,
     Extension(grant): Extension<Grant>,
-) -> Result<Json<Vec<crate::event::ParkedView>>, StatusCode> {
+) -> Result<Json<Vec<switch::ParkedInfo>>, StatusCode> {
     let mut list = ask(&api.events, Query::Parked).await?;
     list.retain(|p| grant.sees(&p.tenant));
     Ok(Json(list))

@@ -176,7 +176,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Did(c) => admin::did(&mut open(&db)?, c)?,
         Command::Trunk(c) => admin::trunk(&mut open(&db)?, c)?,
         Command::Registrations { tenant } => admin::registrations(&open(&db)?, tenant.as_deref())?,
-        Command::Parked { tenant } => admin::parked(&open(&db)?, tenant.as_deref())?,
+        Command::Parked { tenant, json } => admin::parked(&open(&db)?, tenant.as_deref(), json)?,
         Command::Calls {
             tenant,
             limit,

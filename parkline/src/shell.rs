@@ -11,7 +11,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-pub use crate::event::{Event, ParkedView, Query, Status};
+pub use crate::event::{Event, Query, Status};
 use crate::event_stream::EventStream;
 use crate::media_io::MediaHandle;
 use crate::persist::{StoreMsg, StoreQueue};
@@ -198,20 +198,7 @@ fn handle(
             });
         }
         Event::Query(Query::Parked(reply)) => {
-            let list = sw
-                .parked()
-                .into_iter()
-                .map(
-                    |(tenant, position, retrieval, parker, since_ms)| ParkedView {
-                        tenant,
-                        position,
-                        retrieval,
-                        parker,
-                        since_ms,
-                    },
-                )
-                .collect();
-            let _ = reply.send(list);
+            let _ = reply.send(sw.parked());
         }
     }
 }

@@ -40,6 +40,7 @@ use accounts::{Binding, Directory};
 use admission::Admission;
 use bytes::Bytes;
 use calls::CallTable;
+pub use park::ParkedInfo;
 pub use resume::Resumed;
 use sip::transaction::{Incoming, Layer, Output as TxOut, ServerKey};
 use sip::validate::{check_structure, Capabilities};

@@ -314,7 +314,7 @@ fn the_first_retrieval_wins() {
     let held = SDP.replace("sendrecv", "sendonly");
     w.from(JOHN, &in_dialog(&ok, "INVITE", 3, &held, JOHN));
     w.invite("333", JOHN, "*70");
-    let code = w.sw.parked()[0].2.clone();
+    let code = w.sw.parked()[0].retrieval.clone();
     assert!(code.starts_with("*71*") && code.len() == 8, "{code}");
     let (first, _) = w.invite("444", ROOM, &code);
     let (second, _) = w.invite("444", ROOM2, &code);
@@ -787,7 +787,7 @@ fn a_refer_to_the_park_number_parks_the_other_party() {
         .collect();
     assert_eq!(notifies, ["SIP/2.0 100 Trying\r\n", "SIP/2.0 200 OK\r\n"]);
     did.request_to(JOHN, Method::Bye);
-    assert_eq!(w.sw.parked()[0].2, "*71333");
+    assert_eq!(w.sw.parked()[0].retrieval, "*71333");
     let call = w.sw.calls.calls.iter().next().unwrap().1;
     assert!(call
         .features

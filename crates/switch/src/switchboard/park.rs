@@ -163,23 +163,54 @@ impl Switch {
         self.calls.lot.len()
     }
 
-    /// Calls parked now: (tenant, position, retrieval number, parker, parked since in Unix ms).
-    pub fn parked(&self) -> Vec<(String, String, String, String, u64)> {
+    /// Calls parked now, longest waiting first.
+    pub fn parked(&self) -> Vec<ParkedInfo> {
         self.calls
             .lot
             .list(None)
             .into_iter()
             .map(|(t, p, parked)| {
-                (
-                    t.to_string(),
-                    p.label(),
-                    parked.retrieval.clone(),
-                    parked.parker.clone(),
-                    parked.since_ms,
-                )
+                let call = self.calls.calls.get(&parked.call);
+                let comeback_ms = call.and_then(|c| match &c.phase {
+                    crate::call::Phase::Parked(cb) => {
+                        let after = cb.at.saturating_duration_since(parked.since);
+                        Some(parked.since_ms + after.as_millis() as u64)
+                    }
+                    _ => None,
+                });
+                ParkedInfo {
+                    tenant: t.to_string(),
+                    position: p.label(),
+                    retrieval: parked.retrieval.clone(),
+                    parker: parked.parker.clone(),
+                    parked_party: call
+                        .map(|c| c.leg(parked.side).identity.shown())
+                        .unwrap_or_default(),
+                    since_ms: parked.since_ms,
+                    comeback_ms,
+                }
             })
             .collect()
     }
+}
+
+/// A parked call, as operators see it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ParkedInfo {
+    /// Tenant.
+    pub tenant: String,
+    /// Position (extension, or `*code`).
+    pub position: String,
+    /// Number that retrieves it.
+    pub retrieval: String,
+    /// Extension that parked it.
+    pub parker: String,
+    /// Who waits (`Name <number>`).
+    pub parked_party: String,
+    /// Parked since, Unix milliseconds.
+    pub since_ms: u64,
+    /// When it comes back to the parker, Unix milliseconds.
+    pub comeback_ms: Option<u64>,
 }
 
 /// A feature request: the INVITE and what it was authenticated as.

@@ -5,7 +5,7 @@ use super::call_tests::*;
 use super::harness::{Did, World};
 use super::*;
 use crate::call::CallEvent;
-use crate::output::MediaCommand;
+use crate::output::{MediaCommand, StoreOp};
 use accounts::{Extension, Source, Tenant};
 use std::time::Duration;
 
@@ -709,4 +709,29 @@ fn the_seed_scenario_is_reported_in_order() {
     assert_eq!(json["what"], "retrieve");
     assert_eq!(json["code"], "nothing_parked");
     assert_eq!(json["tenant"], "acme");
+}
+
+#[test]
+fn a_retrieved_call_leaves_the_stored_lot_too() {
+    let mut w = World::new();
+    w.register("555", WATCHER);
+    let (ok, _, _) = john_talks_to_room(&mut w);
+    let held = SDP.replace("sendrecv", "sendonly");
+    w.from(JOHN, &in_dialog(&ok, "INVITE", 3, &held, JOHN));
+    let (did, _) = w.invite("333", JOHN, "*70555");
+    assert!(did
+        .store
+        .iter()
+        .any(|op| matches!(op, StoreOp::SaveParked(_))));
+    let parked = &w.sw.parked()[0];
+    assert_eq!(parked.parked_party, "Ext 444 <444>");
+    assert_eq!(parked.comeback_ms, Some(parked.since_ms + 180_000));
+    let (did, _) = w.invite("555", WATCHER, "*71555");
+    assert!(
+        did.store
+            .iter()
+            .any(|op| matches!(op, StoreOp::RemoveParked { position, .. } if position == "555")),
+        "{:?}",
+        did.store
+    );
 }

@@ -75,6 +75,12 @@ impl Switch {
         if !self.join_answered(now, &fc, (id, side), port, joining) {
             return;
         }
+        // Out of the lot for good: out of the stored lot too, so the CLI
+        // and the API tell the same.
+        self.outputs.push_back(Output::Store(StoreOp::RemoveParked {
+            tenant: fc.tenant.name.clone(),
+            position: parked.position.label(),
+        }));
         let by = super::park_alerts::ParkEnd::Retrieved { by: &fc.ext.number };
         let at = (fc.tenant.name.as_str(), &parked);
         self.alert_parker(now, at, &parked_identity, by, waited);
