@@ -37,6 +37,8 @@ pub struct Api {
     pub access: Arc<Access>,
     /// Whether `/health` and `/metrics` answer any address without a token.
     pub open_health_and_metrics: bool,
+    /// The store's database (the write API opens it itself).
+    pub db: std::path::PathBuf,
 }
 
 /// The API's routes; `allowed_hosts` are the names answered besides IP
@@ -48,6 +50,7 @@ pub fn router(api: Api, allowed_hosts: Vec<String>) -> Router {
         .route("/api/registrations", get(registrations))
         .route("/api/parked", get(parked))
         .route("/api/events", get(event_stream))
+        .merge(crate::provisioning_api::routes())
         .layer(middleware::from_fn_with_state(api.clone(), require_token));
     let open_routes = Router::new()
         .route("/health", get(health))

@@ -12,6 +12,7 @@ mod media_io;
 mod metrics;
 mod persist;
 mod provision;
+mod provisioning_api;
 mod raw_send;
 mod serve;
 mod shell;

@@ -208,6 +208,7 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
             webhooks: webhooks.clone(),
             access: std::sync::Arc::new(crate::access::Access::new(&cfg.http.tokens)),
             open_health_and_metrics: cfg.http.open_health_and_metrics,
+            db: db.to_path_buf(),
         };
         let app = http::router(api, cfg.http.allowed_hosts.clone());
         let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -545,6 +545,38 @@ impl Server {
         (status, body)
     }
 
+    /// A request with a JSON body on the admin API as the holder of
+    /// `token`; the status and the body.
+    pub fn http(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+        let run = || -> Option<String> {
+            let mut s = TcpStream::connect(("127.0.0.1", self.http_port)).ok()?;
+            s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+            let auth = token
+                .map(|t| format!("Authorization: Bearer {t}\r\n"))
+                .unwrap_or_default();
+            write!(
+                s,
+                "{method} {path} HTTP/1.0\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .ok()?;
+            let mut out = String::new();
+            s.read_to_string(&mut out).ok()?;
+            Some(out)
+        };
+        let out = run().unwrap_or_default();
+        let status = out
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = out
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, b)| b)
+            .to_string();
+        (status, body)
+    }
+
     fn http_get_raw(&self, path: &str, host: &str, token: Option<&str>) -> Option<String> {
         let mut s = TcpStream::connect(("127.0.0.1", self.http_port)).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;

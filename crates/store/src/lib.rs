@@ -36,6 +36,9 @@ pub trait Store: Send {
     fn upsert_tenant(&mut self, t: &Tenant) -> Result<()>;
     /// Inserts or updates an extension (by tenant and number).
     fn upsert_extension(&mut self, e: &Extension) -> Result<()>;
+    /// Deletes an extension (and its DIDs' routes stay: they then reach
+    /// nobody); whether it existed.
+    fn delete_extension(&mut self, tenant: &str, number: &str) -> Result<bool>;
     /// Inserts or updates a DID (by number).
     fn upsert_did(&mut self, d: &Did) -> Result<()>;
     /// Inserts or updates a trunk (by name).

@@ -183,6 +183,14 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn delete_extension(&mut self, tenant: &str, number: &str) -> Result<bool> {
+        let n = self.conn.execute(
+            "DELETE FROM extensions WHERE tenant = ?1 AND number = ?2",
+            params![tenant, number],
+        )?;
+        Ok(n > 0)
+    }
+
     fn upsert_did(&mut self, d: &Did) -> Result<()> {
         self.require_tenant(&d.tenant)?;
         let ext_exists: Option<String> = self

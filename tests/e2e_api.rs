@@ -1,0 +1,131 @@
+//! The write API: extensions created, changed and deleted over REST take
+//! effect on the wire at once (a phone registers and is called with the
+//! new credentials; the old password stops working; a deleted extension
+//! cannot register), with 4xx refusals that name the field, and tokens
+//! that reach only their tenant and only read when read-only.
+
+mod support;
+
+use std::time::Duration;
+use support::phone::Phone;
+use support::{peers_ready, Server, ADMIN_TOKEN, DEMO_TOKEN, READER_TOKEN};
+
+const PCMU: u8 = 0;
+const EXTS: &str = "/api/tenants/demo/extensions";
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"))
+}
+
+fn can_register(server: &Server, user: &str, password: &str) -> u16 {
+    let mut c = support::sip_client::Client::new(&server.sip_addr());
+    c.register(user, password, 300).status
+}
+
+#[test]
+fn extensions_are_created_changed_and_deleted_over_the_api() {
+    if !peers_ready("extensions_are_created_changed_and_deleted", &[]) {
+        return;
+    }
+    let server = Server::start("api-extensions");
+    let admin = Some(ADMIN_TOKEN);
+    let new = r#"{"number": "777", "name": "Lab Bench", "password": "lab-pass-777"}"#;
+    let (status, body) = server.http("POST", EXTS, admin, new);
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(json(&body)["source"], "manual");
+    assert!(!body.contains("lab-pass-777"), "no password comes back");
+
+    // At once on the wire: the new phone registers and John calls it.
+    let mut lab = Phone::new(&server.sip_addr(), "777", "lab-pass-777");
+    lab.register();
+    let mut john = Phone::new(&server.sip_addr(), "333", "secret-333");
+    john.register();
+    let (call_id, seq, branch) = john.start_dial("777", &[PCMU]);
+    let inv = lab.ring();
+    assert!(inv
+        .headers
+        .get_str(sip::Name::From)
+        .unwrap()
+        .contains("John Doe"));
+    let mut labs = lab.answer(&inv, &[PCMU]);
+    let _johns = john.finish_dial("777", &call_id, seq, &branch).unwrap();
+    assert_eq!(lab.bye(&mut labs).status, 200);
+
+    // Refusals name the field.
+    let (status, body) = server.http("POST", EXTS, admin, new);
+    assert_eq!(status, 409, "{body}");
+    for (bad, field) in [
+        (r#"{"number": "7a7", "password": "long-enough"}"#, "number"),
+        (
+            r#"{"number": "*7088", "password": "long-enough"}"#,
+            "number",
+        ),
+        (r#"{"number": "778", "password": "short"}"#, "password"),
+    ] {
+        let (status, body) = server.http("POST", EXTS, admin, bad);
+        assert_eq!(status, 422, "{bad}: {body}");
+        assert_eq!(json(&body)["field"], field, "{bad}: {body}");
+    }
+    let (status, _) = server.http("POST", EXTS, admin, r#"{"number": "779", "pasword": "x"}"#);
+    assert!((400..500).contains(&status), "an unknown field is refused");
+
+    // A new password: the old one stops working.
+    let path = format!("{EXTS}/777");
+    let (status, body) = server.http(
+        "PUT",
+        &path,
+        admin,
+        r#"{"password": "new-pass-777", "can_park": false}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["can_park"], false);
+    assert_eq!(can_register(&server, "777", "lab-pass-777"), 403);
+    assert_eq!(can_register(&server, "777", "new-pass-777"), 200);
+
+    // Deleted: gone from the list, and it cannot register.
+    assert_eq!(server.http("DELETE", &path, admin, "").0, 204);
+    assert_eq!(server.http("GET", &path, admin, "").0, 404);
+    assert_eq!(can_register(&server, "777", "new-pass-777"), 403);
+    // What the configuration file provisions is changed there.
+    let (status, body) = server.http("DELETE", &format!("{EXTS}/333"), admin, "");
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("configuration file"));
+    std::thread::sleep(Duration::from_millis(10));
+}
+
+#[test]
+fn api_tokens_reach_only_their_tenant_and_read_only_ones_only_read() {
+    if !peers_ready("api_tokens_reach_only_their_tenant", &[]) {
+        return;
+    }
+    let server = Server::start("api-extension-tokens");
+    let new = r#"{"number": "790", "password": "long-enough-1"}"#;
+    // The demo tenant's token works on demo, not on beta.
+    assert_eq!(server.http("POST", EXTS, Some(DEMO_TOKEN), new).0, 201);
+    let beta = "/api/tenants/beta/extensions";
+    assert_eq!(server.http("GET", beta, Some(DEMO_TOKEN), "").0, 403);
+    assert_eq!(server.http("POST", beta, Some(DEMO_TOKEN), new).0, 403);
+    // Read-only: reads, never writes.
+    let (status, body) = server.http("GET", beta, Some(READER_TOKEN), "");
+    assert_eq!(status, 200);
+    assert!(json(&body)
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["number"] == "100"));
+    assert_eq!(server.http("POST", beta, Some(READER_TOKEN), new).0, 403);
+    assert_eq!(
+        server
+            .http("DELETE", &format!("{EXTS}/790"), Some(READER_TOKEN), "")
+            .0,
+        403
+    );
+    // No token: 401.
+    assert_eq!(server.http("GET", EXTS, None, "").0, 401);
+    assert_eq!(
+        server
+            .http("GET", "/api/tenants/nope/extensions", Some(ADMIN_TOKEN), "")
+            .0,
+        404
+    );
+}
