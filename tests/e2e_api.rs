@@ -129,3 +129,81 @@ fn api_tokens_reach_only_their_tenant_and_read_only_ones_only_read() {
         404
     );
 }
+
+#[test]
+fn an_operator_lists_live_calls_and_hangs_one_up() {
+    if !peers_ready("an_operator_lists_live_calls_and_hangs_one_up", &[]) {
+        return;
+    }
+    let server = Server::start("api-calls");
+    let mut john = Phone::new(&server.sip_addr(), "333", "secret-333");
+    john.register();
+    let mut room = Phone::new(&server.sip_addr(), "444", "secret-444");
+    room.register();
+    let (_johns, _rooms) = support::phone::connect(&mut john, &mut room, &[PCMU], &[PCMU]);
+    let (status, body) = server.http("GET", "/api/calls", Some(DEMO_TOKEN), "");
+    assert_eq!(status, 200);
+    let calls = json(&body);
+    assert_eq!(calls.as_array().unwrap().len(), 1, "{body}");
+    let call = &calls[0];
+    assert_eq!(
+        (
+            call["state"].as_str(),
+            call["from"].as_str(),
+            call["to"].as_str()
+        ),
+        (
+            Some("talking"),
+            Some("John Doe <333>"),
+            Some("Conference Room <444>")
+        )
+    );
+    let path = format!("/api/calls/{}", call["id"]);
+    assert_eq!(server.http("DELETE", &path, Some(READER_TOKEN), "").0, 403);
+    assert_eq!(
+        server
+            .http("DELETE", "/api/calls/99999", Some(ADMIN_TOKEN), "")
+            .0,
+        404
+    );
+    assert_eq!(server.http("DELETE", &path, Some(DEMO_TOKEN), "").0, 204);
+    for phone in [&mut john, &mut room] {
+        let bye = phone
+            .request("BYE", Duration::from_secs(3))
+            .expect("both parties are hung up");
+        phone.ok(&bye);
+    }
+    server.wait_idle();
+    let rec = &server.call_records(1)[0];
+    assert_eq!(rec["cause"], "Hung up by the operator");
+}
+
+#[test]
+fn every_route_of_the_openapi_document_answers() {
+    if !peers_ready("every_route_of_the_openapi_document_answers", &[]) {
+        return;
+    }
+    let server = Server::start("api-openapi");
+    let (status, body) = server.http("GET", "/api/openapi.json", Some(ADMIN_TOKEN), "");
+    assert_eq!(status, 200);
+    let doc = json(&body);
+    assert_eq!(doc["openapi"], "3.0.3");
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if !["get", "post", "put", "delete"].contains(&method.as_str()) || path == "/api/events"
+            {
+                continue; // the stream never ends: its own test reads it
+            }
+            let concrete = path
+                .replace("{tenant}", "demo")
+                .replace("{number}", "333")
+                .replace("{id}", "99999");
+            let (status, body) =
+                server.http(&method.to_uppercase(), &concrete, Some(ADMIN_TOKEN), "{}");
+            assert!(
+                status != 405 && !(status == 404 && body.trim().is_empty()) && status != 0,
+                "{method} {path}: {status} {body:?} (not a route?)"
+            );
+        }
+    }
+}

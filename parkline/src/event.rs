@@ -57,6 +57,18 @@ pub enum Query {
     Parked(oneshot::Sender<Vec<switch::ParkedInfo>>),
     /// What a metrics scrape needs of the core.
     Metrics(oneshot::Sender<MetricsSnapshot>),
+    /// The live calls.
+    Calls(oneshot::Sender<Vec<switch::LiveCall>>),
+    /// Hang up a call (of this tenant only, if one is named); whether it
+    /// was there to hang up.
+    HangUp {
+        /// The call.
+        call: u64,
+        /// The token's tenant, if it has one.
+        tenant: Option<String>,
+        /// The answer.
+        reply: oneshot::Sender<bool>,
+    },
 }
 
 /// What a metrics scrape needs: the status, each tenant's load, and the

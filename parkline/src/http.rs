@@ -50,6 +50,9 @@ pub fn router(api: Api, allowed_hosts: Vec<String>) -> Router {
         .route("/api/registrations", get(registrations))
         .route("/api/parked", get(parked))
         .route("/api/events", get(event_stream))
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/calls", get(calls))
+        .route("/api/calls/:id", axum::routing::delete(hang_up))
         .merge(crate::provisioning_api::routes())
         .layer(middleware::from_fn_with_state(api.clone(), require_token));
     let open_routes = Router::new()
@@ -193,6 +196,66 @@ async fn parked(
     Ok(Json(list))
 }
 
+/// The API described (OpenAPI 3); the suite checks every route it names
+/// answers and every route answers in it.
+const OPENAPI: &str = include_str!("../assets/openapi.json");
+
+/// Every route of the API: (method, path as OpenAPI writes it). The
+/// router's routes, listed once more for the document's test.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/health"),
+    ("get", "/metrics"),
+    ("get", "/api/openapi.json"),
+    ("get", "/api/status"),
+    ("get", "/api/registrations"),
+    ("get", "/api/parked"),
+    ("get", "/api/events"),
+    ("get", "/api/calls"),
+    ("delete", "/api/calls/{id}"),
+    ("get", "/api/tenants/{tenant}/extensions"),
+    ("post", "/api/tenants/{tenant}/extensions"),
+    ("get", "/api/tenants/{tenant}/extensions/{number}"),
+    ("put", "/api/tenants/{tenant}/extensions/{number}"),
+    ("delete", "/api/tenants/{tenant}/extensions/{number}"),
+];
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// The live calls the token may see.
+async fn calls(
+    State(api): State<Api>,
+    Extension(grant): Extension<Grant>,
+) -> Result<Json<Vec<switch::LiveCall>>, StatusCode> {
+    let mut list = ask(&api.events, Query::Calls).await?;
+    list.retain(|c| grant.sees(&c.tenant));
+    Ok(Json(list))
+}
+
+/// Hangs a call up: 204, or 404 if there is no such call the token sees.
+async fn hang_up(
+    State(api): State<Api>,
+    Extension(grant): Extension<Grant>,
+    axum::extract::Path(id): axum::extract::Path<u64>,
+) -> Response {
+    if grant.read_only {
+        return (StatusCode::FORBIDDEN, "this token is read-only\n").into_response();
+    }
+    let tenant = grant.tenant.clone();
+    match ask(&api.events, |reply| Query::HangUp {
+        call: id,
+        tenant,
+        reply,
+    })
+    .await
+    {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => (StatusCode::NOT_FOUND, "no such call\n").into_response(),
+        Err(s) => s.into_response(),
+    }
+}
+
 /// The Prometheus text exposition.
 async fn metrics(State(api): State<Api>) -> Result<Response, StatusCode> {
     let mut snap = ask(&api.events, Query::Metrics).await?;
@@ -263,6 +326,31 @@ async fn event_stream(
 #[cfg(test)]
 mod tests {
     use super::host_allowed;
+
+    #[test]
+    fn the_openapi_document_names_exactly_the_routes() {
+        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
+        let mut documented: Vec<(String, String)> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, item)| {
+                item.as_object()
+                    .unwrap()
+                    .keys()
+                    .filter(|k| ["get", "post", "put", "delete", "patch"].contains(&k.as_str()))
+                    .map(|m| (m.clone(), path.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        documented.sort();
+        let mut routes: Vec<(String, String)> = super::ROUTES
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        routes.sort();
+        assert_eq!(documented, routes);
+    }
 
     #[test]
     fn only_addresses_localhost_and_named_hosts() {

@@ -200,6 +200,16 @@ fn handle(
         Event::Query(Query::Parked(reply)) => {
             let _ = reply.send(sw.parked());
         }
+        Event::Query(Query::Calls(reply)) => {
+            let _ = reply.send(sw.live_calls());
+        }
+        Event::Query(Query::HangUp {
+            call,
+            tenant,
+            reply,
+        }) => {
+            let _ = reply.send(sw.hang_up(now, call, tenant.as_deref()));
+        }
     }
 }
 
