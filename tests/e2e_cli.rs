@@ -102,6 +102,17 @@ fn cli_provisioning_reaches_a_running_server() {
         "secret-777",
     ]);
     assert_eq!(rc, 0, "{out}{err}");
+    // add refuses an existing number; set changes it.
+    let (rc, _, err) = parkline_line(&format!(
+        "--db {db} extension add --tenant demo --number 777 --name Other --password secret-777"
+    ));
+    assert_ne!(rc, 0);
+    assert!(err.contains("extension set"), "{err}");
+    let (rc, _, err) = parkline_line(&format!(
+        "--db {db} extension set --tenant demo --number 778 --password secret-778"
+    ));
+    assert_ne!(rc, 0);
+    assert!(err.contains("extension add"), "{err}");
     let (rc, _, err) = parkline_line(&format!(
         "--db {db} extension add --tenant nope --number 1 --password secret-1"
     ));
@@ -154,5 +165,34 @@ fn cli_provisioning_reaches_a_running_server() {
     assert!(
         !server.log().contains("secret-"),
         "secrets never reach the log"
+    );
+}
+
+#[test]
+fn call_records_export_as_csv() {
+    if !peers_ready("call_records_export_as_csv", &[]) {
+        return;
+    }
+    let server = Server::start("cli-csv");
+    let mut john = support::phone::Phone::new(&server.sip_addr(), "333", "secret-333");
+    john.register();
+    // A refused call leaves a record (nothing is parked at 444).
+    let mut call = john.dial("*71444", &[0]).expect("the announcement answers");
+    assert_eq!(john.bye(&mut call).status, 200);
+    server.wait_idle();
+    server.call_records(1);
+    let db = server.dir.join("parkline.db");
+    let (rc, out, err) = parkline(&["--db", db.to_str().unwrap(), "calls", "--csv"]);
+    assert_eq!(rc, 0, "{err}");
+    let mut lines = out.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("id,tenant,caller,callee,"));
+    let row = lines.next().expect("one record");
+    assert!(row.contains(",demo,333,*71444,"), "{row}");
+    assert!(
+        row.contains("\"no call parked at *71444\"") || row.contains("no call parked"),
+        "{row}"
     );
 }

@@ -468,3 +468,36 @@ fn the_cli_and_the_api_list_the_same_parked_calls() {
     );
     assert_eq!(room.bye(&mut rooms).status, 200);
 }
+
+#[test]
+fn json_logs_carry_the_call_and_tenant_and_no_colour() {
+    if !peers_ready("json_logs_carry_the_call_and_tenant", &[]) {
+        return;
+    }
+    let server = Server::start_edited("json-logs", "", support::rtp_range(), 30, |t| {
+        t.replace("[log]\n", "[log]\nformat = \"json\"\n")
+    });
+    let mut john = registered(&server, "333");
+    let mut room = registered(&server, "444");
+    let (mut johns, _rooms) = connect(&mut john, &mut room, &[PCMU], &[PCMU]);
+    assert_eq!(john.bye(&mut johns).status, 200);
+    server.wait_idle();
+    let log = server.log();
+    assert!(!log.contains('\u{1b}'), "no colour escapes off a terminal");
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(lines.len() > 5, "JSON lines: {log}");
+    let answered = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "call answered")
+        .expect("the answer is logged");
+    assert_eq!(answered["span"]["tenant"], "demo", "{answered}");
+    assert!(answered["span"]["call"].is_u64(), "{answered}");
+    let ended = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "call ended")
+        .expect("the end is logged");
+    assert_eq!(ended["fields"]["tenant"], "demo", "{ended}");
+}

@@ -69,24 +69,54 @@ pub fn extension(store: &mut dyn Store, cmd: ExtensionCmd) -> Result<()> {
             }
         }
         ExtensionCmd::Add(a) => {
-            rules::extension_number(&a.number).map_err(anyhow::Error::msg)?;
-            rules::password(&a.password).map_err(|why| anyhow::anyhow!("the extension {why}"))?;
-            let tenant = store
-                .tenants()?
-                .into_iter()
-                .find(|t| t.name == a.tenant)
-                .with_context(|| format!("no tenant named '{}'", a.tenant))?;
-            rules::outside_prefixes(&a.number, &tenant.park_prefix, &tenant.release_prefix)
-                .map_err(|why| anyhow::anyhow!("tenant '{}': {why}", tenant.name))?;
-            let mut e = extension_record(&tenant, &a.number, &a.name, &a.password, Source::Manual);
-            e.can_call_out = !a.no_call_out;
-            e.can_park = !a.no_park;
-            e.can_retrieve = !a.no_retrieve;
-            e.enabled = !a.disabled;
-            store.upsert_extension(&e)?;
-            println!("extension {} of '{}' saved", e.number, e.tenant);
+            if has_extension(store, &a.tenant, &a.number)? {
+                bail!(
+                    "tenant '{}' has an extension {} already: `parkline extension set` changes it",
+                    a.tenant,
+                    a.number
+                );
+            }
+            save_extension(store, a)?;
+        }
+        ExtensionCmd::Set(a) => {
+            if !has_extension(store, &a.tenant, &a.number)? {
+                bail!(
+                    "tenant '{}' has no extension {}: `parkline extension add` makes it",
+                    a.tenant,
+                    a.number
+                );
+            }
+            save_extension(store, a)?;
         }
     }
+    Ok(())
+}
+
+fn has_extension(store: &dyn Store, tenant: &str, number: &str) -> Result<bool> {
+    Ok(store
+        .extensions(Some(tenant))?
+        .iter()
+        .any(|e| e.number == number))
+}
+
+/// Checks and saves an extension from `extension add` or `set`.
+fn save_extension(store: &mut dyn Store, a: crate::cli::ExtensionAdd) -> Result<()> {
+    rules::extension_number(&a.number).map_err(anyhow::Error::msg)?;
+    rules::password(&a.password).map_err(|why| anyhow::anyhow!("the extension {why}"))?;
+    let tenant = store
+        .tenants()?
+        .into_iter()
+        .find(|t| t.name == a.tenant)
+        .with_context(|| format!("no tenant named '{}'", a.tenant))?;
+    rules::outside_prefixes(&a.number, &tenant.park_prefix, &tenant.release_prefix)
+        .map_err(|why| anyhow::anyhow!("tenant '{}': {why}", tenant.name))?;
+    let mut e = extension_record(&tenant, &a.number, &a.name, &a.password, Source::Manual);
+    e.can_call_out = !a.no_call_out;
+    e.can_park = !a.no_park;
+    e.can_retrieve = !a.no_retrieve;
+    e.enabled = !a.disabled;
+    store.upsert_extension(&e)?;
+    println!("extension {} of '{}' saved", e.number, e.tenant);
     Ok(())
 }
 
@@ -174,11 +204,59 @@ pub fn registrations(store: &dyn Store, tenant: Option<&str>) -> Result<()> {
 }
 
 /// `parkline calls`
-pub fn calls(store: &dyn Store, tenant: Option<&str>, limit: usize, json: bool) -> Result<()> {
+/// How `parkline calls` prints records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordFormat {
+    /// Aligned columns.
+    Table,
+    /// One JSON object per line.
+    Json,
+    /// RFC 4180 CSV with a header line.
+    Csv,
+}
+
+/// One CSV field, quoted when it must be (RFC 4180).
+fn csv_field(v: &str) -> String {
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v.to_string()
+    }
+}
+
+pub fn calls(
+    store: &dyn Store,
+    tenant: Option<&str>,
+    limit: usize,
+    format: RecordFormat,
+) -> Result<()> {
     let records = store.call_records(tenant, limit)?;
-    if json {
+    if format == RecordFormat::Json {
         for r in records {
             println!("{}", serde_json::to_string(&r)?);
+        }
+        return Ok(());
+    }
+    if format == RecordFormat::Csv {
+        println!("id,tenant,caller,callee,routed_to,started_ms,answered_ms,ended_ms,outcome,status,cause,features,events");
+        for r in records {
+            let fields = [
+                r.id.clone(),
+                r.tenant.clone(),
+                r.caller.clone(),
+                r.callee.clone(),
+                r.routed_to.clone(),
+                r.started_ms.to_string(),
+                r.answered_ms.map(|a| a.to_string()).unwrap_or_default(),
+                r.ended_ms.to_string(),
+                r.outcome.as_str().to_string(),
+                r.status.to_string(),
+                r.cause.clone(),
+                r.features.clone(),
+                r.events.trim_end().replace('\n', "; "),
+            ];
+            let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+            println!("{}", line.join(","));
         }
         return Ok(());
     }

@@ -60,8 +60,11 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
         /// As JSON lines.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "csv")]
         json: bool,
+        /// As CSV (a header line, then one record per line).
+        #[arg(long)]
+        csv: bool,
     },
     /// List current registrations (bindings).
     Registrations {
@@ -127,8 +130,10 @@ pub enum ExtensionCmd {
         #[arg(long)]
         tenant: Option<String>,
     },
-    /// Add (or update) an extension.
+    /// Add an extension (refused if the number exists: use `set`).
     Add(ExtensionAdd),
+    /// Change an existing extension (every field given anew).
+    Set(ExtensionAdd),
 }
 
 /// Arguments of `extension add`.

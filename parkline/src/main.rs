@@ -182,7 +182,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             tenant,
             limit,
             json,
-        } => admin::calls(&open(&db)?, tenant.as_deref(), limit, json)?,
+            csv,
+        } => {
+            let format = match (json, csv) {
+                (true, _) => admin::RecordFormat::Json,
+                (_, true) => admin::RecordFormat::Csv,
+                _ => admin::RecordFormat::Table,
+            };
+            admin::calls(&open(&db)?, tenant.as_deref(), limit, format)?
+        }
         Command::CheckConfig { .. } | Command::DefaultConfig | Command::Token(_) => {
             unreachable!("handled above")
         }

@@ -16,7 +16,9 @@ impl Switch {
         f: impl FnOnce(&mut Call, &mut CallCtx) -> R,
     ) -> Option<R> {
         let call = self.calls.calls.get_mut(&id)?;
-        let _span = tracing::debug_span!("call", call = id).entered();
+        // Every line logged about the call carries its id and tenant
+        // (JSON logs: in the span's fields).
+        let _span = tracing::info_span!("call", call = id, tenant = %call.tenant).entered();
         let mut ctx = CallCtx {
             now,
             cfg: &self.cfg,

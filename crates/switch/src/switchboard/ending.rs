@@ -37,11 +37,14 @@ impl Switch {
         self.drain_layer();
         self.forget_ended(&ended, now);
         let r = ended.record;
+        // The record's status and cause (a refused feature keeps its own,
+        // whatever ended the announcement).
         info!(
             call = id,
+            tenant = %r.tenant,
             outcome = r.outcome.as_str(),
-            status,
-            cause,
+            status = r.status,
+            cause = %r.cause,
             "call ended"
         );
         self.outputs
