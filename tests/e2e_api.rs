@@ -207,3 +207,74 @@ fn every_route_of_the_openapi_document_answers() {
         }
     }
 }
+
+#[test]
+fn an_operator_moves_a_parked_call_and_it_is_retrieved_at_its_new_number() {
+    if !peers_ready("an_operator_moves_a_parked_call", &[]) {
+        return;
+    }
+    let server = Server::start("api-move");
+    let mut john = Phone::new(&server.sip_addr(), "333", "secret-333");
+    john.register();
+    let mut jane = Phone::new(&server.sip_addr(), "555", "secret-555");
+    jane.register();
+    let mut room = Phone::new(&server.sip_addr(), "444", "secret-444");
+    room.register();
+    let (_janes, mut johns) = support::phone::connect(&mut jane, &mut john, &[PCMU], &[PCMU]);
+    assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
+    support::phone::park(&mut john, "*70333");
+    let moved = server.http(
+        "POST",
+        "/api/parked/demo/333/move",
+        Some(ADMIN_TOKEN),
+        r#"{"to": "444"}"#,
+    );
+    assert_eq!(moved.0, 200, "{}", moved.1);
+    assert_eq!(json(&moved.1)["retrieval"], "*71444");
+    // The room (the extension it now waits under) is told.
+    let alert = room.text(Duration::from_secs(2)).expect("a park alert");
+    assert!(String::from_utf8_lossy(&alert.body).contains("*71444"));
+    // Refusals.
+    let again = r#"{"to": "444"}"#;
+    assert_eq!(
+        server
+            .http(
+                "POST",
+                "/api/parked/demo/333/move",
+                Some(ADMIN_TOKEN),
+                again
+            )
+            .0,
+        404
+    );
+    let bad = server.http(
+        "POST",
+        "/api/parked/demo/444/move",
+        Some(ADMIN_TOKEN),
+        r#"{"to": "999"}"#,
+    );
+    assert_eq!(bad.0, 422, "{}", bad.1);
+    assert_eq!(json(&bad.1)["field"], "to");
+    assert_eq!(
+        server
+            .http(
+                "POST",
+                "/api/parked/demo/444/move",
+                Some(READER_TOKEN),
+                again
+            )
+            .0,
+        403
+    );
+    // The old number finds nothing; the new one retrieves Jane.
+    let mut rooms = room
+        .dial("*71444", &[PCMU])
+        .expect("retrieved at the new number");
+    support::phone::assert_two_way(&jane, &_janes, &room, &rooms);
+    assert_eq!(room.bye(&mut rooms).status, 200);
+    let rec = server.record_where(|r| r["callee"] == "333");
+    assert!(rec["events"]
+        .as_str()
+        .unwrap()
+        .contains("moved to *71444 by the operator"));
+}

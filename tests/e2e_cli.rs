@@ -196,3 +196,19 @@ fn call_records_export_as_csv() {
         "{row}"
     );
 }
+
+#[test]
+fn read_commands_never_make_a_database_and_say_which_they_read() {
+    let dir = support::scratch("cli-no-db");
+    let db = dir.join("nowhere.db");
+    let (rc, _, err) = parkline(&["--db", db.to_str().unwrap(), "parked"]);
+    assert_ne!(rc, 0);
+    assert!(
+        err.contains("no database at") && err.contains("--db"),
+        "{err}"
+    );
+    assert!(!db.exists(), "nothing was created");
+    let (rc, _, err) = parkline(&["--db", db.to_str().unwrap(), "extension", "list"]);
+    assert_ne!(rc, 0, "{err}");
+    assert!(!db.exists());
+}

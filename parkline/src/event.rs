@@ -59,6 +59,17 @@ pub enum Query {
     Metrics(oneshot::Sender<MetricsSnapshot>),
     /// The live calls.
     Calls(oneshot::Sender<Vec<switch::LiveCall>>),
+    /// Move a parked call of `tenant` from one position (label) to another.
+    MoveParked {
+        /// Tenant.
+        tenant: String,
+        /// Position label now (`333`, `*7250`).
+        from: String,
+        /// Position label wanted.
+        to: String,
+        /// The answer.
+        reply: oneshot::Sender<Result<switch::ParkedInfo, switch::MoveRefusal>>,
+    },
     /// Hang up a call (of this tenant only, if one is named); whether it
     /// was there to hang up.
     HangUp {

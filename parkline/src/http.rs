@@ -53,6 +53,10 @@ pub fn router(api: Api, allowed_hosts: Vec<String>) -> Router {
         .route("/api/openapi.json", get(openapi))
         .route("/api/calls", get(calls))
         .route("/api/calls/:id", axum::routing::delete(hang_up))
+        .route(
+            "/api/parked/:tenant/:position/move",
+            axum::routing::post(move_parked),
+        )
         .merge(crate::provisioning_api::routes())
         .layer(middleware::from_fn_with_state(api.clone(), require_token));
     let open_routes = Router::new()
@@ -213,6 +217,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/events"),
     ("get", "/api/calls"),
     ("delete", "/api/calls/{id}"),
+    ("post", "/api/parked/{tenant}/{position}/move"),
     ("get", "/api/tenants/{tenant}/extensions"),
     ("post", "/api/tenants/{tenant}/extensions"),
     ("get", "/api/tenants/{tenant}/extensions/{number}"),
@@ -253,6 +258,61 @@ async fn hang_up(
     {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
         Ok(false) => (StatusCode::NOT_FOUND, "no such call\n").into_response(),
+        Err(s) => s.into_response(),
+    }
+}
+
+/// `{"to": position}` of a move.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MoveTo {
+    to: String,
+}
+
+/// Moves a parked call to another position: the call as it is parked
+/// now, or 404 (nothing parked there), 409 (taken), 422 (not an extension).
+async fn move_parked(
+    State(api): State<Api>,
+    Extension(grant): Extension<Grant>,
+    axum::extract::Path((tenant, from)): axum::extract::Path<(String, String)>,
+    Json(body): Json<MoveTo>,
+) -> Response {
+    let refuse = |status: StatusCode, field: Option<&str>, error: &str| {
+        (
+            status,
+            Json(serde_json::json!({ "error": error, "field": field })),
+        )
+            .into_response()
+    };
+    if !grant.sees(&tenant) {
+        return refuse(StatusCode::FORBIDDEN, None, "another tenant's token");
+    }
+    if grant.read_only {
+        return refuse(StatusCode::FORBIDDEN, None, "this token is read-only");
+    }
+    let to = body.to.clone();
+    let moved = ask(&api.events, |reply| Query::MoveParked {
+        tenant,
+        from,
+        to,
+        reply,
+    })
+    .await;
+    match moved {
+        Ok(Ok(info)) => Json(info).into_response(),
+        Ok(Err(switch::MoveRefusal::NothingParked)) => {
+            refuse(StatusCode::NOT_FOUND, None, "nothing is parked there")
+        }
+        Ok(Err(switch::MoveRefusal::Taken)) => refuse(
+            StatusCode::CONFLICT,
+            Some("to"),
+            "that position holds a call",
+        ),
+        Ok(Err(switch::MoveRefusal::NotAnExtension)) => refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("to"),
+            "not an extension of this tenant (or a *code)",
+        ),
         Err(s) => s.into_response(),
     }
 }

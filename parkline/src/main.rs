@@ -152,6 +152,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         .db
         .clone()
         .unwrap_or_else(|| PathBuf::from(&cfg.store.path));
+    // Where the database's path came from, for messages.
+    let origin = match (&cli.db, &cli.config) {
+        (Some(_), _) => "--db".to_string(),
+        (None, Some(c)) => format!("store.path of {}", c.display()),
+        (None, None) => "store.path of the embedded demo configuration".to_string(),
+    };
+    let existing = || open_existing(&db, &origin);
     match cli.command {
         Command::Serve => {
             init_logging(&cfg.log);
@@ -172,12 +179,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .build()?;
             rt.block_on(serve::serve(cfg, &db))?;
         }
-        Command::Tenant(c) => admin::tenant(&mut open(&db)?, c)?,
-        Command::Extension(c) => admin::extension(&mut open(&db)?, c)?,
-        Command::Did(c) => admin::did(&mut open(&db)?, c)?,
-        Command::Trunk(c) => admin::trunk(&mut open(&db)?, c)?,
-        Command::Registrations { tenant } => admin::registrations(&open(&db)?, tenant.as_deref())?,
-        Command::Parked { tenant, json } => admin::parked(&open(&db)?, tenant.as_deref(), json)?,
+        Command::Tenant(c) => admin::tenant(&mut existing()?, c)?,
+        Command::Extension(c) => admin::extension(&mut existing()?, c)?,
+        Command::Did(c) => admin::did(&mut existing()?, c)?,
+        Command::Trunk(c) => admin::trunk(&mut existing()?, c)?,
+        Command::Registrations { tenant } => {
+            let store = existing()?;
+            use store::Store;
+            if store.bindings()?.is_empty() {
+                eprintln!("no registrations in {} ({origin})", db.display());
+            }
+            admin::registrations(&store, tenant.as_deref())?
+        }
+        Command::Parked { tenant, json } => {
+            let store = existing()?;
+            use store::Store;
+            if store.parked(tenant.as_deref())?.is_empty() {
+                eprintln!("no parked calls in {} ({origin})", db.display());
+            }
+            admin::parked(&store, tenant.as_deref(), json)?
+        }
         Command::Calls {
             tenant,
             limit,
@@ -189,7 +210,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 (_, true) => admin::RecordFormat::Csv,
                 _ => admin::RecordFormat::Table,
             };
-            admin::calls(&open(&db)?, tenant.as_deref(), limit, format)?
+            let store = existing()?;
+            use store::Store;
+            if store.call_records(tenant.as_deref(), 1)?.is_empty() {
+                eprintln!("no call records in {} ({origin})", db.display());
+            }
+            admin::calls(&store, tenant.as_deref(), limit, format)?
         }
         Command::CheckConfig { .. } | Command::DefaultConfig | Command::Token(_) => {
             unreachable!("handled above")
@@ -200,4 +226,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
 fn open(db: &Path) -> Result<SqliteStore> {
     SqliteStore::open(db).with_context(|| format!("cannot open the store at {}", db.display()))
+}
+
+/// The store of a CLI command: it must exist (only `serve` makes one), so
+/// a command run in the wrong folder says so instead of showing an empty
+/// new database.
+fn open_existing(db: &Path, origin: &str) -> Result<SqliteStore> {
+    if !db.exists() {
+        anyhow::bail!(
+            "no database at {} ({origin}): start the switch once (`parkline serve`), or name the database with --db or the configuration with --config",
+            db.display()
+        );
+    }
+    open(db)
 }

@@ -200,6 +200,18 @@ fn handle(
         Event::Query(Query::Parked(reply)) => {
             let _ = reply.send(sw.parked());
         }
+        Event::Query(Query::MoveParked {
+            tenant,
+            from,
+            to,
+            reply,
+        }) => {
+            let (from, to) = (
+                switch::Position::from_label(&from),
+                switch::Position::from_label(&to),
+            );
+            let _ = reply.send(sw.move_parked(now, &tenant, &from, to));
+        }
         Event::Query(Query::Calls(reply)) => {
             let _ = reply.send(sw.live_calls());
         }

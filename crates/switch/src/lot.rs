@@ -24,6 +24,15 @@ impl Position {
         }
     }
 
+    /// The position a label names (the inverse of [`Position::label`]):
+    /// `*7250` a code, anything else an extension.
+    pub fn from_label(label: &str) -> Position {
+        match label.strip_prefix('*') {
+            Some(code) => Position::Code(code.to_string()),
+            None => Position::Extension(label.to_string()),
+        }
+    }
+
     /// As shown in lists.
     pub fn label(&self) -> String {
         match self {

@@ -33,6 +33,11 @@ pub enum CallEvent {
         /// Its extension.
         by: String,
     },
+    /// The operator moved the parked call to another position.
+    Moved {
+        /// Its new retrieval number.
+        to: String,
+    },
     /// A party put the other on hold.
     Held {
         /// Who held (number).
@@ -105,6 +110,7 @@ impl CallEvent {
             CallEvent::Retrieved { .. } => "retrieved",
             CallEvent::Replaced { .. } => "replaced",
             CallEvent::Held { .. } => "held",
+            CallEvent::Moved { .. } => "moved",
             CallEvent::Unheld { .. } => "unheld",
             CallEvent::ParkByTransferRefused { .. } => "park_by_transfer_refused",
             CallEvent::ComebackRinging { .. } => "comeback_ringing",
@@ -135,6 +141,7 @@ impl CallEvent {
             }
             CallEvent::Replaced { by } => format!("leg replaced by {by}"),
             CallEvent::Held { by } => format!("held by {by}"),
+            CallEvent::Moved { to } => format!("moved to {to} by the operator"),
             CallEvent::Unheld { by } => format!("taken off hold by {by}"),
             CallEvent::ParkByTransferRefused { reason } => {
                 format!("park by transfer refused: {reason}")

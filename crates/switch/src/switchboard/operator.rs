@@ -1,6 +1,6 @@
 //! What an operator may ask of live calls: list them, and hang one up.
 
-use super::Switch;
+use super::{ParkedInfo, Switch};
 use crate::call::{CallId, Phase};
 use crate::time::Now;
 use accounts::Outcome;
@@ -77,5 +77,86 @@ impl Switch {
         }
         self.settle(now);
         true
+    }
+}
+
+/// Why a parked call cannot be moved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MoveRefusal {
+    /// Nothing is parked there (for this tenant).
+    NothingParked,
+    /// The new position holds a call.
+    Taken,
+    /// The new position is not an extension of the tenant.
+    NotAnExtension,
+}
+
+impl Switch {
+    /// Moves the call parked at `from` of `tenant` to `to` (a free position:
+    /// an extension of the tenant, or a code); its new retrieval number,
+    /// lamps and store follow, and the extension it now waits under is told
+    /// (park alerts).
+    pub fn move_parked(
+        &mut self,
+        now: Now,
+        tenant: &str,
+        from: &crate::lot::Position,
+        to: crate::lot::Position,
+    ) -> Result<ParkedInfo, MoveRefusal> {
+        use crate::lot::Position;
+        use crate::output::{Output, StoreOp};
+        let Some(t) = self.dir.tenant(tenant).cloned() else {
+            return Err(MoveRefusal::NothingParked);
+        };
+        if self.calls.lot.at(tenant, from).is_none() {
+            return Err(MoveRefusal::NothingParked);
+        }
+        if let Position::Extension(e) = &to {
+            if self.dir.extension(tenant, e).is_none() {
+                return Err(MoveRefusal::NotAnExtension);
+            }
+        }
+        if self.calls.lot.is_taken(tenant, &to) {
+            return Err(MoveRefusal::Taken);
+        }
+        let mut parked = self
+            .calls
+            .lot
+            .take(tenant, from)
+            .ok_or(MoveRefusal::NothingParked)?;
+        parked.retrieval = to.retrieval_number(&t.release_prefix);
+        parked.position = to.clone();
+        let id = parked.call;
+        info!(call = id, from = %from.label(), to = %to.label(), "parked call moved by the operator");
+        self.outputs.push_back(Output::Store(StoreOp::RemoveParked {
+            tenant: tenant.to_string(),
+            position: from.label(),
+        }));
+        if let Some(c) = self.calls.calls.get_mut(&id) {
+            c.events.push(crate::call::CallEvent::Moved {
+                to: parked.retrieval.clone(),
+            });
+        }
+        self.calls.lot.park(tenant, to, parked.clone());
+        let info = self
+            .parked()
+            .into_iter()
+            .find(|p| p.tenant == tenant && p.retrieval == parked.retrieval)
+            .ok_or(MoveRefusal::NothingParked)?;
+        self.outputs
+            .push_back(Output::Store(StoreOp::SaveParked(Box::new(
+                accounts::ParkedCall {
+                    tenant: tenant.to_string(),
+                    position: info.position.clone(),
+                    retrieval: info.retrieval.clone(),
+                    parker: info.parker.clone(),
+                    parked_party: info.parked_party.clone(),
+                    since_ms: info.since_ms,
+                    deadline_ms: info.comeback_ms.unwrap_or(info.since_ms),
+                },
+            ))));
+        self.alert_parked(now, tenant, &parked);
+        self.settle(now);
+        Ok(info)
     }
 }
