@@ -278,3 +278,51 @@ fn an_operator_moves_a_parked_call_and_it_is_retrieved_at_its_new_number() {
         .unwrap()
         .contains("moved to *71444 by the operator"));
 }
+
+#[test]
+fn an_operator_retrieves_a_parked_call_to_an_extension() {
+    if !peers_ready("an_operator_retrieves_a_parked_call_to_an_extension", &[]) {
+        return;
+    }
+    let server = Server::start("api-send");
+    let mut john = Phone::new(&server.sip_addr(), "333", "secret-333");
+    john.register();
+    let mut jane = Phone::new(&server.sip_addr(), "555", "secret-555");
+    jane.register();
+    let mut room = Phone::new(&server.sip_addr(), "444", "secret-444");
+    room.register();
+    let (janes, mut johns) = support::phone::connect(&mut jane, &mut john, &[PCMU], &[PCMU]);
+    assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
+    support::phone::park(&mut john, "*70333");
+    let path = "/api/parked/demo/333/retrieve";
+    let bad = server.http("POST", path, Some(ADMIN_TOKEN), r#"{"extension": "999"}"#);
+    assert_eq!(
+        (bad.0, json(&bad.1)["field"].as_str()),
+        (422, Some("extension"))
+    );
+    let (status, body) = server.http("POST", path, Some(ADMIN_TOKEN), r#"{"extension": "444"}"#);
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(json(&body)["ringing"], "444");
+    // The room's phone rings with Jane; answered, they talk.
+    let inv = room.ring();
+    assert!(inv
+        .headers
+        .get_str(sip::Name::From)
+        .unwrap()
+        .contains("Jane Roe"));
+    let rooms = room.answer(&inv, &[PCMU]);
+    support::phone::assert_two_way(&jane, &janes, &room, &rooms);
+    assert_eq!(
+        server
+            .http("GET", "/api/parked", Some(ADMIN_TOKEN), "")
+            .1
+            .trim(),
+        "[]"
+    );
+    assert_eq!(
+        server
+            .http("POST", path, Some(ADMIN_TOKEN), r#"{"extension": "444"}"#)
+            .0,
+        404
+    );
+}

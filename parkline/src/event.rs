@@ -70,6 +70,17 @@ pub enum Query {
         /// The answer.
         reply: oneshot::Sender<Result<switch::ParkedInfo, switch::MoveRefusal>>,
     },
+    /// Send a parked call of `tenant` to an extension (its phones ring).
+    SendParked {
+        /// Tenant.
+        tenant: String,
+        /// Position label (`333`, `*7250`).
+        position: String,
+        /// The extension to ring.
+        extension: String,
+        /// The answer: the call's id.
+        reply: oneshot::Sender<Result<u64, switch::SendRefusal>>,
+    },
     /// Hang up a call (of this tenant only, if one is named); whether it
     /// was there to hang up.
     HangUp {

@@ -57,6 +57,10 @@ pub fn router(api: Api, allowed_hosts: Vec<String>) -> Router {
             "/api/parked/:tenant/:position/move",
             axum::routing::post(move_parked),
         )
+        .route(
+            "/api/parked/:tenant/:position/retrieve",
+            axum::routing::post(send_parked),
+        )
         .merge(crate::provisioning_api::routes())
         .layer(middleware::from_fn_with_state(api.clone(), require_token));
     let open_routes = Router::new()
@@ -218,6 +222,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/calls"),
     ("delete", "/api/calls/{id}"),
     ("post", "/api/parked/{tenant}/{position}/move"),
+    ("post", "/api/parked/{tenant}/{position}/retrieve"),
     ("get", "/api/tenants/{tenant}/extensions"),
     ("post", "/api/tenants/{tenant}/extensions"),
     ("get", "/api/tenants/{tenant}/extensions/{number}"),
@@ -312,6 +317,66 @@ async fn move_parked(
             StatusCode::UNPROCESSABLE_ENTITY,
             Some("to"),
             "not an extension of this tenant (or a *code)",
+        ),
+        Err(s) => s.into_response(),
+    }
+}
+
+/// `{"extension": number}` of a retrieval by the operator.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendTo {
+    extension: String,
+}
+
+/// Retrieves a parked call to an extension: 202 `{"call", "ringing"}` while
+/// its phones ring; 404 nothing parked, 409 not registered, 422 not an
+/// extension.
+async fn send_parked(
+    State(api): State<Api>,
+    Extension(grant): Extension<Grant>,
+    axum::extract::Path((tenant, position)): axum::extract::Path<(String, String)>,
+    Json(body): Json<SendTo>,
+) -> Response {
+    let refuse = |status: StatusCode, field: Option<&str>, error: &str| {
+        (
+            status,
+            Json(serde_json::json!({ "error": error, "field": field })),
+        )
+            .into_response()
+    };
+    if !grant.sees(&tenant) {
+        return refuse(StatusCode::FORBIDDEN, None, "another tenant's token");
+    }
+    if grant.read_only {
+        return refuse(StatusCode::FORBIDDEN, None, "this token is read-only");
+    }
+    let extension = body.extension.clone();
+    let sent = ask(&api.events, |reply| Query::SendParked {
+        tenant,
+        position,
+        extension,
+        reply,
+    })
+    .await;
+    match sent {
+        Ok(Ok(call)) => (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({ "call": call, "ringing": body.extension })),
+        )
+            .into_response(),
+        Ok(Err(switch::SendRefusal::NothingParked)) => {
+            refuse(StatusCode::NOT_FOUND, None, "nothing is parked there")
+        }
+        Ok(Err(switch::SendRefusal::NotRegistered)) => refuse(
+            StatusCode::CONFLICT,
+            Some("extension"),
+            "that extension has no registered phone",
+        ),
+        Ok(Err(switch::SendRefusal::NotAnExtension)) => refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("extension"),
+            "not an extension of this tenant",
         ),
         Err(s) => s.into_response(),
     }

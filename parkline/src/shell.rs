@@ -212,6 +212,15 @@ fn handle(
             );
             let _ = reply.send(sw.move_parked(now, &tenant, &from, to));
         }
+        Event::Query(Query::SendParked {
+            tenant,
+            position,
+            extension,
+            reply,
+        }) => {
+            let position = switch::Position::from_label(&position);
+            let _ = reply.send(sw.send_parked(now, &tenant, &position, &extension));
+        }
         Event::Query(Query::Calls(reply)) => {
             let _ = reply.send(sw.live_calls());
         }

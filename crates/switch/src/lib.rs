@@ -47,5 +47,5 @@ pub use output::{MediaCommand, MediaEvent, Output, StoreOp};
 pub use peer::{Peer, Transport};
 pub use registrar::Registrar;
 pub use switch_event::{EventKind, Refused, SwitchEvent};
-pub use switchboard::{LiveCall, MoveRefusal, ParkedInfo, Resumed, Switch};
+pub use switchboard::{LiveCall, MoveRefusal, ParkedInfo, Resumed, SendRefusal, Switch};
 pub use time::Now;

@@ -41,7 +41,7 @@ use accounts::{Binding, Directory};
 use admission::Admission;
 use bytes::Bytes;
 use calls::CallTable;
-pub use operator::{LiveCall, MoveRefusal};
+pub use operator::{LiveCall, MoveRefusal, SendRefusal};
 pub use park::ParkedInfo;
 pub use resume::Resumed;
 use sip::transaction::{Incoming, Layer, Output as TxOut, ServerKey};

@@ -33,6 +33,11 @@ pub enum CallEvent {
         /// Its extension.
         by: String,
     },
+    /// The operator sent the parked call to an extension (its phones ring).
+    SentTo {
+        /// The extension.
+        to: String,
+    },
     /// The operator moved the parked call to another position.
     Moved {
         /// Its new retrieval number.
@@ -111,6 +116,7 @@ impl CallEvent {
             CallEvent::Replaced { .. } => "replaced",
             CallEvent::Held { .. } => "held",
             CallEvent::Moved { .. } => "moved",
+            CallEvent::SentTo { .. } => "sent_to",
             CallEvent::Unheld { .. } => "unheld",
             CallEvent::ParkByTransferRefused { .. } => "park_by_transfer_refused",
             CallEvent::ComebackRinging { .. } => "comeback_ringing",
@@ -142,6 +148,7 @@ impl CallEvent {
             CallEvent::Replaced { by } => format!("leg replaced by {by}"),
             CallEvent::Held { by } => format!("held by {by}"),
             CallEvent::Moved { to } => format!("moved to {to} by the operator"),
+            CallEvent::SentTo { to } => format!("sent to {to} by the operator"),
             CallEvent::Unheld { by } => format!("taken off hold by {by}"),
             CallEvent::ParkByTransferRefused { reason } => {
                 format!("park by transfer refused: {reason}")

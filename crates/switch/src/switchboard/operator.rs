@@ -160,3 +160,65 @@ impl Switch {
         Ok(info)
     }
 }
+
+/// Why a parked call cannot be sent to an extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendRefusal {
+    /// Nothing is parked there (for this tenant).
+    NothingParked,
+    /// Not an extension of the tenant.
+    NotAnExtension,
+    /// The extension has no registered phone to ring.
+    NotRegistered,
+}
+
+impl Switch {
+    /// Retrieves the call parked at `position` to `extension`: its phones
+    /// ring with the parked party (as a comeback does); answered, the two
+    /// talk; unanswered, the comeback's fallback follows. Returns the call.
+    pub fn send_parked(
+        &mut self,
+        now: Now,
+        tenant: &str,
+        position: &crate::lot::Position,
+        extension: &str,
+    ) -> Result<CallId, SendRefusal> {
+        use crate::call::{CallEvent, Forking};
+        use crate::output::{Output, StoreOp};
+        if self.calls.lot.at(tenant, position).is_none() {
+            return Err(SendRefusal::NothingParked);
+        }
+        if self.dir.extension(tenant, extension).is_none() {
+            return Err(SendRefusal::NotAnExtension);
+        }
+        if self.registrar.lookup(tenant, extension).is_empty() {
+            return Err(SendRefusal::NotRegistered);
+        }
+        let parked = self
+            .calls
+            .lot
+            .take(tenant, position)
+            .ok_or(SendRefusal::NothingParked)?;
+        let id = parked.call;
+        self.outputs.push_back(Output::Store(StoreOp::RemoveParked {
+            tenant: tenant.to_string(),
+            position: position.label(),
+        }));
+        if let Some(call) = self.calls.calls.get_mut(&id) {
+            // Nothing rings until the extension's phones do.
+            call.phase = Phase::Comeback(Forking {
+                forks: Vec::new(),
+                deadline: now.mono,
+            });
+            call.events.push(CallEvent::SentTo {
+                to: extension.to_string(),
+            });
+        }
+        info!(call = id, %extension, "parked call sent to an extension by the operator");
+        if !self.ring_back(now, id, parked.side, extension) {
+            self.comeback_failed(now, id);
+        }
+        self.settle(now);
+        Ok(id)
+    }
+}
