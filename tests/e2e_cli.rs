@@ -212,3 +212,43 @@ fn read_commands_never_make_a_database_and_say_which_they_read() {
     assert_ne!(rc, 0, "{err}");
     assert!(!db.exists());
 }
+
+#[test]
+fn call_records_list_in_human_time_in_aligned_columns_naming_who_hung_up() {
+    if !peers_ready("call_records_list_in_human_time", &[]) {
+        return;
+    }
+    let server = Server::start("cli-calls-table");
+    let mut john = support::phone::Phone::new(&server.sip_addr(), "333", "secret-333");
+    john.register();
+    let mut room = support::phone::Phone::new(&server.sip_addr(), "444", "secret-444");
+    room.register();
+    let (_johns, mut rooms) = support::phone::connect(&mut john, &mut room, &[0], &[0]);
+    assert_eq!(room.bye(&mut rooms).status, 200);
+    let bye = john
+        .request("BYE", std::time::Duration::from_secs(3))
+        .unwrap();
+    john.ok(&bye);
+    server.wait_idle();
+    let rec = &server.call_records(1)[0];
+    assert_eq!(rec["cause"], "444 hung up", "who hung up, by number");
+    let db = server.dir.join("parkline.db");
+    let (rc, out, err) = parkline(&["--db", db.to_str().unwrap(), "calls"]);
+    assert_eq!(rc, 0, "{err}");
+    let mut lines = out.lines();
+    let header = lines.next().unwrap();
+    let row = lines.next().expect("one record");
+    assert!(
+        row.starts_with("20") && row.as_bytes()[4] == b'-',
+        "a UTC date: {row}"
+    );
+    // Every column starts where its header does.
+    for column in ["TENANT", "CALLER", "OUTCOME", "CAUSE"] {
+        let at = header.find(column).unwrap();
+        assert!(
+            at == 0 || row.as_bytes()[at - 1] == b' ' && row.as_bytes()[at] != b' ',
+            "{column} not aligned:\n{header}\n{row}"
+        );
+    }
+    assert!(row.contains("444 hung up"), "{row}");
+}

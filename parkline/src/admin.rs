@@ -260,28 +260,38 @@ pub fn calls(
         }
         return Ok(());
     }
-    println!(
-        "{:<14} {:<8} {:<8} {:<14} {:<10} {:>7} {:<4} {:<30} FEATURES",
-        "START (ms)", "TENANT", "CALLER", "CALLEE", "OUTCOME", "TALK s", "SIP", "CAUSE"
-    );
-    for r in records {
-        let talk = r
-            .answered_ms
-            .map(|a| format!("{:.1}", r.ended_ms.saturating_sub(a) as f64 / 1000.0))
-            .unwrap_or_default();
-        println!(
-            "{:<14} {:<8} {:<8} {:<14} {:<10} {:>7} {:<4} {:<30} {}",
-            r.started_ms,
-            r.tenant,
-            r.caller,
-            r.callee,
-            r.outcome.as_str(),
-            talk,
-            r.status,
-            r.cause,
-            r.features
-        );
-    }
+    let header = [
+        "START (UTC)",
+        "TENANT",
+        "CALLER",
+        "CALLEE",
+        "OUTCOME",
+        "TALK s",
+        "SIP",
+        "CAUSE",
+        "FEATURES",
+    ];
+    let rows: Vec<[String; 9]> = records
+        .iter()
+        .map(|r| {
+            let talk = r
+                .answered_ms
+                .map(|a| format!("{:.1}", r.ended_ms.saturating_sub(a) as f64 / 1000.0))
+                .unwrap_or_default();
+            [
+                utc(r.started_ms),
+                r.tenant.clone(),
+                r.caller.clone(),
+                r.callee.clone(),
+                r.outcome.as_str().to_string(),
+                talk,
+                r.status.to_string(),
+                r.cause.clone(),
+                r.features.clone(),
+            ]
+        })
+        .collect();
+    print_table(&header, &rows);
     Ok(())
 }
 
@@ -368,5 +378,63 @@ mod tests {
         let hides = tenant(&mut s, tenant_add("beta", "646", "645")).unwrap_err();
         assert!(hides.to_string().contains("6461"), "{hides}");
         assert_eq!(s.extensions(Some("beta")).unwrap().len(), 1);
+    }
+}
+
+/// Columns as wide as their widest cell, two spaces apart (the last not
+/// padded).
+fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
+    let mut widths = header.map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == N {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        println!("{}", out.trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+/// Unix milliseconds as `YYYY-MM-DD HH:MM:SS` UTC (civil from days,
+/// H. Hinnant's algorithm).
+fn utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod time_tests {
+    #[test]
+    fn utc_times() {
+        assert_eq!(super::utc(0), "1970-01-01 00:00:00");
+        assert_eq!(super::utc(951_782_400_000), "2000-02-29 00:00:00");
+        assert_eq!(super::utc(1_796_149_913_123), "2026-12-01 18:31:53");
     }
 }

@@ -76,16 +76,22 @@ impl Switch {
                     self.with_call(now, id, |call, ctx| call.transferor_left(ctx));
                     return;
                 }
-                let who = if side == Side::A { "caller" } else { "callee" };
-                info!(call = id, "{who} hung up");
-                self.end_call(
-                    now,
-                    id,
-                    Some(side),
-                    Outcome::Answered,
-                    200,
-                    &format!("{who} hung up"),
-                );
+                // Who hung up, by number: after a retrieval or a transfer
+                // the party on a side is not the one first called.
+                let role = if side == Side::A { "caller" } else { "callee" };
+                let number = self
+                    .calls
+                    .calls
+                    .get(&id)
+                    .map(|c| c.leg(side).identity.number.clone())
+                    .unwrap_or_default();
+                let cause = if number.is_empty() {
+                    format!("{role} hung up")
+                } else {
+                    format!("{number} hung up")
+                };
+                info!(call = id, "{cause}");
+                self.end_call(now, id, Some(side), Outcome::Answered, 200, &cause);
             }
             Method::Invite | Method::Update => {
                 self.with_call(now, id, |call, ctx| {
