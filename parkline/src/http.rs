@@ -51,15 +51,18 @@ pub fn router(api: Api, allowed_hosts: Vec<String>) -> Router {
         .route("/api/parked", get(parked))
         .route("/api/events", get(event_stream))
         .route("/api/openapi.json", get(openapi))
-        .route("/api/calls", get(calls))
-        .route("/api/calls/:id", axum::routing::delete(hang_up))
+        .route("/api/calls", get(crate::call_control_api::calls))
+        .route(
+            "/api/calls/:id",
+            axum::routing::delete(crate::call_control_api::hang_up),
+        )
         .route(
             "/api/parked/:tenant/:position/move",
-            axum::routing::post(move_parked),
+            axum::routing::post(crate::call_control_api::move_parked),
         )
         .route(
             "/api/parked/:tenant/:position/retrieve",
-            axum::routing::post(send_parked),
+            axum::routing::post(crate::call_control_api::send_parked),
         )
         .merge(crate::provisioning_api::routes())
         .layer(middleware::from_fn_with_state(api.clone(), require_token));
@@ -151,7 +154,7 @@ fn host_allowed(host: &str, allowed: &[String]) -> bool {
         || allowed.iter().any(|a| a.eq_ignore_ascii_case(name))
 }
 
-async fn ask<T>(
+pub(crate) async fn ask<T>(
     events: &mpsc::Sender<Event>,
     make: impl FnOnce(oneshot::Sender<T>) -> Query,
 ) -> Result<T, StatusCode> {
@@ -232,154 +235,6 @@ const ROUTES: &[(&str, &str)] = &[
 
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
-}
-
-/// The live calls the token may see.
-async fn calls(
-    State(api): State<Api>,
-    Extension(grant): Extension<Grant>,
-) -> Result<Json<Vec<switch::LiveCall>>, StatusCode> {
-    let mut list = ask(&api.events, Query::Calls).await?;
-    list.retain(|c| grant.sees(&c.tenant));
-    Ok(Json(list))
-}
-
-/// Hangs a call up: 204, or 404 if there is no such call the token sees.
-async fn hang_up(
-    State(api): State<Api>,
-    Extension(grant): Extension<Grant>,
-    axum::extract::Path(id): axum::extract::Path<u64>,
-) -> Response {
-    if grant.read_only {
-        return (StatusCode::FORBIDDEN, "this token is read-only\n").into_response();
-    }
-    let tenant = grant.tenant.clone();
-    match ask(&api.events, |reply| Query::HangUp {
-        call: id,
-        tenant,
-        reply,
-    })
-    .await
-    {
-        Ok(true) => StatusCode::NO_CONTENT.into_response(),
-        Ok(false) => (StatusCode::NOT_FOUND, "no such call\n").into_response(),
-        Err(s) => s.into_response(),
-    }
-}
-
-/// `{"to": position}` of a move.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MoveTo {
-    to: String,
-}
-
-/// Moves a parked call to another position: the call as it is parked
-/// now, or 404 (nothing parked there), 409 (taken), 422 (not an extension).
-async fn move_parked(
-    State(api): State<Api>,
-    Extension(grant): Extension<Grant>,
-    axum::extract::Path((tenant, from)): axum::extract::Path<(String, String)>,
-    Json(body): Json<MoveTo>,
-) -> Response {
-    let refuse = |status: StatusCode, field: Option<&str>, error: &str| {
-        (
-            status,
-            Json(serde_json::json!({ "error": error, "field": field })),
-        )
-            .into_response()
-    };
-    if !grant.sees(&tenant) {
-        return refuse(StatusCode::FORBIDDEN, None, "another tenant's token");
-    }
-    if grant.read_only {
-        return refuse(StatusCode::FORBIDDEN, None, "this token is read-only");
-    }
-    let to = body.to.clone();
-    let moved = ask(&api.events, |reply| Query::MoveParked {
-        tenant,
-        from,
-        to,
-        reply,
-    })
-    .await;
-    match moved {
-        Ok(Ok(info)) => Json(info).into_response(),
-        Ok(Err(switch::MoveRefusal::NothingParked)) => {
-            refuse(StatusCode::NOT_FOUND, None, "nothing is parked there")
-        }
-        Ok(Err(switch::MoveRefusal::Taken)) => refuse(
-            StatusCode::CONFLICT,
-            Some("to"),
-            "that position holds a call",
-        ),
-        Ok(Err(switch::MoveRefusal::NotAnExtension)) => refuse(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some("to"),
-            "not an extension of this tenant (or a *code)",
-        ),
-        Err(s) => s.into_response(),
-    }
-}
-
-/// `{"extension": number}` of a retrieval by the operator.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SendTo {
-    extension: String,
-}
-
-/// Retrieves a parked call to an extension: 202 `{"call", "ringing"}` while
-/// its phones ring; 404 nothing parked, 409 not registered, 422 not an
-/// extension.
-async fn send_parked(
-    State(api): State<Api>,
-    Extension(grant): Extension<Grant>,
-    axum::extract::Path((tenant, position)): axum::extract::Path<(String, String)>,
-    Json(body): Json<SendTo>,
-) -> Response {
-    let refuse = |status: StatusCode, field: Option<&str>, error: &str| {
-        (
-            status,
-            Json(serde_json::json!({ "error": error, "field": field })),
-        )
-            .into_response()
-    };
-    if !grant.sees(&tenant) {
-        return refuse(StatusCode::FORBIDDEN, None, "another tenant's token");
-    }
-    if grant.read_only {
-        return refuse(StatusCode::FORBIDDEN, None, "this token is read-only");
-    }
-    let extension = body.extension.clone();
-    let sent = ask(&api.events, |reply| Query::SendParked {
-        tenant,
-        position,
-        extension,
-        reply,
-    })
-    .await;
-    match sent {
-        Ok(Ok(call)) => (
-            StatusCode::ACCEPTED,
-            Json(serde_json::json!({ "call": call, "ringing": body.extension })),
-        )
-            .into_response(),
-        Ok(Err(switch::SendRefusal::NothingParked)) => {
-            refuse(StatusCode::NOT_FOUND, None, "nothing is parked there")
-        }
-        Ok(Err(switch::SendRefusal::NotRegistered)) => refuse(
-            StatusCode::CONFLICT,
-            Some("extension"),
-            "that extension has no registered phone",
-        ),
-        Ok(Err(switch::SendRefusal::NotAnExtension)) => refuse(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some("extension"),
-            "not an extension of this tenant",
-        ),
-        Err(s) => s.into_response(),
-    }
 }
 
 /// The Prometheus text exposition.

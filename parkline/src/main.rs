@@ -3,6 +3,7 @@
 
 mod access;
 mod admin;
+mod call_control_api;
 mod cli;
 mod config;
 mod event;

@@ -24,48 +24,14 @@ use std::time::{Duration, Instant};
 
 mod generated;
 mod latch;
+mod source;
 pub use generated::{ClipRef, Frame, Generated, Sealed};
 pub use latch::{Latch, Verdict, MAX_SEQ_STEP};
+pub use source::Source;
+use source::HANDOVER_FRAMES;
 
 /// Index of an endpoint.
 pub type EndpointId = u32;
-
-/// What an endpoint sends to its party.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Source {
-    /// Nothing.
-    Silence,
-    /// What another endpoint receives (a bridged call).
-    Relay(EndpointId),
-    /// The shared music-on-hold stream.
-    Music,
-    /// The endpoint's own prompt sequence.
-    Prompt,
-    /// Music still, until the first packet from `from` (then what it
-    /// receives, as [`Source::Relay`]), for at most `frames_left` more
-    /// music frames: a parked or held party hears no silent gap while the
-    /// phone it is joined to starts sending.
-    Handover {
-        /// The endpoint it will relay from.
-        from: EndpointId,
-        /// Music frames left before it relays anyway.
-        frames_left: u8,
-    },
-}
-
-/// Music frames (20 ms each) a handover waits for the new party's first
-/// packet at most: 1 s.
-const HANDOVER_FRAMES: u8 = 50;
-
-impl Source {
-    /// The endpoint whose input this source relays (or will, at handover).
-    fn relayed(self) -> Option<EndpointId> {
-        match self {
-            Source::Relay(from) | Source::Handover { from, .. } => Some(from),
-            _ => None,
-        }
-    }
-}
 
 /// Something the switch must know.
 #[derive(Clone, Debug, PartialEq, Eq)]
