@@ -326,3 +326,77 @@ fn an_operator_retrieves_a_parked_call_to_an_extension() {
         404
     );
 }
+
+#[test]
+fn dids_are_routed_and_removed_over_the_api() {
+    if !peers_ready("dids_are_routed_and_removed_over_the_api", &[]) {
+        return;
+    }
+    let server = Server::start("api-dids");
+    let admin = Some(ADMIN_TOKEN);
+    let dids = "/api/tenants/demo/dids";
+    let (status, body) = server.http(
+        "POST",
+        dids,
+        admin,
+        r#"{"number": "15550100444", "extension": "444"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let mut room = Phone::new(&server.sip_addr(), "444", "secret-444");
+    room.register();
+    // The carrier's call to the new DID rings the room at once.
+    let carrier = format!("127.0.0.1:{}", server.carrier_port());
+    let mut client = Phone::at(&server.sip_addr(), "15559870001", "", &carrier);
+    let (cid, seq, branch) = client.start_trusted_dial("15550100444", &[PCMU]);
+    let inv = room.ring();
+    room.reject_request(&inv, 486, "Busy Here");
+    assert_eq!(
+        client.finish_dial("15550100444", &cid, seq, &branch).err(),
+        Some(486)
+    );
+    // Refusals.
+    for (bad, status, field) in [
+        (
+            r#"{"number": "15550100444", "extension": "444"}"#,
+            409,
+            None,
+        ),
+        (
+            r#"{"number": "12ab", "extension": "444"}"#,
+            422,
+            Some("number"),
+        ),
+        (
+            r#"{"number": "15550100445", "extension": "999"}"#,
+            422,
+            Some("extension"),
+        ),
+    ] {
+        let (got, body) = server.http("POST", dids, admin, bad);
+        assert_eq!(got, status, "{bad}: {body}");
+        assert_eq!(json(&body)["field"].as_str(), field, "{bad}: {body}");
+    }
+    assert_eq!(
+        server
+            .http("DELETE", &format!("{dids}/15550100333"), admin, "")
+            .0,
+        409
+    );
+    // Removed: the carrier's call is refused.
+    assert_eq!(
+        server
+            .http("DELETE", &format!("{dids}/15550100444"), admin, "")
+            .0,
+        204
+    );
+    let listed = server.http("GET", dids, admin, "").1;
+    assert!(
+        !listed.contains("15550100444") && listed.contains("15550100333"),
+        "{listed}"
+    );
+    let (cid, seq, branch) = client.start_trusted_dial("15550100444", &[PCMU]);
+    assert_eq!(
+        client.finish_dial("15550100444", &cid, seq, &branch).err(),
+        Some(404)
+    );
+}

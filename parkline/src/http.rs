@@ -231,6 +231,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/tenants/{tenant}/extensions/{number}"),
     ("put", "/api/tenants/{tenant}/extensions/{number}"),
     ("delete", "/api/tenants/{tenant}/extensions/{number}"),
+    ("get", "/api/tenants/{tenant}/dids"),
+    ("post", "/api/tenants/{tenant}/dids"),
+    ("delete", "/api/tenants/{tenant}/dids/{number}"),
 ];
 
 async fn openapi() -> Response {

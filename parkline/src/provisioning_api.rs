@@ -1,5 +1,5 @@
-//! The write API for provisioning, extensions first: list, create, change
-//! and delete a tenant's extensions over REST with JSON bodies. The same
+//! The write API for provisioning: list, create, change and delete a
+//! tenant's extensions, and its DIDs, over REST with JSON bodies. The same
 //! rules as the CLI and the configuration (`accounts::rules`) decide, and a
 //! refusal names the field. Writes go to the store from a blocking task
 //! (never the core's), and the core gets the new directory at once.
@@ -26,6 +26,11 @@ pub fn routes() -> Router<Api> {
         .route(
             "/api/tenants/:tenant/extensions/:number",
             get(show).put(change).delete(remove),
+        )
+        .route("/api/tenants/:tenant/dids", get(list_dids).post(create_did))
+        .route(
+            "/api/tenants/:tenant/dids/:number",
+            axum::routing::delete(remove_did),
         )
 }
 
@@ -328,6 +333,109 @@ async fn remove(
         let old = extension_of(store, &tenant, &number)?;
         not_from_config(&old)?;
         store.delete_extension(&tenant, &number)?;
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
+
+/// A DID as the API shows it and takes it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DidView {
+    /// The external number (digits, optional leading `+`).
+    number: String,
+    /// The extension it rings.
+    extension: String,
+    /// `config` or `manual` (ignored when given).
+    #[serde(default, skip_deserializing)]
+    source: &'static str,
+}
+
+async fn list_dids(
+    State(api): State<Api>,
+    Ext(grant): Ext<Grant>,
+    Path(tenant): Path<String>,
+) -> Result<Json<Vec<DidView>>, ApiError> {
+    allowed(&grant, &tenant, false)?;
+    with_store(&api, false, move |store| {
+        tenant_of(store, &tenant)?;
+        let dids = store.dids(Some(&tenant))?;
+        Ok(Json(
+            dids.into_iter()
+                .map(|d| DidView {
+                    number: d.number,
+                    extension: d.extension,
+                    source: d.source.as_str(),
+                })
+                .collect(),
+        ))
+    })
+    .await
+}
+
+async fn create_did(
+    State(api): State<Api>,
+    Ext(grant): Ext<Grant>,
+    Path(tenant): Path<String>,
+    Json(new): Json<DidView>,
+) -> Result<(StatusCode, Json<DidView>), ApiError> {
+    allowed(&grant, &tenant, true)?;
+    rules::did_number(&new.number).map_err(|why| ApiError::field("number", why))?;
+    with_store(&api, true, move |store| {
+        tenant_of(store, &tenant)?;
+        extension_of(store, &tenant, &new.extension).map_err(|_| {
+            ApiError::field(
+                "extension",
+                format!("tenant '{tenant}' has no extension {}", new.extension),
+            )
+        })?;
+        if store.dids(None)?.iter().any(|d| d.number == new.number) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("DID {} is in use", new.number),
+            ));
+        }
+        store.upsert_did(&accounts::Did {
+            number: new.number.clone(),
+            tenant: tenant.clone(),
+            extension: new.extension.clone(),
+            source: Source::Manual,
+        })?;
+        Ok((
+            StatusCode::CREATED,
+            Json(DidView {
+                source: Source::Manual.as_str(),
+                ..new
+            }),
+        ))
+    })
+    .await
+}
+
+async fn remove_did(
+    State(api): State<Api>,
+    Ext(grant): Ext<Grant>,
+    Path((tenant, number)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    allowed(&grant, &tenant, true)?;
+    with_store(&api, true, move |store| {
+        let did = store
+            .dids(Some(&tenant))?
+            .into_iter()
+            .find(|d| d.number == number)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    format!("tenant '{tenant}' has no DID {number}"),
+                )
+            })?;
+        if did.source == Source::Config {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("DID {number} is provisioned by the configuration file: change it there"),
+            ));
+        }
+        store.delete_did(&tenant, &number)?;
         Ok(StatusCode::NO_CONTENT)
     })
     .await

@@ -39,6 +39,8 @@ pub trait Store: Send {
     /// Deletes an extension (and its DIDs' routes stay: they then reach
     /// nobody); whether it existed.
     fn delete_extension(&mut self, tenant: &str, number: &str) -> Result<bool>;
+    /// Deletes a tenant's DID; whether it existed.
+    fn delete_did(&mut self, tenant: &str, number: &str) -> Result<bool>;
     /// Inserts or updates a DID (by number).
     fn upsert_did(&mut self, d: &Did) -> Result<()>;
     /// Inserts or updates a trunk (by name).

@@ -191,6 +191,14 @@ impl Store for SqliteStore {
         Ok(n > 0)
     }
 
+    fn delete_did(&mut self, tenant: &str, number: &str) -> Result<bool> {
+        let n = self.conn.execute(
+            "DELETE FROM dids WHERE tenant = ?1 AND number = ?2",
+            params![tenant, number],
+        )?;
+        Ok(n > 0)
+    }
+
     fn upsert_did(&mut self, d: &Did) -> Result<()> {
         self.require_tenant(&d.tenant)?;
         let ext_exists: Option<String> = self
