@@ -38,8 +38,7 @@ fn extensions_are_created_changed_and_deleted_over_the_api() {
     // At once on the wire: the new phone registers and John calls it.
     let mut lab = Phone::new(&server.sip_addr(), "777", "lab-pass-777");
     lab.register();
-    let mut john = Phone::new(&server.sip_addr(), "333", "secret-333");
-    john.register();
+    let mut john = server.registered("333");
     let (call_id, seq, branch) = john.start_dial("777", &[PCMU]);
     let inv = lab.ring();
     assert!(inv
@@ -136,10 +135,8 @@ fn an_operator_lists_live_calls_and_hangs_one_up() {
         return;
     }
     let server = Server::start("api-calls");
-    let mut john = Phone::new(&server.sip_addr(), "333", "secret-333");
-    john.register();
-    let mut room = Phone::new(&server.sip_addr(), "444", "secret-444");
-    room.register();
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
     let (_johns, _rooms) = support::phone::connect(&mut john, &mut room, &[PCMU], &[PCMU]);
     let (status, body) = server.http("GET", "/api/calls", Some(DEMO_TOKEN), "");
     assert_eq!(status, 200);
@@ -214,12 +211,9 @@ fn an_operator_moves_a_parked_call_and_it_is_retrieved_at_its_new_number() {
         return;
     }
     let server = Server::start("api-move");
-    let mut john = Phone::new(&server.sip_addr(), "333", "secret-333");
-    john.register();
-    let mut jane = Phone::new(&server.sip_addr(), "555", "secret-555");
-    jane.register();
-    let mut room = Phone::new(&server.sip_addr(), "444", "secret-444");
-    room.register();
+    let mut john = server.registered("333");
+    let mut jane = server.registered("555");
+    let mut room = server.registered("444");
     let (_janes, mut johns) = support::phone::connect(&mut jane, &mut john, &[PCMU], &[PCMU]);
     assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
     support::phone::park(&mut john, "*70333");
@@ -285,12 +279,9 @@ fn an_operator_retrieves_a_parked_call_to_an_extension() {
         return;
     }
     let server = Server::start("api-send");
-    let mut john = Phone::new(&server.sip_addr(), "333", "secret-333");
-    john.register();
-    let mut jane = Phone::new(&server.sip_addr(), "555", "secret-555");
-    jane.register();
-    let mut room = Phone::new(&server.sip_addr(), "444", "secret-444");
-    room.register();
+    let mut john = server.registered("333");
+    let mut jane = server.registered("555");
+    let mut room = server.registered("444");
     let (janes, mut johns) = support::phone::connect(&mut jane, &mut john, &[PCMU], &[PCMU]);
     assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
     support::phone::park(&mut john, "*70333");
@@ -342,8 +333,7 @@ fn dids_are_routed_and_removed_over_the_api() {
         r#"{"number": "15550100444", "extension": "444"}"#,
     );
     assert_eq!(status, 201, "{body}");
-    let mut room = Phone::new(&server.sip_addr(), "444", "secret-444");
-    room.register();
+    let mut room = server.registered("444");
     // The carrier's call to the new DID rings the room at once.
     let carrier = format!("127.0.0.1:{}", server.carrier_port());
     let mut client = Phone::at(&server.sip_addr(), "15559870001", "", &carrier);

@@ -12,12 +12,6 @@ use support::{peers_ready, Server};
 const PCMU: u8 = 0;
 const PCMA: u8 = 8;
 
-fn registered(server: &Server, user: &str) -> Phone {
-    let mut p = Phone::new(&server.sip_addr(), user, &format!("secret-{user}"));
-    p.register();
-    p
-}
-
 /// Which of two tones dominates the samples.
 fn dominant(samples: &[i16], a: f64, b: f64) -> f64 {
     if tone_power(samples, a) > tone_power(samples, b) {
@@ -43,8 +37,8 @@ fn extensions_talk_both_ways_then_caller_hangs_up() {
         return;
     }
     let server = Server::start("calls-talk");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
     let (call_id, seq, branch) = john.start_dial("444", &[PCMU, PCMA]);
     let inv = room.ring();
     assert!(
@@ -106,8 +100,8 @@ fn transcodes_when_the_phones_share_no_codec() {
         return;
     }
     let server = Server::start("calls-transcode");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
     let (mut a, b) = connect(&mut john, &mut room, &[PCMU], &[PCMA]);
     assert_eq!(a.pt, PCMU);
     let t = talk(&john, &a, 600.0);
@@ -165,8 +159,8 @@ fn hold_plays_music_and_resume_restores_audio() {
         return;
     }
     let server = Server::start("calls-hold");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
     let (mut a, mut b) = connect(&mut john, &mut room, &[PCMU], &[PCMU]);
 
     for round in 0..2 {
@@ -225,8 +219,8 @@ fn every_way_a_call_ends_frees_every_port() {
         return;
     }
     let server = Server::start("calls-ends");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
 
     // Busy.
     let (call_id, seq, branch) = john.start_dial("444", &[PCMU]);
@@ -281,7 +275,7 @@ fn refusals_get_the_right_answer_and_a_record() {
         return;
     }
     let server = Server::start("calls-refused");
-    let mut jane = registered(&server, "555"); // may not call out
+    let mut jane = server.registered("555"); // may not call out
     assert_eq!(jane.dial("15551234567", &[PCMU]).unwrap_err(), 403);
     assert_eq!(jane.dial("999", &[PCMU]).unwrap_err(), 404);
     assert_eq!(
@@ -311,7 +305,7 @@ fn carrier_call_to_a_did_rings_the_extension() {
         return;
     }
     let server = Server::start("calls-did");
-    let mut john = registered(&server, "333");
+    let mut john = server.registered("333");
     let carrier_port = server.carrier_port().to_string();
     let carrier = support::sipp_background(
         &server,
@@ -347,7 +341,7 @@ fn a_carrier_call_with_a_delayed_offer_gets_audio_both_ways() {
         return;
     }
     let server = Server::start("calls-delayed-offer");
-    let mut john = registered(&server, "333");
+    let mut john = server.registered("333");
     let carrier_port = server.carrier_port().to_string();
     let carrier = support::sipp_background(
         &server,
@@ -395,7 +389,7 @@ fn extension_calls_out_through_the_carrier() {
         return;
     }
     let server = Server::start("calls-out");
-    let mut john = registered(&server, "333");
+    let mut john = server.registered("333");
     let carrier_port = server.carrier_port().to_string();
     let carrier = support::sipp_background(&server, "builtin:uas", &["-p", &carrier_port]);
     let mut call = john
@@ -421,8 +415,8 @@ fn session_timers_keep_refreshed_calls_and_end_dead_ones() {
         return;
     }
     let server = Server::start_with("calls-timers", "session_expires_s = 4\nmin_se_s = 3");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
     john.invite_headers = "Supported: timer\r\nSession-Expires: 2\r\n".into();
     assert_eq!(john.dial("444", &[PCMU]).unwrap_err(), 422, "below Min-SE");
     john.invite_headers = "Supported: timer\r\nSession-Expires: 3\r\n".into();
@@ -468,8 +462,8 @@ fn early_media_reaches_the_caller_before_the_answer() {
         return;
     }
     let server = Server::start("calls-early");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
     let (call_id, seq, branch) = john.start_dial("444", &[PCMU]);
     let inv = room.ring();
     let to = room.early(&inv, &[PCMU]);
@@ -506,8 +500,8 @@ fn silent_calls_time_out_but_held_calls_do_not() {
         return;
     }
     let server = Server::start_media("calls-rtp-timeout", "", "", support::rtp_range(), 2);
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
 
     // Held: John holds and nobody sends anything for 5 s; the call stays.
     let (mut a, mut b) = connect(&mut john, &mut room, &[PCMU], &[PCMU]);
@@ -550,8 +544,8 @@ fn a_codec_change_mid_call_is_transcoded_without_disturbing_the_other_party() {
         return;
     }
     let server = Server::start("calls-codec-change");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
     let (mut johns, mut rooms) = support::phone::connect(&mut john, &mut room, &[PCMU], &[PCMU]);
     // John's phone switches to A-law mid-call (a re-INVITE offering PCMA only).
     johns.pt = 8;

@@ -7,16 +7,10 @@ mod support;
 
 use std::time::{Duration, Instant};
 use support::linphone::Linphone;
-use support::phone::{assert_two_way, decode, tone_power, Phone};
+use support::phone::{assert_two_way, decode, tone_power};
 use support::{peers_ready, Server};
 
 const PCMU: u8 = 0;
-
-fn registered(server: &Server, user: &str) -> Phone {
-    let mut p = Phone::new(&server.sip_addr(), user, &format!("secret-{user}"));
-    p.register();
-    p
-}
 
 fn wait(what: &str, server: &Server, john: &Linphone, cond: &dyn Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -43,8 +37,8 @@ fn linphone_answers_holds_and_parks_and_the_room_retrieves() {
     wait("registration", &server, &john, &|| {
         server.registrations().contains("\"333\"")
     });
-    let mut jane = registered(&server, "555");
-    let mut room = registered(&server, "444");
+    let mut jane = server.registered("555");
+    let mut room = server.registered("444");
 
     let janes = jane.dial("333", &[PCMU]).expect("linphone answers");
     jane.flush_rtp();
@@ -124,8 +118,8 @@ fn linphone_transfers_blind_and_attended() {
     wait("registration", &server, &john, &|| {
         server.registrations().contains("\"333\"")
     });
-    let mut jane = registered(&server, "555");
-    let mut room = registered(&server, "444");
+    let mut jane = server.registered("555");
+    let mut room = server.registered("444");
 
     // Blind.
     let janes = jane.dial("333", &[PCMU]).expect("linphone answers");

@@ -13,12 +13,6 @@ use support::{peers_ready, Server};
 
 const PCMU: u8 = 0;
 
-fn registered(server: &Server, user: &str) -> Phone {
-    let mut p = Phone::new(&server.sip_addr(), user, &format!("secret-{user}"));
-    p.register();
-    p
-}
-
 /// The samples of a Prometheus exposition: `name{labels}` → value.
 fn scrape(server: &Server) -> (String, HashMap<String, f64>) {
     let text = server.http_get("/metrics").expect("/metrics answers");
@@ -65,9 +59,9 @@ fn metrics_pass_promtool_and_count_a_scripted_scenario_exactly() {
         return;
     }
     let server = Server::start("metrics");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
-    let mut jane = registered(&server, "555");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
+    let mut jane = server.registered("555");
     let (_, before) = scrape(&server);
     scenario(&mut john, &mut room, &mut jane);
     server.wait_idle();
@@ -173,9 +167,9 @@ fn the_event_stream_tells_the_seed_scenario_in_order_and_at_once() {
         return;
     }
     let server = Server::start("events");
-    let mut john = registered(&server, "333");
-    let mut jane = registered(&server, "555");
-    let mut room = registered(&server, "444");
+    let mut john = server.registered("333");
+    let mut jane = server.registered("555");
+    let mut room = server.registered("444");
     let events = listen(&server, "/api/events?tenant=demo");
     let other_tenant = listen(&server, "/api/events?tenant=beta");
     // Jane calls John; John holds her and parks her; the room picks up.
@@ -315,9 +309,9 @@ fn webhooks_get_the_events_signed_and_a_dead_one_slows_nothing() {
         "\n[[webhooks]]\nurl = \"http://127.0.0.1:{port}/hook\"\nevents = [\"parked\", \"retrieved\", \"call_ended\"]\ntenant = \"demo\"\nsecret = \"s3cret\"\n\n[[webhooks]]\nurl = \"http://127.0.0.1:{dead}/gone\"\n"
     );
     let server = Server::start_edited("webhooks", "", support::rtp_range(), 30, |t| t + &hooks);
-    let mut john = registered(&server, "333");
-    let mut jane = registered(&server, "555");
-    let mut room = registered(&server, "444");
+    let mut john = server.registered("333");
+    let mut jane = server.registered("555");
+    let mut room = server.registered("444");
     let started = Instant::now();
     let (_janes, mut johns) = connect(&mut jane, &mut john, &[PCMU], &[PCMU]);
     assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
@@ -351,7 +345,7 @@ fn api_tokens_decide_who_sees_what() {
     }
     use support::{ADMIN_TOKEN, DEMO_TOKEN, READER_TOKEN};
     let server = Server::start("api-tokens");
-    registered(&server, "333");
+    server.registered("333");
     let mut beta = Phone::new(&server.sip_addr(), "100", "secret-100");
     beta.domain = "beta.parkline.test".into();
     beta.register();
@@ -442,9 +436,9 @@ fn the_cli_and_the_api_list_the_same_parked_calls() {
         return;
     }
     let server = Server::start("parked-truth");
-    let mut john = registered(&server, "333");
-    let mut jane = registered(&server, "555");
-    let mut room = registered(&server, "444");
+    let mut john = server.registered("333");
+    let mut jane = server.registered("555");
+    let mut room = server.registered("444");
     let (_janes, mut johns) = connect(&mut jane, &mut john, &[PCMU], &[PCMU]);
     assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
     park(&mut john, "*70333");
@@ -477,8 +471,8 @@ fn json_logs_carry_the_call_and_tenant_and_no_colour() {
     let server = Server::start_edited("json-logs", "", support::rtp_range(), 30, |t| {
         t.replace("[log]\n", "[log]\nformat = \"json\"\n")
     });
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
     let (mut johns, _rooms) = connect(&mut john, &mut room, &[PCMU], &[PCMU]);
     assert_eq!(john.bye(&mut johns).status, 200);
     server.wait_idle();

@@ -13,12 +13,6 @@ use support::{peers_ready, Server};
 
 const PCMU: u8 = 0;
 
-fn registered(server: &Server, user: &str) -> Phone {
-    let mut p = Phone::new(&server.sip_addr(), user, &format!("secret-{user}"));
-    p.register();
-    p
-}
-
 fn norm(b: u8) -> u8 {
     if b == 0x7F {
         0xFF
@@ -98,8 +92,8 @@ fn the_seed_scenario_park_under_an_extension_and_retrieve_from_another_phone() {
         return;
     }
     let server = Server::start("park-seed");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
     let (mut client, mut clients_call, johns_call) = client_on_hold(&server, &mut john);
     client.flush_rtp();
     assert_music(&client.record(Duration::from_millis(600)));
@@ -203,8 +197,8 @@ fn random_codes_bare_release_and_a_second_tenant_with_644_645() {
         return;
     }
     let server = Server::start("park-variants");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
 
     // Bare *70: a random code, announced as *71*NNNN.
     let (_, rooms) = held_call(&mut john, &mut room);
@@ -274,9 +268,9 @@ fn every_mistake_gets_its_announcement_and_the_held_call_stays() {
         return;
     }
     let server = Server::start("park-mistakes");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
-    let mut jane = registered(&server, "555"); // may neither park nor retrieve
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
+    let mut jane = server.registered("555"); // may neither park nor retrieve
 
     expect_announcement(&mut john, "*70333", "no-held-call");
     expect_announcement(&mut john, "*71333", "no-call-parked-at");
@@ -330,8 +324,8 @@ fn a_parked_party_that_hangs_up_frees_its_position() {
         return;
     }
     let server = Server::start("park-abandon");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
     let (_, mut rooms) = held_call(&mut john, &mut room);
     assert_eq!(park(&mut john, "*70333"), "*71333");
     assert_eq!(server.status()["parked"], 1);
@@ -356,8 +350,8 @@ fn two_retrievals_at_once_connect_exactly_one() {
         return;
     }
     let server = Server::start("park-race");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
     // Two more phones of the PBX (registration is not needed to dial).
     let mut first = Phone::new(&server.sip_addr(), "444", "secret-444");
     let mut second = Phone::new(&server.sip_addr(), "333", "secret-333");
@@ -418,8 +412,8 @@ fn unretrieved_calls_come_back_then_fall_back_then_say_goodbye() {
         "",
         "park_timeout_s = 2\npark_comeback_ring_s = 2\npark_fallback = \"444\"",
     );
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
     let mut jane = Phone::new(&server.sip_addr(), "555", "secret-555");
     jane.register();
 
@@ -519,9 +513,9 @@ fn park_by_transfer() {
         return;
     }
     let server = Server::start("park-refer");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
-    let mut jane = registered(&server, "555");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
+    let mut jane = server.registered("555");
     let carrier = format!("127.0.0.1:{}", server.carrier_port());
     let mut client = Phone::at(&server.sip_addr(), "15559870001", "", &carrier);
     let (cid, seq, branch) = client.start_trusted_dial("15550100333", &[PCMU]);
@@ -695,8 +689,8 @@ fn retrieval_guessing_is_rate_limited() {
         return;
     }
     let server = Server::start("park-guess");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
     let (_, rooms) = held_call(&mut john, &mut room);
     let number = park(&mut john, "*70");
     let code: u32 = number.trim_start_matches("*71*").parse().unwrap();

@@ -17,12 +17,6 @@ const PCMU: u8 = 0;
 /// How soon after a change its NOTIFY must be there.
 const PROMPT: Duration = Duration::from_millis(200);
 
-fn registered(server: &Server, user: &str) -> Phone {
-    let mut p = Phone::new(&server.sip_addr(), user, &format!("secret-{user}"));
-    p.register();
-    p
-}
-
 /// The lamp's next state, which must come by `deadline`.
 fn lamp_by(phone: &mut Phone, deadline: Instant, what: &str) -> support::events::LampNotice {
     let wait = deadline.saturating_duration_since(Instant::now());
@@ -37,9 +31,9 @@ fn a_blf_key_on_a_park_position_lights_at_the_park_and_goes_out_at_the_retrieval
         return;
     }
     let server = Server::start("lamps-position");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
-    let mut jane = registered(&server, "555");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
+    let mut jane = server.registered("555");
 
     // The room's BLF key is set to *71333.
     assert_eq!(room.subscribe("*71333", 600).status, 200);
@@ -78,9 +72,9 @@ fn a_blf_key_on_an_extension_follows_ringing_talking_and_hang_up() {
         return;
     }
     let server = Server::start("lamps-extension");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
-    let mut jane = registered(&server, "555");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
+    let mut jane = server.registered("555");
     assert_eq!(room.subscribe("333", 600).status, 200);
     assert_eq!(
         room.lamp(Duration::from_secs(2)).unwrap().state,
@@ -115,14 +109,14 @@ fn another_tenants_position_cannot_be_watched_nor_messaged() {
         return;
     }
     let server = Server::start("lamps-tenant");
-    let mut john = registered(&server, "333");
+    let mut john = server.registered("333");
     john.domain = "beta.parkline.test".into();
     assert_eq!(john.subscribe("645100", 600).status, 403);
     assert_eq!(john.message("100", "hello beta").status, 403);
     assert!(john.lamp(Duration::from_millis(300)).is_none());
     assert_eq!(server.status()["subscriptions"], 0);
     // An unknown event package: 489 with the packages served.
-    let mut room = registered(&server, "444");
+    let mut room = server.registered("444");
     let resp = room.authed("SUBSCRIBE", "333", "Event: message-summary\r\n", "");
     assert_eq!(resp.status, 489);
     assert_eq!(
@@ -137,9 +131,9 @@ fn park_alerts_tell_the_extension_and_the_parker() {
         return;
     }
     let server = Server::start("lamps-alerts");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
-    let mut jane = registered(&server, "555");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
+    let mut jane = server.registered("555");
 
     // Jane calls the room; the room parks her under John's extension.
     let (_janes, mut rooms) = connect(&mut jane, &mut room, &[PCMU], &[PCMU]);
@@ -193,8 +187,8 @@ fn messages_between_extensions_reach_every_phone_of_the_addressee() {
         return;
     }
     let server = Server::start("lamps-messages");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
     assert_eq!(john.message("444", "lunch?").status, 202);
     let got = room.text(Duration::from_secs(2)).expect("relayed");
     assert_eq!(String::from_utf8_lossy(&got.body), "lunch?");
@@ -215,8 +209,8 @@ fn a_phone_that_vanishes_mid_call_is_hung_up_within_two_probe_intervals() {
         return;
     }
     let server = Server::start_with("probe-dead-phone", "probe_interval_s = 2");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
     let (mut johns, rooms) = connect(&mut john, &mut room, &[PCMU], &[PCMU]);
     // Held (no RTP from John's side), so only the probes can tell.
     assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
@@ -249,9 +243,9 @@ fn a_parked_call_whose_parker_vanished_goes_straight_to_the_fallback() {
         "probe_interval_s = 1",
         "park_timeout_s = 4\npark_comeback_ring_s = 20\npark_fallback = \"444\"",
     );
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
-    let mut jane = registered(&server, "555");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
+    let mut jane = server.registered("555");
     let (_janes, mut johns) = connect(&mut jane, &mut john, &[PCMU], &[PCMU]);
     assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
     park(&mut john, "*70333");
@@ -285,9 +279,9 @@ fn a_parked_party_learns_who_picked_it_up_and_a_transferee_its_new_party() {
         return;
     }
     let server = Server::start("connected-line");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
-    let mut jane = registered(&server, "555");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
+    let mut jane = server.registered("555");
     // Jane calls John; John parks her; the room picks her up.
     let (_janes, mut johns) = connect(&mut jane, &mut john, &[PCMU], &[PCMU]);
     assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
@@ -316,9 +310,9 @@ fn the_parked_party_hears_no_gap_between_the_music_and_the_retriever() {
         return;
     }
     let server = Server::start("retrieval-gap");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
-    let mut jane = registered(&server, "555");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
+    let mut jane = server.registered("555");
     let (_janes, mut johns) = connect(&mut jane, &mut john, &[PCMU], &[PCMU]);
     assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
     park(&mut john, "*70333");

@@ -18,12 +18,6 @@ use support::{peers_ready, Server};
 
 const PCMU: u8 = 0;
 
-fn registered(server: &Server, user: &str) -> Phone {
-    let mut p = Phone::new(&server.sip_addr(), user, &format!("secret-{user}"));
-    p.register();
-    p
-}
-
 /// Gives `phone` an RTP socket on an even port whose odd neighbour is free
 /// too, and returns a socket bound there (its RTCP).
 fn with_rtcp(phone: &mut Phone) -> UdpSocket {
@@ -137,8 +131,8 @@ fn rtp_sprayed_during_setup_reaches_nobody_and_forged_rtcp_is_dropped() {
     }
     let range = (23000, 23039);
     let server = Server::start_rtp("sec-spray", "", "", range);
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
     let john_rtcp = with_rtcp(&mut john);
     let room_rtcp = with_rtcp(&mut room);
     let sprayer = Sprayer::start(range);
@@ -229,8 +223,8 @@ fn a_flood_of_56000_invites_never_refuses_a_registered_phone() {
         })
     };
     // Throughout the flood, a phone registers anew and 333 calls 444, who answers.
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
     let mut rounds = 0;
     let mut peak_transactions = 0;
     while flooding.load(Ordering::Relaxed) || rounds < 2 {
@@ -680,8 +674,8 @@ fn toll_fraud_limits_refuse_and_record_calls_out_to_the_carrier() {
     // The carrier (SIPp) answers exactly the three calls that may go out.
     let carrier =
         support::sipp_background(&server, "builtin:uas", &["-p", &carrier_port, "-m", "3"]);
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
     assert_eq!(
         john.dial("0049301234567", &[PCMU]).err(),
         Some(403),
@@ -746,7 +740,7 @@ fn a_trunk_with_credentials_answers_the_carriers_challenge() {
     let carrier_port = server.carrier_port().to_string();
     let carrier =
         support::sipp_background(&server, "carrier_challenges.xml", &["-p", &carrier_port]);
-    let mut john = registered(&server, "333");
+    let mut john = server.registered("333");
     let mut call = john
         .dial("15551234567", &[PCMU])
         .expect("the carrier answers once it has the credentials");

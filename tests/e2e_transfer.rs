@@ -11,12 +11,6 @@ use support::{peers_ready, Server};
 
 const PCMU: u8 = 0;
 
-fn registered(server: &Server, user: &str) -> Phone {
-    let mut p = Phone::new(&server.sip_addr(), user, &format!("secret-{user}"));
-    p.register();
-    p
-}
-
 /// The sipfrag of the next NOTIFY John gets (answered 200).
 fn next_sipfrag(phone: &mut Phone) -> String {
     let notify = phone
@@ -32,9 +26,9 @@ fn blind_transfer_connects_the_room_to_jane_and_a_busy_jane_leaves_the_call() {
         return;
     }
     let server = Server::start("transfer");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
-    let mut jane = registered(&server, "555");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
+    let mut jane = server.registered("555");
 
     // Busy first: the call goes on as before.
     let (mut johns, rooms) = connect(&mut john, &mut room, &[PCMU], &[PCMU]);
@@ -85,9 +79,9 @@ fn attended_transfer_joins_the_room_and_jane_without_ringing_anyone() {
         return;
     }
     let server = Server::start("attended-transfer");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
-    let mut jane = registered(&server, "555");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
+    let mut jane = server.registered("555");
     // The room calls John; John holds it and consults Jane.
     let (rooms, mut johns) = connect(&mut room, &mut john, &[PCMU], &[PCMU]);
     assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
@@ -130,9 +124,9 @@ fn a_parked_then_retrieved_call_is_transferred_attended() {
         return;
     }
     let server = Server::start("attended-parked");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
-    let mut jane = registered(&server, "555");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
+    let mut jane = server.registered("555");
     // Jane calls John; John parks her; the room picks her up.
     let (mut janes, mut johns) = connect(&mut jane, &mut john, &[PCMU], &[PCMU]);
     assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
@@ -165,8 +159,8 @@ fn a_call_from_the_trunk_is_transferred_blind() {
         return;
     }
     let server = Server::start("transfer-trunk");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
     let carrier_port = server.carrier_port().to_string();
     // The carrier echoes what it hears (and sends its INVITE without SDP).
     let carrier = support::sipp_background(
@@ -227,9 +221,9 @@ fn an_invite_with_replaces_takes_over_a_call_leg() {
         return;
     }
     let server = Server::start("invite-replaces");
-    let mut john = registered(&server, "333");
-    let mut room = registered(&server, "444");
-    let mut jane = registered(&server, "555");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
+    let mut jane = server.registered("555");
     let (johns, rooms) = connect(&mut john, &mut room, &[PCMU], &[PCMU]);
     // Jane's phone is handed the room's dialog (as the switch sees it:
     // the room's Call-ID, the switch's tag, the room's tag) and takes over.

@@ -527,63 +527,58 @@ impl Server {
         self.http_get_raw(path, host, Some(ADMIN_TOKEN))
     }
 
+    /// A test phone of extension `user` (password `secret-<user>`),
+    /// registered.
+    pub fn registered(&self, user: &str) -> phone::Phone {
+        let mut p = phone::Phone::new(&self.sip_addr(), user, &format!("secret-{user}"));
+        p.register();
+        p
+    }
+
     /// GET on the admin API as the holder of `token` (none: no
     /// `Authorization`); the status and the body.
     pub fn http_get_with(&self, path: &str, token: Option<&str>) -> (u16, String) {
-        let out = self
-            .http_get_raw(path, "localhost", token)
-            .unwrap_or_default();
-        let status = out
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let body = out
-            .split_once("\r\n\r\n")
-            .map_or("", |(_, b)| b)
-            .to_string();
-        (status, body)
+        status_and_body(
+            &self
+                .http_get_raw(path, "localhost", token)
+                .unwrap_or_default(),
+        )
     }
 
     /// A request with a JSON body on the admin API as the holder of
     /// `token`; the status and the body.
     pub fn http(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
-        let run = || -> Option<String> {
-            let mut s = TcpStream::connect(("127.0.0.1", self.http_port)).ok()?;
-            s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-            let auth = token
-                .map(|t| format!("Authorization: Bearer {t}\r\n"))
-                .unwrap_or_default();
-            write!(
-                s,
-                "{method} {path} HTTP/1.0\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            )
-            .ok()?;
-            let mut out = String::new();
-            s.read_to_string(&mut out).ok()?;
-            Some(out)
-        };
-        let out = run().unwrap_or_default();
-        let status = out
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let body = out
-            .split_once("\r\n\r\n")
-            .map_or("", |(_, b)| b)
-            .to_string();
-        (status, body)
+        let head = format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        let out = self.exchange(method, path, ("localhost", token), &head, body);
+        status_and_body(&out.unwrap_or_default())
     }
 
     fn http_get_raw(&self, path: &str, host: &str, token: Option<&str>) -> Option<String> {
+        self.exchange("GET", path, (host, token), "", "")
+    }
+
+    /// One HTTP/1.0 exchange with the admin API: the whole response.
+    fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        (host, token): (&str, Option<&str>),
+        head: &str,
+        body: &str,
+    ) -> Option<String> {
         let mut s = TcpStream::connect(("127.0.0.1", self.http_port)).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
         let auth = token
             .map(|t| format!("Authorization: Bearer {t}\r\n"))
             .unwrap_or_default();
-        write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n{auth}\r\n").ok()?;
+        write!(
+            s,
+            "{method} {path} HTTP/1.0\r\nHost: {host}\r\n{auth}{head}\r\n{body}"
+        )
+        .ok()?;
         let mut out = String::new();
         s.read_to_string(&mut out).ok()?;
         Some(out)
@@ -785,4 +780,16 @@ pub fn inf(fields: &[&str]) -> PathBuf {
     let path = scratch("inf").join("fields.csv");
     std::fs::write(&path, format!("SEQUENTIAL\n{}\n", fields.join(";"))).unwrap();
     path
+}
+
+/// The status code and the body of a whole HTTP response (0 and empty if
+/// it is not one).
+fn status_and_body(out: &str) -> (u16, String) {
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, body.to_string())
 }

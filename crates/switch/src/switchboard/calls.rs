@@ -91,6 +91,14 @@ pub(super) struct NewCall {
     pb: u16,
 }
 
+/// An extension's INVITE the switch answers itself.
+enum SelfAnswered {
+    /// It takes the place of a leg of the switch's (RFC 3891).
+    Replaces(sip::Replaces),
+    /// It dials a feature code (park, retrieve).
+    Feature(crate::feature_code::Feature),
+}
+
 /// What the switch offers for a caller whose INVITE had no SDP (a delayed
 /// offer): G.711 both laws and telephone-events. The caller's answer comes
 /// in its ACK.
@@ -298,33 +306,25 @@ impl Switch {
             }
         }
         let dialed = req.uri.user_decoded().unwrap_or_default();
-        let replaces = req
-            .headers
-            .get_str(Name::Replaces)
-            .and_then(|v| sip::Replaces::parse(&v));
-        if let (Caller::Extension(ext), Some(replaces)) = (&caller, replaces) {
-            if delayed {
-                let who = (tenant.name.as_str(), caller_id.as_str());
-                return self.refuse_call(now, &key, &req, who, 488, "Replaces needs an SDP offer");
-            }
-            let fc = super::park::FeatureCall {
-                peer,
-                key,
-                req,
-                tenant,
-                ext: ext.clone(),
-                offer,
-                security: a_security,
-            };
-            return self.replace_by_invite(now, fc, replaces);
-        }
         if let Caller::Extension(ext) = &caller {
-            if let Some(feature) =
-                crate::feature_code::parse(&dialed, &tenant.park_prefix, &tenant.release_prefix)
+            // What the switch answers itself: a leg's replacement or a
+            // feature code. Its answer carries its own SDP, so it needs the
+            // caller's offer.
+            let own = match req
+                .headers
+                .get_str(Name::Replaces)
+                .and_then(|v| sip::Replaces::parse(&v))
             {
+                Some(r) => Some(SelfAnswered::Replaces(r)),
+                None => {
+                    crate::feature_code::parse(&dialed, &tenant.park_prefix, &tenant.release_prefix)
+                        .map(SelfAnswered::Feature)
+                }
+            };
+            if let Some(own) = own {
                 if delayed {
                     let who = (tenant.name.as_str(), caller_id.as_str());
-                    let reason = "Feature codes need an SDP offer";
+                    let reason = "Feature codes and Replaces need an SDP offer";
                     return self.refuse_call(now, &key, &req, who, 488, reason);
                 }
                 let fc = super::park::FeatureCall {
@@ -336,7 +336,10 @@ impl Switch {
                     offer,
                     security: a_security,
                 };
-                return self.handle_feature(now, fc, feature);
+                return match own {
+                    SelfAnswered::Replaces(r) => self.replace_by_invite(now, fc, r),
+                    SelfAnswered::Feature(f) => self.handle_feature(now, fc, f),
+                };
             }
         }
         let decision = authorize::decide(
