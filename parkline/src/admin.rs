@@ -215,15 +215,6 @@ pub enum RecordFormat {
     Csv,
 }
 
-/// One CSV field, quoted when it must be (RFC 4180).
-fn csv_field(v: &str) -> String {
-    if v.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v.to_string()
-    }
-}
-
 pub fn calls(
     store: &dyn Store,
     tenant: Option<&str>,
@@ -238,25 +229,9 @@ pub fn calls(
         return Ok(());
     }
     if format == RecordFormat::Csv {
-        println!("id,tenant,caller,callee,routed_to,started_ms,answered_ms,ended_ms,outcome,status,cause,features,events");
+        println!("{}", crate::record_csv::HEADER);
         for r in records {
-            let fields = [
-                r.id.clone(),
-                r.tenant.clone(),
-                r.caller.clone(),
-                r.callee.clone(),
-                r.routed_to.clone(),
-                r.started_ms.to_string(),
-                r.answered_ms.map(|a| a.to_string()).unwrap_or_default(),
-                r.ended_ms.to_string(),
-                r.outcome.as_str().to_string(),
-                r.status.to_string(),
-                r.cause.clone(),
-                r.features.clone(),
-                r.events.trim_end().replace('\n', "; "),
-            ];
-            let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-            println!("{}", line.join(","));
+            println!("{}", crate::record_csv::row(&r));
         }
         return Ok(());
     }
@@ -409,7 +384,7 @@ fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
 
 /// Unix milliseconds as `YYYY-MM-DD HH:MM:SS` UTC (civil from days,
 /// H. Hinnant's algorithm).
-fn utc(ms: u64) -> String {
+pub fn utc(ms: u64) -> String {
     let secs = ms / 1000;
     let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
     let z = days + 719_468;

@@ -116,7 +116,7 @@ pub struct MetricsSnapshot {
 }
 
 /// A snapshot for the admin API: the core's counters and current sizes.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Status {
     /// Message and registration counters.
     #[serde(flatten)]

@@ -39,6 +39,8 @@ pub struct Api {
     pub open_health_and_metrics: bool,
     /// The store's database (the write API opens it itself).
     pub db: std::path::PathBuf,
+    /// The web console's sessions and history.
+    pub console: Arc<crate::console::Console>,
 }
 
 /// The API's routes; `allowed_hosts` are the names answered besides IP
@@ -52,6 +54,7 @@ pub fn router(api: Api, allowed_hosts: Vec<String>) -> Router {
         .route("/api/events", get(event_stream))
         .route("/api/openapi.json", get(openapi))
         .route("/api/calls", get(crate::call_control_api::calls))
+        .route("/api/records", get(crate::records_api::records))
         .route(
             "/api/calls/:id",
             axum::routing::delete(crate::call_control_api::hang_up),
@@ -75,6 +78,7 @@ pub fn router(api: Api, allowed_hosts: Vec<String>) -> Router {
         ));
     api_routes
         .merge(open_routes)
+        .merge(crate::console::routes(api.clone()))
         .with_state(api)
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let allowed = allowed.clone();
@@ -83,20 +87,39 @@ pub fn router(api: Api, allowed_hosts: Vec<String>) -> Router {
 }
 
 /// The caller's address (the server runs with connect info).
-fn peer_of(req: &Request) -> std::net::IpAddr {
+pub(crate) fn peer_of(req: &Request) -> std::net::IpAddr {
     req.extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
 }
 
-/// Checks the bearer token of an `/api/*` request; the grant goes with
-/// the request to its handler.
+/// The header the console's script sends with every change it asks for:
+/// a cross-site form cannot send it, so a session cookie alone never
+/// changes anything (on top of the cookie's `SameSite=Strict`).
+const CONSOLE_HEADER: &str = "x-parkline-console";
+
+/// Checks the bearer token of an `/api/*` request, or else the console's
+/// session; the grant goes with the request to its handler.
 async fn require_token(State(api): State<Api>, mut req: Request, next: Next) -> Response {
     let from = peer_of(&req);
     let auth = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
+    if auth.is_none() {
+        if let Some(grant) = crate::console::session_grant(&api, &req) {
+            let safe = req.method() == axum::http::Method::GET;
+            if !safe && !req.headers().contains_key(CONSOLE_HEADER) {
+                return (
+                    StatusCode::FORBIDDEN,
+                    "changes with a console session need the X-Parkline-Console header\n",
+                )
+                    .into_response();
+            }
+            req.extensions_mut().insert(grant);
+            return next.run(req).await;
+        }
+    }
     match api.access.check(auth, from, std::time::Instant::now()) {
         Ok(grant) => {
             req.extensions_mut().insert(grant);
@@ -223,6 +246,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/parked"),
     ("get", "/api/events"),
     ("get", "/api/calls"),
+    ("get", "/api/records"),
     ("delete", "/api/calls/{id}"),
     ("post", "/api/parked/{tenant}/{position}/move"),
     ("post", "/api/parked/{tenant}/{position}/retrieve"),

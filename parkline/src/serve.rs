@@ -209,7 +209,12 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
             access: std::sync::Arc::new(crate::access::Access::new(&cfg.http.tokens)),
             open_health_and_metrics: cfg.http.open_health_and_metrics,
             db: db.to_path_buf(),
+            console: std::sync::Arc::default(),
         };
+        tokio::spawn(crate::console::status_history::sample(
+            events_tx.clone(),
+            api.console.history.clone(),
+        ));
         let app = http::router(api, cfg.http.allowed_hosts.clone());
         let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, service).await });

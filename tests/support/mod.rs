@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod baresip;
+pub mod browser;
 pub mod events;
 pub mod linphone;
 pub mod phone;
@@ -554,6 +555,13 @@ impl Server {
         );
         let out = self.exchange(method, path, ("localhost", token), &head, body);
         status_and_body(&out.unwrap_or_default())
+    }
+
+    /// A request with these extra header lines (each ending in CRLF) and
+    /// no token: the whole response, head included.
+    pub fn http_with_head(&self, method: &str, path: &str, head: &str, body: &str) -> String {
+        self.exchange(method, path, ("localhost", None), head, body)
+            .unwrap_or_default()
     }
 
     fn http_get_raw(&self, path: &str, host: &str, token: Option<&str>) -> Option<String> {

@@ -179,6 +179,7 @@ impl Switch {
                     _ => None,
                 });
                 ParkedInfo {
+                    call: parked.call,
                     tenant: t.to_string(),
                     position: p.label(),
                     retrieval: parked.retrieval.clone(),
@@ -197,6 +198,8 @@ impl Switch {
 /// A parked call, as operators see it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ParkedInfo {
+    /// The parked call's id (hanging up uses it).
+    pub call: CallId,
     /// Tenant.
     pub tenant: String,
     /// Position (extension, or `*code`).
