@@ -390,3 +390,216 @@ fn dids_are_routed_and_removed_over_the_api() {
         Some(404)
     );
 }
+
+#[test]
+fn tenants_are_created_changed_and_deleted_over_the_api() {
+    if !peers_ready("tenants_are_created_changed_and_deleted_over_the_api", &[]) {
+        return;
+    }
+    let server = Server::start("api-tenants");
+    let admin = Some(ADMIN_TOKEN);
+    let lab = r#"{"name": "lab", "domain": "lab.example", "park_prefix": "644", "release_prefix": "645"}"#;
+    // Only a writable token for every tenant creates one.
+    for token in [DEMO_TOKEN, READER_TOKEN] {
+        assert_eq!(server.http("POST", "/api/tenants", Some(token), lab).0, 403);
+    }
+    let (status, body) = server.http("POST", "/api/tenants", admin, lab);
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(json(&body)["park_prefix"], "644");
+    for (bad, status, field) in [
+        (lab, 409, None),
+        (
+            r#"{"name": "Lab!", "domain": "x.example"}"#,
+            422,
+            Some("name"),
+        ),
+        (r#"{"name": "lab3"}"#, 422, Some("domain")),
+        (
+            r#"{"name": "lab3", "domain": "bad domain"}"#,
+            422,
+            Some("domain"),
+        ),
+        (
+            r#"{"name": "lab3", "domain": "lab.example"}"#,
+            422,
+            Some("domain"),
+        ),
+        (
+            r#"{"name": "lab3", "domain": "l3.example", "park_prefix": "64", "release_prefix": "645"}"#,
+            422,
+            Some("park_prefix"),
+        ),
+    ] {
+        let (got, body) = server.http("POST", "/api/tenants", admin, bad);
+        assert_eq!(got, status, "{bad}: {body}");
+        assert_eq!(json(&body)["field"].as_str(), field, "{bad}: {body}");
+    }
+    // Its extension registers at its domain; a new domain takes over.
+    let ext = r#"{"number": "201", "name": "Lab", "password": "lab-pass-201"}"#;
+    assert_eq!(
+        server
+            .http("POST", "/api/tenants/lab/extensions", admin, ext)
+            .0,
+        201
+    );
+    let register_at = |domain: &str| {
+        let mut c = support::sip_client::Client::new(&server.sip_addr());
+        c.domain = domain.to_string();
+        c.register("201", "lab-pass-201", 300).status
+    };
+    assert_eq!(register_at("lab.example"), 200);
+    let (status, body) = server.http(
+        "PUT",
+        "/api/tenants/lab",
+        admin,
+        r#"{"park_timeout_s": 60}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["park_timeout_s"], 60);
+    // The domain is the digest realm of the stored passwords: it changes
+    // only while no extension would be locked out.
+    let (status, body) = server.http(
+        "PUT",
+        "/api/tenants/lab",
+        admin,
+        r#"{"domain": "lab2.example"}"#,
+    );
+    assert_eq!(
+        (status, json(&body)["field"].as_str()),
+        (422, Some("domain")),
+        "{body}"
+    );
+    assert_eq!(register_at("lab.example"), 200);
+    // A prefix that would swallow the extension, a fallback that is not one.
+    for (bad, field) in [
+        (r#"{"park_prefix": "20"}"#, "park_prefix"),
+        (r#"{"park_fallback": "999"}"#, "park_fallback"),
+    ] {
+        let (got, body) = server.http("PUT", "/api/tenants/lab", admin, bad);
+        assert_eq!(
+            (got, json(&body)["field"].as_str()),
+            (422, Some(field)),
+            "{body}"
+        );
+    }
+    // The configuration's tenant is changed there; a tenant token sees
+    // only its own.
+    assert_eq!(server.http("PUT", "/api/tenants/demo", admin, "{}").0, 409);
+    let theirs = server.http("GET", "/api/tenants", Some(DEMO_TOKEN), "").1;
+    assert!(
+        theirs.contains("\"demo\"") && !theirs.contains("\"lab\""),
+        "{theirs}"
+    );
+    assert_eq!(
+        server
+            .http("GET", "/api/tenants/lab", Some(DEMO_TOKEN), "")
+            .0,
+        403
+    );
+    // Deleted only once empty.
+    let (status, body) = server.http("DELETE", "/api/tenants/lab", admin, "");
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        json(&body)["error"]
+            .as_str()
+            .unwrap()
+            .contains("1 extensions"),
+        "{body}"
+    );
+    assert_eq!(
+        server
+            .http("DELETE", "/api/tenants/lab/extensions/201", admin, "")
+            .0,
+        204
+    );
+    let (status, body) = server.http(
+        "PUT",
+        "/api/tenants/lab",
+        admin,
+        r#"{"domain": "lab2.example"}"#,
+    );
+    assert_eq!(
+        (status, json(&body)["domain"].as_str()),
+        (200, Some("lab2.example"))
+    );
+    assert_eq!(server.http("DELETE", "/api/tenants/lab", admin, "").0, 204);
+    assert_eq!(server.http("GET", "/api/tenants/lab", admin, "").0, 404);
+}
+
+#[test]
+fn trunks_are_created_changed_and_deleted_over_the_api() {
+    if !peers_ready("trunks_are_created_changed_and_deleted_over_the_api", &[]) {
+        return;
+    }
+    let server = Server::start("api-trunks");
+    let admin = Some(ADMIN_TOKEN);
+    let mut john = server.registered("333");
+    let carrier2 = format!("127.0.0.1:{}", support::free_port());
+    let mut client = Phone::at(&server.sip_addr(), "15559870001", "", &carrier2);
+    // Before the trunk exists, its address is a stranger.
+    let (cid, seq, branch) = client.start_trusted_dial("15550100333", &[PCMU]);
+    let refused = client.finish_dial("15550100333", &cid, seq, &branch).err();
+    assert!(matches!(refused, Some(401 | 407)), "{refused:?}");
+    let body = format!(
+        r#"{{"name": "carrier2", "address": "{carrier2}", "tenant": "demo",
+            "auth": {{"username": "pbx", "password": "carrier-secret"}}}}"#
+    );
+    for token in [DEMO_TOKEN, READER_TOKEN] {
+        assert_eq!(
+            server.http("POST", "/api/trunks", Some(token), &body).0,
+            403
+        );
+    }
+    let (status, created) = server.http("POST", "/api/trunks", admin, &body);
+    assert_eq!(status, 201, "{created}");
+    assert!(!created.contains("carrier-secret"), "{created}");
+    assert_eq!(json(&created)["username"], "pbx");
+    // Now its DID call rings John at once.
+    let (cid, seq, branch) = client.start_trusted_dial("15550100333", &[PCMU]);
+    let inv = john.ring();
+    john.reject_request(&inv, 486, "Busy Here");
+    assert_eq!(
+        client.finish_dial("15550100333", &cid, seq, &branch).err(),
+        Some(486)
+    );
+    for (bad, status, field) in [
+        (body.as_str(), 409, None),
+        (
+            r#"{"name": "c3", "address": "nowhere", "tenant": "demo"}"#,
+            422,
+            Some("address"),
+        ),
+        (
+            r#"{"name": "c3", "address": "127.0.0.1:1", "tenant": "nobody"}"#,
+            422,
+            Some("tenant"),
+        ),
+        (r#"{"name": "c3", "tenant": "demo"}"#, 422, Some("address")),
+    ] {
+        let (got, answer) = server.http("POST", "/api/trunks", admin, bad);
+        assert_eq!(got, status, "{bad}: {answer}");
+        assert_eq!(json(&answer)["field"].as_str(), field, "{bad}: {answer}");
+    }
+    let clash = format!(r#"{{"address": "127.0.0.1:{}"}}"#, server.carrier_port());
+    let (got, answer) = server.http("PUT", "/api/trunks/carrier2", admin, &clash);
+    assert_eq!(
+        (got, json(&answer)["field"].as_str()),
+        (422, Some("address"))
+    );
+    assert_eq!(
+        server.http("PUT", "/api/trunks/carrier", admin, "{}").0,
+        409
+    );
+    let (got, answer) = server.http("PUT", "/api/trunks/carrier2", admin, r#"{"auth": null}"#);
+    assert_eq!(got, 200, "{answer}");
+    assert!(json(&answer)["username"].is_null());
+    // Deleted: a stranger again.
+    assert_eq!(
+        server.http("DELETE", "/api/trunks/carrier2", admin, "").0,
+        204
+    );
+    assert_eq!(server.http("GET", "/api/trunks/carrier2", admin, "").0, 404);
+    let (cid, seq, branch) = client.start_trusted_dial("15550100333", &[PCMU]);
+    let refused = client.finish_dial("15550100333", &cid, seq, &branch).err();
+    assert!(matches!(refused, Some(401 | 407)), "{refused:?}");
+}

@@ -31,7 +31,14 @@ pub fn tenant(store: &mut dyn Store, cmd: TenantCmd) -> Result<()> {
                 rules::outside_prefixes(&e.number, &a.park_prefix, &a.release_prefix)
                     .map_err(anyhow::Error::msg)?;
             }
-            let mut t = Tenant::new(&a.name, &a.domain.to_ascii_lowercase());
+            let domain = a.domain.to_ascii_lowercase();
+            if let Some(old) = store.tenants()?.into_iter().find(|t| t.name == a.name) {
+                if old.domain != domain {
+                    let n = store.extensions(Some(&a.name))?.len();
+                    rules::domain_change(&a.name, &old.domain, n).map_err(anyhow::Error::msg)?;
+                }
+            }
+            let mut t = Tenant::new(&a.name, &domain);
             t.park_prefix = a.park_prefix;
             t.release_prefix = a.release_prefix;
             store.upsert_tenant(&t)?;

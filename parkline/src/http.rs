@@ -68,6 +68,8 @@ pub fn router(api: Api, allowed_hosts: Vec<String>) -> Router {
             axum::routing::post(crate::call_control_api::send_parked),
         )
         .merge(crate::provisioning_api::routes())
+        .merge(crate::tenants_api::routes())
+        .merge(crate::trunks_api::routes())
         .layer(middleware::from_fn_with_state(api.clone(), require_token));
     let open_routes = Router::new()
         .route("/health", get(health))
@@ -250,6 +252,16 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/calls/{id}"),
     ("post", "/api/parked/{tenant}/{position}/move"),
     ("post", "/api/parked/{tenant}/{position}/retrieve"),
+    ("get", "/api/tenants"),
+    ("post", "/api/tenants"),
+    ("get", "/api/tenants/{tenant}"),
+    ("put", "/api/tenants/{tenant}"),
+    ("delete", "/api/tenants/{tenant}"),
+    ("get", "/api/trunks"),
+    ("post", "/api/trunks"),
+    ("get", "/api/trunks/{name}"),
+    ("put", "/api/trunks/{name}"),
+    ("delete", "/api/trunks/{name}"),
     ("get", "/api/tenants/{tenant}/extensions"),
     ("post", "/api/tenants/{tenant}/extensions"),
     ("get", "/api/tenants/{tenant}/extensions/{number}"),

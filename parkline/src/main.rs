@@ -21,8 +21,10 @@ mod records_api;
 mod serve;
 mod shell;
 mod sounds;
+mod tenants_api;
 mod timer;
 mod transport;
+mod trunks_api;
 mod webhooks;
 
 use anyhow::{Context, Result};

@@ -106,7 +106,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, error: impl Into<String>) -> ApiError {
+    pub(crate) fn new(status: StatusCode, error: impl Into<String>) -> ApiError {
         ApiError {
             status,
             field: None,
@@ -114,7 +114,7 @@ impl ApiError {
         }
     }
 
-    fn field(field: &'static str, error: impl Into<String>) -> ApiError {
+    pub(crate) fn field(field: &'static str, error: impl Into<String>) -> ApiError {
         ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             field: Some(field),
@@ -132,12 +132,16 @@ impl IntoResponse for ApiError {
 
 impl From<store::StoreError> for ApiError {
     fn from(e: store::StoreError) -> Self {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("store: {e}"))
+        match e {
+            store::StoreError::Conflict(what) => ApiError::new(StatusCode::CONFLICT, what),
+            store::StoreError::NotFound(what) => ApiError::new(StatusCode::NOT_FOUND, what),
+            e => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("store: {e}")),
+        }
     }
 }
 
 /// Whether `grant` reaches `tenant` (and may write, when `write`).
-fn allowed(grant: &Grant, tenant: &str, write: bool) -> Result<(), ApiError> {
+pub(crate) fn allowed(grant: &Grant, tenant: &str, write: bool) -> Result<(), ApiError> {
     if !grant.sees(tenant) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -158,7 +162,7 @@ fn allowed(grant: &Grant, tenant: &str, write: bool) -> Result<(), ApiError> {
 
 /// Runs `f` on the store off the async threads; after a write, the core
 /// gets the new directory.
-async fn with_store<T: Send + 'static>(
+pub(crate) async fn with_store<T: Send + 'static>(
     api: &Api,
     write: bool,
     f: impl FnOnce(&mut SqliteStore) -> Result<T, ApiError> + Send + 'static,
@@ -182,7 +186,7 @@ async fn with_store<T: Send + 'static>(
     Ok(result)
 }
 
-fn tenant_of(store: &SqliteStore, name: &str) -> Result<accounts::Tenant, ApiError> {
+pub(crate) fn tenant_of(store: &SqliteStore, name: &str) -> Result<accounts::Tenant, ApiError> {
     store
         .tenants()?
         .into_iter()

@@ -38,6 +38,38 @@ pub fn prefixes(park: &str, release: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Longest tenant name.
+pub const MAX_TENANT_NAME: usize = 32;
+
+/// A tenant's name (it appears in URLs, labels and tokens): 1 to 32 of
+/// `a-z`, `0-9`, `-` and `_`.
+pub fn tenant_name(n: &str) -> Result<(), String> {
+    let ok = !n.is_empty()
+        && n.len() <= MAX_TENANT_NAME
+        && n.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "tenant name '{n}' must be 1 to {MAX_TENANT_NAME} of a-z, 0-9, - and _"
+        ))
+    }
+}
+
+/// A tenant's domain may change only while it has no extensions: the
+/// domain is the digest realm, and the stored password digests (never the
+/// passwords) include it, so they would all stop working.
+pub fn domain_change(tenant: &str, old: &str, extensions: usize) -> Result<(), String> {
+    if extensions == 0 {
+        return Ok(());
+    }
+    Err(format!(
+        "tenant '{tenant}' has {extensions} extensions whose password digests use the realm \
+         '{old}': a new domain would lock them all out (delete them first, or keep the domain)"
+    ))
+}
+
 /// An extension number: 1 to 15 digits.
 pub fn extension_number(n: &str) -> Result<(), String> {
     if n.is_empty() || n.len() > MAX_EXTENSION || !n.bytes().all(|b| b.is_ascii_digit()) {

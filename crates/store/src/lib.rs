@@ -24,6 +24,9 @@ pub enum StoreError {
     /// Anything else wrong with the data.
     #[error("{0}")]
     Invalid(String),
+    /// The change would leave something dangling (what remains, in words).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// Result alias.
@@ -41,6 +44,11 @@ pub trait Store: Send {
     fn delete_extension(&mut self, tenant: &str, number: &str) -> Result<bool>;
     /// Deletes a tenant's DID; whether it existed.
     fn delete_did(&mut self, tenant: &str, number: &str) -> Result<bool>;
+    /// Deletes a tenant that has no extensions, DIDs or trunks left
+    /// (`StoreError::Conflict` names what remains); whether it existed.
+    fn delete_tenant(&mut self, name: &str) -> Result<bool>;
+    /// Deletes a trunk; whether it existed.
+    fn delete_trunk(&mut self, name: &str) -> Result<bool>;
     /// Inserts or updates a DID (by number).
     fn upsert_did(&mut self, d: &Did) -> Result<()>;
     /// Inserts or updates a trunk (by name).

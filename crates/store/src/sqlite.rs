@@ -199,6 +199,36 @@ impl Store for SqliteStore {
         Ok(n > 0)
     }
 
+    fn delete_tenant(&mut self, name: &str) -> Result<bool> {
+        for (table, what) in [
+            ("extensions", "extensions"),
+            ("dids", "DIDs"),
+            ("trunks", "trunks"),
+        ] {
+            let left: i64 = self.conn.query_row(
+                &format!("SELECT COUNT(*) FROM {table} WHERE tenant = ?1"),
+                [name],
+                |r| r.get(0),
+            )?;
+            if left > 0 {
+                return Err(StoreError::Conflict(format!(
+                    "tenant '{name}' still has {left} {what}: delete them first"
+                )));
+            }
+        }
+        let n = self
+            .conn
+            .execute("DELETE FROM tenants WHERE name = ?1", [name])?;
+        Ok(n > 0)
+    }
+
+    fn delete_trunk(&mut self, name: &str) -> Result<bool> {
+        let n = self
+            .conn
+            .execute("DELETE FROM trunks WHERE name = ?1", [name])?;
+        Ok(n > 0)
+    }
+
     fn upsert_did(&mut self, d: &Did) -> Result<()> {
         self.require_tenant(&d.tenant)?;
         let ext_exists: Option<String> = self
