@@ -55,6 +55,22 @@ fn bad_configs_are_reported_with_lines_and_never_start() {
     assert_eq!(rc, 2, "serve must refuse a bad config");
     assert!(err.contains("not starting"), "{err}");
 
+    // Typos everywhere: every one named in the same run, with its line.
+    std::fs::write(
+        &path,
+        "[sip]\nlisen = [\"udp:127.0.0.1:5060\"]\n[htp]\nlisten = \"x\"\n[[tenants]]\nname = \"a\"\ndomain = \"a.example\"\npark_prefx = \"*70\"\n",
+    )
+    .unwrap();
+    let (rc, _, err) = parkline(&["check-config", p]);
+    assert_eq!(rc, 2);
+    for needle in [
+        format!("{p}:2: unknown field `lisen`"),
+        format!("{p}:3: unknown field `htp`"),
+        format!("{p}:8: unknown field `park_prefx`"),
+    ] {
+        assert!(err.contains(&needle), "missing {needle} in:\n{err}");
+    }
+
     std::fs::write(&path, "[sip]\nlisten = [\"udp:127.0.0.1:5060\"\n").unwrap();
     let (rc, _, err) = parkline(&["check-config", p]);
     assert_eq!(rc, 2);

@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use toml::Spanned;
 
 mod check;
+mod unknown_keys;
 use check::Checker;
 
 /// The embedded default configuration (a demo PBX on loopback).
@@ -548,29 +549,62 @@ impl std::error::Error for ConfigErrors {}
 impl Config {
     /// Parses and validates `text` (read from `file`, used in messages).
     pub fn parse(file: &str, text: &str) -> Result<Config, ConfigErrors> {
-        let mut cfg: Config = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            let msg = e.message().to_string();
-            ConfigErrors(vec![match line {
-                Some(l) => format!("{file}:{l}: {msg}"),
-                None => format!("{file}: {msg}"),
-            }])
-        })?;
+        let mut errors = Vec::new();
+        // The text parsed: unknown keys blanked out (same lines, other
+        // byte offsets, which the checks' spans point into).
+        let (mut cfg, text) = Config::parse_past_unknown_keys(file, text, &mut errors)?;
+        let text = text.as_ref();
         let mut c = Checker {
             file,
             text,
             errors: Vec::new(),
         };
         cfg.check(&mut c);
-        if !c.errors.is_empty() {
-            return Err(ConfigErrors(c.errors));
+        errors.append(&mut c.errors);
+        if !errors.is_empty() {
+            return Err(ConfigErrors(errors));
         }
         cfg.parsed = cfg
             .parse_values()
             .map_err(|e| ConfigErrors(vec![format!("{file}: {e}")]))?;
         Ok(cfg)
+    }
+
+    /// Deserializes `text`; each unknown key goes into `errors` (with its
+    /// line) and is skipped, so that one run names them all. Any other
+    /// error ends the parse with everything found so far.
+    fn parse_past_unknown_keys<'t>(
+        file: &str,
+        text: &'t str,
+        errors: &mut Vec<String>,
+    ) -> Result<(Config, std::borrow::Cow<'t, str>), ConfigErrors> {
+        let mut rest = std::borrow::Cow::Borrowed(text);
+        loop {
+            let e = match toml::from_str::<Config>(&rest) {
+                Ok(cfg) => return Ok((cfg, rest)),
+                Err(e) => e,
+            };
+            let at = e.span().map(|s| s.start);
+            let line = at.map(|a| rest[..a.min(rest.len())].matches('\n').count() + 1);
+            let msg = e.message().to_string();
+            errors.push(match line {
+                Some(l) => format!("{file}:{l}: {msg}"),
+                None => format!("{file}: {msg}"),
+            });
+            let next = match at {
+                Some(a)
+                    if unknown_keys::is_unknown_key(&msg)
+                        && errors.len() < unknown_keys::MAX_REPORTED =>
+                {
+                    unknown_keys::blank_item(&rest, a)
+                }
+                _ => None,
+            };
+            match next {
+                Some(t) => rest = std::borrow::Cow::Owned(t),
+                None => return Err(ConfigErrors(std::mem::take(errors))),
+            }
+        }
     }
 
     /// Parses what the checks accepted (an error here is a check missing).

@@ -20,6 +20,43 @@ fn syntax_errors_have_line_numbers() {
 }
 
 #[test]
+fn every_unknown_key_is_named_in_one_run_with_the_other_mistakes() {
+    let text = r#"[sip]
+listen = ["udp:127.0.0.1:5060"]
+lisen = ["tcp:127.0.0.1:5060"]
+max_transaction = [
+  1,
+  2,
+]
+
+[htp]
+listen = "127.0.0.1:8080"
+
+[[tenants]]
+name = "acme"
+domain = "acme.example"
+park_prefx = "*70"
+
+[[tenants.extensions]]
+number = "33a"
+password = "secret-333"
+"#;
+    let err = Config::parse("typos.toml", text).unwrap_err();
+    let all = err.to_string();
+    for expected in [
+        "typos.toml:3: unknown field `lisen`",
+        "typos.toml:4: unknown field `max_transaction`",
+        "typos.toml:9: unknown field `htp`",
+        "typos.toml:15: unknown field `park_prefx`",
+        // The checks run on what remains.
+        "typos.toml:18:",
+    ] {
+        assert!(all.contains(expected), "missing {expected} in\n{all}");
+    }
+    assert_eq!(err.0.len(), 5, "{all}");
+}
+
+#[test]
 fn semantic_errors_have_line_numbers() {
     let text = r#"
 [sip]
