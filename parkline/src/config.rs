@@ -45,6 +45,9 @@ pub struct Config {
     /// Receivers the switch posts its events to.
     #[serde(default)]
     pub webhooks: Vec<WebhookConfig>,
+    /// The operator's own authorization service, if one decides.
+    #[serde(default)]
+    pub authorization: Option<AuthorizationSection>,
     /// The values above that need parsing, parsed once after the checks
     /// passed (set by [`Config::parse`]).
     #[serde(skip)]
@@ -271,6 +274,60 @@ pub struct TokenConfig {
     /// Reads only.
     #[serde(default)]
     pub read_only: bool,
+}
+
+/// `[authorization]`: the operator's service that decides each call,
+/// park, retrieval and transfer the embedded rules let through.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizationSection {
+    /// `http://` or `https://` URL each question is POSTed to.
+    pub url: Spanned<String>,
+    /// How long the service may take, milliseconds (50 to 10,000).
+    #[serde(default = "default_authorization_timeout_ms")]
+    pub timeout_ms: Spanned<u64>,
+    /// Without a usable answer: `embedded` (the rules decide alone) or
+    /// `refuse` (503).
+    #[serde(default = "default_authorization_fallback")]
+    pub fallback: Spanned<String>,
+    /// Seconds an answer stands for the same question (tenant, caller,
+    /// callee, kind); 0 to 60, 0: not cached.
+    #[serde(default = "default_authorization_cache_s")]
+    pub cache_s: Spanned<u64>,
+    /// Key of the `X-Parkline-Signature` HMAC-SHA256 of each question.
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+fn default_authorization_timeout_ms() -> Spanned<u64> {
+    Spanned::new(0..0, 1000)
+}
+
+fn default_authorization_cache_s() -> Spanned<u64> {
+    Spanned::new(0..0, 0)
+}
+
+fn default_authorization_fallback() -> Spanned<String> {
+    Spanned::new(0..0, "embedded".into())
+}
+
+impl AuthorizationSection {
+    /// The core's policy (checked values).
+    pub fn policy(&self) -> switch::external_authorization::AuthorizationPolicy {
+        use switch::external_authorization::{AuthorizationPolicy, Fallback};
+        let timeout = std::time::Duration::from_millis(*self.timeout_ms.get_ref());
+        AuthorizationPolicy {
+            fallback: if self.fallback.get_ref() == "refuse" {
+                Fallback::Refuse
+            } else {
+                Fallback::Embedded
+            },
+            cache_for: std::time::Duration::from_secs(*self.cache_s.get_ref()),
+            // The shell's own timeout answers first; this is the backstop.
+            wait: timeout + std::time::Duration::from_millis(500),
+            ..AuthorizationPolicy::default()
+        }
+    }
 }
 
 /// `[store]`

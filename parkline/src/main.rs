@@ -3,6 +3,7 @@
 
 mod access;
 mod admin;
+mod authorizer;
 mod call_control_api;
 mod cli;
 mod config;

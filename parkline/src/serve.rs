@@ -60,6 +60,7 @@ fn switch_config(cfg: &Config) -> SwitchConfig {
         srtp: cfg.srtp(),
         // ThreadRng is a CSPRNG seeded from the OS: fit for keys.
         srtp_seed: rand::random(),
+        authorization: cfg.authorization.as_ref().map(|a| a.policy()),
         ..SwitchConfig::default()
     }
 }
@@ -258,15 +259,27 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
     let store_thread =
         std::thread::spawn(move || persist::run(store, baseline, store_rx, store_events));
     let stop_tx = events_tx.clone();
+    let authorizer = match &cfg.authorization {
+        Some(a) => Some(crate::authorizer::Authorizer::new(
+            a.url.get_ref().clone(),
+            a.secret.clone(),
+            std::time::Duration::from_millis(*a.timeout_ms.get_ref()),
+            events_tx.clone(),
+        )?),
+        None => None,
+    };
     drop(events_tx);
     let mut core = tokio::spawn(shell::run(
         sw,
         events_rx,
         reports_rx,
         udp,
-        store_tx.clone(),
-        media.clone(),
-        stream,
+        shell::Outlets {
+            store: store_tx.clone(),
+            media: media.clone(),
+            stream,
+            authorizer,
+        },
     ));
     info!("Parkline is running");
     shutdown_signal().await;

@@ -44,16 +44,32 @@ pub fn now() -> Now {
     }
 }
 
+/// Where the core's outputs go besides the sockets.
+pub struct Outlets {
+    /// The store thread's queue.
+    pub store: StoreQueue,
+    /// The media thread.
+    pub media: MediaHandle,
+    /// Operators' event stream.
+    pub stream: EventStream,
+    /// The operator's authorization service, if one decides.
+    pub authorizer: Option<crate::authorizer::Authorizer>,
+}
+
 /// Runs the core until the event queue closes.
 pub async fn run(
     mut sw: Switch,
     mut events: mpsc::Receiver<Event>,
     mut reports: mpsc::UnboundedReceiver<switch::MediaEvent>,
     udp: Vec<Arc<UdpSocket>>,
-    store: StoreQueue,
-    media: MediaHandle,
-    stream: EventStream,
+    outlets: Outlets,
 ) {
+    let Outlets {
+        store,
+        media,
+        stream,
+        authorizer,
+    } = outlets;
     let udp: UdpSockets = udp
         .into_iter()
         .map(|s| (s.local_addr().map_or(true, |a| a.is_ipv4()), s))
@@ -64,7 +80,7 @@ pub async fn run(
     // The first tick starts the core's periodic work (sweeps, the trunks'
     // registrations); later ones come from its deadlines.
     sw.handle_timeout(now());
-    carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream));
+    carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream, &authorizer));
     // Everything resumed is open now.
     media.resume_done();
     loop {
@@ -91,23 +107,23 @@ pub async fn run(
                         ev => handle(&mut sw, &mut tcp, now, ev, (&media, &store)),
                     }
                 }
-                carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream));
+                carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream, &authorizer));
                 for id in closed.drain(..) {
                     close_connection(&mut sw, &mut tcp, id);
                 }
                 if stop {
                     sw.flush(now);
-                    carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream));
+                    carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream, &authorizer));
                     return;
                 }
             }
             Some(report) = reports.recv() => {
                 sw.handle_media_event(now(), report);
-                carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream));
+                carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream, &authorizer));
             }
             _ = sleep => {
                 sw.handle_timeout(now());
-                carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream));
+                carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream, &authorizer));
             }
         }
     }
@@ -118,7 +134,12 @@ fn carry_out(
     sw: &mut Switch,
     udp: &UdpSockets,
     tcp: &Connections,
-    (store, media, stream): (&StoreQueue, &MediaHandle, &EventStream),
+    (store, media, stream, authorizer): (
+        &StoreQueue,
+        &MediaHandle,
+        &EventStream,
+        &Option<crate::authorizer::Authorizer>,
+    ),
 ) {
     while let Some(out) = sw.poll_output() {
         match out {
@@ -131,6 +152,11 @@ fn carry_out(
                 crate::metrics::observe(&ev);
                 stream.publish(&ev);
             }
+            Output::Authorize(request) => match authorizer {
+                Some(a) => a.ask(*request),
+                // Configured without a service: the core never asks.
+                None => tracing::error!("an authorization question without a service"),
+            },
             Output::TrustFlow(peer) => {
                 if let Some(id) = peer.transport.connection() {
                     if let Some(c) = tcp.get(&id) {
@@ -182,6 +208,7 @@ fn handle(
             let _ = reply.send(status(sw, tcp.len(), media, store));
         }
         Event::Media(ev) => sw.handle_media_event(now, ev),
+        Event::Verdict(id, verdict) => sw.handle_verdict(now, id, verdict),
         Event::Query(Query::Metrics(reply)) => {
             let stats = &media.stats;
             let _ = reply.send(crate::event::MetricsSnapshot {

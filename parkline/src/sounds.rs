@@ -36,6 +36,7 @@ prompts!(
     "park-not-allowed",
     "retrieve-not-allowed",
     "goodbye",
+    "time-up",
 );
 
 // The embedded prompts are the switch's, in its order: checked when the

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod baresip;
+pub mod billing;
 pub mod browser;
 pub mod events;
 pub mod linphone;

@@ -28,6 +28,7 @@ mod refer;
 mod retrieve;
 mod sdp_origin;
 pub mod session_timer;
+mod time_limit;
 mod timers;
 mod transfer;
 
@@ -45,6 +46,7 @@ pub use sdp_origin::SdpOrigin;
 pub use session_timer::SessionTimer;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
+pub use time_limit::TimeLimit;
 pub use timers::Due;
 pub use transfer::TransferEnd;
 
@@ -260,6 +262,8 @@ pub struct Call {
     pub scheduled: Option<Instant>,
     /// How many of `events` were reported to operators (the rest are new).
     pub reported: usize,
+    /// The time the operator's authorization service granted, if any.
+    pub limit: Option<TimeLimit>,
 }
 
 impl Call {
@@ -314,6 +318,7 @@ impl Call {
             outbound_by: None,
             scheduled: None,
             reported: 0,
+            limit: None,
         }
     }
 
@@ -349,6 +354,7 @@ impl Call {
             self.b.session.map(|s| s.expires),
             self.probe_deadline(),
             self.silence_deadline(),
+            self.time_limit_deadline(),
         ]
         .into_iter()
         .flatten()

@@ -97,6 +97,9 @@ pub struct SwitchConfig {
     pub min_subscription_s: u32,
     /// Longest subscription granted, and the default, seconds.
     pub max_subscription_s: u32,
+    /// Whether the operator's authorization service decides calls, parks,
+    /// retrievals and transfers (after the embedded rules), and how.
+    pub authorization: Option<crate::external_authorization::AuthorizationPolicy>,
 }
 
 impl Default for SwitchConfig {
@@ -138,6 +141,7 @@ impl Default for SwitchConfig {
             max_subscriptions: 100_000,
             max_subscriptions_per_extension: 250,
             min_subscription_s: 60,
+            authorization: None,
             max_subscription_s: 3600,
         }
     }

@@ -28,6 +28,13 @@ pub enum FeatureRefusal {
         /// The number dialed.
         retrieval: String,
     },
+    /// The operator's authorization service said no.
+    Denied {
+        /// Its status.
+        status: u16,
+        /// Its cause.
+        cause: String,
+    },
     /// The caller failed too many retrievals lately (it hears the same as
     /// for an empty position, so guessing learns nothing).
     TooManyAttempts {
@@ -49,6 +56,7 @@ impl FeatureRefusal {
             FeatureRefusal::NoHeldCall => "no_held_call",
             FeatureRefusal::NothingParked { .. } => "nothing_parked",
             FeatureRefusal::TooManyAttempts { .. } => "too_many_attempts",
+            FeatureRefusal::Denied { .. } => "denied",
         }
     }
 
@@ -63,6 +71,7 @@ impl FeatureRefusal {
             | FeatureRefusal::TooManyAttempts { .. } => 404,
             FeatureRefusal::NoFreeCode | FeatureRefusal::PositionTaken { .. } => 486,
             FeatureRefusal::NoHeldCall => 480,
+            FeatureRefusal::Denied { status, .. } => *status,
         }
     }
 
@@ -78,13 +87,14 @@ impl FeatureRefusal {
             FeatureRefusal::NoHeldCall => "no held call to park".into(),
             FeatureRefusal::NothingParked { retrieval } => format!("no call parked at {retrieval}"),
             FeatureRefusal::TooManyAttempts { .. } => "too many retrieval attempts".into(),
+            FeatureRefusal::Denied { cause, .. } => cause.clone(),
         }
     }
 
     /// What the caller hears.
     pub fn prompts(&self) -> Vec<Prompt> {
         match self {
-            FeatureRefusal::NotAllowed => vec![Prompt::Goodbye],
+            FeatureRefusal::NotAllowed | FeatureRefusal::Denied { .. } => vec![Prompt::Goodbye],
             FeatureRefusal::NotAllowedToPark => vec![Prompt::ParkNotAllowed],
             FeatureRefusal::NotAllowedToRetrieve => vec![Prompt::RetrieveNotAllowed],
             FeatureRefusal::NotAnExtension => vec![Prompt::NotAnExtension],

@@ -11,6 +11,7 @@ mod authorize;
 mod call;
 mod config;
 mod deadlines;
+pub mod external_authorization;
 mod feature_code;
 mod feature_refusal;
 mod guessing;
@@ -37,7 +38,7 @@ mod time;
 
 pub use auth::{ha1, AuthOutcome, Authenticator, Refusal};
 pub use authorize::{CallRequest, Caller, Decision, Route};
-pub use call::CallEvent;
+pub use call::{CallEvent, TimeLimit};
 pub use config::SwitchConfig;
 pub use feature_code::Feature;
 pub use feature_refusal::FeatureRefusal;

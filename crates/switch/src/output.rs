@@ -103,4 +103,7 @@ pub enum Output {
     /// Something happened, for operators (boxed: events are larger than
     /// the other outputs).
     Event(Box<crate::switch_event::SwitchEvent>),
+    /// Ask the operator's authorization service; its verdict comes back
+    /// through `Switch::handle_verdict` with the same id.
+    Authorize(Box<crate::external_authorization::AuthorizationRequest>),
 }

@@ -50,11 +50,13 @@ pub enum Prompt {
     RetrieveNotAllowed,
     /// "Goodbye."
     Goodbye,
+    /// "Your call time is up."
+    TimeUp,
 }
 
 impl Prompt {
     /// Every prompt, in index order.
-    pub const ALL: [Prompt; 22] = [
+    pub const ALL: [Prompt; 23] = [
         Prompt::Digit0,
         Prompt::Digit1,
         Prompt::Digit2,
@@ -77,6 +79,7 @@ impl Prompt {
         Prompt::ParkNotAllowed,
         Prompt::RetrieveNotAllowed,
         Prompt::Goodbye,
+        Prompt::TimeUp,
     ];
 
     /// Its file name, without `.ul` (`assets/prompts/en/NAME.ul`).
@@ -104,6 +107,7 @@ impl Prompt {
             Prompt::ParkNotAllowed => "park-not-allowed",
             Prompt::RetrieveNotAllowed => "retrieve-not-allowed",
             Prompt::Goodbye => "goodbye",
+            Prompt::TimeUp => "time-up",
         }
     }
 

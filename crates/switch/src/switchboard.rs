@@ -4,6 +4,7 @@
 mod admission;
 mod announce;
 mod attended;
+mod authorization;
 mod call_input;
 mod call_map;
 mod calls;
@@ -174,11 +175,17 @@ pub struct Switch {
     subs: crate::subscriptions::Subscriptions,
     /// Whether parkers' phones answer (so a comeback rings no ghost).
     reachability: crate::reachability::Reachability,
+    /// Questions for the operator's authorization service, if one decides.
+    authorizations: Option<crate::external_authorization::Authorizations<authorization::Suspended>>,
 }
 
 impl Switch {
     /// A switch with its settings and account directory.
     pub fn new(cfg: SwitchConfig, dir: Directory) -> Switch {
+        let authorizations = cfg
+            .authorization
+            .clone()
+            .map(crate::external_authorization::Authorizations::new);
         let registrar = Registrar::new(
             cfg.min_expires,
             cfg.max_expires,
@@ -237,6 +244,7 @@ impl Switch {
             trunk_registrations: Default::default(),
             subs: crate::subscriptions::Subscriptions::new(cfg_subs.0, cfg_subs.1),
             reachability: Default::default(),
+            authorizations,
         }
     }
 
@@ -322,6 +330,7 @@ impl Switch {
             self.next_call_deadline(),
             self.calls.save_due,
             self.subs.poll_timeout(),
+            self.authorization_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -354,6 +363,7 @@ impl Switch {
             }
         }
         self.call_timers(now);
+        self.expire_authorizations(now);
         self.expire_subscriptions(now);
         if self.next_sweep.is_none_or(|s| now.mono >= s) {
             let ops = self.registrar.sweep(now.unix_s());
@@ -662,6 +672,8 @@ impl Switch {
     }
 }
 
+#[cfg(test)]
+mod authorization_tests;
 #[cfg(test)]
 mod call_tests;
 #[cfg(test)]

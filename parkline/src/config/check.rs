@@ -66,6 +66,37 @@ impl Config {
                 );
             }
         }
+        if let Some(a) = &self.authorization {
+            let url = a.url.get_ref();
+            let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+            if !scheme_ok || url.parse::<reqwest::Url>().is_err() {
+                c.err(
+                    &a.url,
+                    format!("authorization url '{url}' is not an http:// or https:// URL"),
+                );
+            }
+            if !(50..=10_000).contains(a.timeout_ms.get_ref()) {
+                c.err(
+                    &a.timeout_ms,
+                    "authorization timeout_ms must be 50 to 10000".to_string(),
+                );
+            }
+            if !["embedded", "refuse"].contains(&a.fallback.get_ref().as_str()) {
+                c.err(
+                    &a.fallback,
+                    format!(
+                        "authorization fallback '{}' is 'embedded' or 'refuse'",
+                        a.fallback.get_ref()
+                    ),
+                );
+            }
+            if *a.cache_s.get_ref() > 60 {
+                c.err(
+                    &a.cache_s,
+                    "authorization cache_s must be 0 to 60".to_string(),
+                );
+            }
+        }
         if self.sip.listen.is_empty() {
             c.errors.push(format!(
                 "{}: sip.listen must name at least one listener",

@@ -98,7 +98,9 @@ impl Call {
         } else {
             outcome
         };
-        if matches!(self.phase, Phase::Announcing) && r.status >= 300 {
+        if self.time_is_up() {
+            // Its record already says so, whoever hangs up meanwhile.
+        } else if matches!(self.phase, Phase::Announcing) && r.status >= 300 {
             r.outcome = if self.features.contains(&CallFeature::Park) {
                 Outcome::NoAnswer
             } else {

@@ -90,6 +90,8 @@ pub enum CallEvent {
     ComebackGoodbye,
     /// The switch restarted and carried the call on.
     Resumed,
+    /// The time the operator's authorization service granted ran out.
+    TimeLimitReached,
     /// A party's REFER connected the other to a target.
     Transferred {
         /// The transferor's extension.
@@ -128,6 +130,7 @@ impl CallEvent {
             CallEvent::Resumed => "resumed",
             CallEvent::Transferred { .. } => "transferred",
             CallEvent::TransferFailed { .. } => "transfer_failed",
+            CallEvent::TimeLimitReached => "time_limit_reached",
         }
     }
 }
@@ -166,6 +169,7 @@ impl CallEvent {
             }
             CallEvent::ComebackGoodbye => "comeback unanswered: goodbye".into(),
             CallEvent::Resumed => "resumed after a restart".into(),
+            CallEvent::TimeLimitReached => "the time granted ran out".into(),
             CallEvent::Transferred { by, to } => format!("transferred by {by} to {to}"),
             CallEvent::TransferFailed { to, status } => {
                 format!("transfer to {to} failed: {status}")

@@ -299,6 +299,7 @@ impl Call {
                 .push(Report::DialogOpened(d.id.clone(), Side::A));
         }
         self.record.answered_ms = Some(ctx.now.unix_ms);
+        self.start_time_limit(now);
         let session_a = session_for_a(ctx.cfg, &setup.invite);
         if let Some(interval) = session_a {
             self.a.session = Some(SessionTimer::new(interval, now));

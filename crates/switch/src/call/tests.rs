@@ -157,6 +157,7 @@ fn talking() -> Call {
         events: Vec::new(),
         fallback_tried: false,
         outbound_by: None,
+        limit: None,
         scheduled: None,
         reported: 0,
     }

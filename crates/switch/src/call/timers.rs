@@ -60,6 +60,7 @@ impl Call {
     /// itself. Says what else must happen.
     pub fn handle_timeout(&mut self, ctx: &mut CallCtx) -> Due {
         let now = ctx.now.mono;
+        self.handle_time_limit(ctx);
         let silent = self.give_up_silent_forks(ctx);
         if !silent.is_empty() {
             return Due::SilentForks(silent);

@@ -89,6 +89,20 @@ pub(super) struct NewCall {
     route: Route,
     pa: u16,
     pb: u16,
+    time_limit: Option<std::time::Duration>,
+}
+
+/// A new call, authenticated and its offer taken, before it is routed:
+/// what waits for the operator's service, when one decides.
+pub(super) struct CallSetup {
+    pub peer: Peer,
+    pub key: ServerKey,
+    pub req: Request,
+    pub tenant: Tenant,
+    pub caller: Caller,
+    pub caller_id: String,
+    pub offer: Audio,
+    pub a_security: LegSecurity,
 }
 
 /// An extension's INVITE the switch answers itself.
@@ -351,19 +365,73 @@ impl Switch {
                 dialed: &dialed,
             },
         );
-        let route = match decision {
-            Decision::Refuse(status, reason) => {
-                return self.refuse_call(
-                    now,
-                    &key,
-                    &req,
-                    (&tenant.name, &caller_id),
-                    status,
-                    reason,
-                )
-            }
-            Decision::Route(r) => r,
+        let setup = CallSetup {
+            peer,
+            key,
+            req,
+            tenant,
+            caller,
+            caller_id,
+            offer,
+            a_security,
         };
+        // The operator's service decides what the rules let through, and
+        // numbers they do not know (it may route those).
+        let ask = matches!(decision, Decision::Route(_) | Decision::Refuse(404, _));
+        if self.authorizations.is_some() && ask {
+            let question = (
+                crate::external_authorization::AuthorizationKind::Call,
+                setup.tenant.name.clone(),
+                setup.caller_id.clone(),
+                dialed.clone(),
+            );
+            let held = super::authorization::Suspended::Call {
+                setup: Box::new(setup),
+                dialed,
+                embedded: decision,
+            };
+            return self.ask_operator(now, question, held);
+        }
+        self.follow_decision(now, setup, decision, None);
+    }
+
+    /// A call as `decision` says: refused, or along its route for
+    /// `time_limit` once answered.
+    pub(super) fn follow_decision(
+        &mut self,
+        now: Now,
+        setup: CallSetup,
+        decision: Decision,
+        time_limit: Option<std::time::Duration>,
+    ) {
+        match decision {
+            Decision::Refuse(status, reason) => {
+                let who = (setup.tenant.name.as_str(), setup.caller_id.as_str());
+                self.refuse_call(now, &setup.key, &setup.req, who, status, reason)
+            }
+            Decision::Route(route) => self.connect_routed(now, setup, route, time_limit),
+        }
+    }
+
+    /// A call the rules (and the operator's service) let through: its
+    /// ports, the toll-fraud guard for calls out, then its INVITEs.
+    fn connect_routed(
+        &mut self,
+        now: Now,
+        setup: CallSetup,
+        route: Route,
+        time_limit: Option<std::time::Duration>,
+    ) {
+        let CallSetup {
+            peer,
+            key,
+            req,
+            tenant,
+            caller,
+            caller_id,
+            offer,
+            a_security,
+        } = setup;
         let (pa, pb) = match (self.ports.take(), self.ports.take()) {
             (Some(pa), Some(pb)) => (pa, pb),
             (one, _) => {
@@ -397,6 +465,7 @@ impl Switch {
                 route,
                 pa,
                 pb,
+                time_limit,
             },
         );
     }
@@ -414,6 +483,7 @@ impl Switch {
             route,
             pa,
             pb,
+            time_limit,
         } = new;
         let id = self.calls.next_id;
         self.calls.next_id += 1;
@@ -450,6 +520,7 @@ impl Switch {
         };
         let deadline = now.mono + self.cfg.no_answer_timeout;
         let mut call = Call::ringing(tenant.name.clone(), (a, b), setup, deadline, record);
+        call.limit = time_limit.map(crate::call::TimeLimit::Granted);
         call.outbound_by = match (&caller, &route) {
             (Caller::Extension(e), Route::Trunk { .. }) => Some(e.number.clone()),
             _ => None,

@@ -25,6 +25,8 @@ pub(super) struct Did {
     pub(super) media: Vec<MediaCommand>,
     pub(super) store: Vec<StoreOp>,
     pub(super) events: Vec<crate::switch_event::SwitchEvent>,
+    /// Questions for the operator's authorization service.
+    pub(super) questions: Vec<crate::external_authorization::AuthorizationRequest>,
 }
 
 impl Did {
@@ -119,6 +121,7 @@ impl World {
             did.media.extend(more.media);
             did.store.extend(more.store);
             did.events.extend(more.events);
+            did.questions.extend(more.questions);
         }
         did
     }
@@ -129,6 +132,7 @@ impl World {
             media: vec![],
             store: vec![],
             events: vec![],
+            questions: vec![],
         };
         while let Some(o) = self.sw.poll_output() {
             match o {
@@ -141,6 +145,7 @@ impl World {
                 Output::Store(s) => did.store.push(s),
                 Output::TrustFlow(_) => {}
                 Output::Event(e) => did.events.push(*e),
+                Output::Authorize(q) => did.questions.push(*q),
             }
         }
         did
@@ -153,6 +158,12 @@ impl World {
         };
         self.sw
             .handle_datagram(self.now, peer, Bytes::copy_from_slice(text.as_bytes()));
+        self.collect()
+    }
+
+    /// The authorization service's verdict on question `id`.
+    pub(super) fn verdict(&mut self, id: u64, v: crate::external_authorization::Verdict) -> Did {
+        self.sw.handle_verdict(self.now, id, v);
         self.collect()
     }
 
@@ -173,6 +184,7 @@ impl World {
             all.media.extend(did.media);
             all.store.extend(did.store);
             all.events.extend(did.events);
+            all.questions.extend(did.questions);
         }
         all
     }

@@ -15,6 +15,11 @@ impl Switch {
     /// CANCEL from the caller.
     pub(super) fn handle_cancel(&mut self, now: Now, key: ServerKey, req: Request) {
         let invite_key = key.invite_of_cancel();
+        if self.cancel_waiting(now, &invite_key) {
+            info!("caller cancelled while the authorization service decided");
+            let resp = self.response(&req, 200, None);
+            return self.reply(now, &key, resp);
+        }
         let id = self.calls.by_invite.get(&invite_key).copied();
         let ringing = id
             .and_then(|id| self.calls.calls.get(&id))

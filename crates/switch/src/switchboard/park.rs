@@ -28,6 +28,30 @@ impl Switch {
         {
             return self.refuse_feature(now, call, refusal);
         }
+        if self.authorizations.is_some() {
+            use crate::external_authorization::AuthorizationKind;
+            let kind = match feature {
+                Feature::RetrieveOwn | Feature::Retrieve(_) => AuthorizationKind::Retrieve,
+                _ => AuthorizationKind::Park,
+            };
+            let dialed = call.req.uri.user_decoded().unwrap_or_default();
+            let question = (
+                kind,
+                call.tenant.name.clone(),
+                call.ext.number.clone(),
+                dialed,
+            );
+            let held = super::authorization::Suspended::Feature {
+                call: Box::new(call),
+                feature,
+            };
+            return self.ask_operator(now, question, held);
+        }
+        self.feature_allowed(now, call, feature);
+    }
+
+    /// A park or retrieval the rules (and the operator's service) allow.
+    pub(super) fn feature_allowed(&mut self, now: Now, call: FeatureCall, feature: Feature) {
         match feature {
             Feature::RetrieveOwn => {
                 let pos = Position::Extension(call.ext.number.clone());

@@ -18,6 +18,19 @@ use sip::transaction::ServerKey;
 use sip::Request;
 use tracing::info;
 
+/// A blind transfer the rules route: what waits for the operator's
+/// service, when one decides.
+pub(super) struct RoutedTransfer {
+    pub id: CallId,
+    pub side: Side,
+    pub ext: Extension,
+    pub key: ServerKey,
+    pub req: Request,
+    pub tenant: Tenant,
+    pub number: String,
+    pub route: Route,
+}
+
 impl Switch {
     /// REFER to `number` from the party on `side` (the transferor, the
     /// extension `ext`): the other party is connected to it.
@@ -42,8 +55,6 @@ impl Switch {
         if !call.phase.is_two_party() {
             return refuse(self, 491, "Request Pending");
         }
-        let transferee = call.leg(crate::call::other(side));
-        let (shown, codec) = (transferee.identity.clone(), transferee.codec);
         let caller = Caller::Extension(ext.clone());
         let request = CallRequest {
             tenant: &tenant,
@@ -54,6 +65,55 @@ impl Switch {
             Decision::Refuse(status, reason) => return refuse(self, status, reason),
             Decision::Route(r) => r,
         };
+        let transfer = RoutedTransfer {
+            id,
+            side,
+            ext,
+            key,
+            req,
+            tenant,
+            number,
+            route,
+        };
+        if self.authorizations.is_some() {
+            let question = (
+                crate::external_authorization::AuthorizationKind::Transfer,
+                transfer.tenant.name.clone(),
+                transfer.ext.number.clone(),
+                transfer.number.clone(),
+            );
+            let held = super::authorization::Suspended::Transfer(Box::new(transfer));
+            return self.ask_operator(now, question, held);
+        }
+        self.transfer_routed(now, transfer);
+    }
+
+    /// A transfer the rules (and the operator's service) allow: its target
+    /// rings, if the call is still there to transfer.
+    pub(super) fn transfer_routed(&mut self, now: Now, transfer: RoutedTransfer) {
+        let RoutedTransfer {
+            id,
+            side,
+            ext,
+            key,
+            req,
+            tenant,
+            number,
+            route,
+        } = transfer;
+        let refuse = |sw: &mut Switch, status: u16, reason: &str| {
+            info!(call = id, status, reason, "transfer refused");
+            let resp = sw.response(&req, status, Some(reason));
+            sw.reply(now, &key, resp);
+        };
+        let Some(call) = self.calls.calls.get(&id) else {
+            return refuse(self, 481, "Call Leg/Transaction Does Not Exist");
+        };
+        if !call.phase.is_two_party() {
+            return refuse(self, 491, "Request Pending");
+        }
+        let transferee = call.leg(crate::call::other(side));
+        let (shown, codec) = (transferee.identity.clone(), transferee.codec);
         if let Route::Trunk { .. } = &route {
             if let Err(r) = self.outbound.admit(&tenant, &ext, now.unix_s()) {
                 return refuse(self, 403, r.reason());
