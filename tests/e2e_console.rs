@@ -137,6 +137,8 @@ fn an_operator_watches_the_lot_live_and_retrieves_and_hangs_up_from_the_console(
     browser.click("form.search button");
     let rows = browser.wait_text("table.records tbody tr", "Hung up by the operator");
     assert_eq!(rows.len(), 1, "{rows:?}");
+    // Jane was called by John's number, and talked to the room at the end.
+    assert_eq!(browser.texts("table.records td.connected"), ["555 ↔ 444"]);
     let href = browser.eval("return document.querySelector('a.csv').getAttribute('href')");
     let href = href.as_str().unwrap().to_string();
     assert_eq!(href, "/api/records?format=csv&q=operator");

@@ -247,13 +247,14 @@ pub fn calls(
         "TENANT",
         "CALLER",
         "CALLEE",
+        "TALKED",
         "OUTCOME",
         "TALK s",
         "SIP",
         "CAUSE",
         "FEATURES",
     ];
-    let rows: Vec<[String; 9]> = records
+    let rows: Vec<[String; 10]> = records
         .iter()
         .map(|r| {
             let talk = r
@@ -265,6 +266,7 @@ pub fn calls(
                 r.tenant.clone(),
                 r.caller.clone(),
                 r.callee.clone(),
+                r.connected.clone(),
                 r.outcome.as_str().to_string(),
                 talk,
                 r.status.to_string(),

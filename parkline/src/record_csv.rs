@@ -5,7 +5,7 @@
 use accounts::CallRecord;
 
 /// The header line's columns.
-pub const HEADER: &str = "id,tenant,caller,callee,routed_to,started_ms,answered_ms,ended_ms,outcome,status,cause,features,events";
+pub const HEADER: &str = "id,tenant,caller,callee,routed_to,connected,started_ms,answered_ms,ended_ms,outcome,status,cause,features,events";
 
 /// One CSV field, quoted when it must be.
 fn field(v: &str) -> String {
@@ -24,6 +24,7 @@ pub fn row(r: &CallRecord) -> String {
         r.caller.clone(),
         r.callee.clone(),
         r.routed_to.clone(),
+        r.connected.clone(),
         r.started_ms.to_string(),
         r.answered_ms.map(|a| a.to_string()).unwrap_or_default(),
         r.ended_ms.to_string(),
@@ -46,6 +47,7 @@ pub fn matches(r: &CallRecord, query: &str) -> bool {
         &r.caller,
         &r.callee,
         &r.routed_to,
+        &r.connected,
         r.outcome.as_str(),
         &r.cause,
         &r.features,
@@ -71,6 +73,7 @@ mod tests {
             callee: "*70333".into(),
             cause: "Busy, \"really\"".into(),
             routed_to: "333".into(),
+            connected: String::new(),
             started_ms: 1,
             answered_ms: None,
             ended_ms: 2,

@@ -47,6 +47,11 @@ pub struct CallRecord {
     pub callee: String,
     /// Where the call was routed (extension, `trunk:name`), if anywhere.
     pub routed_to: String,
+    /// Who talked when it ended, by number (`555 ↔ 444`): after a
+    /// retrieval or a transfer, not the party first called. Empty if it
+    /// was never answered.
+    #[serde(default)]
+    pub connected: String,
     /// Start, Unix milliseconds.
     pub started_ms: u64,
     /// Answer time, Unix milliseconds.

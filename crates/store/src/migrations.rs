@@ -114,4 +114,6 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE tenants ADD COLUMN park_alerts INTEGER NOT NULL DEFAULT 1;
     ALTER TABLE tenants ADD COLUMN park_rearm_s INTEGER NOT NULL DEFAULT 30;
     ALTER TABLE tenants ADD COLUMN lamp_identities INTEGER NOT NULL DEFAULT 1;",
+    // 10: who talked when a call ended
+    "ALTER TABLE call_records ADD COLUMN connected TEXT NOT NULL DEFAULT '';",
 ];

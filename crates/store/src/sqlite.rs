@@ -468,8 +468,8 @@ impl Store for SqliteStore {
     fn save_call_record(&mut self, r: &CallRecord) -> Result<()> {
         self.conn.execute(
             "INSERT OR REPLACE INTO call_records (id, tenant, caller, callee, routed_to, started_ms,
-                answered_ms, ended_ms, outcome, status, cause, features, events)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                answered_ms, ended_ms, outcome, status, cause, features, events, connected)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             params![
                 r.id,
                 r.tenant,
@@ -483,7 +483,8 @@ impl Store for SqliteStore {
                 r.status,
                 r.cause,
                 r.features,
-                r.events
+                r.events,
+                r.connected
             ],
         )?;
         Ok(())
@@ -492,7 +493,7 @@ impl Store for SqliteStore {
     fn call_records(&self, tenant: Option<&str>, limit: usize) -> Result<Vec<CallRecord>> {
         let mut stmt = self.conn.prepare(
             "SELECT id, tenant, caller, callee, routed_to, started_ms, answered_ms, ended_ms, outcome,
-                status, cause, features, events FROM call_records WHERE ?1 IS NULL OR tenant = ?1
+                status, cause, features, events, connected FROM call_records WHERE ?1 IS NULL OR tenant = ?1
              ORDER BY started_ms DESC, rowid DESC LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![tenant, limit as i64], |r| {
@@ -502,6 +503,7 @@ impl Store for SqliteStore {
                 caller: r.get(2)?,
                 callee: r.get(3)?,
                 routed_to: r.get(4)?,
+                connected: r.get(13)?,
                 started_ms: r.get::<_, i64>(5)? as u64,
                 answered_ms: r.get::<_, Option<i64>>(6)?.map(|v| v as u64),
                 ended_ms: r.get::<_, i64>(7)? as u64,
@@ -749,6 +751,11 @@ mod tests {
                 caller: "333".into(),
                 callee: "444".into(),
                 routed_to: "444".into(),
+                connected: if i == 1 {
+                    "333 ↔ 555".into()
+                } else {
+                    String::new()
+                },
                 started_ms: i,
                 answered_ms: (i == 1).then_some(5),
                 ended_ms: 10,
@@ -766,6 +773,7 @@ mod tests {
             ["c2", "c1"]
         );
         assert_eq!(all[1].answered_ms, Some(5));
+        assert_eq!(all[1].connected, "333 ↔ 555");
         assert_eq!(all[0].outcome, Outcome::Refused);
     }
 

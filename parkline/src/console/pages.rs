@@ -348,11 +348,12 @@ pub fn records(list: &[CallRecord]) -> String {
                 .unwrap_or_default();
             format!(
                 "<tr><td><time data-ms=\"{ms}\">{start}</time></td><td>{}</td><td>{}</td><td>{}</td>\
-                 <td>{}</td><td>{}</td><td>{talk}</td><td>{}</td><td>{}</td></tr>",
+                 <td>{}</td><td class=\"connected\">{}</td><td>{}</td><td>{talk}</td><td>{}</td><td>{}</td></tr>",
                 escape(&r.tenant),
                 escape(&r.caller),
                 escape(&r.callee),
                 escape(&r.routed_to),
+                escape(&r.connected),
                 r.outcome.as_str(),
                 escape(&r.cause),
                 escape(&r.features),
@@ -369,6 +370,7 @@ pub fn records(list: &[CallRecord]) -> String {
             "Caller",
             "Callee",
             "Routed to",
+            "Talked",
             "Outcome",
             "Talk",
             "Cause",

@@ -82,6 +82,17 @@ impl Call {
         }
     }
 
+    /// Who is on the call now, by number (`555 ↔ 444`; one number when
+    /// only one party is: an announcement, a parked party).
+    fn connected_numbers(&self) -> String {
+        [&self.a, &self.b]
+            .into_iter()
+            .filter(|l| l.dialog.is_some() && !l.identity.number.is_empty())
+            .map(|l| l.identity.number.as_str())
+            .collect::<Vec<_>>()
+            .join(" ↔ ")
+    }
+
     /// The record as the call ends now. A refusal (or a parked call's
     /// goodbye) keeps its own status and cause, however the caller hangs up.
     fn finished_record(
@@ -111,6 +122,9 @@ impl Call {
             r.cause = cause.to_string();
         }
         r.events = CallEvent::lines(&self.events);
+        if r.answered_ms.is_some() {
+            r.connected = self.connected_numbers();
+        }
         r.features = self
             .features
             .iter()

@@ -144,6 +144,7 @@ fn talking() -> Call {
             caller: "333".into(),
             callee: "444".into(),
             routed_to: "444".into(),
+            connected: String::new(),
             started_ms: 0,
             answered_ms: Some(0),
             ended_ms: 0,

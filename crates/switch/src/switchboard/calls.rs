@@ -221,6 +221,7 @@ impl Switch {
             caller: caller.to_string(),
             callee: req.uri.user_decoded().unwrap_or_default(),
             routed_to: String::new(),
+            connected: String::new(),
             started_ms: now.unix_ms,
             answered_ms: None,
             ended_ms: now.unix_ms,
