@@ -603,3 +603,47 @@ fn trunks_are_created_changed_and_deleted_over_the_api() {
     let refused = client.finish_dial("15550100333", &cid, seq, &branch).err();
     assert!(matches!(refused, Some(401 | 407)), "{refused:?}");
 }
+
+#[test]
+fn records_are_searched_and_exported_within_the_tokens_tenant() {
+    if !peers_ready(
+        "records_are_searched_and_exported_within_the_tokens_tenant",
+        &[],
+    ) {
+        return;
+    }
+    let server = Server::start("api-records");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
+    let (mut johns, _rooms) = support::phone::connect(&mut john, &mut room, &[PCMU], &[PCMU]);
+    assert_eq!(john.bye(&mut johns).status, 200);
+    server.record_where(|r| r["caller"] == "333");
+    let (status, body) = server.http_get_with("/api/records?q=333+hung", Some(DEMO_TOKEN));
+    assert_eq!(status, 200, "{body}");
+    let found = json(&body);
+    assert_eq!(found.as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(found[0]["connected"], "333 ↔ 444");
+    let (status, none) = server.http_get_with("/api/records?q=nobody", Some(READER_TOKEN));
+    assert_eq!((status, none.trim()), (200, "[]"));
+    let (status, csv) = server.http_get_with("/api/records?format=csv", Some(ADMIN_TOKEN));
+    assert_eq!(status, 200);
+    assert!(
+        csv.starts_with("id,tenant,caller,callee,routed_to,connected,"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    // Another tenant's records, a format that does not exist, no token.
+    assert_eq!(
+        server
+            .http_get_with("/api/records?tenant=other", Some(DEMO_TOKEN))
+            .0,
+        403
+    );
+    assert_eq!(
+        server
+            .http_get_with("/api/records?format=xml", Some(ADMIN_TOKEN))
+            .0,
+        422
+    );
+    assert_eq!(server.http_get_with("/api/records", None).0, 401);
+}

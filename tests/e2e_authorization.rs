@@ -39,6 +39,17 @@ fn the_billing_system_limits_refuses_and_routes_calls_and_is_asked_about_parking
     let (johns, rooms) = support::phone::connect(&mut john, &mut room, &[PCMU], &[PCMU]);
     let answered = Instant::now();
     support::phone::assert_two_way(&john, &johns, &room, &rooms);
+    // Nobody talks any more: what the room hears after 3 s is the prompt.
+    std::thread::sleep(Duration::from_millis(3200).saturating_sub(answered.elapsed()));
+    room.flush_rtp();
+    let heard = support::phone::decode(&room.record(Duration::from_millis(800)));
+    let power =
+        heard.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / heard.len().max(1) as f64;
+    assert!(
+        heard.len() > 4000 && power > 10_000.0,
+        "the room hears a prompt before the BYE ({} samples, power {power:.0})",
+        heard.len()
+    );
     for phone in [&mut john, &mut room] {
         let bye = phone
             .request("BYE", Duration::from_secs(10))
@@ -183,6 +194,56 @@ fn without_a_usable_answer_the_fallback_decides() {
     room.reject_request(&inv, 486, "Busy Here");
     assert_eq!(john.finish_dial("444", &cid, seq, &branch).err(), Some(486));
     assert_eq!(slow.asked_about("call").len(), 1);
+}
+
+#[test]
+fn a_slow_answer_for_one_caller_does_not_hold_up_the_others() {
+    if !peers_ready(
+        "a_slow_answer_for_one_caller_does_not_hold_up_the_others",
+        &[],
+    ) {
+        return;
+    }
+    let billing = Billing::start(Plan {
+        delay: Duration::from_secs(2),
+        slow_callers: vec!["444".into()],
+        ..Plan::default()
+    });
+    let server = with_service("auth-one-slow", &billing.url, "timeout_ms = 5000");
+    let mut john = server.registered("333");
+    let mut room = server.registered("444");
+    // The room's call waits for its slow answer...
+    let (room_cid, room_seq, room_branch) = room.start_dial("333", &[PCMU]);
+    std::thread::sleep(Duration::from_millis(200));
+    // ... while John's call to the room is decided and rings at once.
+    let started = Instant::now();
+    let (cid, seq, branch) = john.start_dial("444", &[PCMU]);
+    let inv = loop {
+        match room.request("INVITE", Duration::from_secs(3)) {
+            Some(inv)
+                if inv.headers.get_str(sip::Name::CallId).as_deref() != Some(room_cid.as_str()) =>
+            {
+                break inv
+            }
+            Some(_) => continue,
+            None => panic!("John's call never rang"),
+        }
+    };
+    assert!(
+        started.elapsed() < Duration::from_millis(800),
+        "{:?}",
+        started.elapsed()
+    );
+    room.reject_request(&inv, 486, "Busy Here");
+    assert_eq!(john.finish_dial("444", &cid, seq, &branch).err(), Some(486));
+    // Then the room's call goes on when its answer comes.
+    let johns_inv = john.ring();
+    john.reject_request(&johns_inv, 486, "Busy Here");
+    assert_eq!(
+        room.finish_dial("333", &room_cid, room_seq, &room_branch)
+            .err(),
+        Some(486)
+    );
 }
 
 #[test]

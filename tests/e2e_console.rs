@@ -14,13 +14,22 @@ use support::{Server, ADMIN_TOKEN, DEMO_TOKEN, READER_TOKEN};
 
 const PCMU: u8 = 0;
 
-/// Where screenshots go: `PARKLINE_SCREENSHOTS` (the README's come from
-/// there), else the test's scratch folder.
-fn screenshot(browser: &mut Browser, server: &Server, name: &str) {
+/// Where screenshots go, as the suite's artifacts:
+/// `PARKLINE_SCREENSHOTS` (the README's come from there), else
+/// `target/test-artifacts/console/`.
+fn screenshot(browser: &mut Browser, name: &str) {
     let dir = std::env::var_os("PARKLINE_SCREENSHOTS")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| server.dir.clone());
-    browser.screenshot(&dir.join(name));
+        .unwrap_or_else(|| support::repo_root().join("target/test-artifacts/console"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    browser.screenshot(&path);
+    let png = std::fs::read(&path).expect("the screenshot is saved");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 5_000,
+        "{}",
+        path.display()
+    );
 }
 
 fn sign_in(browser: &mut Browser, base: &str, token: &str) {
@@ -52,6 +61,7 @@ fn an_operator_watches_the_lot_live_and_retrieves_and_hangs_up_from_the_console(
     browser.fill("input[name=token]", "not-a-token");
     browser.click("button[type=submit]");
     browser.wait_text(".problem", "not valid");
+    screenshot(&mut browser, "console-login.png");
     sign_in(&mut browser, &base, ADMIN_TOKEN);
     let cookies = browser.cookies();
     let session = cookies
@@ -72,7 +82,13 @@ fn an_operator_watches_the_lot_live_and_retrieves_and_hangs_up_from_the_console(
     let (janes, mut johns) = support::phone::connect(&mut jane, &mut john, &[PCMU], &[PCMU]);
     assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
     support::phone::park(&mut john, "*70333");
+    let parked_at = std::time::Instant::now();
     browser.wait_text("table.parked td.position", "333");
+    let shown_after = parked_at.elapsed();
+    assert!(
+        shown_after < Duration::from_secs(1),
+        "the park showed after {shown_after:?}"
+    );
     let row = browser.texts("table.parked tbody tr")[0].clone();
     for shown in ["*71333", "Jane Roe", "333"] {
         assert!(row.contains(shown), "{row}");
@@ -89,7 +105,7 @@ fn an_operator_watches_the_lot_live_and_retrieves_and_hangs_up_from_the_console(
         countdown_later + 2 <= countdown,
         "{countdown} then {countdown_later}"
     );
-    screenshot(&mut browser, &server, "console-parked.png");
+    screenshot(&mut browser, "console-parked.png");
 
     // A wrong extension is refused in words; the right one rings.
     browser.fill("form.retrieve input[name=extension]", "999");
@@ -117,6 +133,7 @@ fn an_operator_watches_the_lot_live_and_retrieves_and_hangs_up_from_the_console(
         "{call}"
     );
     browser.wait_text("#live", "live");
+    screenshot(&mut browser, "console-calls.png");
     browser.click("table.calls button.hangup");
     for phone in [&mut jane, &mut room] {
         let bye = phone
@@ -132,6 +149,7 @@ fn an_operator_watches_the_lot_live_and_retrieves_and_hangs_up_from_the_console(
     for ext in ["333", "444", "555"] {
         browser.wait_text("table.registrations td.extension", ext);
     }
+    screenshot(&mut browser, "console-registrations.png");
     browser.click("nav a[href='/records']");
     browser.fill("input[name=q]", "operator");
     browser.click("form.search button");
@@ -148,14 +166,14 @@ fn an_operator_watches_the_lot_live_and_retrieves_and_hangs_up_from_the_console(
     assert!(lines[0].starts_with("id,tenant,caller,callee"), "{csv}");
     assert_eq!(lines.len(), 2, "{csv}");
     assert!(lines[1].contains("Hung up by the operator"), "{csv}");
-    screenshot(&mut browser, &server, "console-records.png");
+    screenshot(&mut browser, "console-records.png");
     browser.click("nav a[href='/status']");
     browser.wait_text(".figure dt", "Parked calls");
     assert_eq!(
         browser.eval("return document.querySelectorAll('.figure svg polyline').length"),
         6
     );
-    screenshot(&mut browser, &server, "console-status.png");
+    screenshot(&mut browser, "console-status.png");
 
     // Everything came from the switch itself.
     let loaded = browser.loaded();
