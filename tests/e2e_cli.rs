@@ -101,10 +101,11 @@ fn cli_provisioning_reaches_a_running_server() {
         return;
     }
     let server = Server::start("cli-live");
-    let db = server.dir.join("parkline.db");
-    let db = db.to_str().unwrap();
+    // The server's own configuration names its store (a file, or a
+    // PostgreSQL database).
+    let db = server.config.to_str().unwrap();
     let (rc, out, err) = parkline(&[
-        "--db",
+        "--config",
         db,
         "extension",
         "add",
@@ -120,35 +121,35 @@ fn cli_provisioning_reaches_a_running_server() {
     assert_eq!(rc, 0, "{out}{err}");
     // add refuses an existing number; set changes it.
     let (rc, _, err) = parkline_line(&format!(
-        "--db {db} extension add --tenant demo --number 777 --name Other --password secret-777"
+        "--config {db} extension add --tenant demo --number 777 --name Other --password secret-777"
     ));
     assert_ne!(rc, 0);
     assert!(err.contains("extension set"), "{err}");
     let (rc, _, err) = parkline_line(&format!(
-        "--db {db} extension set --tenant demo --number 778 --password secret-778"
+        "--config {db} extension set --tenant demo --number 778 --password secret-778"
     ));
     assert_ne!(rc, 0);
     assert!(err.contains("extension add"), "{err}");
     let (rc, _, err) = parkline_line(&format!(
-        "--db {db} extension add --tenant nope --number 1 --password secret-1"
+        "--config {db} extension add --tenant nope --number 1 --password secret-1"
     ));
     assert_ne!(rc, 0);
     assert!(err.contains("no tenant named 'nope'"), "{err}");
     let (rc, _, err) = parkline_line(&format!(
-        "--db {db} did add --number 15550100777 --tenant demo --extension 999"
+        "--config {db} did add --number 15550100777 --tenant demo --extension 999"
     ));
     assert_ne!(rc, 0);
     assert!(err.contains("has no extension '999'"), "{err}");
     let (rc, out, _) = parkline_line(&format!(
-        "--db {db} did add --number 15550100777 --tenant demo --extension 777"
+        "--config {db} did add --number 15550100777 --tenant demo --extension 777"
     ));
     assert_eq!(rc, 0, "{out}");
-    let (_, list, _) = parkline(&["--db", db, "extension", "list", "--tenant", "demo"]);
+    let (_, list, _) = parkline(&["--config", db, "extension", "list", "--tenant", "demo"]);
     assert!(list.contains("777") && list.contains("New Desk"), "{list}");
     assert!(!list.contains("secret"), "passwords are never shown");
-    let (_, dids, _) = parkline(&["--db", db, "did", "list"]);
+    let (_, dids, _) = parkline(&["--config", db, "did", "list"]);
     assert!(dids.contains("15550100777"));
-    let (_, tenants, _) = parkline(&["--db", db, "tenant", "list"]);
+    let (_, tenants, _) = parkline(&["--config", db, "tenant", "list"]);
     assert!(tenants.contains("beta.parkline.test") && tenants.contains("645"));
 
     // The running server reloads accounts within a few seconds.
@@ -168,7 +169,7 @@ fn cli_provisioning_reaches_a_running_server() {
     // Bindings are written by the store thread, off the signalling path.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        let (_, regs, _) = parkline(&["--db", db, "registrations"]);
+        let (_, regs, _) = parkline(&["--config", db, "registrations"]);
         if regs.contains("777") {
             break;
         }
@@ -197,8 +198,8 @@ fn call_records_export_as_csv() {
     assert_eq!(john.bye(&mut call).status, 200);
     server.wait_idle();
     server.call_records(1);
-    let db = server.dir.join("parkline.db");
-    let (rc, out, err) = parkline(&["--db", db.to_str().unwrap(), "calls", "--csv"]);
+    let cfg = server.config.to_str().unwrap();
+    let (rc, out, err) = parkline(&["--config", cfg, "calls", "--csv"]);
     assert_eq!(rc, 0, "{err}");
     let mut lines = out.lines();
     assert!(lines
@@ -248,8 +249,8 @@ fn call_records_list_in_human_time_in_aligned_columns_naming_who_hung_up() {
     server.wait_idle();
     let rec = &server.call_records(1)[0];
     assert_eq!(rec["cause"], "444 hung up", "who hung up, by number");
-    let db = server.dir.join("parkline.db");
-    let (rc, out, err) = parkline(&["--db", db.to_str().unwrap(), "calls"]);
+    let cfg = server.config.to_str().unwrap();
+    let (rc, out, err) = parkline(&["--config", cfg, "calls"]);
     assert_eq!(rc, 0, "{err}");
     let mut lines = out.lines();
     let header = lines.next().unwrap();

@@ -249,8 +249,20 @@ fn a_flood_of_56000_invites_never_refuses_a_registered_phone() {
     let s = server.status();
     eprintln!("flood of 56,000 INVITEs in {took:?}; {rounds} register+call rounds; {s}");
     assert_eq!(s["overload_refusals"], 0, "a 503 was sent");
+    // Every flood INVITE that reached the switch was answered statelessly
+    // (what is left over are the phones' own requests, a few a round). The
+    // kernel drops some of a 12,000/s flood when the suite's other tests
+    // share the two cores: most must still arrive.
+    let (requests, stateless) = (
+        s["requests"].as_u64().unwrap(),
+        s["stateless_answers"].as_u64().unwrap(),
+    );
     assert!(
-        s["stateless_answers"].as_u64().unwrap() > 50_000,
+        requests > 45_000,
+        "most of the flood reached the switch: {s}"
+    );
+    assert!(
+        requests - stateless <= 10 * rounds + 10,
         "the flood was answered statelessly: {s}"
     );
     // Only the phones' own transactions (about three a round, kept 32 s).

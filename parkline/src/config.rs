@@ -334,14 +334,28 @@ impl AuthorizationSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreSection {
-    /// SQLite database file.
+    /// SQLite database file (used unless `url` is set).
     pub path: String,
+    /// A PostgreSQL database (`postgres://USER:PASS@HOST/DB`): the store
+    /// a cluster's nodes share.
+    pub url: Option<String>,
 }
 
 impl Default for StoreSection {
     fn default() -> Self {
         StoreSection {
             path: "parkline-data/parkline.db".into(),
+            url: None,
+        }
+    }
+}
+
+impl StoreSection {
+    /// Where the store is: PostgreSQL if `url` is set, else the file.
+    pub fn location(&self) -> store::Location {
+        match &self.url {
+            Some(url) => store::Location::Postgres(url.clone()),
+            None => store::Location::Sqlite(self.path.clone().into()),
         }
     }
 }

@@ -37,8 +37,8 @@ pub struct Api {
     pub access: Arc<Access>,
     /// Whether `/health` and `/metrics` answer any address without a token.
     pub open_health_and_metrics: bool,
-    /// The store's database (the write API opens it itself).
-    pub db: std::path::PathBuf,
+    /// The store (the write API opens its own connection).
+    pub db: store::Location,
     /// The web console's sessions and history.
     pub console: Arc<crate::console::Console>,
 }

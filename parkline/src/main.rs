@@ -32,9 +32,8 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use cli::{Cli, Command};
 use config::{Config, DEMO};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
-use store::SqliteStore;
 
 fn load_config(path: Option<&Path>) -> Result<Config, String> {
     match path {
@@ -155,15 +154,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let db: PathBuf = cli
-        .db
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(&cfg.store.path));
-    // Where the database's path came from, for messages.
+    let db = match &cli.db {
+        Some(path) => store::Location::Sqlite(path.clone()),
+        None => cfg.store.location(),
+    };
+    // Where the store's location came from, for messages.
+    let key = match &db {
+        store::Location::Sqlite(_) => "store.path",
+        store::Location::Postgres(_) => "store.url",
+    };
     let origin = match (&cli.db, &cli.config) {
         (Some(_), _) => "--db".to_string(),
-        (None, Some(c)) => format!("store.path of {}", c.display()),
-        (None, None) => "store.path of the embedded demo configuration".to_string(),
+        (None, Some(c)) => format!("{key} of {}", c.display()),
+        (None, None) => format!("{key} of the embedded demo configuration"),
     };
     let existing = || open_existing(&db, &origin);
     match cli.command {
@@ -184,27 +187,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            rt.block_on(serve::serve(cfg, &db))?;
+            let opened = serve::open_store(&cfg, &db)?;
+            rt.block_on(serve::serve(cfg, opened))?;
         }
-        Command::Tenant(c) => admin::tenant(&mut existing()?, c)?,
-        Command::Extension(c) => admin::extension(&mut existing()?, c)?,
-        Command::Did(c) => admin::did(&mut existing()?, c)?,
-        Command::Trunk(c) => admin::trunk(&mut existing()?, c)?,
+        Command::Tenant(c) => admin::tenant(existing()?.as_mut(), c)?,
+        Command::Extension(c) => admin::extension(existing()?.as_mut(), c)?,
+        Command::Did(c) => admin::did(existing()?.as_mut(), c)?,
+        Command::Trunk(c) => admin::trunk(existing()?.as_mut(), c)?,
         Command::Registrations { tenant } => {
             let store = existing()?;
-            use store::Store;
             if store.bindings()?.is_empty() {
-                eprintln!("no registrations in {} ({origin})", db.display());
+                eprintln!("no registrations in {db} ({origin})");
             }
-            admin::registrations(&store, tenant.as_deref())?
+            admin::registrations(store.as_ref(), tenant.as_deref())?
         }
         Command::Parked { tenant, json } => {
             let store = existing()?;
-            use store::Store;
             if store.parked(tenant.as_deref())?.is_empty() {
-                eprintln!("no parked calls in {} ({origin})", db.display());
+                eprintln!("no parked calls in {db} ({origin})");
             }
-            admin::parked(&store, tenant.as_deref(), json)?
+            admin::parked(store.as_ref(), tenant.as_deref(), json)?
         }
         Command::Calls {
             tenant,
@@ -218,11 +220,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 _ => admin::RecordFormat::Table,
             };
             let store = existing()?;
-            use store::Store;
             if store.call_records(tenant.as_deref(), 1)?.is_empty() {
-                eprintln!("no call records in {} ({origin})", db.display());
+                eprintln!("no call records in {db} ({origin})");
             }
-            admin::calls(&store, tenant.as_deref(), limit, format)?
+            admin::calls(store.as_ref(), tenant.as_deref(), limit, format)?
         }
         Command::CheckConfig { .. } | Command::DefaultConfig | Command::Token(_) => {
             unreachable!("handled above")
@@ -231,18 +232,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn open(db: &Path) -> Result<SqliteStore> {
-    SqliteStore::open(db).with_context(|| format!("cannot open the store at {}", db.display()))
+fn open(db: &store::Location) -> Result<Box<dyn store::Store>> {
+    db.open()
+        .with_context(|| format!("cannot open the store at {db}"))
 }
 
 /// The store of a CLI command: it must exist (only `serve` makes one), so
 /// a command run in the wrong folder says so instead of showing an empty
 /// new database.
-fn open_existing(db: &Path, origin: &str) -> Result<SqliteStore> {
+fn open_existing(db: &store::Location, origin: &str) -> Result<Box<dyn store::Store>> {
     if !db.exists() {
         anyhow::bail!(
-            "no database at {} ({origin}): start the switch once (`parkline serve`), or name the database with --db or the configuration with --config",
-            db.display()
+            "no database at {db} ({origin}): start the switch once (`parkline serve`), or name the database with --db or the configuration with --config"
         );
     }
     open(db)

@@ -4,7 +4,7 @@
 use crate::event::Event;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use store::{SqliteStore, Store};
+use store::Store;
 use switch::StoreOp;
 use tokio::sync::mpsc as tmpsc;
 use tracing::{error, info};
@@ -70,7 +70,7 @@ const RELOAD_CHECK: Duration = Duration::from_secs(1);
 /// core starts from was loaded: a change another process commits after that
 /// load (even before this thread starts) differs from it and is reloaded.
 pub fn run(
-    mut store: SqliteStore,
+    mut store: Box<dyn Store>,
     baseline: i64,
     rx: mpsc::Receiver<StoreMsg>,
     events: tmpsc::Sender<Event>,
@@ -98,10 +98,11 @@ pub fn run(
             }
         }
         if !batch.is_empty() || media.is_some() {
-            let ops = latest_only(std::mem::take(&mut batch));
-            let committed = store.batch(|s| {
-                ops.into_iter().for_each(|op| apply(s, op));
-                if let Some(m) = media {
+            let mut ops = Some(latest_only(std::mem::take(&mut batch)));
+            let mut media = media;
+            let committed = store.transaction(&mut |s| {
+                ops.take().into_iter().flatten().for_each(|op| apply(s, op));
+                if let Some(m) = media.take() {
                     if let Err(e) = s.replace_media_checkpoints(&m) {
                         error!("media checkpoint write failed: {e}");
                     }
@@ -118,7 +119,7 @@ pub fn run(
             continue;
         }
         checked = Instant::now();
-        let now = store.data_version().unwrap_or(version);
+        let now = store.accounts_version().unwrap_or(version);
         if now != version {
             version = now;
             match store.load_directory() {
@@ -159,7 +160,7 @@ fn latest_only(ops: Vec<StoreOp>) -> Vec<StoreOp> {
         .collect()
 }
 
-fn apply(store: &mut SqliteStore, op: StoreOp) {
+fn apply(store: &mut dyn Store, op: StoreOp) {
     let result = match &op {
         StoreOp::SaveBinding(b) => store.save_binding(b),
         StoreOp::RemoveBinding {
@@ -197,16 +198,16 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("race.db");
         let _ = std::fs::remove_file(&path);
-        let store = SqliteStore::open(&path).unwrap();
-        let baseline = store.data_version().unwrap();
+        let store = store::SqliteStore::open(&path).unwrap();
+        let baseline = store.accounts_version().unwrap();
         let loaded = store.load_directory().unwrap();
         assert!(loaded.tenant("late").is_none());
-        let mut cli = SqliteStore::open(&path).unwrap();
+        let mut cli = store::SqliteStore::open(&path).unwrap();
         cli.upsert_tenant(&Tenant::new("late", "late.example"))
             .unwrap();
         let (queue, rx) = StoreQueue::new();
         let (events_tx, mut events) = tmpsc::channel(4);
-        let thread = std::thread::spawn(move || run(store, baseline, rx, events_tx));
+        let thread = std::thread::spawn(move || run(Box::new(store), baseline, rx, events_tx));
         let deadline = Instant::now() + Duration::from_secs(5);
         let reloaded = loop {
             match events.try_recv() {

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension as Ext, Json, Router};
 use serde::{Deserialize, Serialize};
-use store::{SqliteStore, Store};
+use store::Store;
 
 /// The routes, under `/api`.
 pub fn routes() -> Router<Api> {
@@ -165,12 +165,12 @@ pub(crate) fn allowed(grant: &Grant, tenant: &str, write: bool) -> Result<(), Ap
 pub(crate) async fn with_store<T: Send + 'static>(
     api: &Api,
     write: bool,
-    f: impl FnOnce(&mut SqliteStore) -> Result<T, ApiError> + Send + 'static,
+    f: impl FnOnce(&mut dyn Store) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let db = api.db.clone();
     let (result, dir) = tokio::task::spawn_blocking(move || {
-        let mut store = SqliteStore::open(&db)?;
-        let result = f(&mut store)?;
+        let mut store = db.open()?;
+        let result = f(store.as_mut())?;
         let dir = if write {
             Some(store.load_directory()?)
         } else {
@@ -186,7 +186,7 @@ pub(crate) async fn with_store<T: Send + 'static>(
     Ok(result)
 }
 
-pub(crate) fn tenant_of(store: &SqliteStore, name: &str) -> Result<accounts::Tenant, ApiError> {
+pub(crate) fn tenant_of(store: &dyn Store, name: &str) -> Result<accounts::Tenant, ApiError> {
     store
         .tenants()?
         .into_iter()
@@ -194,7 +194,7 @@ pub(crate) fn tenant_of(store: &SqliteStore, name: &str) -> Result<accounts::Ten
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no tenant named '{name}'")))
 }
 
-fn extension_of(store: &SqliteStore, tenant: &str, number: &str) -> Result<Extension, ApiError> {
+fn extension_of(store: &dyn Store, tenant: &str, number: &str) -> Result<Extension, ApiError> {
     store
         .extensions(Some(tenant))?
         .into_iter()

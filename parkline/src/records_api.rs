@@ -9,7 +9,6 @@ use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use store::{SqliteStore, Store};
 
 /// Records read from the store at most per search (the newest).
 const SCANNED: usize = 10_000;
@@ -44,7 +43,7 @@ pub async fn find(api: &Api, grant: &Grant, search: &Search) -> Result<Vec<CallR
     let q = search.q.clone();
     let db = api.db.clone();
     let found = tokio::task::spawn_blocking(move || {
-        let store = SqliteStore::open(&db)?;
+        let store = db.open()?;
         let all = store.call_records(tenant.as_deref(), SCANNED)?;
         Ok::<_, store::StoreError>(
             all.into_iter()

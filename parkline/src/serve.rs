@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use rand::RngCore;
 use std::path::Path;
 use std::sync::Arc;
-use store::{SqliteStore, Store};
+use store::Store;
 use switch::{Switch, SwitchConfig};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
@@ -120,14 +120,27 @@ fn raise_file_limit() {
     }
 }
 
-/// Runs the switch until SIGINT/SIGTERM.
-pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
-    let started = std::time::Instant::now();
-    raise_file_limit();
-    let mut store = SqliteStore::open(db)
-        .with_context(|| format!("cannot open the store at {}", db.display()))?;
-    let report =
-        provision::sync(&cfg, &mut store).context("provisioning from the configuration failed")?;
+/// The store as a start finds it: open, provisioned from the
+/// configuration, with what the previous run left.
+pub struct Opened {
+    store: Box<dyn Store>,
+    snapshots: Vec<switch::snapshot::CallSnapshot>,
+    checkpoints: Vec<store::MediaCheckpoint>,
+    baseline: i64,
+    dir: accounts::Directory,
+    bindings: Vec<accounts::Binding>,
+    location: store::Location,
+}
+
+/// Opens the store and reads what a start needs (outside any async
+/// runtime: the PostgreSQL client runs its own).
+pub fn open_store(cfg: &Config, db: &store::Location) -> Result<Opened> {
+    let mut store = db
+        .open()
+        .with_context(|| format!("cannot open the store at {db}"))?;
+    info!(store = %db, "store open");
+    let report = provision::sync(cfg, store.as_mut())
+        .context("provisioning from the configuration failed")?;
     info!(
         tenants = report.tenants,
         extensions = report.extensions,
@@ -138,14 +151,37 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
     );
     // The lot is rebuilt from the calls resumed below.
     store.clear_parked()?;
-    let snapshots = live_calls(&mut store)?;
+    let snapshots = live_calls(store.as_mut())?;
     let checkpoints = store.media_checkpoints()?;
     // Read before the load: a CLI change committed after it is then seen
     // as a change by the store thread, however late that thread starts.
-    let baseline = store.data_version()?;
+    let baseline = store.accounts_version()?;
     let dir = store.load_directory()?;
     let bindings = store.bindings()?;
+    Ok(Opened {
+        store,
+        snapshots,
+        checkpoints,
+        baseline,
+        dir,
+        bindings,
+        location: db.clone(),
+    })
+}
 
+/// Runs the switch until SIGINT/SIGTERM.
+pub async fn serve(cfg: Config, opened: Opened) -> Result<()> {
+    let started = std::time::Instant::now();
+    raise_file_limit();
+    let Opened {
+        store,
+        snapshots,
+        checkpoints,
+        baseline,
+        dir,
+        bindings,
+        location: db,
+    } = opened;
     let (events_tx, events_rx) = mpsc::channel::<Event>(8192);
     let limits = sip_limits(&cfg);
     let mut udp = Vec::new();
@@ -209,7 +245,7 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
             webhooks: webhooks.clone(),
             access: std::sync::Arc::new(crate::access::Access::new(&cfg.http.tokens)),
             open_health_and_metrics: cfg.http.open_health_and_metrics,
-            db: db.to_path_buf(),
+            db,
             console: std::sync::Arc::default(),
         };
         tokio::spawn(crate::console::status_history::sample(
@@ -306,7 +342,7 @@ pub async fn serve(cfg: Config, db: &Path) -> Result<()> {
 
 /// The snapshots of the calls the previous process left; an unreadable one
 /// is logged and dropped (nothing can be done for its call).
-fn live_calls(store: &mut SqliteStore) -> Result<Vec<switch::snapshot::CallSnapshot>> {
+fn live_calls(store: &mut dyn Store) -> Result<Vec<switch::snapshot::CallSnapshot>> {
     let mut out = Vec::new();
     for (id, text) in store.live_calls()? {
         match serde_json::from_str(&text) {

@@ -197,7 +197,7 @@ hash = "{reader}"
 read_only = true
 
 [store]
-path = "{db}"
+{store}
 
 [log]
 level = "info,switch=debug"
@@ -261,7 +261,6 @@ name = "carrier"
 address = "127.0.0.1:{carrier}"
 tenant = "demo"
 "#,
-        db = db.display(),
         rtp_low = rtp.0,
         rtp_high = rtp.1,
         rtp_timeout = rtp_timeout_s,
@@ -269,7 +268,40 @@ tenant = "demo"
         admin = token_hash(ADMIN_TOKEN),
         demo = token_hash(DEMO_TOKEN),
         reader = token_hash(READER_TOKEN),
+        store = store_section(db),
     )
+}
+
+/// The `[store]` lines of a test server: the SQLite file `db`, or, with
+/// `PARKLINE_E2E_STORE=postgres`, a fresh database of its own on the
+/// PostgreSQL server `PARKLINE_TEST_PG` names (libpq form, as
+/// `scripts/test` sets both).
+pub fn store_section(db: &Path) -> String {
+    if std::env::var("PARKLINE_E2E_STORE").as_deref() != Ok("postgres") {
+        return format!("path = \"{}\"", db.display());
+    }
+    let base = std::env::var("PARKLINE_TEST_PG")
+        .expect("PARKLINE_E2E_STORE=postgres needs PARKLINE_TEST_PG (scripts/test sets both)");
+    format!("url = \"{base} dbname={}\"", fresh_postgres_database(&base))
+}
+
+/// A new empty database on the test PostgreSQL server; its name.
+fn fresh_postgres_database(base: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "e2e_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut admin = postgres::Client::connect(&format!("{base} dbname=postgres"), postgres::NoTls)
+        .expect("the test PostgreSQL server answers");
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    name
 }
 
 /// The test configuration's API token for every tenant.
@@ -622,8 +654,8 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let out = Command::new(env!("CARGO_BIN_EXE_parkline"))
-                .args(["--db"])
-                .arg(self.dir.join("parkline.db"))
+                .arg("--config")
+                .arg(&self.config)
                 .args(["calls", "--json", "--limit", "100"])
                 .output()
                 .unwrap();
@@ -776,8 +808,8 @@ pub fn sipp_background(
 /// Runs a `parkline` CLI command on the server's database; its stdout.
 pub fn parkline_cli(server: &Server, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_parkline"))
-        .arg("--db")
-        .arg(server.dir.join("parkline.db"))
+        .arg("--config")
+        .arg(&server.config)
         .args(args)
         .output()
         .unwrap();

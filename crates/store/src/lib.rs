@@ -1,13 +1,21 @@
-//! Persistence for Parkline: the [`Store`] trait and its embedded SQLite
-//! implementation with versioned migrations. The switch never calls the store
+//! Persistence for Parkline: the [`Store`] trait, implemented on an
+//! embedded SQLite file and on PostgreSQL (a cluster's shared store), each
+//! with versioned migrations. The switch never calls the store
 //! on its hot path: it works from an in-memory [`accounts::Directory`] and
 //! hands writes (bindings) to a writer outside the core.
 
 #![warn(missing_docs)]
 
+#[cfg(test)]
+mod contract_tests;
+pub mod location;
 mod migrations;
+mod postgres;
+mod postgres_migrations;
 mod sqlite;
 
+pub use crate::postgres::PostgresStore;
+pub use location::Location;
 pub use sqlite::SqliteStore;
 
 use accounts::{Binding, CallRecord, Did, Directory, Extension, ParkedCall, Source, Tenant, Trunk};
@@ -18,6 +26,9 @@ pub enum StoreError {
     /// The database failed.
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
+    /// PostgreSQL failed.
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] ::postgres::Error),
     /// A reference to something that does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -91,6 +102,19 @@ pub trait Store: Send {
     fn replace_media_checkpoints(&mut self, all: &[MediaCheckpoint]) -> Result<()>;
     /// Every media checkpoint.
     fn media_checkpoints(&self) -> Result<Vec<MediaCheckpoint>>;
+
+    /// Runs `f` inside one transaction: many writes, one commit. `f`'s
+    /// own errors are its business. If no transaction can be begun, `f`
+    /// still runs, write by write, and the error is returned for the log;
+    /// a failed commit is rolled back (its writes are lost, and the error
+    /// says so), never left open.
+    fn transaction(&mut self, f: &mut dyn FnMut(&mut dyn Store)) -> Result<()>;
+    /// A number that changes whenever the accounts (tenants, extensions,
+    /// DIDs, trunks) change, whoever changed them: a running switch
+    /// reloads when it moves.
+    fn accounts_version(&self) -> Result<i64>;
+    /// The schema version (0: never used by Parkline).
+    fn schema_version(&self) -> Result<usize>;
 
     /// Loads the whole directory.
     fn load_directory(&self) -> Result<Directory> {

@@ -592,6 +592,18 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn transaction(&mut self, f: &mut dyn FnMut(&mut dyn Store)) -> Result<()> {
+        self.batch(|s| f(s))
+    }
+
+    fn accounts_version(&self) -> Result<i64> {
+        self.data_version()
+    }
+
+    fn schema_version(&self) -> Result<usize> {
+        SqliteStore::schema_version(self)
+    }
+
     fn media_checkpoints(&self) -> Result<Vec<MediaCheckpoint>> {
         let mut stmt = self
             .conn
@@ -643,75 +655,6 @@ mod tests {
     }
 
     #[test]
-    fn migrates_and_round_trips_accounts() {
-        let mut s = SqliteStore::in_memory().unwrap();
-        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len());
-        let mut t = Tenant::new("acme", "acme.example");
-        t.source = Source::Config;
-        t.destinations.deny = vec!["00".into(), "1900".into()];
-        t.destinations.allow = vec!["0044".into()];
-        t.outbound.max_calls = 7;
-        s.upsert_tenant(&t).unwrap();
-        s.upsert_tenant(&t).unwrap();
-        assert_eq!(
-            s.tenants().unwrap(),
-            vec![t.clone()],
-            "outbound policy kept"
-        );
-        let mut e = ext("acme", "333", Source::Config);
-        e.outbound.max_calls_per_minute = 3;
-        s.upsert_extension(&e).unwrap();
-        assert_eq!(s.extensions(None).unwrap()[0].outbound, e.outbound);
-        s.upsert_did(&Did {
-            number: "15550100333".into(),
-            tenant: "acme".into(),
-            extension: "333".into(),
-            source: Source::Config,
-        })
-        .unwrap();
-        let bad = Did {
-            number: "1".into(),
-            tenant: "acme".into(),
-            extension: "999".into(),
-            source: Source::Manual,
-        };
-        assert!(matches!(s.upsert_did(&bad), Err(StoreError::NotFound(_))));
-        assert!(s
-            .upsert_extension(&ext("nobody", "1", Source::Manual))
-            .is_err());
-        let dir = s.load_directory().unwrap();
-        assert_eq!(dir.tenant("acme").unwrap().domain, "acme.example");
-        assert_eq!(dir.did("15550100333").unwrap().extension, "333");
-    }
-
-    #[test]
-    fn prune_removes_only_config_items_no_longer_declared() {
-        let mut s = SqliteStore::in_memory().unwrap();
-        let mut t = Tenant::new("acme", "acme.example");
-        t.source = Source::Config;
-        s.upsert_tenant(&t).unwrap();
-        s.upsert_extension(&ext("acme", "333", Source::Config))
-            .unwrap();
-        s.upsert_extension(&ext("acme", "444", Source::Config))
-            .unwrap();
-        s.upsert_extension(&ext("acme", "555", Source::Manual))
-            .unwrap();
-        let keep = ConfigKeys {
-            tenants: vec!["acme".into()],
-            extensions: vec![("acme".into(), "333".into())],
-            ..Default::default()
-        };
-        assert_eq!(s.prune_config_items(&keep).unwrap(), 1);
-        let numbers: Vec<_> = s
-            .extensions(Some("acme"))
-            .unwrap()
-            .into_iter()
-            .map(|e| e.number)
-            .collect();
-        assert_eq!(numbers, ["333", "555"]);
-    }
-
-    #[test]
     fn a_batch_commits_together_and_a_failed_commit_leaves_no_open_transaction() {
         let mut s = SqliteStore::in_memory().unwrap();
         s.batch(|s| {
@@ -739,42 +682,6 @@ mod tests {
         s.upsert_extension(&ext("acme", "555", Source::Manual))
             .unwrap();
         assert_eq!(s.extensions(Some("acme")).unwrap().len(), 2);
-    }
-
-    #[test]
-    fn call_records_round_trip_newest_first() {
-        let mut s = SqliteStore::in_memory().unwrap();
-        for (i, outcome) in [(1, Outcome::Answered), (2, Outcome::Refused)] {
-            s.save_call_record(&CallRecord {
-                id: format!("c{i}"),
-                tenant: "acme".into(),
-                caller: "333".into(),
-                callee: "444".into(),
-                routed_to: "444".into(),
-                connected: if i == 1 {
-                    "333 ↔ 555".into()
-                } else {
-                    String::new()
-                },
-                started_ms: i,
-                answered_ms: (i == 1).then_some(5),
-                ended_ms: 10,
-                outcome,
-                status: 200,
-                cause: "Normal".into(),
-                features: "hold".into(),
-                events: String::new(),
-            })
-            .unwrap();
-        }
-        let all = s.call_records(Some("acme"), 10).unwrap();
-        assert_eq!(
-            all.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
-            ["c2", "c1"]
-        );
-        assert_eq!(all[1].answered_ms, Some(5));
-        assert_eq!(all[1].connected, "333 ↔ 555");
-        assert_eq!(all[0].outcome, Outcome::Refused);
     }
 
     #[test]

@@ -66,6 +66,19 @@ impl Config {
                 );
             }
         }
+        if let Some(url) = &self.store.url {
+            let ok = url.starts_with("postgres://")
+                || url.starts_with("postgresql://")
+                || url.contains("host=")
+                || url.contains("dbname=");
+            if !ok {
+                c.errors.push(format!(
+                    "{}: store.url '{}' is not a PostgreSQL URL (postgres://USER:PASS@HOST/DB)",
+                    c.file,
+                    store::location::masked(url)
+                ));
+            }
+        }
         if let Some(a) = &self.authorization {
             let url = a.url.get_ref();
             let scheme_ok = url.starts_with("http://") || url.starts_with("https://");

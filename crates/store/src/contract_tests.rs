@@ -1,0 +1,295 @@
+//! The one test suite both stores pass: each check runs on SQLite, and on
+//! PostgreSQL when `PARKLINE_TEST_PG` names a server (libpq form, e.g.
+//! `host=/tmp/pg user=parkline`; a fresh database per check). Without it
+//! the PostgreSQL half says it is skipped, or fails under
+//! `PARKLINE_REQUIRE_PEERS` (as `scripts/test` runs).
+
+use crate::{ConfigKeys, MediaCheckpoint, PostgresStore, SqliteStore, Store, StoreError};
+use accounts::{Binding, CallRecord, Did, Extension, Outcome, ParkedCall, Source, Tenant};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A fresh PostgreSQL database on the test server, if there is one.
+pub fn fresh_postgres(test: &str) -> Option<PostgresStore> {
+    let Ok(base) = std::env::var("PARKLINE_TEST_PG") else {
+        if std::env::var_os("PARKLINE_REQUIRE_PEERS").is_some() {
+            panic!("{test}: PARKLINE_TEST_PG is not set (scripts/test starts a server)");
+        }
+        eprintln!("SKIP {test} on PostgreSQL: PARKLINE_TEST_PG is not set");
+        return None;
+    };
+    static N: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "store_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut admin = postgres::Client::connect(&format!("{base} dbname=postgres"), postgres::NoTls)
+        .expect("the test PostgreSQL server answers");
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    Some(PostgresStore::connect(&format!("{base} dbname={name}")).unwrap())
+}
+
+/// Runs `check` on a fresh store of each kind.
+fn on_both(test: &str, check: impl Fn(&mut dyn Store)) {
+    check(&mut SqliteStore::in_memory().unwrap());
+    if let Some(mut pg) = fresh_postgres(test) {
+        check(&mut pg);
+    }
+}
+
+fn ext(tenant: &str, number: &str, source: Source) -> Extension {
+    Extension {
+        tenant: tenant.into(),
+        number: number.into(),
+        name: format!("Ext {number}"),
+        ha1_md5: "m".into(),
+        ha1_sha256: "s".into(),
+        enabled: true,
+        can_call_out: true,
+        can_park: false,
+        can_retrieve: true,
+        outbound: accounts::OutboundLimits::EXTENSION,
+        source,
+    }
+}
+
+fn record(i: u64, outcome: Outcome) -> CallRecord {
+    CallRecord {
+        id: format!("c{i}"),
+        tenant: "acme".into(),
+        caller: "333".into(),
+        callee: "444".into(),
+        routed_to: "444".into(),
+        connected: if i == 1 {
+            "333 ↔ 555".into()
+        } else {
+            String::new()
+        },
+        started_ms: i,
+        answered_ms: (i == 1).then_some(5),
+        ended_ms: 10,
+        outcome,
+        status: 200,
+        cause: "Normal".into(),
+        features: "hold".into(),
+        events: "parked by 333 at *71444\n".into(),
+    }
+}
+
+#[test]
+fn accounts_round_trip_with_their_rules() {
+    on_both("accounts_round_trip_with_their_rules", |s| {
+        assert!(s.schema_version().unwrap() > 0);
+        let mut t = Tenant::new("acme", "acme.example");
+        t.source = Source::Config;
+        t.destinations.deny = vec!["00".into(), "1900".into()];
+        t.destinations.allow = vec!["0044".into()];
+        t.outbound.max_calls = 7;
+        t.park_fallback = Some("444".into());
+        t.srtp = Some(accounts::SrtpPolicy::Required);
+        t.park_alerts = false;
+        s.upsert_tenant(&t).unwrap();
+        s.upsert_tenant(&t).unwrap();
+        assert_eq!(s.tenants().unwrap(), vec![t.clone()]);
+        let mut e = ext("acme", "333", Source::Config);
+        e.outbound.max_calls_per_minute = 3;
+        s.upsert_extension(&e).unwrap();
+        assert_eq!(s.extensions(None).unwrap(), vec![e.clone()]);
+        assert_eq!(s.extensions(Some("other")).unwrap(), vec![]);
+        let did = Did {
+            number: "15550100333".into(),
+            tenant: "acme".into(),
+            extension: "333".into(),
+            source: Source::Config,
+        };
+        s.upsert_did(&did).unwrap();
+        let bad = Did {
+            extension: "999".into(),
+            number: "1".into(),
+            ..did.clone()
+        };
+        assert!(matches!(s.upsert_did(&bad), Err(StoreError::NotFound(_))));
+        assert!(s
+            .upsert_extension(&ext("nobody", "1", Source::Manual))
+            .is_err());
+        let trunk = accounts::Trunk {
+            name: "carrier".into(),
+            address: "127.0.0.1:5090".into(),
+            tenant: "acme".into(),
+            auth: Some(accounts::TrunkAuth {
+                username: "pbx".into(),
+                password: "pw".into(),
+                register_s: Some(300),
+            }),
+            tls_name: None,
+            source: Source::Manual,
+        };
+        s.upsert_trunk(&trunk).unwrap();
+        assert_eq!(s.trunks().unwrap(), vec![trunk]);
+        let dir = s.load_directory().unwrap();
+        assert_eq!(dir.did("15550100333").unwrap().extension, "333");
+        // A tenant goes only once empty.
+        assert!(matches!(
+            s.delete_tenant("acme"),
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(s.delete_trunk("carrier").unwrap());
+        assert!(s.delete_did("acme", "15550100333").unwrap());
+        assert!(s.delete_extension("acme", "333").unwrap());
+        assert!(!s.delete_extension("acme", "333").unwrap());
+        assert!(s.delete_tenant("acme").unwrap());
+        assert!(s.tenants().unwrap().is_empty());
+    });
+}
+
+#[test]
+fn prune_removes_only_config_items_no_longer_declared() {
+    on_both("prune_removes_only_config_items", |s| {
+        let mut t = Tenant::new("acme", "acme.example");
+        t.source = Source::Config;
+        s.upsert_tenant(&t).unwrap();
+        for (n, source) in [
+            ("333", Source::Config),
+            ("444", Source::Config),
+            ("555", Source::Manual),
+        ] {
+            s.upsert_extension(&ext("acme", n, source)).unwrap();
+        }
+        let keep = ConfigKeys {
+            tenants: vec!["acme".into()],
+            extensions: vec![("acme".into(), "333".into())],
+            ..Default::default()
+        };
+        assert_eq!(s.prune_config_items(&keep).unwrap(), 1);
+        let numbers: Vec<_> = s
+            .extensions(Some("acme"))
+            .unwrap()
+            .into_iter()
+            .map(|e| e.number)
+            .collect();
+        assert_eq!(numbers, ["333", "555"]);
+    });
+}
+
+#[test]
+fn records_bindings_and_parked_calls_round_trip() {
+    on_both("records_bindings_and_parked_calls_round_trip", |s| {
+        for (i, outcome) in [(1, Outcome::Answered), (2, Outcome::Refused)] {
+            s.save_call_record(&record(i, outcome)).unwrap();
+        }
+        s.save_call_record(&record(2, Outcome::Refused)).unwrap();
+        let all = s.call_records(Some("acme"), 10).unwrap();
+        assert_eq!(
+            all,
+            vec![record(2, Outcome::Refused), record(1, Outcome::Answered)]
+        );
+        assert_eq!(s.call_records(None, 1).unwrap().len(), 1);
+        let b = Binding {
+            tenant: "acme".into(),
+            extension: "333".into(),
+            contact: "<sip:333-0x1@127.0.0.1:5070>".into(),
+            source: "udp:127.0.0.1:5070".parse().unwrap(),
+            expires_at: 42,
+            call_id: "c".into(),
+            cseq: u32::MAX,
+            user_agent: "ua".into(),
+        };
+        s.save_binding(&b).unwrap();
+        s.save_binding(&b).unwrap();
+        assert_eq!(s.bindings().unwrap(), vec![b.clone()]);
+        s.remove_binding("acme", "333", &b.contact).unwrap();
+        assert!(s.bindings().unwrap().is_empty());
+        let p = ParkedCall {
+            tenant: "acme".into(),
+            position: "333".into(),
+            retrieval: "*71333".into(),
+            parker: "444".into(),
+            parked_party: "Jane <555>".into(),
+            since_ms: 1_700_000_000_000,
+            deadline_ms: 1_700_000_180_000,
+        };
+        s.save_parked(&p).unwrap();
+        s.save_parked(&p).unwrap();
+        assert_eq!(s.parked(Some("acme")).unwrap(), vec![p.clone()]);
+        s.remove_parked("acme", "333").unwrap();
+        s.save_parked(&p).unwrap();
+        assert_eq!(s.clear_parked().unwrap(), 1);
+    });
+}
+
+#[test]
+fn live_calls_and_media_checkpoints_round_trip() {
+    on_both("live_calls_and_media_checkpoints_round_trip", |s| {
+        s.save_live_call(7, "{\"a\":1}").unwrap();
+        s.save_live_call(7, "{\"a\":2}").unwrap();
+        s.save_live_call(9, "{}").unwrap();
+        s.remove_live_call(9).unwrap();
+        assert_eq!(s.live_calls().unwrap(), vec![(7, "{\"a\":2}".to_string())]);
+        let c = MediaCheckpoint {
+            port: 20000,
+            ssrc: u32::MAX,
+            seq: u16::MAX,
+            ts: u32::MAX - 1,
+            roc: 3,
+            at_ms: 1_700_000_000_123,
+        };
+        s.replace_media_checkpoints(&[c, MediaCheckpoint { port: 20002, ..c }])
+            .unwrap();
+        s.replace_media_checkpoints(&[c]).unwrap();
+        assert_eq!(s.media_checkpoints().unwrap(), vec![c]);
+    });
+}
+
+#[test]
+fn a_transaction_commits_together() {
+    on_both("a_transaction_commits_together", |s| {
+        s.transaction(&mut |s| {
+            s.upsert_tenant(&Tenant::new("acme", "acme.example"))
+                .unwrap();
+            s.upsert_extension(&ext("acme", "333", Source::Manual))
+                .unwrap();
+        })
+        .unwrap();
+        assert_eq!(s.extensions(Some("acme")).unwrap().len(), 1);
+        // A failing write inside does not leave the transaction open.
+        s.transaction(&mut |s| {
+            let _ = s.upsert_extension(&ext("nobody", "1", Source::Manual));
+        })
+        .ok();
+        s.upsert_extension(&ext("acme", "555", Source::Manual))
+            .unwrap();
+        assert_eq!(s.extensions(Some("acme")).unwrap().len(), 2);
+    });
+}
+
+#[test]
+fn another_connections_account_change_moves_the_version() {
+    // SQLite counts other connections' writes; PostgreSQL every change.
+    let dir = std::env::temp_dir().join(format!("parkline-version-{}", std::process::id()));
+    let path = dir.join("v.db");
+    let reader = SqliteStore::open(&path).unwrap();
+    let before = reader.accounts_version().unwrap();
+    let mut writer = SqliteStore::open(&path).unwrap();
+    writer
+        .upsert_tenant(&Tenant::new("acme", "acme.example"))
+        .unwrap();
+    assert_ne!(reader.accounts_version().unwrap(), before);
+    let _ = std::fs::remove_dir_all(dir);
+    if let Some(mut pg) = fresh_postgres("another_connections_account_change_moves_the_version") {
+        let before = pg.accounts_version().unwrap();
+        pg.save_call_record(&record(1, Outcome::Answered)).unwrap();
+        assert_eq!(
+            pg.accounts_version().unwrap(),
+            before,
+            "records are not accounts"
+        );
+        pg.upsert_tenant(&Tenant::new("acme", "acme.example"))
+            .unwrap();
+        assert_ne!(pg.accounts_version().unwrap(), before);
+    }
+}
