@@ -48,6 +48,9 @@ pub struct Config {
     /// The operator's own authorization service, if one decides.
     #[serde(default)]
     pub authorization: Option<AuthorizationSection>,
+    /// This switch as a node of a cluster sharing a PostgreSQL store.
+    #[serde(default)]
+    pub cluster: ClusterSection,
     /// The values above that need parsing, parsed once after the checks
     /// passed (set by [`Config::parse`]).
     #[serde(skip)]
@@ -326,6 +329,24 @@ impl AuthorizationSection {
             // The shell's own timeout answers first; this is the backstop.
             wait: timeout + std::time::Duration::from_millis(500),
             ..AuthorizationPolicy::default()
+        }
+    }
+}
+
+/// `[cluster]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSection {
+    /// This node's name, unique in the cluster: its live calls, media
+    /// streams and parked calls in the shared store are its own, and a
+    /// restarted node takes back only those.
+    pub node: Spanned<String>,
+}
+
+impl Default for ClusterSection {
+    fn default() -> Self {
+        ClusterSection {
+            node: Spanned::new(0..0, "main".into()),
         }
     }
 }

@@ -135,10 +135,11 @@ pub struct Opened {
 /// Opens the store and reads what a start needs (outside any async
 /// runtime: the PostgreSQL client runs its own).
 pub fn open_store(cfg: &Config, db: &store::Location) -> Result<Opened> {
+    let node = cfg.cluster.node.get_ref();
     let mut store = db
-        .open()
+        .open_as(node)
         .with_context(|| format!("cannot open the store at {db}"))?;
-    info!(store = %db, "store open");
+    info!(store = %db, %node, "store open");
     let report = provision::sync(cfg, store.as_mut())
         .context("provisioning from the configuration failed")?;
     info!(

@@ -285,6 +285,26 @@ pub fn store_section(db: &Path) -> String {
     format!("url = \"{base} dbname={}\"", fresh_postgres_database(&base))
 }
 
+/// The `[store]` line of a fresh database on the test PostgreSQL server
+/// (whatever `PARKLINE_E2E_STORE` says), for tests of nodes sharing one;
+/// `None` (reported as skipped, or a failure under
+/// `PARKLINE_REQUIRE_PEERS`) without a server.
+pub fn postgres_store_line(test: &str) -> Option<String> {
+    match std::env::var("PARKLINE_TEST_PG") {
+        Ok(base) => Some(format!(
+            "url = \"{base} dbname={}\"",
+            fresh_postgres_database(&base)
+        )),
+        Err(_) if required() => {
+            panic!("{test}: PARKLINE_TEST_PG is not set (scripts/test sets it)")
+        }
+        Err(_) => {
+            eprintln!("SKIP {test}: PARKLINE_TEST_PG is not set");
+            None
+        }
+    }
+}
+
 /// A new empty database on the test PostgreSQL server; its name.
 fn fresh_postgres_database(base: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);

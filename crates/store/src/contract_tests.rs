@@ -10,6 +10,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A fresh PostgreSQL database on the test server, if there is one.
 pub fn fresh_postgres(test: &str) -> Option<PostgresStore> {
+    fresh_postgres_url(test).map(|url| PostgresStore::connect(&url).unwrap())
+}
+
+/// The connection string of a fresh database on the test server.
+fn fresh_postgres_url(test: &str) -> Option<String> {
     let Ok(base) = std::env::var("PARKLINE_TEST_PG") else {
         if std::env::var_os("PARKLINE_REQUIRE_PEERS").is_some() {
             panic!("{test}: PARKLINE_TEST_PG is not set (scripts/test starts a server)");
@@ -31,7 +36,7 @@ pub fn fresh_postgres(test: &str) -> Option<PostgresStore> {
     admin
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .unwrap();
-    Some(PostgresStore::connect(&format!("{base} dbname={name}")).unwrap())
+    Some(format!("{base} dbname={name}"))
 }
 
 /// Runs `check` on a fresh store of each kind.
@@ -265,6 +270,56 @@ fn a_transaction_commits_together() {
             .unwrap();
         assert_eq!(s.extensions(Some("acme")).unwrap().len(), 2);
     });
+}
+
+#[test]
+fn nodes_sharing_a_database_keep_their_own_calls_and_positions() {
+    let Some(url) = fresh_postgres_url("nodes_sharing_a_database_keep_their_own_calls") else {
+        return;
+    };
+    let mut a = PostgresStore::connect_as(&url, "node-1").unwrap();
+    let mut b = PostgresStore::connect_as(&url, "node-2").unwrap();
+    a.save_live_call(1, "a's").unwrap();
+    b.save_live_call(1, "b's").unwrap();
+    assert_eq!(a.live_calls().unwrap(), vec![(1, "a's".to_string())]);
+    b.remove_live_call(1).unwrap();
+    assert_eq!(a.live_calls().unwrap().len(), 1, "b removed only its own");
+    let c = MediaCheckpoint {
+        port: 20000,
+        ssrc: 1,
+        seq: 2,
+        ts: 3,
+        roc: 0,
+        at_ms: 4,
+    };
+    a.replace_media_checkpoints(&[c]).unwrap();
+    b.replace_media_checkpoints(&[]).unwrap();
+    assert_eq!(a.media_checkpoints().unwrap(), vec![c]);
+    // A position is the cluster's: the node holding it keeps it.
+    let p = ParkedCall {
+        tenant: "acme".into(),
+        position: "333".into(),
+        retrieval: "*71333".into(),
+        parker: "444".into(),
+        parked_party: "Jane <555>".into(),
+        since_ms: 1,
+        deadline_ms: 2,
+    };
+    a.save_parked(&p).unwrap();
+    b.save_parked(&ParkedCall {
+        parker: "555".into(),
+        ..p.clone()
+    })
+    .unwrap();
+    assert_eq!(b.parked(None).unwrap(), vec![p.clone()], "not overwritten");
+    assert_eq!(
+        b.clear_parked().unwrap(),
+        0,
+        "a restarted node-2 clears only its own"
+    );
+    b.remove_parked("acme", "333").unwrap();
+    assert_eq!(a.parked(None).unwrap().len(), 1);
+    assert_eq!(a.clear_parked().unwrap(), 1);
 }
 
 #[test]

@@ -15,11 +15,19 @@ pub enum Location {
 }
 
 impl Location {
-    /// Opens (and migrates) the store there.
+    /// Opens (and migrates) the store there, for tools (the CLI, the
+    /// API) that touch no node's live calls.
     pub fn open(&self) -> Result<Box<dyn Store>> {
+        self.open_as("")
+    }
+
+    /// Opens it as `node` of a cluster: the live calls, media streams and
+    /// parked calls it reads and writes are that node's (an SQLite file
+    /// has one node).
+    pub fn open_as(&self, node: &str) -> Result<Box<dyn Store>> {
         Ok(match self {
             Location::Sqlite(path) => Box::new(SqliteStore::open(path)?),
-            Location::Postgres(url) => Box::new(PostgresStore::connect(url)?),
+            Location::Postgres(url) => Box::new(PostgresStore::connect_as(url, node)?),
         })
     }
 

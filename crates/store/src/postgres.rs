@@ -15,6 +15,9 @@ use std::mem::ManuallyDrop;
 
 /// A store in a PostgreSQL database.
 pub struct PostgresStore {
+    /// The node this store speaks for: its live calls, media streams and
+    /// parked calls are its own ("" for tools that touch none).
+    node: String,
     /// Dropped by [`Drop`]: the client runs its own small runtime, which
     /// may not be shut down inside another's (the switch's async code).
     client: ManuallyDrop<RefCell<Client>>,
@@ -49,8 +52,14 @@ impl PostgresStore {
     /// Connects (`postgres://USER:PASS@HOST/DB`, or `host=... dbname=...`)
     /// and migrates.
     pub fn connect(url: &str) -> Result<PostgresStore> {
+        Self::connect_as(url, "")
+    }
+
+    /// Connects as `node` of a cluster.
+    pub fn connect_as(url: &str, node: &str) -> Result<PostgresStore> {
         let client = Client::connect(url, NoTls)?;
         let store = PostgresStore {
+            node: node.to_string(),
             client: ManuallyDrop::new(RefCell::new(client)),
         };
         store.migrate()?;
@@ -559,11 +568,13 @@ impl Store for PostgresStore {
 
     fn save_parked(&mut self, p: &ParkedCall) -> Result<()> {
         self.execute(
-            "INSERT INTO parked_calls (tenant, position, retrieval, parker, parked_party, since_ms, deadline_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+            "INSERT INTO parked_calls (tenant, position, retrieval, parker, parked_party, since_ms,
+                deadline_ms, node)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT(tenant, position) DO UPDATE SET retrieval = excluded.retrieval,
                 parker = excluded.parker, parked_party = excluded.parked_party,
-                since_ms = excluded.since_ms, deadline_ms = excluded.deadline_ms",
+                since_ms = excluded.since_ms, deadline_ms = excluded.deadline_ms
+             WHERE parked_calls.node = excluded.node",
             &[
                 &p.tenant,
                 &p.position,
@@ -572,6 +583,7 @@ impl Store for PostgresStore {
                 &p.parked_party,
                 &(p.since_ms as i64),
                 &(p.deadline_ms as i64),
+                &self.node,
             ],
         )?;
         Ok(())
@@ -579,8 +591,8 @@ impl Store for PostgresStore {
 
     fn remove_parked(&mut self, tenant: &str, position: &str) -> Result<()> {
         self.execute(
-            "DELETE FROM parked_calls WHERE tenant = $1 AND position = $2",
-            &[&tenant, &position],
+            "DELETE FROM parked_calls WHERE tenant = $1 AND position = $2 AND node = $3",
+            &[&tenant, &position, &self.node],
         )?;
         Ok(())
     }
@@ -606,26 +618,32 @@ impl Store for PostgresStore {
     }
 
     fn clear_parked(&mut self) -> Result<usize> {
-        Ok(self.execute("DELETE FROM parked_calls", &[])? as usize)
+        Ok(self.execute("DELETE FROM parked_calls WHERE node = $1", &[&self.node])? as usize)
     }
 
     fn save_live_call(&mut self, id: u64, state: &str) -> Result<()> {
         self.execute(
-            "INSERT INTO live_calls (id, state) VALUES ($1, $2)
-             ON CONFLICT(id) DO UPDATE SET state = excluded.state",
-            &[&(id as i64), &state],
+            "INSERT INTO live_calls (node, id, state) VALUES ($1, $2, $3)
+             ON CONFLICT(node, id) DO UPDATE SET state = excluded.state",
+            &[&self.node, &(id as i64), &state],
         )?;
         Ok(())
     }
 
     fn remove_live_call(&mut self, id: u64) -> Result<()> {
-        self.execute("DELETE FROM live_calls WHERE id = $1", &[&(id as i64)])?;
+        self.execute(
+            "DELETE FROM live_calls WHERE node = $1 AND id = $2",
+            &[&self.node, &(id as i64)],
+        )?;
         Ok(())
     }
 
     fn live_calls(&self) -> Result<Vec<(u64, String)>> {
         Ok(self
-            .query("SELECT id, state FROM live_calls ORDER BY id", &[])?
+            .query(
+                "SELECT id, state FROM live_calls WHERE node = $1 ORDER BY id",
+                &[&self.node],
+            )?
             .iter()
             .map(|r| (r.get::<_, i64>(0) as u64, r.get(1)))
             .collect())
@@ -633,9 +651,10 @@ impl Store for PostgresStore {
 
     fn replace_media_checkpoints(&mut self, all: &[MediaCheckpoint]) -> Result<()> {
         let mut c = self.client.borrow_mut();
-        c.execute("DELETE FROM media_streams", &[])?;
+        c.execute("DELETE FROM media_streams WHERE node = $1", &[&self.node])?;
         let insert = c.prepare(
-            "INSERT INTO media_streams (port, ssrc, seq, ts, roc, at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO media_streams (node, port, ssrc, seq, ts, roc, at_ms)
+             VALUES ($7, $1, $2, $3, $4, $5, $6)",
         )?;
         for m in all {
             c.execute(
@@ -647,6 +666,7 @@ impl Store for PostgresStore {
                     &i64::from(m.ts),
                     &i64::from(m.roc),
                     &(m.at_ms as i64),
+                    &self.node,
                 ],
             )?;
         }
@@ -655,8 +675,8 @@ impl Store for PostgresStore {
 
     fn media_checkpoints(&self) -> Result<Vec<MediaCheckpoint>> {
         self.query(
-            "SELECT port, ssrc, seq, ts, roc, at_ms FROM media_streams",
-            &[],
+            "SELECT port, ssrc, seq, ts, roc, at_ms FROM media_streams WHERE node = $1",
+            &[&self.node],
         )?
         .iter()
         .map(|r| {

@@ -125,4 +125,14 @@ pub const MIGRATIONS: &[&str] = &[
         FOR EACH STATEMENT EXECUTE FUNCTION parkline_accounts_changed();
     CREATE TRIGGER trunks_changed AFTER INSERT OR UPDATE OR DELETE ON trunks
         FOR EACH STATEMENT EXECUTE FUNCTION parkline_accounts_changed();",
+    // 2: nodes sharing the database: each node's live calls, media streams
+    // and parked calls are its own (a restarted node takes back only its
+    // own); parking positions stay unique across the cluster.
+    "ALTER TABLE live_calls ADD COLUMN node TEXT NOT NULL DEFAULT '';
+    ALTER TABLE live_calls DROP CONSTRAINT live_calls_pkey;
+    ALTER TABLE live_calls ADD PRIMARY KEY (node, id);
+    ALTER TABLE media_streams ADD COLUMN node TEXT NOT NULL DEFAULT '';
+    ALTER TABLE media_streams DROP CONSTRAINT media_streams_pkey;
+    ALTER TABLE media_streams ADD PRIMARY KEY (node, port);
+    ALTER TABLE parked_calls ADD COLUMN node TEXT NOT NULL DEFAULT '';",
 ];

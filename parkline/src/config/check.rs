@@ -66,6 +66,18 @@ impl Config {
                 );
             }
         }
+        let node = self.cluster.node.get_ref();
+        let node_ok = !node.is_empty()
+            && node.len() <= 64
+            && node
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+        if !node_ok {
+            c.err(
+                &self.cluster.node,
+                format!("cluster node '{node}' must be 1 to 64 of a-z, 0-9, '-', '_' and '.'"),
+            );
+        }
         if let Some(url) = &self.store.url {
             let ok = url.starts_with("postgres://")
                 || url.starts_with("postgresql://")

@@ -1,0 +1,91 @@
+//! Two switches sharing one PostgreSQL store, as the nodes of a cluster
+//! do: an account made through one node's API reaches the other at once;
+//! each node's parked and live calls are its own, so restarting one node
+//! leaves the other's calls alone, and a node killed with `kill -9` takes
+//! back its own parked call when it starts again.
+
+mod support;
+
+use std::time::{Duration, Instant};
+use support::{peers_ready, rtp_range, Server, ADMIN_TOKEN};
+
+const PCMU: u8 = 0;
+
+/// A node named `node` on the store `store` (a `[store]` line).
+fn node(name: &str, node: &str, store: &str) -> Server {
+    let (store, node) = (store.to_string(), node.to_string());
+    Server::start_edited(name, "", rtp_range(), 30, move |text| {
+        let at = text.find("[store]\n").expect("a [store] table");
+        let end = text[at..].find("\n\n").map_or(text.len(), |e| at + e);
+        format!(
+            "{}[store]\n{store}\n\n[cluster]\nnode = \"{node}\"{}",
+            &text[..at],
+            &text[end..]
+        )
+    })
+}
+
+#[test]
+fn nodes_on_one_postgresql_store_share_accounts_and_keep_their_own_calls() {
+    let test = "nodes_on_one_postgresql_store_share_accounts_and_keep_their_own_calls";
+    if !peers_ready(test, &[]) {
+        return;
+    }
+    let Some(store) = support::postgres_store_line(test) else {
+        return;
+    };
+    let mut one = node("store-node-1", "node-1", &store);
+    let mut two = node("store-node-2", "node-2", &store);
+
+    // An extension made through node 2's API registers on node 1.
+    let (status, body) = two.http(
+        "POST",
+        "/api/tenants/demo/extensions",
+        Some(ADMIN_TOKEN),
+        r#"{"number": "777", "name": "Lab", "password": "lab-pass-777"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut c = support::sip_client::Client::new(&one.sip_addr());
+        if c.register("777", "lab-pass-777", 300).status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node 1 never learnt of 777");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // Jane's call is parked on node 1.
+    let mut john = one.registered("333");
+    let mut jane = one.registered("555");
+    let (janes, mut johns) = support::phone::connect(&mut jane, &mut john, &[PCMU], &[PCMU]);
+    assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
+    support::phone::park(&mut john, "*70333");
+    let listed = |server: &Server| support::parkline_cli(server, &["parked", "--json"]);
+    assert!(
+        listed(&two).contains("*71333"),
+        "the cluster's store has it"
+    );
+
+    // Node 2 restarting leaves node 1's parked call in the store.
+    two.restart();
+    assert!(
+        listed(&two).contains("*71333"),
+        "node 2's start cleared node 1's call"
+    );
+
+    // Node 1 dies and comes back: it takes its parked call back, and
+    // John retrieves Jane there.
+    one.kill();
+    one.start_again();
+    let mut back = john
+        .dial("*71333", &[PCMU])
+        .expect("retrieved after node 1's restart");
+    support::phone::assert_two_way(&john, &back, &jane, &janes);
+    assert_eq!(john.bye(&mut back).status, 200);
+    let bye = jane
+        .request("BYE", Duration::from_secs(3))
+        .expect("Jane's BYE");
+    jane.ok(&bye);
+    assert!(!listed(&two).contains("*71333"));
+}
