@@ -89,3 +89,72 @@ fn nodes_on_one_postgresql_store_share_accounts_and_keep_their_own_calls() {
     jane.ok(&bye);
     assert!(!listed(&two).contains("*71333"));
 }
+
+/// Dials a park code; whether the switch said "Parked" (its P-Asserted-
+/// Identity) rather than announcing a refusal.
+fn park_attempt(mut phone: support::phone::Phone, code: &str) -> (support::phone::Phone, bool) {
+    let call = phone.dial(code, &[PCMU]);
+    let parked = call.is_ok()
+        && phone
+            .last_final
+            .as_ref()
+            .and_then(|r| r.headers.get_str(sip::Name::PAssertedIdentity))
+            .is_some_and(|p| p.contains("\"Parked "));
+    (phone, parked)
+}
+
+#[test]
+fn two_nodes_parking_into_one_position_at_once_get_one_park_and_one_refusal() {
+    let test = "two_nodes_parking_into_one_position_at_once";
+    if !peers_ready(test, &[]) {
+        return;
+    }
+    let Some(store) = support::postgres_store_line(test) else {
+        return;
+    };
+    let one = node("race-node-1", "node-1", &store);
+    let two = node("race-node-2", "node-2", &store);
+    for (number, name) in [("777", "Lab A"), ("778", "Lab B")] {
+        let body = format!(
+            r#"{{"number": "{number}", "name": "{name}", "password": "lab-pass-{number}"}}"#
+        );
+        let (status, answer) = two.http(
+            "POST",
+            "/api/tenants/demo/extensions",
+            Some(ADMIN_TOKEN),
+            &body,
+        );
+        assert_eq!(status, 201, "{answer}");
+    }
+    // John holds Jane on node 1; 777 holds 778 on node 2.
+    let mut john = one.registered("333");
+    let mut jane = one.registered("555");
+    let (_janes, mut johns) = support::phone::connect(&mut jane, &mut john, &[PCMU], &[PCMU]);
+    assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
+    let mut lab_a = support::phone::Phone::new(&two.sip_addr(), "777", "lab-pass-777");
+    let mut lab_b = support::phone::Phone::new(&two.sip_addr(), "778", "lab-pass-778");
+    lab_a.register();
+    lab_b.register();
+    let (_bs, mut as_) = support::phone::connect(&mut lab_b, &mut lab_a, &[PCMU], &[PCMU]);
+    assert_eq!(lab_a.reinvite(&mut as_, "sendonly").status, 200);
+
+    // Both park at position 444 at the same moment.
+    let a = std::thread::spawn(move || park_attempt(john, "*70444"));
+    let b = std::thread::spawn(move || park_attempt(lab_a, "*70444"));
+    let ((_john, one_parked), (_lab_a, two_parked)) = (a.join().unwrap(), b.join().unwrap());
+    assert!(
+        one_parked != two_parked,
+        "one park and one refusal: node 1 {one_parked}, node 2 {two_parked}"
+    );
+    let listed = support::parkline_cli(&one, &["parked", "--json"]);
+    assert_eq!(
+        listed.matches("\"position\":\"444\"").count(),
+        1,
+        "{listed}"
+    );
+    let winner = if one_parked { "333" } else { "777" };
+    assert!(
+        listed.contains(&format!("\"parker\":\"{winner}\"")),
+        "{listed}"
+    );
+}

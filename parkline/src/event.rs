@@ -43,6 +43,8 @@ pub enum Event {
     Query(Query),
     /// Something the media engine reports.
     Media(switch::MediaEvent),
+    /// The shared store's answer to a parking claim (by its id): won.
+    Claimed(u64, bool),
     /// The authorization service's verdict on a question (by its id).
     Verdict(u64, switch::external_authorization::Verdict),
     /// Stop: save every pending change of the calls and end the core task.

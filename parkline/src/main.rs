@@ -5,6 +5,7 @@ mod access;
 mod admin;
 mod authorizer;
 mod call_control_api;
+mod claims;
 mod cli;
 mod config;
 mod console;

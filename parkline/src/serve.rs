@@ -130,6 +130,8 @@ pub struct Opened {
     dir: accounts::Directory,
     bindings: Vec<accounts::Binding>,
     location: store::Location,
+    /// A second connection for the shared lot's claims (PostgreSQL only).
+    claims_store: Option<Box<dyn Store>>,
 }
 
 /// Opens the store and reads what a start needs (outside any async
@@ -159,7 +161,15 @@ pub fn open_store(cfg: &Config, db: &store::Location) -> Result<Opened> {
     let baseline = store.accounts_version()?;
     let dir = store.load_directory()?;
     let bindings = store.bindings()?;
+    let claims_store = match db {
+        store::Location::Postgres(_) => Some(
+            db.open_as(node)
+                .with_context(|| format!("cannot open the store at {db}"))?,
+        ),
+        store::Location::Sqlite(_) => None,
+    };
     Ok(Opened {
+        claims_store,
         store,
         snapshots,
         checkpoints,
@@ -182,6 +192,7 @@ pub async fn serve(cfg: Config, opened: Opened) -> Result<()> {
         dir,
         bindings,
         location: db,
+        claims_store,
     } = opened;
     let (events_tx, events_rx) = mpsc::channel::<Event>(8192);
     let limits = sip_limits(&cfg);
@@ -279,7 +290,14 @@ pub async fn serve(cfg: Config, opened: Opened) -> Result<()> {
     .context("cannot start the media thread")?;
     let (low, high) = cfg.rtp_ports();
     info!("media on {} ports {low}-{high}", cfg.media_address());
-    let mut sw = Switch::new(switch_config(&cfg), dir);
+    let shared_lot = claims_store.is_some();
+    let mut sw = Switch::new(
+        SwitchConfig {
+            shared_lot,
+            ..switch_config(&cfg)
+        },
+        dir,
+    );
     sw.restore_bindings(bindings, shell::now());
     let found = snapshots.len();
     let resumed = sw.resume(shell::now(), snapshots);
@@ -296,6 +314,7 @@ pub async fn serve(cfg: Config, opened: Opened) -> Result<()> {
     let store_thread =
         std::thread::spawn(move || persist::run(store, baseline, store_rx, store_events));
     let stop_tx = events_tx.clone();
+    let claims = claims_store.map(|s| crate::claims::ClaimQueue::start(s, events_tx.clone()));
     let authorizer = match &cfg.authorization {
         Some(a) => Some(crate::authorizer::Authorizer::new(
             a.url.get_ref().clone(),
@@ -316,6 +335,7 @@ pub async fn serve(cfg: Config, opened: Opened) -> Result<()> {
             media: media.clone(),
             stream,
             authorizer,
+            claims,
         },
     ));
     info!("Parkline is running");

@@ -54,6 +54,8 @@ pub struct Outlets {
     pub stream: EventStream,
     /// The operator's authorization service, if one decides.
     pub authorizer: Option<crate::authorizer::Authorizer>,
+    /// The shared lot's claims, when the store is shared.
+    pub claims: Option<crate::claims::ClaimQueue>,
 }
 
 /// Runs the core until the event queue closes.
@@ -69,6 +71,7 @@ pub async fn run(
         media,
         stream,
         authorizer,
+        claims,
     } = outlets;
     let udp: UdpSockets = udp
         .into_iter()
@@ -80,7 +83,12 @@ pub async fn run(
     // The first tick starts the core's periodic work (sweeps, the trunks'
     // registrations); later ones come from its deadlines.
     sw.handle_timeout(now());
-    carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream, &authorizer));
+    carry_out(
+        &mut sw,
+        &udp,
+        &tcp,
+        (&store, &media, &stream, &authorizer, &claims),
+    );
     // Everything resumed is open now.
     media.resume_done();
     loop {
@@ -107,23 +115,23 @@ pub async fn run(
                         ev => handle(&mut sw, &mut tcp, now, ev, (&media, &store)),
                     }
                 }
-                carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream, &authorizer));
+                carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream, &authorizer, &claims));
                 for id in closed.drain(..) {
                     close_connection(&mut sw, &mut tcp, id);
                 }
                 if stop {
                     sw.flush(now);
-                    carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream, &authorizer));
+                    carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream, &authorizer, &claims));
                     return;
                 }
             }
             Some(report) = reports.recv() => {
                 sw.handle_media_event(now(), report);
-                carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream, &authorizer));
+                carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream, &authorizer, &claims));
             }
             _ = sleep => {
                 sw.handle_timeout(now());
-                carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream, &authorizer));
+                carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream, &authorizer, &claims));
             }
         }
     }
@@ -134,11 +142,12 @@ fn carry_out(
     sw: &mut Switch,
     udp: &UdpSockets,
     tcp: &Connections,
-    (store, media, stream, authorizer): (
+    (store, media, stream, authorizer, claims): (
         &StoreQueue,
         &MediaHandle,
         &EventStream,
         &Option<crate::authorizer::Authorizer>,
+        &Option<crate::claims::ClaimQueue>,
     ),
 ) {
     while let Some(out) = sw.poll_output() {
@@ -152,6 +161,11 @@ fn carry_out(
                 crate::metrics::observe(&ev);
                 stream.publish(&ev);
             }
+            Output::Claim(claim) => match claims {
+                Some(q) => q.push(*claim),
+                // Claims come only from a core told its lot is shared.
+                None => tracing::error!("a parking claim without a shared store"),
+            },
             Output::Authorize(request) => match authorizer {
                 Some(a) => a.ask(*request),
                 // Configured without a service: the core never asks.
@@ -209,6 +223,7 @@ fn handle(
         }
         Event::Media(ev) => sw.handle_media_event(now, ev),
         Event::Verdict(id, verdict) => sw.handle_verdict(now, id, verdict),
+        Event::Claimed(id, won) => sw.handle_claim(now, id, won),
         Event::Query(Query::Metrics(reply)) => {
             let stats = &media.stats;
             let _ = reply.send(crate::event::MetricsSnapshot {

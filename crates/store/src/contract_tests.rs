@@ -312,6 +312,16 @@ fn nodes_sharing_a_database_keep_their_own_calls_and_positions() {
     })
     .unwrap();
     assert_eq!(b.parked(None).unwrap(), vec![p.clone()], "not overwritten");
+    // Claims: the holder's succeeds (its own row), the other node's fails.
+    assert!(a.claim_parked(&p).unwrap());
+    assert!(!b.claim_parked(&p).unwrap());
+    let free = ParkedCall {
+        position: "444".into(),
+        ..p.clone()
+    };
+    assert!(b.claim_parked(&free).unwrap());
+    assert!(!a.claim_parked(&free).unwrap());
+    b.remove_parked("acme", "444").unwrap();
     assert_eq!(
         b.clear_parked().unwrap(),
         0,
@@ -347,4 +357,47 @@ fn another_connections_account_change_moves_the_version() {
             .unwrap();
         assert_ne!(pg.accounts_version().unwrap(), before);
     }
+}
+
+#[test]
+fn two_nodes_claiming_one_position_at_once_get_one_winner() {
+    let Some(url) = fresh_postgres_url("two_nodes_claiming_one_position_at_once") else {
+        return;
+    };
+    let nodes: Vec<PostgresStore> = ["node-1", "node-2"]
+        .iter()
+        .map(|n| PostgresStore::connect_as(&url, n).unwrap())
+        .collect();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let handles: Vec<_> = nodes
+        .into_iter()
+        .map(|mut store| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let mut won = 0;
+                for i in 0..100 {
+                    let p = ParkedCall {
+                        tenant: "acme".into(),
+                        position: format!("{}", 1000 + i),
+                        retrieval: format!("*71{}", 1000 + i),
+                        parker: "444".into(),
+                        parked_party: "Jane <555>".into(),
+                        since_ms: 1,
+                        deadline_ms: 2,
+                    };
+                    barrier.wait();
+                    if store.claim_parked(&p).unwrap() {
+                        won += 1;
+                    }
+                }
+                won
+            })
+        })
+        .collect();
+    let wins: Vec<u32> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(
+        wins.iter().sum::<u32>(),
+        100,
+        "one winner per position: {wins:?}"
+    );
 }

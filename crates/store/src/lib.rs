@@ -103,6 +103,11 @@ pub trait Store: Send {
     /// Every media checkpoint.
     fn media_checkpoints(&self) -> Result<Vec<MediaCheckpoint>>;
 
+    /// Claims a parking position for this node: true when the position
+    /// was free (or this node's own), and `p` is now there; false when
+    /// another node holds it. The database decides, so two nodes claiming
+    /// one position at once get one true and one false.
+    fn claim_parked(&mut self, p: &ParkedCall) -> Result<bool>;
     /// Runs `f` inside one transaction: many writes, one commit. `f`'s
     /// own errors are its business. If no transaction can be begun, `f`
     /// still runs, write by write, and the error is returned for the log;

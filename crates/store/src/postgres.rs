@@ -589,6 +589,30 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    fn claim_parked(&mut self, p: &ParkedCall) -> Result<bool> {
+        let won = self.query(
+            "INSERT INTO parked_calls (tenant, position, retrieval, parker, parked_party, since_ms,
+                deadline_ms, node)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT(tenant, position) DO UPDATE SET retrieval = excluded.retrieval,
+                parker = excluded.parker, parked_party = excluded.parked_party,
+                since_ms = excluded.since_ms, deadline_ms = excluded.deadline_ms
+             WHERE parked_calls.node = excluded.node
+             RETURNING 1",
+            &[
+                &p.tenant,
+                &p.position,
+                &p.retrieval,
+                &p.parker,
+                &p.parked_party,
+                &(p.since_ms as i64),
+                &(p.deadline_ms as i64),
+                &self.node,
+            ],
+        )?;
+        Ok(!won.is_empty())
+    }
+
     fn remove_parked(&mut self, tenant: &str, position: &str) -> Result<()> {
         self.execute(
             "DELETE FROM parked_calls WHERE tenant = $1 AND position = $2 AND node = $3",

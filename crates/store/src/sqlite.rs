@@ -526,6 +526,16 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn claim_parked(&mut self, p: &ParkedCall) -> Result<bool> {
+        // One node per file: a position is free or this node's.
+        let n = self.conn.execute(
+            "INSERT INTO parked_calls (tenant, position, retrieval, parker, parked_party, since_ms, deadline_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(tenant, position) DO NOTHING",
+            params![p.tenant, p.position, p.retrieval, p.parker, p.parked_party, p.since_ms as i64, p.deadline_ms as i64],
+        )?;
+        Ok(n == 1)
+    }
+
     fn remove_parked(&mut self, tenant: &str, position: &str) -> Result<()> {
         self.conn.execute(
             "DELETE FROM parked_calls WHERE tenant = ?1 AND position = ?2",

@@ -100,6 +100,9 @@ pub struct SwitchConfig {
     /// Whether the operator's authorization service decides calls, parks,
     /// retrievals and transfers (after the embedded rules), and how.
     pub authorization: Option<crate::external_authorization::AuthorizationPolicy>,
+    /// Whether the parking lot is shared with other nodes (a PostgreSQL
+    /// store): a park first claims its position there.
+    pub shared_lot: bool,
 }
 
 impl Default for SwitchConfig {
@@ -142,6 +145,7 @@ impl Default for SwitchConfig {
             max_subscriptions_per_extension: 250,
             min_subscription_s: 60,
             authorization: None,
+            shared_lot: false,
             max_subscription_s: 3600,
         }
     }

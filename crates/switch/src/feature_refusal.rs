@@ -28,6 +28,8 @@ pub enum FeatureRefusal {
         /// The number dialed.
         retrieval: String,
     },
+    /// The shared store did not answer a parking claim in time.
+    StoreUnavailable,
     /// The operator's authorization service said no.
     Denied {
         /// Its status.
@@ -57,6 +59,7 @@ impl FeatureRefusal {
             FeatureRefusal::NothingParked { .. } => "nothing_parked",
             FeatureRefusal::TooManyAttempts { .. } => "too_many_attempts",
             FeatureRefusal::Denied { .. } => "denied",
+            FeatureRefusal::StoreUnavailable => "store_unavailable",
         }
     }
 
@@ -72,6 +75,7 @@ impl FeatureRefusal {
             FeatureRefusal::NoFreeCode | FeatureRefusal::PositionTaken { .. } => 486,
             FeatureRefusal::NoHeldCall => 480,
             FeatureRefusal::Denied { status, .. } => *status,
+            FeatureRefusal::StoreUnavailable => 503,
         }
     }
 
@@ -88,13 +92,16 @@ impl FeatureRefusal {
             FeatureRefusal::NothingParked { retrieval } => format!("no call parked at {retrieval}"),
             FeatureRefusal::TooManyAttempts { .. } => "too many retrieval attempts".into(),
             FeatureRefusal::Denied { cause, .. } => cause.clone(),
+            FeatureRefusal::StoreUnavailable => "the parking lot's store did not answer".into(),
         }
     }
 
     /// What the caller hears.
     pub fn prompts(&self) -> Vec<Prompt> {
         match self {
-            FeatureRefusal::NotAllowed | FeatureRefusal::Denied { .. } => vec![Prompt::Goodbye],
+            FeatureRefusal::NotAllowed
+            | FeatureRefusal::Denied { .. }
+            | FeatureRefusal::StoreUnavailable => vec![Prompt::Goodbye],
             FeatureRefusal::NotAllowedToPark => vec![Prompt::ParkNotAllowed],
             FeatureRefusal::NotAllowedToRetrieve => vec![Prompt::RetrieveNotAllowed],
             FeatureRefusal::NotAnExtension => vec![Prompt::NotAnExtension],

@@ -48,5 +48,7 @@ pub use output::{MediaCommand, MediaEvent, Output, StoreOp};
 pub use peer::{Peer, Transport};
 pub use registrar::Registrar;
 pub use switch_event::{EventKind, Refused, SwitchEvent};
-pub use switchboard::{LiveCall, MoveRefusal, ParkedInfo, Resumed, SendRefusal, Switch};
+pub use switchboard::{
+    LiveCall, MoveRefusal, ParkedInfo, PositionClaim, Resumed, SendRefusal, Switch,
+};
 pub use time::Now;

@@ -103,6 +103,9 @@ pub enum Output {
     /// Something happened, for operators (boxed: events are larger than
     /// the other outputs).
     Event(Box<crate::switch_event::SwitchEvent>),
+    /// Claim a parking position in the shared store; the answer comes
+    /// back through `Switch::handle_claim` with the same id.
+    Claim(Box<crate::switchboard::PositionClaim>),
     /// Ask the operator's authorization service; its verdict comes back
     /// through `Switch::handle_verdict` with the same id.
     Authorize(Box<crate::external_authorization::AuthorizationRequest>),

@@ -8,6 +8,7 @@ mod authorization;
 mod call_input;
 mod call_map;
 mod calls;
+mod claims;
 mod comeback;
 mod ending;
 mod forks;
@@ -42,6 +43,7 @@ use accounts::{Binding, Directory};
 use admission::Admission;
 use bytes::Bytes;
 use calls::CallTable;
+pub use claims::PositionClaim;
 pub use operator::{LiveCall, MoveRefusal, SendRefusal};
 pub use park::ParkedInfo;
 pub use resume::Resumed;
@@ -175,6 +177,8 @@ pub struct Switch {
     subs: crate::subscriptions::Subscriptions,
     /// Whether parkers' phones answer (so a comeback rings no ghost).
     reachability: crate::reachability::Reachability,
+    /// Parking claims on their way to the shared store.
+    claims: claims::Claims,
     /// Questions for the operator's authorization service, if one decides.
     authorizations: Option<crate::external_authorization::Authorizations<authorization::Suspended>>,
 }
@@ -244,6 +248,7 @@ impl Switch {
             trunk_registrations: Default::default(),
             subs: crate::subscriptions::Subscriptions::new(cfg_subs.0, cfg_subs.1),
             reachability: Default::default(),
+            claims: Default::default(),
             authorizations,
         }
     }
@@ -331,6 +336,7 @@ impl Switch {
             self.calls.save_due,
             self.subs.poll_timeout(),
             self.authorization_deadline(),
+            self.claim_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -364,6 +370,7 @@ impl Switch {
         }
         self.call_timers(now);
         self.expire_authorizations(now);
+        self.expire_claims(now);
         self.expire_subscriptions(now);
         if self.next_sweep.is_none_or(|s| now.mono >= s) {
             let ops = self.registrar.sweep(now.unix_s());
@@ -676,6 +683,8 @@ impl Switch {
 mod authorization_tests;
 #[cfg(test)]
 mod call_tests;
+#[cfg(test)]
+mod claims_tests;
 #[cfg(test)]
 mod harness;
 #[cfg(test)]

@@ -27,6 +27,8 @@ pub(super) struct Did {
     pub(super) events: Vec<crate::switch_event::SwitchEvent>,
     /// Questions for the operator's authorization service.
     pub(super) questions: Vec<crate::external_authorization::AuthorizationRequest>,
+    /// Parking positions claimed in the shared store.
+    pub(super) claims: Vec<super::PositionClaim>,
 }
 
 impl Did {
@@ -122,6 +124,7 @@ impl World {
             did.store.extend(more.store);
             did.events.extend(more.events);
             did.questions.extend(more.questions);
+            did.claims.extend(more.claims);
         }
         did
     }
@@ -133,6 +136,7 @@ impl World {
             store: vec![],
             events: vec![],
             questions: vec![],
+            claims: vec![],
         };
         while let Some(o) = self.sw.poll_output() {
             match o {
@@ -146,6 +150,7 @@ impl World {
                 Output::TrustFlow(_) => {}
                 Output::Event(e) => did.events.push(*e),
                 Output::Authorize(q) => did.questions.push(*q),
+                Output::Claim(c) => did.claims.push(*c),
             }
         }
         did
@@ -185,6 +190,7 @@ impl World {
             all.store.extend(did.store);
             all.events.extend(did.events);
             all.questions.extend(did.questions);
+            all.claims.extend(did.claims);
         }
         all
     }

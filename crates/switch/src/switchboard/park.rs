@@ -85,10 +85,26 @@ impl Switch {
         let Some((held, holder)) = self.find_held(&tenant.name, &call.ext.number) else {
             return self.refuse_feature(now, call, FeatureRefusal::NoHeldCall);
         };
-        if self.calls.lot.is_taken(&tenant.name, &pos) {
+        if self.calls.lot.is_taken(&tenant.name, &pos) || self.claims.reserves(&tenant.name, &pos) {
             let label = pos.label();
             return self.refuse_feature(now, call, FeatureRefusal::PositionTaken { label });
         }
+        if self.cfg.shared_lot {
+            return self.claim_then_park(now, call, (held, holder), pos);
+        }
+        self.park_and_announce(now, call, (held, holder), pos);
+    }
+
+    /// Parks call `held` at `pos` (free, and claimed when the lot is
+    /// shared) and tells the parker the retrieval number.
+    pub(super) fn park_and_announce(
+        &mut self,
+        now: Now,
+        call: FeatureCall,
+        (held, holder): (CallId, Side),
+        pos: Position,
+    ) {
+        let tenant = call.tenant.clone();
         let retrieval = pos.retrieval_number(&tenant.release_prefix);
         self.park(now, held, holder, &tenant, pos, &call.ext.number);
         let mut prompts = vec![Prompt::CallParked, Prompt::ToRetrieveDial];

@@ -1,0 +1,168 @@
+//! Parking positions shared by the nodes of a cluster: when the lot is
+//! shared (a PostgreSQL store), a park first claims its position in the
+//! store, and only the node whose claim wins parks there; the others'
+//! parkers hear that the position is taken. The claim is a round trip
+//! like the authorization service's: `Output::Claim` out, and
+//! `Switch::handle_claim` back. Meanwhile the position is reserved on
+//! this node, so two of its own parkers cannot both claim it.
+
+use super::park::FeatureCall;
+use super::Switch;
+use crate::call::{CallId, Side};
+use crate::feature_refusal::FeatureRefusal;
+use crate::lot::Position;
+use crate::output::{Output, StoreOp};
+use crate::time::Now;
+use accounts::ParkedCall;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tracing::info;
+
+/// How long a claim may take before the park is refused.
+const CLAIM_WAIT: Duration = Duration::from_secs(3);
+
+/// A claim of a parking position in the shared store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PositionClaim {
+    /// Matches the answer to the claim.
+    pub id: u64,
+    /// The row the position gets if the claim wins.
+    pub parked: ParkedCall,
+}
+
+/// A park waiting for its claim.
+pub(super) struct Claiming {
+    pub call: FeatureCall,
+    pub held: CallId,
+    pub holder: Side,
+    pub pos: Position,
+    deadline: Instant,
+}
+
+/// The claims on their way.
+#[derive(Default)]
+pub(super) struct Claims {
+    next_id: u64,
+    waiting: HashMap<u64, Claiming>,
+}
+
+impl Claims {
+    /// Whether a claim of this node's holds `pos` of `tenant`.
+    pub fn reserves(&self, tenant: &str, pos: &Position) -> bool {
+        self.waiting
+            .values()
+            .any(|c| c.call.tenant.name == tenant && c.pos == *pos)
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.waiting.values().map(|c| c.deadline).min()
+    }
+}
+
+impl Switch {
+    /// Claims `pos` in the shared store before parking call `held` there.
+    pub(super) fn claim_then_park(
+        &mut self,
+        now: Now,
+        call: FeatureCall,
+        (held, holder): (CallId, Side),
+        pos: Position,
+    ) {
+        let tenant = &call.tenant;
+        let retrieval = pos.retrieval_number(&tenant.release_prefix);
+        let parked = ParkedCall {
+            tenant: tenant.name.clone(),
+            position: pos.label(),
+            retrieval,
+            parker: call.ext.number.clone(),
+            parked_party: self
+                .calls
+                .calls
+                .get(&held)
+                .map(|c| c.leg(crate::call::other(holder)).identity.shown())
+                .unwrap_or_default(),
+            since_ms: now.unix_ms,
+            deadline_ms: now.unix_ms + u64::from(tenant.park_timeout_s) * 1000,
+        };
+        let id = self.claims.next_id;
+        self.claims.next_id += 1;
+        let trying = self.response(&call.req, 100, None);
+        self.reply(now, &call.key.clone(), trying);
+        self.claims.waiting.insert(
+            id,
+            Claiming {
+                call,
+                held,
+                holder,
+                pos,
+                deadline: now.mono + CLAIM_WAIT,
+            },
+        );
+        self.outputs
+            .push_back(Output::Claim(Box::new(PositionClaim { id, parked })));
+    }
+
+    /// The store's answer to claim `id`: won, the park goes on; lost, the
+    /// parker hears the position is taken.
+    pub fn handle_claim(&mut self, now: Now, id: u64, won: bool) {
+        if let Some(c) = self.claims.waiting.remove(&id) {
+            self.claimed(now, c, if won { Ok(()) } else { Err(false) });
+        }
+        self.settle(now);
+    }
+
+    /// Claims the store did not answer in time: refused.
+    pub(super) fn expire_claims(&mut self, now: Now) {
+        let late: Vec<u64> = self
+            .claims
+            .waiting
+            .iter()
+            .filter(|(_, c)| now.mono >= c.deadline)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in late {
+            if let Some(c) = self.claims.waiting.remove(&id) {
+                info!("the store did not answer a parking claim in time");
+                self.claimed(now, c, Err(true));
+            }
+        }
+    }
+
+    /// The earliest deadline of a claim on its way.
+    pub(super) fn claim_deadline(&self) -> Option<Instant> {
+        self.claims.next_deadline()
+    }
+
+    /// Goes on with a claimed park: `Err(true)` when the store did not
+    /// answer, `Err(false)` when another node holds the position.
+    fn claimed(&mut self, now: Now, c: Claiming, outcome: Result<(), bool>) {
+        let Claiming {
+            call,
+            held,
+            holder,
+            pos,
+            ..
+        } = c;
+        let tenant = call.tenant.name.clone();
+        match outcome {
+            Err(true) => self.refuse_feature(now, call, FeatureRefusal::StoreUnavailable),
+            Err(false) => {
+                info!(%tenant, position = %pos.label(), "another node holds the position");
+                let label = pos.label();
+                self.refuse_feature(now, call, FeatureRefusal::PositionTaken { label })
+            }
+            Ok(()) => {
+                // The held call may have ended meanwhile: give the claim back.
+                let still = self.find_held(&tenant, &call.ext.number) == Some((held, holder));
+                if !still {
+                    self.outputs.push_back(Output::Store(StoreOp::RemoveParked {
+                        tenant,
+                        position: pos.label(),
+                    }));
+                    return self.refuse_feature(now, call, FeatureRefusal::NoHeldCall);
+                }
+                self.park_and_announce(now, call, (held, holder), pos);
+            }
+        }
+    }
+}

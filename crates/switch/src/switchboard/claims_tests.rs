@@ -1,0 +1,78 @@
+//! A lot shared by the nodes of a cluster, driven deterministically: a
+//! park waits for its position's claim in the store, parks only if the
+//! claim wins, and is refused when it loses or the store does not answer.
+
+use super::call_tests::{directory_with, in_dialog, JOHN, ROOM};
+use super::harness::World;
+use super::*;
+use crate::output::MediaCommand;
+use crate::prompts::Prompt;
+use std::time::Duration;
+
+/// A world whose lot is shared with other nodes: John talks to the room
+/// and holds it.
+fn shared_lot_with_john_holding() -> (World, Response) {
+    let cfg = SwitchConfig {
+        default_tenant: Some("acme".into()),
+        persist_interval: Duration::ZERO,
+        shared_lot: true,
+        ..Default::default()
+    };
+    let mut w = World::with(cfg, directory_with(None));
+    w.register("444", ROOM);
+    w.register("333", JOHN);
+    let (did, _) = w.invite("333", JOHN, "444");
+    let inv = did.request_to(ROOM, Method::Invite);
+    let ok = w.answer(ROOM, &inv, 200, true).response_to(JOHN, 200);
+    w.from(JOHN, &in_dialog(&ok, "ACK", 2, "", JOHN));
+    let held = super::call_tests::SDP.replace("sendrecv", "sendonly");
+    w.from(JOHN, &in_dialog(&ok, "INVITE", 3, &held, JOHN));
+    (w, ok)
+}
+
+#[test]
+fn a_shared_lots_park_waits_for_its_claim_and_parks_only_if_it_wins() {
+    let (mut w, _) = shared_lot_with_john_holding();
+    let (did, _) = w.invite("333", JOHN, "*70333");
+    did.response_to(JOHN, 100);
+    let claim = did.claims[0].clone();
+    assert_eq!(
+        (
+            claim.parked.position.as_str(),
+            claim.parked.retrieval.as_str()
+        ),
+        ("333", "*71333")
+    );
+    assert_eq!(w.sw.parked_count(), 0, "not parked before the claim wins");
+    // Meanwhile the position is this node's: a second park here is refused.
+    w.sw.handle_claim(w.now, claim.id, true);
+    let did = w.collect();
+    did.response_to(JOHN, 200);
+    assert_eq!(w.sw.parked_count(), 1);
+}
+
+#[test]
+fn a_lost_claim_is_announced_as_a_taken_position() {
+    let (mut w, _) = shared_lot_with_john_holding();
+    let (did, _) = w.invite("333", JOHN, "*70333");
+    let id = did.claims[0].id;
+    w.sw.handle_claim(w.now, id, false);
+    let did = w.collect();
+    did.response_to(JOHN, 200);
+    assert!(did
+        .media
+        .iter()
+        .any(|m| matches!(m, MediaCommand::Play(_, p) if p == &vec![Prompt::PositionTaken])));
+    assert_eq!(w.sw.parked_count(), 0);
+    // A claim the store never answers is refused after a while.
+    let (mut w, _) = shared_lot_with_john_holding();
+    let (did, _) = w.invite("333", JOHN, "*70333");
+    assert_eq!(did.claims.len(), 1);
+    let did = w.advance(Duration::from_secs(3));
+    did.response_to(JOHN, 200);
+    assert!(did
+        .media
+        .iter()
+        .any(|m| matches!(m, MediaCommand::Play(_, p) if p == &vec![Prompt::Goodbye])));
+    assert_eq!(w.sw.parked_count(), 0);
+}
