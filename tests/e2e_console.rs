@@ -153,6 +153,8 @@ fn an_operator_watches_the_lot_live_and_retrieves_and_hangs_up_from_the_console(
     browser.click("nav a[href='/records']");
     browser.fill("input[name=q]", "operator");
     browser.click("form.search button");
+    // The search's own page (the list before it has both calls).
+    browser.wait_url("/records?q=operator");
     let rows = browser.wait_text("table.records tbody tr", "Hung up by the operator");
     assert_eq!(rows.len(), 1, "{rows:?}");
     // Jane was called by John's number, and talked to the room at the end.

@@ -43,6 +43,10 @@ pub struct CallSnapshot {
     pub events: Vec<CallEvent>,
     /// The extension whose trunk call this is (toll-fraud accounting).
     pub outbound_by: Option<String>,
+    /// When the time the operator's service granted runs out, Unix
+    /// milliseconds (a call resumed after a restart keeps its limit).
+    #[serde(default)]
+    pub limit_ends_ms: Option<u64>,
 }
 
 /// What a resumed call needs, by where it was.
@@ -539,6 +543,7 @@ impl CallSnapshot {
             features: call.features.iter().copied().collect(),
             events: call.events.clone(),
             outbound_by: call.outbound_by.clone(),
+            limit_ends_ms: call.time_limit_deadline().map(|at| clock.unix_ms(at)),
         })
     }
 }

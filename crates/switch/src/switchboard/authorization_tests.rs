@@ -231,3 +231,41 @@ fn a_granted_time_runs_out_with_a_prompt_then_both_parties_get_bye() {
     );
     assert!(record.events.contains("the time granted ran out"));
 }
+
+#[test]
+fn a_granted_time_keeps_counting_across_a_restart() {
+    let mut w = world(Fallback::Embedded, 0);
+    let mut store = std::collections::BTreeMap::new();
+    let (did, _) = w.invite("333", JOHN, "444");
+    let inv = w
+        .verdict(did.questions[0].id, allow(None, Some(60)))
+        .request_to(ROOM, Method::Invite);
+    let ok = w.answer(ROOM, &inv, 200, true).response_to(JOHN, 200);
+    let did = w.from(JOHN, &in_dialog(&ok, "ACK", 2, "", JOHN));
+    super::call_tests::stored_calls(&did.store, &mut store);
+    let did = w.advance(Duration::from_secs(40));
+    super::call_tests::stored_calls(&did.store, &mut store);
+    assert_eq!(
+        store.values().next().unwrap().limit_ends_ms,
+        Some(w.now.unix_ms + 20_000)
+    );
+
+    // A new process 5 s later: 15 s are left.
+    let mut w2 = world(Fallback::Embedded, 0);
+    w2.now.mono = w.now.mono + Duration::from_secs(5);
+    w2.now.unix_ms = w.now.unix_ms + 5000;
+    w2.sw.resume(w2.now, store.values().cloned().collect());
+    w2.collect();
+    let did = w2.advance(Duration::from_secs(14));
+    assert!(!did
+        .media
+        .iter()
+        .any(|m| matches!(m, MediaCommand::Play(..))));
+    let did = w2.advance(Duration::from_secs(1));
+    let time_up = did
+        .media
+        .iter()
+        .filter(|m| matches!(m, MediaCommand::Play(_, p) if p == &vec![Prompt::TimeUp, Prompt::Goodbye]))
+        .count();
+    assert_eq!(time_up, 2, "{:?}", did.media);
+}

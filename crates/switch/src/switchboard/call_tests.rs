@@ -436,7 +436,7 @@ fn a_lot_entry_without_its_call_answers_the_retriever_and_leaks_no_port() {
 
 /// The latest snapshot of every call, as the store would hold it after
 /// applying `ops` in order.
-fn stored_calls(
+pub(super) fn stored_calls(
     ops: &[StoreOp],
     into: &mut std::collections::BTreeMap<u64, crate::snapshot::CallSnapshot>,
 ) {

@@ -234,7 +234,7 @@ impl Switch {
     fn resume_talking(&mut self, now: Now, snap: CallSnapshot, a: Leg, b: Leg, done: &mut Resumed) {
         let id = snap.id;
         let media = [(a.port, a.holding), (b.port, b.holding)];
-        let call = resumed_call(snap, a, b, Phase::Established);
+        let call = resumed_call(snap, a, b, Phase::Established, now);
         self.open_resumed(&call.a);
         self.open_resumed(&call.b);
         self.index_resumed(id, call);
@@ -277,7 +277,7 @@ impl Switch {
             at: clock.instant(lot.comeback_ms),
             to: lot.comeback_to.clone(),
         };
-        let mut call = resumed_call(snap, a, b, Phase::Parked(comeback));
+        let mut call = resumed_call(snap, a, b, Phase::Parked(comeback), now);
         call.fallback_tried = fallback_tried;
         let party_shown = call.leg(side).identity.clone();
         let port = call.leg(side).port;
@@ -369,7 +369,7 @@ impl Switch {
 }
 
 /// A call rebuilt around resumed legs.
-fn resumed_call(snap: CallSnapshot, a: Leg, b: Leg, phase: Phase) -> Call {
+fn resumed_call(snap: CallSnapshot, a: Leg, b: Leg, phase: Phase, now: Now) -> Call {
     let record = snap.record;
     let mut events = snap.events;
     events.push(CallEvent::Resumed);
@@ -379,6 +379,12 @@ fn resumed_call(snap: CallSnapshot, a: Leg, b: Leg, phase: Phase) -> Call {
     call.features = features;
     call.events = events;
     call.outbound_by = snap.outbound_by;
+    // The limit keeps counting where it was (a past one runs out at once).
+    call.limit = snap
+        .limit_ends_ms
+        .map(|ms| crate::call::TimeLimit::Running {
+            ends: Clock(now).instant(ms),
+        });
     call
 }
 
