@@ -7,6 +7,7 @@
 //! this node, so two of its own parkers cannot both claim it.
 
 use super::park::FeatureCall;
+use super::refer::ParkByTransfer;
 use super::Switch;
 use crate::call::{CallId, Side};
 use crate::feature_refusal::FeatureRefusal;
@@ -32,11 +33,37 @@ pub struct PositionClaim {
 
 /// A park waiting for its claim.
 pub(super) struct Claiming {
-    pub call: FeatureCall,
-    pub held: CallId,
-    pub holder: Side,
-    pub pos: Position,
+    park: ClaimedPark,
     deadline: Instant,
+}
+
+/// What parks once the claim wins.
+enum ClaimedPark {
+    /// A park code dialed while holding (boxed: an INVITE is large).
+    Feature {
+        call: Box<FeatureCall>,
+        held: CallId,
+        holder: Side,
+        pos: Position,
+    },
+    /// A REFER to the park number (a phone's Park key).
+    Transfer(Box<ParkByTransfer>),
+}
+
+impl ClaimedPark {
+    fn tenant(&self) -> &str {
+        match self {
+            ClaimedPark::Feature { call, .. } => &call.tenant.name,
+            ClaimedPark::Transfer(r) => &r.tenant.name,
+        }
+    }
+
+    fn pos(&self) -> &Position {
+        match self {
+            ClaimedPark::Feature { pos, .. } => pos,
+            ClaimedPark::Transfer(r) => &r.pos,
+        }
+    }
 }
 
 /// The claims on their way.
@@ -51,7 +78,7 @@ impl Claims {
     pub fn reserves(&self, tenant: &str, pos: &Position) -> bool {
         self.waiting
             .values()
-            .any(|c| c.call.tenant.name == tenant && c.pos == *pos)
+            .any(|c| c.park.tenant() == tenant && c.park.pos() == pos)
     }
 
     fn next_deadline(&self) -> Option<Instant> {
@@ -84,17 +111,42 @@ impl Switch {
             since_ms: now.unix_ms,
             deadline_ms: now.unix_ms + u64::from(tenant.park_timeout_s) * 1000,
         };
-        let id = self.claims.next_id;
-        self.claims.next_id += 1;
         let trying = self.response(&call.req, 100, None);
         self.reply(now, &call.key.clone(), trying);
+        let park = ClaimedPark::Feature {
+            call: Box::new(call),
+            held,
+            holder,
+            pos,
+        };
+        self.send_claim(now, parked, park);
+    }
+
+    /// Claims the REFER's position in the shared store before parking
+    /// the other party there.
+    pub(super) fn claim_then_park_by_transfer(&mut self, now: Now, refer: ParkByTransfer) {
+        let Some(call) = self.calls.calls.get(&refer.id) else {
+            return;
+        };
+        let parked = ParkedCall {
+            tenant: refer.tenant.name.clone(),
+            position: refer.pos.label(),
+            retrieval: refer.pos.retrieval_number(&refer.tenant.release_prefix),
+            parker: refer.parker.clone(),
+            parked_party: call.leg(crate::call::other(refer.side)).identity.shown(),
+            since_ms: now.unix_ms,
+            deadline_ms: now.unix_ms + u64::from(refer.tenant.park_timeout_s) * 1000,
+        };
+        self.send_claim(now, parked, ClaimedPark::Transfer(Box::new(refer)));
+    }
+
+    fn send_claim(&mut self, now: Now, parked: ParkedCall, park: ClaimedPark) {
+        let id = self.claims.next_id;
+        self.claims.next_id += 1;
         self.claims.waiting.insert(
             id,
             Claiming {
-                call,
-                held,
-                holder,
-                pos,
+                park,
                 deadline: now.mono + CLAIM_WAIT,
             },
         );
@@ -136,13 +188,15 @@ impl Switch {
     /// Goes on with a claimed park: `Err(true)` when the store did not
     /// answer, `Err(false)` when another node holds the position.
     fn claimed(&mut self, now: Now, c: Claiming, outcome: Result<(), bool>) {
-        let Claiming {
-            call,
-            held,
-            holder,
-            pos,
-            ..
-        } = c;
+        let (call, held, holder, pos) = match c.park {
+            ClaimedPark::Feature {
+                call,
+                held,
+                holder,
+                pos,
+            } => (*call, held, holder, pos),
+            ClaimedPark::Transfer(refer) => return self.claimed_by_transfer(now, *refer, outcome),
+        };
         let tenant = call.tenant.name.clone();
         match outcome {
             Err(true) => self.refuse_feature(now, call, FeatureRefusal::StoreUnavailable),
@@ -163,6 +217,34 @@ impl Switch {
                 }
                 self.park_and_announce(now, call, (held, holder), pos);
             }
+        }
+    }
+
+    /// Goes on with a claimed park by transfer (as [`Switch::claimed`]).
+    fn claimed_by_transfer(&mut self, now: Now, refer: ParkByTransfer, outcome: Result<(), bool>) {
+        let refused = match outcome {
+            Err(true) => Some((503, "The parking lot's store did not answer")),
+            Err(false) => Some((486, "Parking position taken")),
+            Ok(())
+                if !self
+                    .calls
+                    .calls
+                    .get(&refer.id)
+                    .is_some_and(|c| c.phase.is_two_party()) =>
+            {
+                self.outputs.push_back(Output::Store(StoreOp::RemoveParked {
+                    tenant: refer.tenant.name.clone(),
+                    position: refer.pos.label(),
+                }));
+                Some((481, "Call Leg/Transaction Does Not Exist"))
+            }
+            Ok(()) => None,
+        };
+        match refused {
+            Some((status, reason)) => {
+                self.refuse_park_by_transfer(now, (refer.id, refer.key, refer.req), status, reason)
+            }
+            None => self.park_by_transfer(now, refer),
         }
     }
 }

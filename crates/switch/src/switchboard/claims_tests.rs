@@ -76,3 +76,29 @@ fn a_lost_claim_is_announced_as_a_taken_position() {
         .any(|m| matches!(m, MediaCommand::Play(_, p) if p == &vec![Prompt::Goodbye])));
     assert_eq!(w.sw.parked_count(), 0);
 }
+
+#[test]
+fn a_park_by_transfer_claims_its_position_too() {
+    for won in [false, true] {
+        let (mut w, ok) = shared_lot_with_john_holding();
+        let refer = in_dialog(&ok, "REFER", 4, "", JOHN).replace(
+            "Content-Length: 0",
+            "Refer-To: <sip:*70333@acme.example>\r\nContent-Length: 0",
+        );
+        let did = w.from(JOHN, &refer);
+        assert_eq!(did.claims.len(), 1, "the position is claimed first");
+        assert!(did
+            .to(JOHN)
+            .iter()
+            .all(|m| !matches!(m, Message::Response(r) if r.status == 202)));
+        w.sw.handle_claim(w.now, did.claims[0].id, won);
+        let did = w.collect();
+        if won {
+            did.response_to(JOHN, 202);
+            assert_eq!(w.sw.parked_count(), 1);
+        } else {
+            assert_eq!(did.response_to(JOHN, 486).reason, "Parking position taken");
+            assert_eq!(w.sw.parked_count(), 0);
+        }
+    }
+}

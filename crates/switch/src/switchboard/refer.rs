@@ -10,6 +10,18 @@ use sip::transaction::ServerKey;
 use sip::{Name, Request};
 use tracing::info;
 
+/// A park by transfer the rules allow: the REFER, and where it parks.
+pub(super) struct ParkByTransfer {
+    pub id: CallId,
+    /// The side that sent the REFER (the parker's).
+    pub side: Side,
+    pub parker: String,
+    pub key: ServerKey,
+    pub req: Request,
+    pub tenant: accounts::Tenant,
+    pub pos: Position,
+}
+
 impl Switch {
     /// REFER in a call: to the park number (a phone's Park key), the other
     /// party is parked; to any other number, blind transfer. A retrieval
@@ -81,7 +93,10 @@ impl Switch {
             _ => Err((501, ONLY_PARK.into())),
         };
         let pos = match pos {
-            Ok(p) if self.calls.lot.is_taken(&tenant.name, &p) => {
+            Ok(p)
+                if self.calls.lot.is_taken(&tenant.name, &p)
+                    || self.claims.reserves(&tenant.name, &p) =>
+            {
                 Err((486, "Parking position taken".into()))
             }
             other => other,
@@ -89,16 +104,53 @@ impl Switch {
         let pos = match pos {
             Ok(p) => p,
             Err((status, reason)) => {
-                info!(call = id, status, %reason, "REFER refused");
-                if let Some(c) = self.calls.calls.get_mut(&id) {
-                    c.events.push(CallEvent::ParkByTransferRefused {
-                        reason: reason.clone(),
-                    });
-                }
-                let resp = self.response(&req, status, Some(&reason));
-                return self.reply(now, &key, resp);
+                return self.refuse_park_by_transfer(now, (id, key, req), status, &reason)
             }
         };
+        let refer = ParkByTransfer {
+            id,
+            side,
+            parker: ext.number,
+            key,
+            req,
+            tenant,
+            pos,
+        };
+        if self.cfg.shared_lot {
+            return self.claim_then_park_by_transfer(now, refer);
+        }
+        self.park_by_transfer(now, refer);
+    }
+
+    /// A REFER to the park number refused with `status`: the call stays.
+    pub(super) fn refuse_park_by_transfer(
+        &mut self,
+        now: Now,
+        (id, key, req): (CallId, ServerKey, Request),
+        status: u16,
+        reason: &str,
+    ) {
+        info!(call = id, status, %reason, "REFER refused");
+        if let Some(c) = self.calls.calls.get_mut(&id) {
+            c.events.push(CallEvent::ParkByTransferRefused {
+                reason: reason.to_string(),
+            });
+        }
+        let resp = self.response(&req, status, Some(reason));
+        self.reply(now, &key, resp);
+    }
+
+    /// Parks the other party of the REFER's call at its (free) position.
+    pub(super) fn park_by_transfer(&mut self, now: Now, refer: ParkByTransfer) {
+        let ParkByTransfer {
+            id,
+            side,
+            parker,
+            key,
+            req,
+            tenant,
+            pos,
+        } = refer;
         let accepted = self.response(&req, 202, None);
         self.reply(now, &key, accepted);
         self.notify_sipfrag(now, id, side, "SIP/2.0 100 Trying", "active;expires=60");
@@ -110,11 +162,11 @@ impl Switch {
             "SIP/2.0 200 OK",
             "terminated;reason=noresource",
         );
-        info!(call = id, parker = %ext.number, %retrieval, "parked by transfer");
+        info!(call = id, %parker, %retrieval, "parked by transfer");
         if let Some(c) = self.calls.calls.get_mut(&id) {
             c.features.insert(CallFeature::ParkByTransfer);
         }
-        self.park(now, id, side, &tenant, pos, &ext.number);
+        self.park(now, id, side, &tenant, pos, &parker);
     }
 
     /// A NOTIFY with a sipfrag body in the leg's dialog (RFC 3515 §2.4.5).
