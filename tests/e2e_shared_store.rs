@@ -11,10 +11,12 @@ use support::{peers_ready, rtp_range, Server, ADMIN_TOKEN};
 
 const PCMU: u8 = 0;
 
-/// A node named `node` on the store `store` (a `[store]` line).
+/// A node named `node` on the store `store` (a `[store]` line), with the
+/// secret the cluster's nodes share (nonces, and proof between nodes).
 fn node(name: &str, node: &str, store: &str) -> Server {
     let (store, node) = (store.to_string(), node.to_string());
     Server::start_edited(name, "", rtp_range(), 30, move |text| {
+        let text = text.replacen("[sip]\n", "[sip]\nsecret = \"test-cluster-secret\"\n", 1);
         let at = text.find("[store]\n").expect("a [store] table");
         let end = text[at..].find("\n\n").map_or(text.len(), |e| at + e);
         format!(
@@ -156,5 +158,72 @@ fn two_nodes_parking_into_one_position_at_once_get_one_park_and_one_refusal() {
     assert!(
         listed.contains(&format!("\"parker\":\"{winner}\"")),
         "{listed}"
+    );
+}
+
+/// Whether `phone` hears a `freq` tone within 600 ms.
+fn hears(phone: &support::phone::Phone, freq: f64) -> bool {
+    phone.flush_rtp();
+    let heard = support::phone::decode(&phone.record(Duration::from_millis(600)));
+    !heard.is_empty()
+        && support::phone::tone_power(&heard, freq)
+            > 10.0 * support::phone::tone_power(&heard, 1400.0)
+        && support::phone::tone_power(&heard, freq) > 1.0
+}
+
+#[test]
+fn a_retrieval_on_another_node_reaches_the_parked_call_and_one_of_two_wins() {
+    let test = "a_retrieval_on_another_node_reaches_the_parked_call";
+    if !peers_ready(test, &[]) {
+        return;
+    }
+    let Some(store) = support::postgres_store_line(test) else {
+        return;
+    };
+    let one = node("fwd-node-1", "node-1", &store);
+    let two = node("fwd-node-2", "node-2", &store);
+    let mut john = one.registered("333");
+    let mut jane = one.registered("555");
+    let mut room = two.registered("444");
+
+    // Jane is parked on node 1; the room retrieves her on node 2: one
+    // INVITE, one 200, and the two talk.
+    let (janes, mut johns) = support::phone::connect(&mut jane, &mut john, &[PCMU], &[PCMU]);
+    assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
+    support::phone::park(&mut john, "*70333");
+    let mut rooms = room
+        .dial("*71333", &[PCMU])
+        .expect("retrieved through node 2");
+    support::phone::assert_two_way(&room, &rooms, &jane, &janes);
+    assert!(!support::parkline_cli(&one, &["parked", "--json"]).contains("*71333"));
+    assert_eq!(room.bye(&mut rooms).status, 200);
+    let bye = jane
+        .request("BYE", Duration::from_secs(3))
+        .expect("Jane's BYE");
+    jane.ok(&bye);
+
+    // Parked again; John on node 1 and the room on node 2 retrieve at the
+    // same moment: one of them gets Jane.
+    let (janes, mut johns) = support::phone::connect(&mut jane, &mut john, &[PCMU], &[PCMU]);
+    assert_eq!(john.reinvite(&mut johns, "sendonly").status, 200);
+    support::phone::park(&mut john, "*70333");
+    let a = std::thread::spawn(move || {
+        let call = john.dial("*71333", &[PCMU]);
+        (john, call)
+    });
+    let b = std::thread::spawn(move || {
+        let call = room.dial("*71333", &[PCMU]);
+        (room, call)
+    });
+    let ((john, johns_try), (room, rooms_try)) = (a.join().unwrap(), b.join().unwrap());
+    assert!(johns_try.is_ok() && rooms_try.is_ok(), "both are answered");
+    let talker = support::phone::talk(&jane, &janes, 600.0);
+    let listening = std::thread::spawn(move || hears(&john, 600.0));
+    let room_hears = hears(&room, 600.0);
+    let john_hears = listening.join().unwrap();
+    talker.join().unwrap();
+    assert!(
+        john_hears != room_hears,
+        "exactly one retriever talks to Jane: John {john_hears}, the room {room_hears}"
     );
 }

@@ -1,41 +1,64 @@
 //! The shell's side of a shared parking lot: the core's position claims
-//! go, in order, to a thread with its own store connection, and each
-//! answer (won or lost) comes back to the core as an event. A claim that
-//! fails in the store gets no answer, and the core refuses that park when
-//! its wait is over. The queue is bounded: a claim it cannot take is
-//! dropped and refused the same way.
+//! and lookups go, in order, to a thread with its own store connection,
+//! and each answer (won or lost; the other node holding a position) comes
+//! back to the core as an event. A question that fails in the store gets
+//! no answer, and the core refuses when its wait is over. The queue is
+//! bounded: a question it cannot take is dropped and refused the same way.
 
 use crate::event::Event;
 use std::sync::mpsc;
-use switch::PositionClaim;
+use switch::{PositionClaim, PositionLookup};
 use tokio::sync::mpsc as tmpsc;
 use tracing::{error, warn};
 
-/// Claims waiting for the store at most.
+/// Questions waiting for the store at most.
 const QUEUE: usize = 1000;
 
-/// Where the core's claims go.
+/// A question for the shared lot.
+pub enum LotQuestion {
+    /// Claim a position.
+    Claim(PositionClaim),
+    /// Which other node holds a position.
+    Lookup(PositionLookup),
+}
+
+/// Where the core's questions go.
 #[derive(Clone)]
 pub struct ClaimQueue {
-    tx: mpsc::SyncSender<PositionClaim>,
+    tx: mpsc::SyncSender<LotQuestion>,
+}
+
+/// The store's answer to one question, or `None` (logged) if it failed.
+fn answer(store: &mut dyn store::Store, question: LotQuestion) -> Option<Event> {
+    match question {
+        LotQuestion::Claim(claim) => match store.claim_parked(&claim.parked) {
+            Ok(won) => Some(Event::Claimed(claim.id, won)),
+            Err(e) => {
+                error!(position = %claim.parked.position, "parking claim failed: {e}");
+                None
+            }
+        },
+        LotQuestion::Lookup(q) => match store.holder_of(&q.tenant, &q.position) {
+            Ok(sip) => Some(Event::Located(q.id, sip.and_then(|s| s.parse().ok()))),
+            Err(e) => {
+                error!(position = %q.position, "parking lookup failed: {e}");
+                None
+            }
+        },
+    }
 }
 
 impl ClaimQueue {
-    /// Starts the claims thread on `store`; answers go to `events`.
+    /// Starts the thread on `store`; answers go to `events`.
     pub fn start(mut store: Box<dyn store::Store>, events: tmpsc::Sender<Event>) -> ClaimQueue {
-        let (tx, rx) = mpsc::sync_channel::<PositionClaim>(QUEUE);
+        let (tx, rx) = mpsc::sync_channel::<LotQuestion>(QUEUE);
         std::thread::Builder::new()
             .name("parking-claims".into())
             .spawn(move || {
-                for claim in rx {
-                    match store.claim_parked(&claim.parked) {
-                        Ok(won) => {
-                            if events.blocking_send(Event::Claimed(claim.id, won)).is_err() {
-                                return;
-                            }
-                        }
-                        Err(e) => {
-                            error!(position = %claim.parked.position, "parking claim failed: {e}")
+                for question in rx {
+                    if let Some(event) = answer(store.as_mut(), question) {
+                        if events.blocking_send(event).is_err() {
+                            return;
                         }
                     }
                 }
@@ -44,11 +67,11 @@ impl ClaimQueue {
         ClaimQueue { tx }
     }
 
-    /// Hands a claim to the thread (a full queue drops it: the core
-    /// refuses that park when its wait is over).
-    pub fn push(&self, claim: PositionClaim) {
-        if self.tx.try_send(claim).is_err() {
-            warn!("the parking claims queue is full: a park will be refused");
+    /// Hands a question to the thread (a full queue drops it: the core
+    /// refuses when its wait is over).
+    pub fn push(&self, question: LotQuestion) {
+        if self.tx.try_send(question).is_err() {
+            warn!("the parking lot's question queue is full: a park or retrieval will be refused");
         }
     }
 }

@@ -45,6 +45,9 @@ pub enum Event {
     Media(switch::MediaEvent),
     /// The shared store's answer to a parking claim (by its id): won.
     Claimed(u64, bool),
+    /// The shared store's answer to a parking lookup (by its id): the
+    /// SIP address of the other node holding the position.
+    Located(u64, Option<std::net::SocketAddr>),
     /// The authorization service's verdict on a question (by its id).
     Verdict(u64, switch::external_authorization::Verdict),
     /// Stop: save every pending change of the calls and end the core task.

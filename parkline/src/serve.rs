@@ -161,6 +161,14 @@ pub fn open_store(cfg: &Config, db: &store::Location) -> Result<Opened> {
     let baseline = store.accounts_version()?;
     let dir = store.load_directory()?;
     let bindings = store.bindings()?;
+    // The other nodes send retrievals of this node's parked calls here.
+    let sip = cfg.listeners().iter().find_map(|l| match l {
+        Listen::Udp(a) => Some(*a),
+        _ => None,
+    });
+    if let Some(sip) = sip {
+        store.announce_node(&sip.to_string(), shell::now().unix_ms)?;
+    }
     let claims_store = match db {
         store::Location::Postgres(_) => Some(
             db.open_as(node)

@@ -162,9 +162,13 @@ fn carry_out(
                 stream.publish(&ev);
             }
             Output::Claim(claim) => match claims {
-                Some(q) => q.push(*claim),
+                Some(q) => q.push(crate::claims::LotQuestion::Claim(*claim)),
                 // Claims come only from a core told its lot is shared.
                 None => tracing::error!("a parking claim without a shared store"),
+            },
+            Output::Locate(lookup) => match claims {
+                Some(q) => q.push(crate::claims::LotQuestion::Lookup(*lookup)),
+                None => tracing::error!("a parking lookup without a shared store"),
             },
             Output::Authorize(request) => match authorizer {
                 Some(a) => a.ask(*request),
@@ -224,6 +228,7 @@ fn handle(
         Event::Media(ev) => sw.handle_media_event(now, ev),
         Event::Verdict(id, verdict) => sw.handle_verdict(now, id, verdict),
         Event::Claimed(id, won) => sw.handle_claim(now, id, won),
+        Event::Located(id, node) => sw.handle_located(now, id, node),
         Event::Query(Query::Metrics(reply)) => {
             let stats = &media.stats;
             let _ = reply.send(crate::event::MetricsSnapshot {

@@ -433,8 +433,16 @@ impl Phone {
     /// Answers a ringing INVITE (200 with our SDP) and waits for the ACK.
     pub fn answer(&mut self, inv: &Request, pts: &[u8]) -> Call {
         let sdp = self.sdp(pts, "sendrecv");
-        self.respond(inv, 200, "OK", Some("callee"), &sdp);
-        let ack = self.request("ACK", Duration::from_secs(5));
+        // A UAS resends its 2xx until the ACK (RFC 3261 §13.3.1.4): over
+        // UDP under load either may be lost.
+        let mut ack = None;
+        let mut wait = Duration::from_millis(500);
+        let deadline = std::time::Instant::now() + Duration::from_secs(8);
+        while ack.is_none() && std::time::Instant::now() < deadline {
+            self.respond(inv, 200, "OK", Some("callee"), &sdp);
+            ack = self.request("ACK", wait);
+            wait = (wait * 2).min(Duration::from_secs(4));
+        }
         assert!(ack.is_some(), "{}: no ACK for 200", self.user);
         let offer = sdp::parse_audio(&inv.body).unwrap();
         let mut remote = inv.headers.get_str(Name::From).unwrap();

@@ -47,6 +47,9 @@ pub enum Name {
     SubscriptionState,
     AllowEvents,
     Replaces,
+    /// `X-Parkline-Node`: the proof a request comes from another node of
+    /// the same cluster, on a phone's behalf.
+    ParklineNode,
 }
 
 impl Name {
@@ -93,6 +96,7 @@ impl Name {
             Name::SubscriptionState => "Subscription-State",
             Name::AllowEvents => "Allow-Events",
             Name::Replaces => "Replaces",
+            Name::ParklineNode => "X-Parkline-Node",
         }
     }
 

@@ -321,6 +321,23 @@ fn nodes_sharing_a_database_keep_their_own_calls_and_positions() {
     };
     assert!(b.claim_parked(&free).unwrap());
     assert!(!a.claim_parked(&free).unwrap());
+    // Where the holder of a position takes SIP, for the other nodes.
+    a.announce_node("127.0.0.11:5060", 1).unwrap();
+    b.announce_node("127.0.0.12:5060", 1).unwrap();
+    assert_eq!(
+        b.holder_of("acme", "333").unwrap().as_deref(),
+        Some("127.0.0.11:5060")
+    );
+    assert_eq!(
+        a.holder_of("acme", "444").unwrap().as_deref(),
+        Some("127.0.0.12:5060")
+    );
+    assert_eq!(
+        a.holder_of("acme", "333").unwrap(),
+        None,
+        "its own is not another's"
+    );
+    assert_eq!(a.holder_of("acme", "999").unwrap(), None);
     b.remove_parked("acme", "444").unwrap();
     assert_eq!(
         b.clear_parked().unwrap(),

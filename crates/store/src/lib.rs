@@ -108,6 +108,11 @@ pub trait Store: Send {
     /// another node holds it. The database decides, so two nodes claiming
     /// one position at once get one true and one false.
     fn claim_parked(&mut self, p: &ParkedCall) -> Result<bool>;
+    /// Says where this node takes SIP (`ip:port`), for the other nodes.
+    fn announce_node(&mut self, sip: &str, now_ms: u64) -> Result<()>;
+    /// The SIP address of the other node that holds a parked call at
+    /// `position`, if another does.
+    fn holder_of(&self, tenant: &str, position: &str) -> Result<Option<String>>;
     /// Runs `f` inside one transaction: many writes, one commit. `f`'s
     /// own errors are its business. If no transaction can be begun, `f`
     /// still runs, write by write, and the error is returned for the log;

@@ -613,6 +613,26 @@ impl Store for PostgresStore {
         Ok(!won.is_empty())
     }
 
+    fn announce_node(&mut self, sip: &str, now_ms: u64) -> Result<()> {
+        self.execute(
+            "INSERT INTO nodes (name, sip, seen_ms) VALUES ($1, $2, $3)
+             ON CONFLICT(name) DO UPDATE SET sip = excluded.sip, seen_ms = excluded.seen_ms",
+            &[&self.node, &sip, &(now_ms as i64)],
+        )?;
+        Ok(())
+    }
+
+    fn holder_of(&self, tenant: &str, position: &str) -> Result<Option<String>> {
+        Ok(self
+            .query(
+                "SELECT n.sip FROM parked_calls p JOIN nodes n ON n.name = p.node
+                 WHERE p.tenant = $1 AND p.position = $2 AND p.node <> $3",
+                &[&tenant, &position, &self.node],
+            )?
+            .first()
+            .map(|r| r.get(0)))
+    }
+
     fn remove_parked(&mut self, tenant: &str, position: &str) -> Result<()> {
         self.execute(
             "DELETE FROM parked_calls WHERE tenant = $1 AND position = $2 AND node = $3",

@@ -135,4 +135,11 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE media_streams DROP CONSTRAINT media_streams_pkey;
     ALTER TABLE media_streams ADD PRIMARY KEY (node, port);
     ALTER TABLE parked_calls ADD COLUMN node TEXT NOT NULL DEFAULT '';",
+    // 3: where each node takes SIP from (a retrieval that lands on another
+    // node than the parked call's is sent there)
+    "CREATE TABLE nodes (
+        name TEXT PRIMARY KEY,
+        sip TEXT NOT NULL,
+        seen_ms BIGINT NOT NULL
+    );",
 ];

@@ -536,6 +536,15 @@ impl Store for SqliteStore {
         Ok(n == 1)
     }
 
+    fn announce_node(&mut self, _sip: &str, _now_ms: u64) -> Result<()> {
+        // One node per file: nobody else to tell.
+        Ok(())
+    }
+
+    fn holder_of(&self, _tenant: &str, _position: &str) -> Result<Option<String>> {
+        Ok(None)
+    }
+
     fn remove_parked(&mut self, tenant: &str, position: &str) -> Result<()> {
         self.conn.execute(
             "DELETE FROM parked_calls WHERE tenant = ?1 AND position = ?2",

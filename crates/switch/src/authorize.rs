@@ -44,6 +44,14 @@ pub enum Route {
         /// The number to send.
         number: String,
     },
+    /// To another node of the cluster, on the caller's behalf (a
+    /// retrieval of a call that node holds).
+    Node {
+        /// The node's SIP address.
+        address: std::net::SocketAddr,
+        /// The number dialed (the retrieval number).
+        number: String,
+    },
 }
 
 /// The answer.

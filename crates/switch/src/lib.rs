@@ -19,6 +19,7 @@ mod ids;
 mod lamp;
 mod lot;
 mod media_security;
+mod node_proof;
 mod outbound;
 mod ports;
 pub mod prompts;
@@ -49,6 +50,6 @@ pub use peer::{Peer, Transport};
 pub use registrar::Registrar;
 pub use switch_event::{EventKind, Refused, SwitchEvent};
 pub use switchboard::{
-    LiveCall, MoveRefusal, ParkedInfo, PositionClaim, Resumed, SendRefusal, Switch,
+    LiveCall, MoveRefusal, ParkedInfo, PositionClaim, PositionLookup, Resumed, SendRefusal, Switch,
 };
 pub use time::Now;

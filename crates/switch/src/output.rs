@@ -106,6 +106,9 @@ pub enum Output {
     /// Claim a parking position in the shared store; the answer comes
     /// back through `Switch::handle_claim` with the same id.
     Claim(Box<crate::switchboard::PositionClaim>),
+    /// Ask the shared store which node holds a parking position; the
+    /// answer comes back through `Switch::handle_located`.
+    Locate(Box<crate::switchboard::PositionLookup>),
     /// Ask the operator's authorization service; its verdict comes back
     /// through `Switch::handle_verdict` with the same id.
     Authorize(Box<crate::external_authorization::AuthorizationRequest>),

@@ -43,7 +43,7 @@ use accounts::{Binding, Directory};
 use admission::Admission;
 use bytes::Bytes;
 use calls::CallTable;
-pub use claims::PositionClaim;
+pub use claims::{PositionClaim, PositionLookup};
 pub use operator::{LiveCall, MoveRefusal, SendRefusal};
 pub use park::ParkedInfo;
 pub use resume::Resumed;

@@ -38,6 +38,20 @@ pub(super) enum Admission {
 }
 
 impl Switch {
+    /// The extension another node of the cluster sends this INVITE for:
+    /// its proof (`X-Parkline-Node`) holds, and its From user is an
+    /// extension of the tenant its Request-URI names.
+    fn node_caller(&self, req: &Request) -> Option<accounts::Extension> {
+        let presented = req.headers.get(Name::ParklineNode)?;
+        let call_id = req.call_id()?;
+        if !crate::node_proof::verify(&self.cfg.secret, call_id, presented) {
+            return None;
+        }
+        let tenant = tenancy::resolve(&self.dir, req, self.cfg.default_tenant.as_deref()).ok()?;
+        let user = req.caller().ok()?.uri.user_decoded()?;
+        self.dir.extension(&tenant.name, &user).cloned()
+    }
+
     /// Decides whether `req` (new, not an ACK) may have a transaction; if
     /// not, answers it statelessly to `resp_peer` and returns `None`.
     pub(super) fn admit(
@@ -103,6 +117,9 @@ impl Switch {
                     .map(Admission::Register);
             }
             Method::Invite => {
+                if let Some(ext) = self.node_caller(req) {
+                    return Some(Admission::Call(Caller::Extension(ext)));
+                }
                 if let Some(trunk) = self.trunk_of(peer) {
                     return Some(Admission::Call(Caller::Trunk(trunk)));
                 }

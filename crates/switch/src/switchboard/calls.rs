@@ -74,6 +74,8 @@ pub(super) struct OutgoingInvite<'a> {
     pub body: Bytes,
     /// The media protection `body` offers.
     pub security: LegSecurity,
+    /// Sent to another node on the caller's behalf: carries the proof.
+    pub to_node: bool,
 }
 
 /// Everything a new call starts from.
@@ -175,6 +177,18 @@ impl Switch {
                     Some((uri, self.peer_for(&b.source)?, to))
                 })
                 .collect(),
+            Route::Node { address, number } => {
+                let to = format!("<sip:{number}@{}>", tenant.domain);
+                let peer = Peer {
+                    transport: Transport::Udp,
+                    addr: *address,
+                };
+                Uri::parse(format!("sip:{number}@{}", tenant.domain).as_bytes())
+                    .ok()
+                    .map(|uri| (uri, peer, to))
+                    .into_iter()
+                    .collect()
+            }
             Route::Trunk { trunk, number } => {
                 let addr: Option<SocketAddr> = trunk.address.parse().ok();
                 addr.and_then(|addr| {
@@ -507,7 +521,7 @@ impl Switch {
         if let Route::Extension { number, name, .. } = &route {
             b.extension = Some(number.clone());
             b.identity = crate::call::Identity::new(name.clone(), number.clone());
-        } else if let Route::Trunk { number, .. } = &route {
+        } else if let Route::Trunk { number, .. } | Route::Node { number, .. } = &route {
             b.identity = crate::call::Identity::new("", number.clone());
         }
         let mut record = self.new_record(now, &req, &tenant.name, &caller_id);
@@ -547,6 +561,7 @@ impl Switch {
         call.record.routed_to = match &route {
             Route::Extension { number, .. } => number.clone(),
             Route::Trunk { trunk, .. } => format!("trunk:{}", trunk.name),
+            Route::Node { address, .. } => format!("node:{address}"),
         };
         let targets = self.targets(&route, &tenant);
         let max_forwards = req
@@ -571,6 +586,7 @@ impl Switch {
                 max_forwards,
                 body,
                 security,
+                to_node: matches!(route, Route::Node { .. }),
             };
             if let Some(fork) = self.send_fork(now, id, out) {
                 forks.push(fork);
@@ -604,13 +620,19 @@ impl Switch {
             max_forwards,
             body,
             security,
+            to_node,
         } = out;
         let mut headers = sip::Headers::default();
         headers.push(Name::Via, self.via(target));
         headers.push(Name::MaxForwards, max_forwards.to_string());
         headers.push(Name::From, format!("{from};tag={}", self.ids.tag()));
         headers.push(Name::To, to);
-        headers.push(Name::CallId, self.ids.call_id());
+        let call_id = self.ids.call_id();
+        if to_node {
+            let proof = crate::node_proof::proof(&self.cfg.secret, call_id.as_bytes());
+            headers.push(Name::ParklineNode, proof);
+        }
+        headers.push(Name::CallId, call_id);
         headers.push(Name::CSeq, "1 INVITE");
         headers.push(Name::Contact, self.contact(target));
         headers.push(Name::Allow, crate::call::ALLOW);

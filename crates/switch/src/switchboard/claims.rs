@@ -31,6 +31,17 @@ pub struct PositionClaim {
     pub parked: ParkedCall,
 }
 
+/// A retrieval asking the shared store which node holds its position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PositionLookup {
+    /// Matches the answer to the question.
+    pub id: u64,
+    /// Tenant.
+    pub tenant: String,
+    /// The position (`333`, `*7250`).
+    pub position: String,
+}
+
 /// A park waiting for its claim.
 pub(super) struct Claiming {
     park: ClaimedPark,
@@ -48,20 +59,21 @@ enum ClaimedPark {
     },
     /// A REFER to the park number (a phone's Park key).
     Transfer(Box<ParkByTransfer>),
+    /// Not a park: a retrieval of a position this node does not hold,
+    /// waiting to learn which node does.
+    Locate {
+        call: Box<FeatureCall>,
+        pos: Position,
+    },
 }
 
 impl ClaimedPark {
-    fn tenant(&self) -> &str {
+    /// The tenant and position it claims (a lookup claims nothing).
+    fn claimed(&self) -> Option<(&str, &Position)> {
         match self {
-            ClaimedPark::Feature { call, .. } => &call.tenant.name,
-            ClaimedPark::Transfer(r) => &r.tenant.name,
-        }
-    }
-
-    fn pos(&self) -> &Position {
-        match self {
-            ClaimedPark::Feature { pos, .. } => pos,
-            ClaimedPark::Transfer(r) => &r.pos,
+            ClaimedPark::Feature { call, pos, .. } => Some((&call.tenant.name, pos)),
+            ClaimedPark::Transfer(r) => Some((&r.tenant.name, &r.pos)),
+            ClaimedPark::Locate { .. } => None,
         }
     }
 }
@@ -78,7 +90,7 @@ impl Claims {
     pub fn reserves(&self, tenant: &str, pos: &Position) -> bool {
         self.waiting
             .values()
-            .any(|c| c.park.tenant() == tenant && c.park.pos() == pos)
+            .any(|c| c.park.claimed() == Some((tenant, pos)))
     }
 
     fn next_deadline(&self) -> Option<Instant> {
@@ -154,6 +166,76 @@ impl Switch {
             .push_back(Output::Claim(Box::new(PositionClaim { id, parked })));
     }
 
+    /// Asks the shared store which node holds `pos`, for a retrieval this
+    /// node cannot serve itself.
+    pub(super) fn locate_then_retrieve(&mut self, now: Now, call: FeatureCall, pos: Position) {
+        let trying = self.response(&call.req, 100, None);
+        self.reply(now, &call.key.clone(), trying);
+        let id = self.claims.next_id;
+        self.claims.next_id += 1;
+        let lookup = PositionLookup {
+            id,
+            tenant: call.tenant.name.clone(),
+            position: pos.label(),
+        };
+        self.claims.waiting.insert(
+            id,
+            Claiming {
+                park: ClaimedPark::Locate {
+                    call: Box::new(call),
+                    pos,
+                },
+                deadline: now.mono + CLAIM_WAIT,
+            },
+        );
+        self.outputs.push_back(Output::Locate(Box::new(lookup)));
+    }
+
+    /// The store's answer to lookup `id`: the node holding the position
+    /// gets the retrieval on the retriever's behalf (the retriever sees
+    /// this node's answer only); nobody holding it, nothing is parked.
+    pub fn handle_located(&mut self, now: Now, id: u64, node: Option<std::net::SocketAddr>) {
+        let Some(Claiming {
+            park: ClaimedPark::Locate { call, pos },
+            ..
+        }) = self.claims.waiting.remove(&id)
+        else {
+            return self.settle(now);
+        };
+        match node {
+            Some(address) => {
+                let number = call.req.uri.user_decoded().unwrap_or_default();
+                info!(position = %pos.label(), %address, "retrieval forwarded to the node holding it");
+                let FeatureCall {
+                    peer,
+                    key,
+                    req,
+                    tenant,
+                    ext,
+                    offer,
+                    security,
+                } = *call;
+                let setup = super::calls::CallSetup {
+                    peer,
+                    key,
+                    req,
+                    tenant,
+                    caller: crate::authorize::Caller::Extension(ext.clone()),
+                    caller_id: ext.number,
+                    offer,
+                    a_security: security,
+                };
+                let route = crate::authorize::Route::Node { address, number };
+                self.follow_decision(now, setup, crate::authorize::Decision::Route(route), None);
+            }
+            None => {
+                let retrieval = pos.retrieval_number(&call.tenant.release_prefix);
+                self.refuse_feature(now, *call, FeatureRefusal::NothingParked { retrieval });
+            }
+        }
+        self.settle(now);
+    }
+
     /// The store's answer to claim `id`: won, the park goes on; lost, the
     /// parker hears the position is taken.
     pub fn handle_claim(&mut self, now: Now, id: u64, won: bool) {
@@ -196,6 +278,15 @@ impl Switch {
                 pos,
             } => (*call, held, holder, pos),
             ClaimedPark::Transfer(refer) => return self.claimed_by_transfer(now, *refer, outcome),
+            ClaimedPark::Locate { call, pos } => {
+                // The store did not say who holds it in time.
+                let retrieval = pos.retrieval_number(&call.tenant.release_prefix);
+                return self.refuse_feature(
+                    now,
+                    *call,
+                    FeatureRefusal::NothingParked { retrieval },
+                );
+            }
         };
         let tenant = call.tenant.name.clone();
         match outcome {

@@ -7,6 +7,7 @@ use super::harness::World;
 use super::*;
 use crate::output::MediaCommand;
 use crate::prompts::Prompt;
+use sip::SipHeaders;
 use std::time::Duration;
 
 /// A world whose lot is shared with other nodes: John talks to the room
@@ -101,4 +102,67 @@ fn a_park_by_transfer_claims_its_position_too() {
             assert_eq!(w.sw.parked_count(), 0);
         }
     }
+}
+
+#[test]
+fn a_retrieval_this_node_cannot_serve_goes_to_the_node_holding_it() {
+    let (mut w, _) = shared_lot_with_john_holding();
+    let (did, _) = w.invite("333", JOHN, "*71444");
+    did.response_to(JOHN, 100);
+    let lookup = did.lookups[0].clone();
+    assert_eq!(
+        (lookup.tenant.as_str(), lookup.position.as_str()),
+        ("acme", "444")
+    );
+    let other_node = "127.0.0.12:5060";
+    w.sw.handle_located(w.now, lookup.id, Some(other_node.parse().unwrap()));
+    let did = w.collect();
+    let forwarded = did.request_to(other_node, Method::Invite);
+    assert_eq!(forwarded.uri.to_string(), "sip:*71444@acme.example");
+    let proof = forwarded
+        .headers
+        .get(Name::ParklineNode)
+        .expect("the node proof");
+    let call_id = forwarded.call_id().unwrap();
+    assert!(crate::node_proof::verify(
+        &SwitchConfig::default().secret,
+        call_id,
+        proof
+    ));
+    assert!(forwarded
+        .headers
+        .get_str(Name::From)
+        .unwrap()
+        .contains("sip:333@"));
+
+    // Nobody holds it: nothing is parked there.
+    let (did, _) = w.invite("333", JOHN, "*71555");
+    let id = did.lookups[0].id;
+    w.sw.handle_located(w.now, id, None);
+    let did = w.collect();
+    did.response_to(JOHN, 200);
+    assert!(did.media.iter().any(
+        |m| matches!(m, MediaCommand::Play(_, p) if p.first() == Some(&Prompt::NoCallParkedAt))
+    ));
+}
+
+#[test]
+fn another_nodes_request_is_taken_for_its_extension_only_with_a_valid_proof() {
+    let (mut w, _) = shared_lot_with_john_holding();
+    let node = "127.0.0.12:5060";
+    let invite = |proof: &str| {
+        format!("INVITE sip:*71444@acme.example SIP/2.0\r\nVia: SIP/2.0/UDP {node};branch=z9hG4bKnode{proof}\r\nMax-Forwards: 70\r\nFrom: <sip:444@acme.example>;tag=n1\r\nTo: <sip:*71444@acme.example>\r\nCall-ID: node-call-{proof}\r\nCSeq: 1 INVITE\r\nContact: <sip:node@{node}>\r\nX-Parkline-Node: {proof}\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{}", super::call_tests::SDP.len(), super::call_tests::SDP)
+    };
+    // A forged proof is a stranger: challenged.
+    let did = w.from(node, &invite("00ff"));
+    did.response_to(node, 407);
+    // The real one is 444 asking; nothing parked at 444 here, and it is
+    // not sent on to yet another node.
+    let good = crate::node_proof::proof(&SwitchConfig::default().secret, b"node-call-x");
+    let did = w.from(
+        node,
+        &invite(&good).replace(&format!("node-call-{good}"), "node-call-x"),
+    );
+    assert!(did.lookups.is_empty());
+    did.response_to(node, 200);
 }

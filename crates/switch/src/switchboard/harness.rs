@@ -29,6 +29,8 @@ pub(super) struct Did {
     pub(super) questions: Vec<crate::external_authorization::AuthorizationRequest>,
     /// Parking positions claimed in the shared store.
     pub(super) claims: Vec<super::PositionClaim>,
+    /// Positions looked up in the shared store.
+    pub(super) lookups: Vec<super::PositionLookup>,
 }
 
 impl Did {
@@ -125,6 +127,7 @@ impl World {
             did.events.extend(more.events);
             did.questions.extend(more.questions);
             did.claims.extend(more.claims);
+            did.lookups.extend(more.lookups);
         }
         did
     }
@@ -137,6 +140,7 @@ impl World {
             events: vec![],
             questions: vec![],
             claims: vec![],
+            lookups: vec![],
         };
         while let Some(o) = self.sw.poll_output() {
             match o {
@@ -151,6 +155,7 @@ impl World {
                 Output::Event(e) => did.events.push(*e),
                 Output::Authorize(q) => did.questions.push(*q),
                 Output::Claim(c) => did.claims.push(*c),
+                Output::Locate(l) => did.lookups.push(*l),
             }
         }
         did

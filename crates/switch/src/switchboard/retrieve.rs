@@ -31,6 +31,12 @@ impl Switch {
         } else {
             self.calls.lot.take(&tenant.name, &pos)
         };
+        // A shared lot: another node may hold it (a request a node sent on
+        // a phone's behalf is never sent on again).
+        let from_node = call.req.headers.get(sip::Name::ParklineNode).is_some();
+        if parked.is_none() && !limited && self.cfg.shared_lot && !from_node {
+            return self.locate_then_retrieve(now, call, pos);
+        }
         let Some(parked) = parked else {
             self.retrieve_failures.record(who, now.unix_s());
             let refusal = if limited {

@@ -159,6 +159,7 @@ impl Switch {
                 max_forwards: 70,
                 body,
                 security,
+                to_node: false,
             };
             if let Some(fork) = self.send_fork(now, id, out) {
                 forks.push(fork);
