@@ -229,6 +229,7 @@ impl Switch {
                 self.follow_decision(now, setup, crate::authorize::Decision::Route(route), None);
             }
             None => {
+                self.retrieval_missed(now, &call);
                 let retrieval = pos.retrieval_number(&call.tenant.release_prefix);
                 self.refuse_feature(now, *call, FeatureRefusal::NothingParked { retrieval });
             }
@@ -280,6 +281,7 @@ impl Switch {
             ClaimedPark::Transfer(refer) => return self.claimed_by_transfer(now, *refer, outcome),
             ClaimedPark::Locate { call, pos } => {
                 // The store did not say who holds it in time.
+                self.retrieval_missed(now, &call);
                 let retrieval = pos.retrieval_number(&call.tenant.release_prefix);
                 return self.refuse_feature(
                     now,

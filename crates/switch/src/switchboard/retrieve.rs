@@ -17,15 +17,27 @@ use sip::Name;
 use std::net::SocketAddr;
 use tracing::{info, warn};
 
+/// Whom failed retrievals count against: the extension, from its address.
+fn retriever(call: &FeatureCall) -> (String, std::net::IpAddr) {
+    (
+        format!("{}/{}", call.tenant.name, call.ext.number),
+        call.peer.addr.ip(),
+    )
+}
+
 impl Switch {
+    /// Counts a retrieval that found nothing against the retriever (per
+    /// extension and source address): guessing codes is rate limited.
+    pub(super) fn retrieval_missed(&mut self, now: Now, call: &FeatureCall) {
+        self.retrieve_failures.record(retriever(call), now.unix_s());
+    }
+
     pub(super) fn retrieve_request(&mut self, now: Now, call: FeatureCall, pos: Position) {
         let tenant = call.tenant.clone();
         let retrieval = pos.retrieval_number(&tenant.release_prefix);
-        let who = (
-            format!("{}/{}", tenant.name, call.ext.number),
-            call.peer.addr.ip(),
-        );
-        let limited = self.retrieve_failures.is_limited(&who, now.unix_s());
+        let limited = self
+            .retrieve_failures
+            .is_limited(&retriever(&call), now.unix_s());
         let parked = if limited {
             None
         } else {
@@ -38,7 +50,7 @@ impl Switch {
             return self.locate_then_retrieve(now, call, pos);
         }
         let Some(parked) = parked else {
-            self.retrieve_failures.record(who, now.unix_s());
+            self.retrieval_missed(now, &call);
             let refusal = if limited {
                 FeatureRefusal::TooManyAttempts { retrieval }
             } else {
