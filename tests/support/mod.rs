@@ -282,7 +282,7 @@ pub fn store_section(db: &Path) -> String {
     }
     let base = std::env::var("PARKLINE_TEST_PG")
         .expect("PARKLINE_E2E_STORE=postgres needs PARKLINE_TEST_PG (scripts/test sets both)");
-    format!("url = \"{base} dbname={}\"", fresh_postgres_database(&base))
+    format!("url = \"{}\"", fresh_postgres_database(&base))
 }
 
 /// The `[store]` line of a fresh database on the test PostgreSQL server
@@ -291,10 +291,7 @@ pub fn store_section(db: &Path) -> String {
 /// `PARKLINE_REQUIRE_PEERS`) without a server.
 pub fn postgres_store_line(test: &str) -> Option<String> {
     match std::env::var("PARKLINE_TEST_PG") {
-        Ok(base) => Some(format!(
-            "url = \"{base} dbname={}\"",
-            fresh_postgres_database(&base)
-        )),
+        Ok(base) => Some(format!("url = \"{}\"", fresh_postgres_database(&base))),
         Err(_) if required() => {
             panic!("{test}: PARKLINE_TEST_PG is not set (scripts/test sets it)")
         }
@@ -305,7 +302,8 @@ pub fn postgres_store_line(test: &str) -> Option<String> {
     }
 }
 
-/// A new empty database on the test PostgreSQL server; its name.
+/// A new empty database on the test PostgreSQL server; its connection
+/// string.
 fn fresh_postgres_database(base: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     let name = format!(
@@ -313,15 +311,7 @@ fn fresh_postgres_database(base: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     );
-    let mut admin = postgres::Client::connect(&format!("{base} dbname=postgres"), postgres::NoTls)
-        .expect("the test PostgreSQL server answers");
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-        .unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
-    name
+    store::PostgresStore::create_database(base, &name).expect("the test PostgreSQL server answers")
 }
 
 /// The test configuration's API token for every tenant.

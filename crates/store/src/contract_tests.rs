@@ -28,15 +28,7 @@ fn fresh_postgres_url(test: &str) -> Option<String> {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     );
-    let mut admin = postgres::Client::connect(&format!("{base} dbname=postgres"), postgres::NoTls)
-        .expect("the test PostgreSQL server answers");
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-        .unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
-    Some(format!("{base} dbname={name}"))
+    Some(PostgresStore::create_database(&base, &name).expect("the test PostgreSQL server answers"))
 }
 
 /// Runs `check` on a fresh store of each kind.

@@ -55,6 +55,17 @@ impl PostgresStore {
         Self::connect_as(url, "")
     }
 
+    /// Makes database `name` anew (empty) on the server `server` names (a
+    /// libpq string without `dbname`); its connection string. For tests
+    /// and tools that need a throwaway database.
+    pub fn create_database(server: &str, name: &str) -> Result<String> {
+        let mut admin = Client::connect(&format!("{server} dbname=postgres"), NoTls)?;
+        // Not in one batch: neither may run inside a transaction block.
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))?;
+        admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
+        Ok(format!("{server} dbname={name}"))
+    }
+
     /// Connects as `node` of a cluster.
     pub fn connect_as(url: &str, node: &str) -> Result<PostgresStore> {
         let client = Client::connect(url, NoTls)?;

@@ -107,22 +107,7 @@ impl Switch {
         (held, holder): (CallId, Side),
         pos: Position,
     ) {
-        let tenant = &call.tenant;
-        let retrieval = pos.retrieval_number(&tenant.release_prefix);
-        let parked = ParkedCall {
-            tenant: tenant.name.clone(),
-            position: pos.label(),
-            retrieval,
-            parker: call.ext.number.clone(),
-            parked_party: self
-                .calls
-                .calls
-                .get(&held)
-                .map(|c| c.leg(crate::call::other(holder)).identity.shown())
-                .unwrap_or_default(),
-            since_ms: now.unix_ms,
-            deadline_ms: now.unix_ms + u64::from(tenant.park_timeout_s) * 1000,
-        };
+        let parked = self.parked_row(now, (held, holder), &call.tenant, &pos, &call.ext.number);
         let trying = self.response(&call.req, 100, None);
         self.reply(now, &call.key.clone(), trying);
         let park = ClaimedPark::Feature {
@@ -137,18 +122,16 @@ impl Switch {
     /// Claims the REFER's position in the shared store before parking
     /// the other party there.
     pub(super) fn claim_then_park_by_transfer(&mut self, now: Now, refer: ParkByTransfer) {
-        let Some(call) = self.calls.calls.get(&refer.id) else {
+        if self.calls.calls.get(&refer.id).is_none() {
             return;
-        };
-        let parked = ParkedCall {
-            tenant: refer.tenant.name.clone(),
-            position: refer.pos.label(),
-            retrieval: refer.pos.retrieval_number(&refer.tenant.release_prefix),
-            parker: refer.parker.clone(),
-            parked_party: call.leg(crate::call::other(refer.side)).identity.shown(),
-            since_ms: now.unix_ms,
-            deadline_ms: now.unix_ms + u64::from(refer.tenant.park_timeout_s) * 1000,
-        };
+        }
+        let parked = self.parked_row(
+            now,
+            (refer.id, refer.side),
+            &refer.tenant,
+            &refer.pos,
+            &refer.parker,
+        );
         self.send_claim(now, parked, ClaimedPark::Transfer(Box::new(refer)));
     }
 

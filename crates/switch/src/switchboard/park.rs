@@ -128,6 +128,32 @@ impl Switch {
             .map(|(id, s, _)| (id, s))
     }
 
+    /// The stored lot's row for the party `holder` holds in call `id`,
+    /// parked at `pos` by `parker` now.
+    pub(super) fn parked_row(
+        &self,
+        now: Now,
+        (id, holder): (CallId, Side),
+        tenant: &Tenant,
+        pos: &Position,
+        parker: &str,
+    ) -> ParkedCall {
+        ParkedCall {
+            tenant: tenant.name.clone(),
+            position: pos.label(),
+            retrieval: pos.retrieval_number(&tenant.release_prefix),
+            parker: parker.to_string(),
+            parked_party: self
+                .calls
+                .calls
+                .get(&id)
+                .map(|c| c.leg(other(holder)).identity.shown())
+                .unwrap_or_default(),
+            since_ms: now.unix_ms,
+            deadline_ms: now.unix_ms + u64::from(tenant.park_timeout_s) * 1000,
+        }
+    }
+
     /// Moves the held party of call `id` into the lot and releases the
     /// holder's leg (BYE), so the parker's phone is free.
     pub(super) fn park(
@@ -151,23 +177,9 @@ impl Switch {
         if parked.is_none() {
             return;
         }
-        let party = self
-            .calls
-            .calls
-            .get(&id)
-            .map(|c| c.leg(parked_side).identity.clone())
-            .unwrap_or_default();
-        let deadline_ms = now.unix_ms + u64::from(tenant.park_timeout_s) * 1000;
+        let row = self.parked_row(now, (id, holder), tenant, &pos, parker);
         self.outputs
-            .push_back(Output::Store(StoreOp::SaveParked(Box::new(ParkedCall {
-                tenant: tenant.name.clone(),
-                position: pos.label(),
-                retrieval: retrieval.clone(),
-                parker: parker.to_string(),
-                parked_party: party.shown(),
-                since_ms: now.unix_ms,
-                deadline_ms,
-            }))));
+            .push_back(Output::Store(StoreOp::SaveParked(Box::new(row))));
         let parked = Parked {
             call: id,
             side: parked_side,
