@@ -341,12 +341,19 @@ pub struct ClusterSection {
     /// streams and parked calls in the shared store are its own, and a
     /// restarted node takes back only those.
     pub node: Spanned<String>,
+    /// The cluster's SIP edges (Kamailio), as `IP:port`: a request from
+    /// one of these is taken as coming from the address its
+    /// `X-Parkline-Source` header names (trunks are recognised, and
+    /// guessing limits count, by that address), and the edge itself is not
+    /// held to the per-source transaction limit.
+    pub edges: Vec<std::net::SocketAddr>,
 }
 
 impl Default for ClusterSection {
     fn default() -> Self {
         ClusterSection {
             node: Spanned::new(0..0, "main".into()),
+            edges: Vec::new(),
         }
     }
 }

@@ -34,6 +34,7 @@ fn switch_config(cfg: &Config) -> SwitchConfig {
         max_contacts_per_extension: cfg.sip.max_contacts_per_extension,
         max_transactions: cfg.sip.max_transactions,
         max_transactions_per_source: cfg.sip.max_transactions_per_source,
+        edges: cfg.cluster.edges.clone(),
         guessing: switch::GuessLimits {
             per_source_user: cfg.sip.max_auth_failures_per_minute,
             per_account: cfg.sip.max_auth_failures_per_account_per_hour,

@@ -5,6 +5,7 @@
 pub mod baresip;
 pub mod billing;
 pub mod browser;
+pub mod cluster;
 pub mod events;
 pub mod linphone;
 pub mod phone;

@@ -316,7 +316,7 @@ impl Phone {
             &uri,
         );
         let seq = self.next();
-        let branch = format!("z9hG4bKd{}", self.next());
+        let branch = format!("z9hG4bKd{}-{}", self.next(), self.local().port());
         let invite = self.invite_text((number, &call_id, &tag), seq, &branch, Some(&auth), &sdp);
         self.send(invite.as_bytes());
         (call_id, seq, branch)
@@ -356,7 +356,7 @@ impl Phone {
             pt: audio.codecs[0].1,
             sdp: String::from_utf8_lossy(&resp.body).into_owned(),
         };
-        let branch = format!("z9hG4bKa{}", self.next());
+        let branch = format!("z9hG4bKa{}-{}", self.next(), self.local().port());
         let ack = self.ack_for(&call.target, &resp, &branch, seq);
         self.send(ack.as_bytes());
         Ok(call)
@@ -376,11 +376,17 @@ impl Phone {
         pts: &[u8],
     ) -> (String, String, String, u32, String) {
         let n = self.next();
-        let call_id = format!("call-{}-{}-{}", self.user, number, n);
-        let tag = format!("t{n}");
+        let call_id = format!(
+            "call-{}-{}-{}-{}",
+            self.user,
+            number,
+            n,
+            self.local().port()
+        );
+        let tag = format!("t{n}-{}", self.local().port());
         let sdp = self.sdp(pts, "sendrecv");
         let seq = self.next();
-        let branch = format!("z9hG4bKd{}", self.next());
+        let branch = format!("z9hG4bKd{}-{}", self.next(), self.local().port());
         let invite = self.invite_text((number, &call_id, &tag), seq, &branch, None, &sdp);
         self.send(invite.as_bytes());
         (call_id, tag, sdp, seq, branch)
@@ -512,10 +518,11 @@ impl Phone {
             format!("{extra}Content-Type: application/sdp\r\n")
         };
         let msg = format!(
-            "{method} {target} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKi{n};rport\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {cid}\r\nCSeq: {seq} {method}\r\nContact: <sip:{user}@{local}>\r\n{ct}Content-Length: {len}\r\n\r\n{body}",
+            "{method} {target} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKi{n}-{port};rport\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {cid}\r\nCSeq: {seq} {method}\r\nContact: <sip:{user}@{local}>\r\n{ct}Content-Length: {len}\r\n\r\n{body}",
             target = call.target,
             local = self.local(),
             n = self.next(),
+            port = self.local().port(),
             from = call.local,
             to = call.remote,
             cid = call.call_id,
@@ -527,10 +534,11 @@ impl Phone {
         let resp = self.response(&call.call_id.clone(), method, true);
         if method == "INVITE" && resp.status < 300 {
             let ack = format!(
-                "ACK {} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch=z9hG4bKk{};rport\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} ACK\r\nContent-Length: 0\r\n\r\n",
+                "ACK {} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch=z9hG4bKk{}-{};rport\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} ACK\r\nContent-Length: 0\r\n\r\n",
                 call.target,
                 self.local(),
                 self.next(),
+                self.local().port(),
                 call.local,
                 call.remote,
                 call.call_id,

@@ -21,4 +21,8 @@ pub struct Binding {
     pub cseq: u32,
     /// User-Agent, if given.
     pub user_agent: String,
+    /// `Path` URIs of the REGISTER (RFC 3327), in order: requests to the
+    /// phone carry them as `Route` headers (empty when registered
+    /// directly).
+    pub path: Vec<String>,
 }

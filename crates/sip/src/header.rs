@@ -50,6 +50,11 @@ pub enum Name {
     /// `X-Parkline-Node`: the proof a request comes from another node of
     /// the same cluster, on a phone's behalf.
     ParklineNode,
+    /// `Path` (RFC 3327): the proxies a registration came through.
+    Path,
+    /// `X-Parkline-Source`: the address a request reached the cluster's
+    /// edge from, as `IP:port`; trusted only from a configured edge.
+    ParklineSource,
 }
 
 impl Name {
@@ -97,6 +102,8 @@ impl Name {
             Name::AllowEvents => "Allow-Events",
             Name::Replaces => "Replaces",
             Name::ParklineNode => "X-Parkline-Node",
+            Name::Path => "Path",
+            Name::ParklineSource => "X-Parkline-Source",
         }
     }
 

@@ -195,6 +195,10 @@ fn records_bindings_and_parked_calls_round_trip() {
             call_id: "c".into(),
             cseq: u32::MAX,
             user_agent: "ua".into(),
+            path: vec![
+                "<sip:127.0.0.1:5060;lr;received=sip:127.0.0.1:5070>".into(),
+                "<sip:edge2.example;lr>".into(),
+            ],
         };
         s.save_binding(&b).unwrap();
         s.save_binding(&b).unwrap();

@@ -173,3 +173,17 @@ pub struct ConfigKeys {
 pub fn source_of(s: &str) -> Source {
     Source::parse(s)
 }
+
+/// Helper for implementations: a binding's Path as stored, one URI a line
+/// (header values are unfolded, so they hold no line breaks).
+pub(crate) fn path_text(path: &[String]) -> String {
+    path.join("\n")
+}
+
+/// Helper for implementations: a binding's Path from its stored text.
+pub(crate) fn path_of(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}

@@ -116,4 +116,6 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE tenants ADD COLUMN lamp_identities INTEGER NOT NULL DEFAULT 1;",
     // 10: who talked when a call ended
     "ALTER TABLE call_records ADD COLUMN connected TEXT NOT NULL DEFAULT '';",
+    // 11: the Path a registration came through (RFC 3327), one URI a line
+    "ALTER TABLE bindings ADD COLUMN path TEXT NOT NULL DEFAULT '';",
 ];

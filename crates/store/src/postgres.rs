@@ -484,11 +484,11 @@ impl Store for PostgresStore {
 
     fn save_binding(&mut self, b: &Binding) -> Result<()> {
         self.execute(
-            "INSERT INTO bindings (tenant, extension, contact, source, expires_at, call_id, cseq, user_agent)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            "INSERT INTO bindings (tenant, extension, contact, source, expires_at, call_id, cseq, user_agent, path)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT(tenant, extension, contact) DO UPDATE SET source = excluded.source,
                 expires_at = excluded.expires_at, call_id = excluded.call_id, cseq = excluded.cseq,
-                user_agent = excluded.user_agent",
+                user_agent = excluded.user_agent, path = excluded.path",
             &[
                 &b.tenant,
                 &b.extension,
@@ -498,6 +498,7 @@ impl Store for PostgresStore {
                 &b.call_id,
                 &i64::from(b.cseq),
                 &b.user_agent,
+                &crate::path_text(&b.path),
             ],
         )?;
         Ok(())
@@ -513,7 +514,7 @@ impl Store for PostgresStore {
 
     fn bindings(&self) -> Result<Vec<Binding>> {
         self.query(
-            "SELECT tenant, extension, contact, source, expires_at, call_id, cseq, user_agent
+            "SELECT tenant, extension, contact, source, expires_at, call_id, cseq, user_agent, path
              FROM bindings ORDER BY tenant, extension, contact",
             &[],
         )?
@@ -528,6 +529,7 @@ impl Store for PostgresStore {
                 call_id: r.get(5),
                 cseq: u32_of(r.get(6))?,
                 user_agent: r.get(7),
+                path: crate::path_of(r.get(8)),
             })
         })
         .collect()

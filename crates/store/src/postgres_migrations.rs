@@ -142,4 +142,6 @@ pub const MIGRATIONS: &[&str] = &[
         sip TEXT NOT NULL,
         seen_ms BIGINT NOT NULL
     );",
+    // 4: the Path a registration came through (RFC 3327), one URI a line
+    "ALTER TABLE bindings ADD COLUMN path TEXT NOT NULL DEFAULT '';",
 ];

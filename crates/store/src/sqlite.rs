@@ -421,12 +421,12 @@ impl Store for SqliteStore {
 
     fn save_binding(&mut self, b: &Binding) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO bindings (tenant, extension, contact, source, expires_at, call_id, cseq, user_agent)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            "INSERT INTO bindings (tenant, extension, contact, source, expires_at, call_id, cseq, user_agent, path)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
              ON CONFLICT(tenant, extension, contact) DO UPDATE SET source = excluded.source,
                 expires_at = excluded.expires_at, call_id = excluded.call_id, cseq = excluded.cseq,
-                user_agent = excluded.user_agent",
-            params![b.tenant, b.extension, b.contact, b.source.to_string(), b.expires_at as i64, b.call_id, b.cseq, b.user_agent],
+                user_agent = excluded.user_agent, path = excluded.path",
+            params![b.tenant, b.extension, b.contact, b.source.to_string(), b.expires_at as i64, b.call_id, b.cseq, b.user_agent, crate::path_text(&b.path)],
         )?;
         Ok(())
     }
@@ -441,7 +441,7 @@ impl Store for SqliteStore {
 
     fn bindings(&self) -> Result<Vec<Binding>> {
         let mut stmt = self.conn.prepare(
-            "SELECT tenant, extension, contact, source, expires_at, call_id, cseq, user_agent
+            "SELECT tenant, extension, contact, source, expires_at, call_id, cseq, user_agent, path
              FROM bindings ORDER BY tenant, extension, contact",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -460,6 +460,7 @@ impl Store for SqliteStore {
                 call_id: r.get(5)?,
                 cseq: r.get(6)?,
                 user_agent: r.get(7)?,
+                path: crate::path_of(&r.get::<_, String>(8)?),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -716,6 +717,7 @@ mod tests {
             call_id: "c".into(),
             cseq: 2,
             user_agent: "ua".into(),
+            path: Vec::new(),
         };
         {
             let mut s = SqliteStore::open(&path).unwrap();

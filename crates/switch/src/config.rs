@@ -103,6 +103,9 @@ pub struct SwitchConfig {
     /// Whether the parking lot is shared with other nodes (a PostgreSQL
     /// store): a park first claims its position there.
     pub shared_lot: bool,
+    /// The cluster's SIP edges: what one of these says in
+    /// `X-Parkline-Source` is where its request came from.
+    pub edges: Vec<std::net::SocketAddr>,
 }
 
 impl Default for SwitchConfig {
@@ -146,6 +149,7 @@ impl Default for SwitchConfig {
             min_subscription_s: 60,
             authorization: None,
             shared_lot: false,
+            edges: Vec::new(),
             max_subscription_s: 3600,
         }
     }

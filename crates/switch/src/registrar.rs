@@ -127,6 +127,7 @@ impl Registrar {
             ContactList::Addrs(a) => a,
         };
         let user_agent = req.headers.get_str(Name::UserAgent).unwrap_or_default();
+        let path = path_of(req);
         let mut planned = Vec::with_capacity(addrs.len());
         for addr in &addrs {
             let expires = match addr.params.value("expires") {
@@ -173,6 +174,7 @@ impl Registrar {
                 call_id: call_id.clone(),
                 cseq,
                 user_agent: user_agent.clone(),
+                path: path.clone(),
             };
             ops.push(StoreOp::SaveBinding(binding.clone()));
             current.push(binding);
@@ -219,6 +221,17 @@ impl Registrar {
         });
         ops
     }
+}
+
+/// The `Path` URIs of a REGISTER (RFC 3327), in order. Requests to the
+/// phone go to where the REGISTER came from, with these as `Route`s, so a
+/// forged Path can only add headers to requests the phone itself gets.
+pub fn path_of(req: &Request) -> Vec<String> {
+    req.headers
+        .values(Name::Path)
+        .into_iter()
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect()
 }
 
 fn remove_op(b: &Binding) -> StoreOp {

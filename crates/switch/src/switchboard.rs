@@ -530,6 +530,7 @@ impl Switch {
         self.per_source.get(&peer.addr.ip()).copied().unwrap_or(0)
             >= self.cfg.max_transactions_per_source
             && self.trunk_of(peer).is_none()
+            && !self.is_edge(peer)
     }
 
     fn uncount_source(&mut self, origin: Peer) {
@@ -629,6 +630,10 @@ impl Switch {
                     .contact_headers(&ext.tenant, &ext.number, now.unix_s())
                 {
                     resp.headers.push(Name::Contact, c);
+                }
+                // RFC 3327 §5.3: the registrar returns the Path it stored.
+                for p in crate::registrar::path_of(&req) {
+                    resp.headers.push(Name::Path, p);
                 }
                 self.reply(now, &key, resp)
             }

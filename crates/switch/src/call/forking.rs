@@ -249,9 +249,17 @@ impl Call {
     /// The callee answered: the others are cancelled, both legs bridged,
     /// the caller gets our 200 (resent until its ACK on UDP).
     fn answered(&mut self, ctx: &mut CallCtx, key: &ClientKey, resp: &Response) -> ForkOutcome {
-        if !self.phase.forks().iter().any(|f| &f.key == key) {
+        let Some(fork) = self.phase.forks().iter().find(|f| &f.key == key) else {
             return ForkOutcome::Nothing;
-        }
+        };
+        // Another node of the cluster answering for a parked call names
+        // the party: the caller is shown it as if the call were here.
+        let shown = fork
+            .invite
+            .headers
+            .get(Name::ParklineNode)
+            .and(resp.headers.get(Name::PAssertedIdentity))
+            .cloned();
         let Some(mut taken) = self.take_answer(ctx, key, resp) else {
             warn!("2xx without a usable dialog");
             return ForkOutcome::Failed(502);
@@ -318,6 +326,9 @@ impl Call {
         let mut ok = ctx.response(&setup.invite, 200, None);
         ok.headers.push(Name::Contact, ctx.contact(a_peer));
         ok.headers.push(Name::Allow, ALLOW);
+        if let Some(identity) = shown {
+            ok.headers.push(Name::PAssertedIdentity, identity);
+        }
         if let Some(interval) = session_a {
             ok.headers.push(Name::Require, "timer");
             ok.headers.push(

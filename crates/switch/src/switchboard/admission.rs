@@ -52,6 +52,33 @@ impl Switch {
         self.dir.extension(&tenant.name, &user).cloned()
     }
 
+    /// Whether `peer` is one of the cluster's SIP edges.
+    pub(super) fn is_edge(&self, peer: Peer) -> bool {
+        self.cfg.edges.contains(&peer.addr)
+    }
+
+    /// Where a request really comes from: for a request from a configured
+    /// edge, the address its `X-Parkline-Source` names (the edge removes
+    /// any a sender put there and adds its own, and nothing but the edge
+    /// sends from its address); otherwise the transport's peer.
+    pub(super) fn origin(&self, peer: Peer, req: &Request) -> Peer {
+        if !self.is_edge(peer) {
+            return peer;
+        }
+        let vouched = req
+            .headers
+            .get(Name::ParklineSource)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.trim().parse::<std::net::SocketAddr>().ok());
+        match vouched {
+            Some(addr) => Peer {
+                transport: Transport::Udp,
+                addr,
+            },
+            None => peer,
+        }
+    }
+
     /// Decides whether `req` (new, not an ACK) may have a transaction; if
     /// not, answers it statelessly to `resp_peer` and returns `None`.
     pub(super) fn admit(
@@ -62,6 +89,7 @@ impl Switch {
         key: &ServerKey,
         req: &Request,
     ) -> Option<Admission> {
+        let peer = self.origin(peer, req);
         if let Err(rej) = validate_request(req, &self.caps) {
             let mut resp = self.response(req, rej.status, Some(rej.reason));
             for (name, value) in rej.headers {

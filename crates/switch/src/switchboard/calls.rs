@@ -76,6 +76,20 @@ pub(super) struct OutgoingInvite<'a> {
     pub security: LegSecurity,
     /// Sent to another node on the caller's behalf: carries the proof.
     pub to_node: bool,
+    /// `Route` values: the Path the callee registered through.
+    pub route: Vec<String>,
+}
+
+/// One place a route's INVITE goes.
+pub(super) struct Target {
+    /// Request-URI.
+    pub uri: Uri,
+    /// Where the INVITE is sent.
+    pub peer: Peer,
+    /// `To` value.
+    pub to: String,
+    /// `Route` values: the Path the callee registered through.
+    pub route: Vec<String>,
 }
 
 /// Everything a new call starts from.
@@ -164,8 +178,8 @@ impl Switch {
     }
 
     /// Where a route's INVITEs go: each registered contact of an
-    /// extension, or the trunk. (Request-URI, peer, `To` value.)
-    pub(super) fn targets(&self, route: &Route, tenant: &Tenant) -> Vec<(Uri, Peer, String)> {
+    /// extension, another node, or the trunk.
+    pub(super) fn targets(&self, route: &Route, tenant: &Tenant) -> Vec<Target> {
         match route {
             Route::Extension {
                 number, contacts, ..
@@ -173,8 +187,12 @@ impl Switch {
                 .iter()
                 .filter_map(|b| {
                     let uri = Uri::parse(b.contact.as_bytes()).ok()?;
-                    let to = format!("<sip:{number}@{}>", tenant.domain);
-                    Some((uri, self.peer_for(&b.source)?, to))
+                    Some(Target {
+                        uri,
+                        peer: self.peer_for(&b.source)?,
+                        to: format!("<sip:{number}@{}>", tenant.domain),
+                        route: b.path.clone(),
+                    })
                 })
                 .collect(),
             Route::Node { address, number } => {
@@ -185,7 +203,12 @@ impl Switch {
                 };
                 Uri::parse(format!("sip:{number}@{}", tenant.domain).as_bytes())
                     .ok()
-                    .map(|uri| (uri, peer, to))
+                    .map(|uri| Target {
+                        uri,
+                        peer,
+                        to,
+                        route: Vec::new(),
+                    })
                     .into_iter()
                     .collect()
             }
@@ -197,7 +220,12 @@ impl Switch {
                         transport: Transport::Udp,
                         addr,
                     };
-                    Some((uri, peer, format!("<sip:{number}@{addr}>")))
+                    Some(Target {
+                        uri,
+                        peer,
+                        to: format!("<sip:{number}@{addr}>"),
+                        route: Vec::new(),
+                    })
                 })
                 .into_iter()
                 .collect()
@@ -572,7 +600,13 @@ impl Switch {
         let from = call.a.identity.name_addr(&tenant.domain);
         let policy = tenant.srtp.unwrap_or(self.cfg.srtp);
         let mut forks = Vec::new();
-        for (uri, target, to) in targets {
+        for Target {
+            uri,
+            peer: target,
+            to,
+            route: path,
+        } in targets
+        {
             let security = LegSecurity::offering(policy, target, &mut self.keys);
             let body = match call.phase.setup() {
                 Some(setup) => self.offer_to_b(&setup.offer, &call.b, &security),
@@ -587,6 +621,7 @@ impl Switch {
                 body,
                 security,
                 to_node: matches!(route, Route::Node { .. }),
+                route: path,
             };
             if let Some(fork) = self.send_fork(now, id, out) {
                 forks.push(fork);
@@ -621,10 +656,14 @@ impl Switch {
             body,
             security,
             to_node,
+            route,
         } = out;
         let mut headers = sip::Headers::default();
         headers.push(Name::Via, self.via(target));
         headers.push(Name::MaxForwards, max_forwards.to_string());
+        for r in route {
+            headers.push(Name::Route, r);
+        }
         headers.push(Name::From, format!("{from};tag={}", self.ids.tag()));
         headers.push(Name::To, to);
         let call_id = self.ids.call_id();

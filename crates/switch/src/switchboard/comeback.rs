@@ -189,6 +189,7 @@ impl Switch {
                 body,
                 security,
                 to_node: false,
+                route: b.path.clone(),
             };
             if let Some(fork) = self.send_fork(now, id, out) {
                 forks.push(fork);

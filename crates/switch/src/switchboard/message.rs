@@ -82,6 +82,9 @@ impl Switch {
             let mut headers = sip::Headers::default();
             headers.push(Name::Via, self.via(target));
             headers.push(Name::MaxForwards, "70");
+            for r in &b.path {
+                headers.push(Name::Route, r.clone());
+            }
             headers.push(
                 Name::From,
                 format!("{};tag={}", text.from.name_addr(&domain), self.ids.tag()),

@@ -57,6 +57,9 @@ impl Switch {
         let mut headers = sip::Headers::default();
         headers.push(Name::Via, self.via(target));
         headers.push(Name::MaxForwards, "70");
+        for r in &binding.path {
+            headers.push(Name::Route, r.clone());
+        }
         headers.push(
             Name::From,
             format!("<sip:parkline@{domain}>;tag={}", self.ids.tag()),

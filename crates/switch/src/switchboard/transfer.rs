@@ -126,7 +126,7 @@ impl Switch {
             }
         }
         let targets = self.targets(&route, &tenant);
-        let Some(&(_, first, _)) = targets.first() else {
+        let Some(first) = targets.first().map(|t| t.peer) else {
             return refuse(self, 480, "Temporarily Unavailable");
         };
         let Some(port) = self.ports.take() else {
@@ -148,7 +148,13 @@ impl Switch {
         let from = shown.name_addr(&tenant.domain);
         let policy = tenant.srtp.unwrap_or(self.cfg.srtp);
         let mut forks = Vec::new();
-        for (uri, peer, to) in targets {
+        for super::calls::Target {
+            uri,
+            peer,
+            to,
+            route,
+        } in targets
+        {
             let security = LegSecurity::offering(policy, peer, &mut self.keys);
             let body = self.offer_for(codec, &target, &security);
             let out = OutgoingInvite {
@@ -160,6 +166,7 @@ impl Switch {
                 body,
                 security,
                 to_node: false,
+                route,
             };
             if let Some(fork) = self.send_fork(now, id, out) {
                 forks.push(fork);
