@@ -6,11 +6,13 @@
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use support::cluster::{Cluster, EDGE};
 use support::phone::{self, Call, Phone};
 
 const PCMU: u8 = 0;
+/// The tenant the load and race phones belong to (added to the demo).
+const LOAD_DOMAIN: &str = "load.parkline.test";
 
 /// Whether the cluster's parts are here: Kamailio, PostgreSQL, curl and
 /// python3 (for the script), and a loopback-only namespace.
@@ -30,6 +32,86 @@ fn cluster_ready(test: &str) -> bool {
     );
     eprintln!("SKIP {test}: PostgreSQL is not installed");
     false
+}
+
+/// A second tenant with parking prefixes *70/*71 and extensions
+/// 4000..4000+n, 5000.., 6000.. (load) and 7000..7199 (races, failures).
+fn load_tenant(n: usize) -> String {
+    let mut text = format!(
+        "[[tenants]]\nname = \"load\"\ndomain = \"{LOAD_DOMAIN}\"\npark_prefix = \"*70\"\nrelease_prefix = \"*71\"\n\n"
+    );
+    let numbers = (0..n)
+        .flat_map(|i| [4000 + i, 5000 + i, 6000 + i])
+        .chain(7000..7200);
+    for number in numbers {
+        text.push_str(&format!(
+            "[[tenants.extensions]]\nnumber = \"{number}\"\npassword = \"secret-{number}\"\n\n"
+        ));
+    }
+    text
+}
+
+/// A phone of the load tenant, registered through the edge from an
+/// address of its own (127.0.x.y), as phones are: the edge's flood limit
+/// counts per address.
+fn load_phone(number: usize) -> Phone {
+    let local = format!("127.0.{}.{}:0", 1 + number / 250, 1 + number % 250);
+    let mut p = Phone::at(
+        EDGE,
+        &number.to_string(),
+        &format!("secret-{number}"),
+        &local,
+    );
+    p.domain = LOAD_DOMAIN.to_string();
+    p.register();
+    p
+}
+
+/// Fresh phones of the load tenant, 7000 upwards, one extension each.
+struct Phones {
+    next: usize,
+}
+
+impl Phones {
+    fn take(&mut self) -> Phone {
+        self.next += 1;
+        assert!(self.next < 7180, "out of race extensions");
+        load_phone(self.next - 1)
+    }
+}
+
+/// `holder` calls `other` and holds: (holder's call, other's call), and
+/// the node that anchors it.
+fn held_call(holder: &mut Phone, other: &mut Phone) -> (Call, Call, usize) {
+    let (mut holders, others) = phone::connect(holder, other, &[PCMU], &[PCMU]);
+    assert_eq!(holder.reinvite(&mut holders, "sendonly").status, 200);
+    let node = node_of(&holders);
+    (holders, others, node)
+}
+
+/// A held call of two fresh phones anchored on a node other than `avoid`
+/// (none: anywhere): (holder, other, holder's call, other's call, node).
+fn held_call_away_from(
+    phones: &mut Phones,
+    avoid: Option<usize>,
+) -> (Phone, Phone, Call, Call, usize) {
+    for _ in 0..8 {
+        let (mut holder, mut other) = (phones.take(), phones.take());
+        let (mut hs, os, node) = held_call(&mut holder, &mut other);
+        if Some(node) != avoid {
+            return (holder, other, hs, os, node);
+        }
+        hang_up(&mut holder, &mut hs, &mut other);
+    }
+    panic!("eight calls in a row went to node {avoid:?}");
+}
+
+fn hears(phone: &Phone, freq: f64) -> bool {
+    phone.flush_rtp();
+    let heard = phone::decode(&phone.record(Duration::from_millis(600)));
+    !heard.is_empty()
+        && phone::tone_power(&heard, freq) > 10.0 * phone::tone_power(&heard, 1400.0)
+        && phone::tone_power(&heard, freq) > 1.0
 }
 
 /// The node (1-based) whose media address the switch's SDP of `call` names.
@@ -113,14 +195,217 @@ fn seed_scenario(cluster: &Cluster) {
     let _ = &mut clients;
 }
 
+/// Two parks into one position at the same moment on two nodes: one park
+/// and one refusal, `rounds` times.
+fn park_races(rounds: usize, phones: &mut Phones) {
+    for round in 0..rounds {
+        let position = 7190 + round;
+        let (mut p1, mut c1, _, mut c1s, n1) = held_call_away_from(phones, None);
+        let (mut p2, mut c2, _, mut c2s, n2) = held_call_away_from(phones, Some(n1));
+        let code = format!("*70{position}");
+        let (code1, code2) = (code.clone(), code);
+        let a = std::thread::spawn(move || {
+            let call = p1.dial(&code1, &[PCMU]);
+            call.is_ok() && pai(&p1).contains("\"Parked ")
+        });
+        let b = std::thread::spawn(move || {
+            let call = p2.dial(&code2, &[PCMU]);
+            call.is_ok() && pai(&p2).contains("\"Parked ")
+        });
+        let (one, two) = (a.join().unwrap(), b.join().unwrap());
+        assert!(
+            one != two,
+            "round {round}: nodes {n1} and {n2} parked into {position}: {one} and {two}"
+        );
+        // The parked party and the still-held one hang up.
+        assert_eq!(c1.bye(&mut c1s).status, 200);
+        assert_eq!(c2.bye(&mut c2s).status, 200);
+    }
+}
+
+/// Two retrievals of one parked call through two nodes at the same
+/// moment: exactly one retriever talks to the parked party, `rounds`
+/// times.
+fn retrieval_races(rounds: usize, phones: &mut Phones) {
+    for round in 0..rounds {
+        let (mut parker, mut caller, _, callers, anchor) = held_call_away_from(phones, None);
+        let position = 7180 + round;
+        assert_eq!(
+            phone::park(&mut parker, &format!("*70{position}")),
+            format!("*71{position}")
+        );
+        // Two retrievers whose calls go through different nodes.
+        let (mut r1, mut o1, mut r1s, _, n1) = held_call_away_from(phones, None);
+        hang_up(&mut r1, &mut r1s, &mut o1);
+        let (mut r2, mut o2, mut r2s, _, _) = held_call_away_from(phones, Some(n1));
+        hang_up(&mut r2, &mut r2s, &mut o2);
+        let number = format!("*71{position}");
+        let (x, y) = (number.clone(), number);
+        let a = std::thread::spawn(move || {
+            let call = r1.dial(&x, &[PCMU]);
+            (r1, call)
+        });
+        let b = std::thread::spawn(move || {
+            let call = r2.dial(&y, &[PCMU]);
+            (r2, call)
+        });
+        let ((r1, c1), (r2, c2)) = (a.join().unwrap(), b.join().unwrap());
+        assert!(c1.is_ok() && c2.is_ok(), "round {round}: both are answered");
+        let talker = phone::talk(&caller, &callers, 600.0);
+        let listening = std::thread::spawn(move || hears(&r1, 600.0));
+        let second = hears(&r2, 600.0);
+        let first = listening.join().unwrap();
+        talker.join().unwrap();
+        assert!(
+            first != second,
+            "round {round} (parked on node {anchor}): exactly one retriever talks to the parked party: {first} {second}"
+        );
+        let mut callers = callers;
+        assert_eq!(caller.bye(&mut callers).status, 200);
+    }
+}
+
+/// `kill -9` of the node anchoring a parked call: a call on another node
+/// talks on, a new call succeeds within 5 s, and once the node is back
+/// its parked call is retrieved through another node.
+fn losing_a_node(cluster: &Cluster, phones: &mut Phones) {
+    let (mut parker, mut caller, _, callers, doomed) = held_call_away_from(phones, None);
+    assert_eq!(phone::park(&mut parker, "*707199"), "*717199");
+    let (mut x, mut y, mut xs, ys, _) = held_call_away_from(phones, Some(doomed));
+    assert_eq!(x.reinvite(&mut xs, "sendrecv").status, 200);
+
+    cluster.kill_node(doomed);
+    let killed = Instant::now();
+    phone::assert_two_way(&x, &xs, &y, &ys);
+    let (mut a, mut b) = (phones.take(), phones.take());
+    let (mut abs, _) = phone::connect(&mut a, &mut b, &[PCMU], &[PCMU]);
+    let took = killed.elapsed();
+    eprintln!(
+        "node {doomed} killed: a new call answered {:.1} s later",
+        took.as_secs_f64()
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "{took:?}\n{}",
+        cluster.logs()
+    );
+    assert_ne!(node_of(&abs), doomed);
+    hang_up(&mut a, &mut abs, &mut b);
+    hang_up(&mut x, &mut xs, &mut y);
+
+    cluster.start_node(doomed);
+    let (mut retriever, mut other, mut rs, _, _) = held_call_away_from(phones, Some(doomed));
+    hang_up(&mut retriever, &mut rs, &mut other);
+    let mut rs = retriever
+        .dial("*717199", &[PCMU])
+        .expect("the restarted node's parked call is retrieved through another");
+    assert_ne!(node_of(&rs), doomed);
+    phone::assert_two_way(&retriever, &rs, &caller, &callers);
+    hang_up(&mut retriever, &mut rs, &mut caller);
+}
+
+/// `cycles` park/retrieve cycles at once, spread over the nodes: every
+/// retriever hears its own parked party's tone (a frequency per cycle).
+fn park_retrieve_cycles(cluster: &Cluster, cycles: usize) {
+    let started = Instant::now();
+    let workers: Vec<_> = (0..cycles)
+        .map(|i| std::thread::spawn(move || park_retrieve_cycle(i, cycles)))
+        .collect();
+    let results: Vec<_> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+    let failures: Vec<&str> = results
+        .iter()
+        .filter_map(|r| r.as_ref().err().map(String::as_str))
+        .collect();
+    let mut parked = vec![0; cluster.nodes + 1];
+    let mut crossed = 0;
+    for (p, r) in results.iter().filter_map(|r| r.as_ref().ok()) {
+        parked[*p] += 1;
+        crossed += usize::from(p != r);
+    }
+    eprintln!(
+        "{cycles} park/retrieve cycles in {:.1} s; parked per node {:?}; {crossed} retrieved through another node",
+        started.elapsed().as_secs_f64(),
+        &parked[1..]
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {cycles} cycles failed:\n{}\n{}",
+        failures.len(),
+        failures.join("\n"),
+        cluster.logs()
+    );
+    assert!(
+        parked[1..].iter().all(|&n| n > 0),
+        "every node parked some: {parked:?}"
+    );
+    assert!(crossed > 0, "some retrievals crossed nodes");
+}
+
+/// Cycle `i` of `cycles`: parked on which node, retrieved through which.
+fn park_retrieve_cycle(i: usize, cycles: usize) -> Result<(usize, usize), String> {
+    let (mut caller, mut parker, mut retriever) = (
+        load_phone(4000 + i),
+        load_phone(5000 + i),
+        load_phone(6000 + i),
+    );
+    let (_, callers, parked_on) = held_call(&mut parker, &mut caller);
+    let number = phone::park(&mut parker, &format!("*70{}", 5000 + i));
+    if number != format!("*71{}", 5000 + i) {
+        return Err(format!("{i}: parked as {number}"));
+    }
+    let mut retrievers = retriever
+        .dial(&number, &[PCMU])
+        .map_err(|s| format!("{i}: retrieve got {s}"))?;
+    let retrieved_on = node_of(&retrievers);
+    let freq = 400.0 + 10.0 * i as f64;
+    caller.flush_rtp();
+    retriever.flush_rtp();
+    let t1 = phone::talk(&caller, &callers, freq);
+    let t2 = phone::talk(&retriever, &retrievers, freq);
+    // Both ends listen at once, while both talk.
+    let callers_ear = Phone::with_rtp(caller.rtp.try_clone().unwrap());
+    let listening = std::thread::spawn(move || callers_ear.record(Duration::from_millis(900)));
+    let heard_r = retriever.record(Duration::from_millis(900));
+    let heard_c = listening.join().unwrap();
+    t1.join().unwrap();
+    t2.join().unwrap();
+    for (who, heard) in [("retriever", heard_r), ("caller", heard_c)] {
+        let samples = phone::decode(&heard[heard.len().min(3)..]);
+        if samples.is_empty() {
+            return Err(format!("{i}: the {who} hears nothing"));
+        }
+        let best = (0..cycles)
+            .map(|j| 400.0 + 10.0 * j as f64)
+            .max_by(|a, b| {
+                phone::tone_power(&samples, *a).total_cmp(&phone::tone_power(&samples, *b))
+            })
+            .unwrap();
+        if best != freq {
+            return Err(format!(
+                "{i}: the {who} hears {best} Hz, not its partner's {freq} Hz"
+            ));
+        }
+    }
+    retriever.bye(&mut retrievers);
+    caller
+        .request("BYE", Duration::from_secs(10))
+        .map(|b| caller.ok(&b))
+        .ok_or(format!("{i}: no BYE"))?;
+    Ok((parked_on, retrieved_on))
+}
+
 #[test]
 fn cluster_of_two_behind_kamailio() {
     let test = "cluster_of_two_behind_kamailio";
     if !cluster_ready(test) {
         return;
     }
-    let cluster = Cluster::up("cluster-2", 2, "");
+    let cluster = Cluster::up("cluster-2", 2, &load_tenant(0));
+    let mut phones = Phones { next: 7000 };
     seed_scenario(&cluster);
+    park_races(3, &mut phones);
+    retrieval_races(3, &mut phones);
+    losing_a_node(&cluster, &mut phones);
 }
 
 #[test]
@@ -129,6 +414,11 @@ fn cluster_of_three_behind_kamailio() {
     if !cluster_ready(test) {
         return;
     }
-    let cluster = Cluster::up("cluster-3", 3, "");
+    let cluster = Cluster::up("cluster-3", 3, &load_tenant(200));
+    let mut phones = Phones { next: 7000 };
     seed_scenario(&cluster);
+    park_retrieve_cycles(&cluster, 200);
+    park_races(3, &mut phones);
+    retrieval_races(3, &mut phones);
+    losing_a_node(&cluster, &mut phones);
 }
