@@ -19,6 +19,21 @@ clk_tck=$(getconf CLK_TCK)
 # raised limits the load scenarios need (empty: the defaults).
 # $SWITCH_EXTRA_TOML is appended at the end (e.g. a [[webhooks]] table).
 start_switch() {
+  local dir=$1 http=$4
+  bench_config "$@"
+  "$bin_dir/parkline" serve --config "$dir/bench.toml" > "$dir/switch.log" 2>&1 &
+  local pid=$!
+  echo "$pid" > "$dir/switch.pid"
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$http/health" > /dev/null 2>&1 && break
+    sleep 0.1
+  done
+  echo "$pid"
+}
+
+# Writes the bench configuration start_switch describes to $1/bench.toml
+# (the cluster bench starts its nodes from it).
+bench_config() {
   local dir=$1 sip=$2 carrier=$3 http=$4
   cat > "$dir/bench.toml" <<TOML
 [sip]
@@ -57,14 +72,6 @@ address = "127.0.0.1:$carrier"
 tenant = "bench"
 ${SWITCH_EXTRA_TOML:-}
 TOML
-  "$bin_dir/parkline" serve --config "$dir/bench.toml" > "$dir/switch.log" 2>&1 &
-  local pid=$!
-  echo "$pid" > "$dir/switch.pid"
-  for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:$http/health" > /dev/null 2>&1 && break
-    sleep 0.1
-  done
-  echo "$pid"
 }
 
 # CPU seconds (user+system) a process has used (0 if it is gone).

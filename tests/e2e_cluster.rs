@@ -106,6 +106,13 @@ fn held_call_away_from(
     panic!("eight calls in a row went to node {avoid:?}");
 }
 
+/// Sends `freq` from `phone` for `frames` 20 ms frames on a thread.
+fn talk_for(phone: &Phone, call: &Call, freq: f64, frames: usize) -> std::thread::JoinHandle<()> {
+    let sock = phone.rtp.try_clone().unwrap();
+    let (to, pt) = (call.media, call.pt);
+    std::thread::spawn(move || Phone::with_rtp(sock).send_tone(to, pt, freq, frames))
+}
+
 fn hears(phone: &Phone, freq: f64) -> bool {
     phone.flush_rtp();
     let heard = phone::decode(&phone.record(Duration::from_millis(600)));
@@ -360,12 +367,13 @@ fn park_retrieve_cycle(i: usize, cycles: usize) -> Result<(usize, usize), String
     let freq = 400.0 + 10.0 * i as f64;
     caller.flush_rtp();
     retriever.flush_rtp();
-    let t1 = phone::talk(&caller, &callers, freq);
-    let t2 = phone::talk(&retriever, &retrievers, freq);
-    // Both ends listen at once, while both talk.
+    // Both talk for 2 s and listen at once for 1.5 s: 200 cycles on two
+    // cores through two nodes can be late by some hundred milliseconds.
+    let t1 = talk_for(&caller, &callers, freq, 100);
+    let t2 = talk_for(&retriever, &retrievers, freq, 100);
     let callers_ear = Phone::with_rtp(caller.rtp.try_clone().unwrap());
-    let listening = std::thread::spawn(move || callers_ear.record(Duration::from_millis(900)));
-    let heard_r = retriever.record(Duration::from_millis(900));
+    let listening = std::thread::spawn(move || callers_ear.record(Duration::from_millis(1500)));
+    let heard_r = retriever.record(Duration::from_millis(1500));
     let heard_c = listening.join().unwrap();
     t1.join().unwrap();
     t2.join().unwrap();
