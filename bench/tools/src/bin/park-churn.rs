@@ -49,7 +49,8 @@ struct Cycle {
     remote_tag: String,
     contact: String,
     /// Switch port facing the parked party, from its INVITE's SDP.
-    parked_media: Option<u16>,
+    /// Where the parked party sends its RTP: the switch's SDP address.
+    parked_media: Option<SocketAddr>,
     /// Last request sent, for retransmission: bytes, next time, tries.
     pending: Option<(Vec<u8>, Instant, u32)>,
     next_probe: Instant,
@@ -64,8 +65,8 @@ struct Churn {
     parked_rtp: UdpSocket,
     retriever_rtp: UdpSocket,
     cycles: HashMap<u32, Cycle>,
-    /// Switch port facing a retriever → cycle.
-    by_retriever_port: HashMap<u16, u32>,
+    /// Switch address (IP and port) facing a retriever → cycle.
+    by_retriever_source: HashMap<SocketAddr, u32>,
     /// Call-ID of the switch's call to the trunk → cycle.
     trunk_calls: HashMap<String, u32>,
     free_positions: Vec<u16>,
@@ -102,7 +103,7 @@ fn main() {
         parked_rtp: bind(7200),
         retriever_rtp: bind(7300),
         cycles: HashMap::new(),
-        by_retriever_port: HashMap::new(),
+        by_retriever_source: HashMap::new(),
         trunk_calls: HashMap::new(),
         free_positions: (0..positions).rev().map(|i| 2000 + i).collect(),
         started: 0,
@@ -198,10 +199,10 @@ impl Churn {
                 let data = Bytes::copy_from_slice(&self.buf[..n]);
                 self.on_ext(&data);
             }
-            if let Ok((n, _)) = self.trunk.recv_from(&mut self.buf) {
+            if let Ok((n, from)) = self.trunk.recv_from(&mut self.buf) {
                 any = true;
                 let data = Bytes::copy_from_slice(&self.buf[..n]);
-                self.on_trunk(&data);
+                self.on_trunk(&data, from);
             }
             if let Ok((n, src)) = self.retriever_rtp.recv_from(&mut self.buf) {
                 any = true;
@@ -283,8 +284,8 @@ impl Churn {
                         c.state = State::Verifying;
                         c.remote_tag = tag;
                         c.contact = contact;
-                        if let Some(port) = sdp_port(&r.body) {
-                            self.by_retriever_port.insert(port, id);
+                        if let Some(source) = sdp_address(&r.body) {
+                            self.by_retriever_source.insert(source, id);
                         }
                     }
                     _ => {}
@@ -323,7 +324,9 @@ impl Churn {
         self.send_request(id, req, now);
     }
 
-    fn on_trunk(&mut self, data: &Bytes) {
+    /// A request to the trunk from `from` (the switch, or in a cluster
+    /// the node that places the call): answered there.
+    fn on_trunk(&mut self, data: &Bytes, from: SocketAddr) {
         let Some(Message::Request(r)) = parse(data) else {
             return;
         };
@@ -337,15 +340,15 @@ impl Churn {
             "INVITE" => {
                 let Some(id) = id else { return };
                 if let Some(c) = self.cycles.get_mut(&id) {
-                    c.parked_media = sdp_port(&r.body);
+                    c.parked_media = sdp_address(&r.body);
                     self.trunk_calls.insert(call_id, id);
                 }
                 let answer = answer(&r, id);
-                let _ = self.trunk.send_to(answer.as_bytes(), self.switch);
+                let _ = self.trunk.send_to(answer.as_bytes(), from);
             }
             "ACK" => {}
             "BYE" => {
-                let _ = self.trunk.send_to(&ok(&r), self.switch);
+                let _ = self.trunk.send_to(&ok(&r), from);
                 if let Some(id) = id {
                     if let Some(c) = self.cycles.get_mut(&id) {
                         c.trunk_bye_done = true;
@@ -354,13 +357,13 @@ impl Churn {
                 }
             }
             _ => {
-                let _ = self.trunk.send_to(&ok(&r), self.switch);
+                let _ = self.trunk.send_to(&ok(&r), from);
             }
         }
     }
 
     fn on_retriever_rtp(&mut self, n: usize, src: SocketAddr) {
-        let Some(&id) = self.by_retriever_port.get(&src.port()) else {
+        let Some(&id) = self.by_retriever_source.get(&src) else {
             return;
         };
         if n < 12 + 8 || &self.buf[16..20] != MAGIC {
@@ -406,7 +409,7 @@ impl Churn {
 
     fn finish(&mut self, id: u32, ok: bool) {
         if let Some(c) = self.cycles.remove(&id) {
-            self.by_retriever_port.retain(|_, v| *v != id);
+            self.by_retriever_source.retain(|_, v| *v != id);
             self.trunk_calls.retain(|_, v| *v != id);
             self.free_positions.push(c.pos);
             if ok {
@@ -434,18 +437,18 @@ impl Churn {
             }
             if c.state == State::Verifying && now >= c.next_probe {
                 c.next_probe = now + Duration::from_millis(20);
-                if let Some(port) = c.parked_media {
-                    probes.push((id, port));
+                if let Some(to) = c.parked_media {
+                    probes.push((id, to));
                 }
             }
         }
-        for (id, port) in probes {
+        for (id, to) in probes {
             let mut pkt = [0u8; 12 + 160];
             pkt[0] = 0x80;
             pkt[8..12].copy_from_slice(&(0x7000_0000 | id).to_be_bytes());
             pkt[12..16].copy_from_slice(&id.to_be_bytes());
             pkt[16..20].copy_from_slice(MAGIC);
-            let _ = self.parked_rtp.send_to(&pkt, ("127.0.0.1", port));
+            let _ = self.parked_rtp.send_to(&pkt, to);
         }
         for id in expired {
             let state = self.cycles.get(&id).map(|c| c.state);
@@ -495,10 +498,10 @@ fn contact(h: &sip::Headers) -> Option<String> {
     Some(c[start..end].to_string())
 }
 
-fn sdp_port(body: &[u8]) -> Option<u16> {
-    let text = std::str::from_utf8(body).ok()?;
-    let m = text.lines().find(|l| l.starts_with("m=audio "))?;
-    m.split_whitespace().nth(1)?.parse().ok()
+/// The RTP address an SDP names (its `c=` address and audio port).
+fn sdp_address(body: &[u8]) -> Option<SocketAddr> {
+    let audio = media::sdp::parse_audio(body).ok()?;
+    Some(SocketAddr::new(audio.address?, audio.port))
 }
 
 fn sdp(port: u16) -> String {
