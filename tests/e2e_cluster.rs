@@ -51,6 +51,32 @@ fn load_tenant(n: usize) -> String {
     text
 }
 
+/// A third tenant whose parked calls come back after 2 s (ringing the
+/// parker 2 s) and then fall back to 8009; extensions 8000..8009.
+fn comeback_tenant() -> String {
+    let mut text = "[[tenants]]\nname = \"back\"\ndomain = \"back.parkline.test\"\npark_prefix = \"*70\"\nrelease_prefix = \"*71\"\npark_timeout_s = 2\npark_comeback_ring_s = 2\npark_fallback = \"8009\"\n\n".to_string();
+    for number in 8000..8010 {
+        text.push_str(&format!(
+            "[[tenants.extensions]]\nnumber = \"{number}\"\npassword = \"secret-{number}\"\n\n"
+        ));
+    }
+    text
+}
+
+/// A phone of the comeback tenant, registered through the edge.
+fn comeback_phone(number: usize) -> Phone {
+    let local = format!("127.0.40.{}:0", number - 7990);
+    let mut p = Phone::at(
+        EDGE,
+        &number.to_string(),
+        &format!("secret-{number}"),
+        &local,
+    );
+    p.domain = "back.parkline.test".to_string();
+    p.register();
+    p
+}
+
 /// A phone of the load tenant, registered through the edge from an
 /// address of its own (127.0.x.y), as phones are: the edge's flood limit
 /// counts per address.
@@ -402,15 +428,99 @@ fn park_retrieve_cycle(i: usize, cycles: usize) -> Result<(usize, usize), String
     Ok((parked_on, retrieved_on))
 }
 
+/// A phone cannot pass for the carrier: a source it names is replaced by
+/// the edge, and a node believes the header only from the edge.
+fn forged_sources_are_not_believed(cluster: &Cluster) {
+    for to in [EDGE.to_string(), cluster.node_sip(1)] {
+        let mut p = Phone::new(&to, "7170", "secret-7170");
+        p.domain = LOAD_DOMAIN.to_string();
+        p.invite_headers = "X-Parkline-Source: 127.0.0.1:5090\r\n".to_string();
+        let (cid, seq, branch) = p.start_trusted_dial("15550100333", &[PCMU]);
+        let answer = p.finish_dial("15550100333", &cid, seq, &branch);
+        assert_eq!(
+            answer.err(),
+            Some(407),
+            "sent to {to}: a call claiming the carrier's address is challenged"
+        );
+    }
+}
+
+/// A blind transfer between phones whose calls go through different
+/// nodes: the transferee talks to the target.
+fn transfer_across_nodes(phones: &mut Phones) {
+    let (mut x, mut y, mut xs, ys, anchor) = held_call_away_from(phones, None);
+    assert_eq!(x.reinvite(&mut xs, "sendrecv").status, 200);
+    // The target: a phone whose own calls go through another node.
+    let (mut z, mut other, mut zs0, _, _) = held_call_away_from(phones, Some(anchor));
+    hang_up(&mut z, &mut zs0, &mut other);
+    assert_eq!(x.refer(&mut xs, &z.user.clone()).status, 202);
+    let inv = z.ring();
+    let zs = z.answer(&inv, &[PCMU]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(Instant::now() < deadline, "the transferer is released");
+        if let Some(n) = x.request("NOTIFY", Duration::from_millis(100)) {
+            x.ok(&n);
+        }
+        if let Some(b) = x.request("BYE", Duration::from_millis(100)) {
+            x.ok(&b);
+            break;
+        }
+    }
+    phone::assert_two_way(&y, &ys, &z, &zs);
+    let mut zs = zs;
+    hang_up(&mut z, &mut zs, &mut y);
+}
+
+/// An unretrieved call comes back to its parker (registered through the
+/// edge, so known to every node), and then falls back to 8009.
+fn comeback_and_fallback(cluster: &Cluster) {
+    let (mut parker, mut parked, mut fallback) = (
+        comeback_phone(8000),
+        comeback_phone(8001),
+        comeback_phone(8009),
+    );
+    let (_, parkeds, _) = held_call(&mut parker, &mut parked);
+    assert_eq!(phone::park(&mut parker, "*708005"), "*718005");
+    let inv = parker
+        .request("INVITE", Duration::from_secs(6))
+        .unwrap_or_else(|| panic!("the comeback rings the parker\n{}", cluster.logs()));
+    let parkers = parker.answer(&inv, &[PCMU]);
+    phone::assert_two_way(&parked, &parkeds, &parker, &parkers);
+    let mut parkers = parkers;
+    hang_up(&mut parker, &mut parkers, &mut parked);
+
+    let (_, parkeds, _) = held_call(&mut parker, &mut parked);
+    assert_eq!(phone::park(&mut parker, "*708005"), "*718005");
+    // The parker's phone rings (180) and nobody answers.
+    let inv = parker.ring();
+    let cancel = parker
+        .request("CANCEL", Duration::from_secs(6))
+        .expect("the comeback gives up on the parker");
+    parker.ok(&cancel);
+    parker.terminated(&inv);
+    let inv = fallback
+        .request("INVITE", Duration::from_secs(6))
+        .expect("the fallback extension rings");
+    let fallbacks = fallback.answer(&inv, &[PCMU]);
+    phone::assert_two_way(&parked, &parkeds, &fallback, &fallbacks);
+    let mut fallbacks = fallbacks;
+    hang_up(&mut fallback, &mut fallbacks, &mut parked);
+}
+
 #[test]
 fn cluster_of_two_behind_kamailio() {
     let test = "cluster_of_two_behind_kamailio";
     if !cluster_ready(test) {
         return;
     }
-    let cluster = Cluster::up("cluster-2", 2, &load_tenant(0));
+    let tenants = load_tenant(0) + &comeback_tenant();
+    let cluster = Cluster::up("cluster-2", 2, &tenants);
     let mut phones = Phones { next: 7000 };
     seed_scenario(&cluster);
+    forged_sources_are_not_believed(&cluster);
+    transfer_across_nodes(&mut phones);
+    comeback_and_fallback(&cluster);
     park_races(3, &mut phones);
     retrieval_races(3, &mut phones);
     losing_a_node(&cluster, &mut phones);
