@@ -203,7 +203,15 @@ fn records_bindings_and_parked_calls_round_trip() {
         s.save_binding(&b).unwrap();
         s.save_binding(&b).unwrap();
         assert_eq!(s.bindings().unwrap(), vec![b.clone()]);
-        s.remove_binding("acme", "333", &b.contact).unwrap();
+        // An expiry seen elsewhere before the stored refresh keeps it.
+        s.remove_binding("acme", "333", &b.contact, Some(41))
+            .unwrap();
+        assert_eq!(s.bindings().unwrap().len(), 1, "refreshed since");
+        s.remove_binding("acme", "333", &b.contact, Some(42))
+            .unwrap();
+        assert!(s.bindings().unwrap().is_empty());
+        s.save_binding(&b).unwrap();
+        s.remove_binding("acme", "333", &b.contact, None).unwrap();
         assert!(s.bindings().unwrap().is_empty());
         let p = ParkedCall {
             tenant: "acme".into(),

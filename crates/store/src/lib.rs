@@ -76,8 +76,15 @@ pub trait Store: Send {
     fn trunks(&self) -> Result<Vec<Trunk>>;
     /// Saves (inserts or refreshes) a binding.
     fn save_binding(&mut self, b: &Binding) -> Result<()>;
-    /// Removes one binding.
-    fn remove_binding(&mut self, tenant: &str, extension: &str, contact: &str) -> Result<()>;
+    /// Removes one binding; with `expired_by`, only if it expires by then
+    /// (a refresh stored since, by another node, keeps it).
+    fn remove_binding(
+        &mut self,
+        tenant: &str,
+        extension: &str,
+        contact: &str,
+        expired_by: Option<u64>,
+    ) -> Result<()>;
     /// Every stored binding.
     fn bindings(&self) -> Result<Vec<Binding>>;
     /// Saves a call record (insert or replace by id).

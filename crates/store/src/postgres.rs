@@ -504,10 +504,17 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    fn remove_binding(&mut self, tenant: &str, extension: &str, contact: &str) -> Result<()> {
+    fn remove_binding(
+        &mut self,
+        tenant: &str,
+        extension: &str,
+        contact: &str,
+        expired_by: Option<u64>,
+    ) -> Result<()> {
         self.execute(
-            "DELETE FROM bindings WHERE tenant = $1 AND extension = $2 AND contact = $3",
-            &[&tenant, &extension, &contact],
+            "DELETE FROM bindings WHERE tenant = $1 AND extension = $2 AND contact = $3
+                AND ($4::BIGINT IS NULL OR expires_at <= $4)",
+            &[&tenant, &extension, &contact, &expired_by.map(|t| t as i64)],
         )?;
         Ok(())
     }

@@ -34,6 +34,10 @@ pub enum StoreOp {
         extension: String,
         /// Contact URI.
         contact: String,
+        /// `Some(t)`: it expired at `t` here, so it goes only while the
+        /// stored copy expires by then (another node sharing the store may
+        /// have taken a refresh meanwhile). `None`: it goes whatever.
+        expired_by: Option<u64>,
     },
 }
 

@@ -60,7 +60,7 @@ impl Registrar {
         let mut ops = Vec::new();
         for b in bindings {
             if b.expires_at <= now_s {
-                ops.push(remove_op(&b));
+                ops.push(expiry_op(&b));
             } else {
                 self.bindings
                     .entry((b.tenant.clone(), b.extension.clone()))
@@ -213,7 +213,7 @@ impl Registrar {
             list.retain(|b| {
                 let live = b.expires_at > now_s;
                 if !live {
-                    ops.push(remove_op(b));
+                    ops.push(expiry_op(b));
                 }
                 live
             });
@@ -234,11 +234,23 @@ pub fn path_of(req: &Request) -> Vec<String> {
         .collect()
 }
 
+/// The binding goes (the phone removed it, or it made room).
 fn remove_op(b: &Binding) -> StoreOp {
     StoreOp::RemoveBinding {
         tenant: b.tenant.clone(),
         extension: b.extension.clone(),
         contact: b.contact.clone(),
+        expired_by: None,
+    }
+}
+
+/// The binding expired here: it goes from the store unless refreshed there.
+fn expiry_op(b: &Binding) -> StoreOp {
+    StoreOp::RemoveBinding {
+        tenant: b.tenant.clone(),
+        extension: b.extension.clone(),
+        contact: b.contact.clone(),
+        expired_by: Some(b.expires_at),
     }
 }
 
@@ -385,7 +397,17 @@ mod tests {
         )
         .unwrap();
         assert!(r.sweep(59).is_empty());
-        assert_eq!(r.sweep(60).len(), 1);
+        let ops = r.sweep(60);
+        assert!(
+            matches!(
+                ops[..],
+                [StoreOp::RemoveBinding {
+                    expired_by: Some(60),
+                    ..
+                }]
+            ),
+            "an expiry removes the stored copy only if no refresh came since: {ops:?}"
+        );
         assert!(r.is_empty());
     }
 }

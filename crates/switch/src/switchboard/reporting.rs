@@ -72,6 +72,7 @@ impl Switch {
                     tenant,
                     extension,
                     contact,
+                    ..
                 } => (
                     tenant.clone(),
                     EventKind::Unregistered {
