@@ -5,12 +5,14 @@
 //! Usage: park-churn SWITCH RATE SECONDS POSITIONS [PID]
 //!
 //! Plays every party from one process on loopback:
-//! - extension 1000 (password secret-1000) on 127.0.0.1:5070 calls
+//! - extension 1000 (password secret-1000) on one of eight lines
+//!   (127.0.0.1:5070 to :5077, by cycle: a cluster's edge keeps each
+//!   line's calls on one node, so the cycles spread over the nodes) calls
 //!   `1555NNNNNN` (cycle N) through the trunk, authenticating its INVITE,
 //!   and parks the answered party with REFER to `*70P`, P a free position
 //!   (extensions 2000..2000+POSITIONS);
 //! - the trunk "carrier" on 127.0.0.1:5090 answers, its media at :7200;
-//! - extension 1001 (password secret-1001), same socket, dials `*71P` once
+//! - extension 1001 (password secret-1001), on another of the lines, dials `*71P` once
 //!   the switch has released the parker (its BYE), media at :7300;
 //! - the parked party then sends RTP carrying the cycle number to the
 //!   switch; the cycle is *right* when the retriever receives exactly that
@@ -31,6 +33,31 @@ use std::time::{Duration, Instant};
 const MAGIC: &[u8; 4] = b"PKCH";
 const CYCLE_TIMEOUT: Duration = Duration::from_secs(15);
 const DOMAIN: &str = "bench.parkline.test";
+/// Sockets the extensions' calls come from, 127.0.0.1:5070 upwards.
+const LINES: u32 = 8;
+
+/// The line (index into `Churn::ext`) a party of cycle `id` uses: the
+/// retriever ('r') another than the parker's, so a retrieval through a
+/// cluster's edge may reach another node than the park.
+fn line(id: u32, role: char) -> usize {
+    let shift = if role == 'r' { LINES / 2 } else { 0 };
+    ((id + shift) % LINES) as usize
+}
+
+/// The local port of a line.
+fn line_port(id: u32, role: char) -> u16 {
+    5070 + line(id, role) as u16
+}
+
+/// A request sent and not yet answered: resent with backoff.
+struct Pending {
+    bytes: Vec<u8>,
+    /// When to resend.
+    at: Instant,
+    tries: u32,
+    /// The line it went out on.
+    line: usize,
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum State {
@@ -51,8 +78,8 @@ struct Cycle {
     /// Switch port facing the parked party, from its INVITE's SDP.
     /// Where the parked party sends its RTP: the switch's SDP address.
     parked_media: Option<SocketAddr>,
-    /// Last request sent, for retransmission: bytes, next time, tries.
-    pending: Option<(Vec<u8>, Instant, u32)>,
+    /// Last request sent, for retransmission.
+    pending: Option<Pending>,
     next_probe: Instant,
     retriever_bye_done: bool,
     trunk_bye_done: bool,
@@ -60,7 +87,8 @@ struct Cycle {
 
 struct Churn {
     switch: SocketAddr,
-    ext: UdpSocket,
+    /// The extensions' lines ([`LINES`] sockets).
+    ext: Vec<UdpSocket>,
     trunk: UdpSocket,
     parked_rtp: UdpSocket,
     retriever_rtp: UdpSocket,
@@ -98,7 +126,7 @@ fn main() {
     };
     let mut c = Churn {
         switch,
-        ext: bind(5070),
+        ext: (0..LINES as u16).map(|k| bind(5070 + k)).collect(),
         trunk: bind(5090),
         parked_rtp: bind(7200),
         retriever_rtp: bind(7300),
@@ -179,13 +207,19 @@ impl Churn {
                 trunk_bye_done: false,
             },
         );
-        self.send_request(id, req, now);
+        self.send_request(id, 'a', req, now);
     }
 
-    fn send_request(&mut self, id: u32, req: String, now: Instant) {
-        let _ = self.ext.send_to(req.as_bytes(), self.switch);
+    fn send_request(&mut self, id: u32, role: char, req: String, now: Instant) {
+        let line = line(id, role);
+        let _ = self.ext[line].send_to(req.as_bytes(), self.switch);
         if let Some(c) = self.cycles.get_mut(&id) {
-            c.pending = Some((req.into_bytes(), now + Duration::from_millis(500), 0));
+            c.pending = Some(Pending {
+                bytes: req.into_bytes(),
+                at: now + Duration::from_millis(500),
+                tries: 0,
+                line,
+            });
         }
     }
 
@@ -194,10 +228,12 @@ impl Churn {
         let mut busy = false;
         for _ in 0..64 {
             let mut any = false;
-            if let Ok((n, _)) = self.ext.recv_from(&mut self.buf) {
-                any = true;
-                let data = Bytes::copy_from_slice(&self.buf[..n]);
-                self.on_ext(&data);
+            for k in 0..self.ext.len() {
+                if let Ok((n, _)) = self.ext[k].recv_from(&mut self.buf) {
+                    any = true;
+                    let data = Bytes::copy_from_slice(&self.buf[..n]);
+                    self.on_ext(&data, k);
+                }
             }
             if let Ok((n, from)) = self.trunk.recv_from(&mut self.buf) {
                 any = true;
@@ -219,11 +255,12 @@ impl Churn {
         busy
     }
 
-    fn on_ext(&mut self, data: &Bytes) {
+    /// A message on line `k`.
+    fn on_ext(&mut self, data: &Bytes, k: usize) {
         match parse(data) {
             Some(Message::Response(r)) => self.on_ext_response(r),
             Some(Message::Request(r)) => {
-                let _ = self.ext.send_to(&ok(&r), self.switch);
+                let _ = self.ext[k].send_to(&ok(&r), self.switch);
                 if r.method.as_str() == "BYE" {
                     self.on_parker_released(&r);
                 }
@@ -249,7 +286,7 @@ impl Churn {
         let user = if role == 'a' { "1000" } else { "1001" };
         match (method.as_str(), r.status) {
             ("INVITE", 407) if seq == 1 => {
-                let _ = self.ext.send_to(ack_407(&r).as_bytes(), self.switch);
+                let _ = self.ext[line(id, role)].send_to(ack_407(&r).as_bytes(), self.switch);
                 let target = if role == 'a' {
                     format!("1555{id:06}")
                 } else {
@@ -258,13 +295,13 @@ impl Churn {
                 let uri = format!("sip:{target}@{DOMAIN}");
                 let auth = bench_tools::proxy_authorization(&r, user, "INVITE", &uri);
                 let req = invite(id, role, user, &target, 2, auth.as_deref());
-                self.send_request(id, req, now);
+                self.send_request(id, role, req, now);
             }
             ("INVITE", 200) => {
                 let tag = to_tag(&r.headers);
                 let contact = contact(&r.headers).unwrap_or_else(|| self.switch.to_string());
                 let ack = in_dialog(id, role, user, &contact, &tag, "ACK", 2, "");
-                let _ = self.ext.send_to(ack.as_bytes(), self.switch);
+                let _ = self.ext[line(id, role)].send_to(ack.as_bytes(), self.switch);
                 match (role, c.state) {
                     ('a', State::Calling) => {
                         c.state = State::Parking;
@@ -278,7 +315,7 @@ impl Churn {
                             3,
                             &format!("Refer-To: <sip:*70{}@{DOMAIN}>\r\n", c.pos),
                         );
-                        self.send_request(id, refer, now);
+                        self.send_request(id, 'a', refer, now);
                     }
                     ('r', State::Retrieving) => {
                         c.state = State::Verifying;
@@ -298,7 +335,7 @@ impl Churn {
             }
             (_, status) if status >= 300 => {
                 if method == "INVITE" {
-                    let _ = self.ext.send_to(ack_407(&r).as_bytes(), self.switch);
+                    let _ = self.ext[line(id, role)].send_to(ack_407(&r).as_bytes(), self.switch);
                 }
                 eprintln!("cycle {id}: {method} got {status} {}", r.reason);
                 self.finish(id, false);
@@ -321,7 +358,7 @@ impl Churn {
         }
         c.state = State::Retrieving;
         let req = invite(id, 'r', "1001", &format!("*71{}", c.pos), 1, None);
-        self.send_request(id, req, now);
+        self.send_request(id, 'r', req, now);
     }
 
     /// A request to the trunk from `from` (the switch, or in a cluster
@@ -396,7 +433,7 @@ impl Churn {
             3,
             "",
         );
-        self.send_request(id, bye, now);
+        self.send_request(id, 'r', bye, now);
     }
 
     fn maybe_done(&mut self, id: u32, _now: Instant) {
@@ -428,11 +465,11 @@ impl Churn {
                 expired.push(id);
                 continue;
             }
-            if let Some((bytes, at, tries)) = &mut c.pending {
-                if now >= *at {
-                    let _ = self.ext.send_to(bytes, self.switch);
-                    *tries += 1;
-                    *at = now + Duration::from_millis(500 << (*tries).min(3));
+            if let Some(p) = &mut c.pending {
+                if now >= p.at {
+                    let _ = self.ext[p.line].send_to(&p.bytes, self.switch);
+                    p.tries += 1;
+                    p.at = now + Duration::from_millis(500 << p.tries.min(3));
                 }
             }
             if c.state == State::Verifying && now >= c.next_probe {
@@ -464,13 +501,21 @@ fn parse(data: &Bytes) -> Option<Message> {
         .flatten()
 }
 
+/// The Call-ID of party `role` of cycle `id`: `a-7-5e2c3a91@churn`. The
+/// scrambled part makes them as unalike as phones' Call-IDs, so a
+/// cluster's edge (which hashes them) spreads them.
+fn call_id(id: u32, role: char) -> String {
+    let scrambled = id.wrapping_mul(2_654_435_761) ^ u32::from(role);
+    format!("{role}-{id}-{scrambled:08x}@churn")
+}
+
 fn cycle_of(h: &sip::Headers) -> Option<(char, u32)> {
     let call_id = h.get_str(Name::CallId)?;
     let (role, rest) = call_id.split_at(1);
     let id = rest
-        .split('@')
-        .next()?
         .trim_start_matches('-')
+        .split(['-', '@'])
+        .next()?
         .parse()
         .ok()?;
     Some((role.chars().next()?, id))
@@ -516,8 +561,10 @@ fn invite(id: u32, role: char, user: &str, target: &str, seq: u32, auth: Option<
         .map(|a| format!("Proxy-Authorization: {a}\r\n"))
         .unwrap_or_default();
     format!(
-        "INVITE sip:{target}@{DOMAIN} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK{role}{id}x{seq}\r\nFrom: <sip:{user}@{DOMAIN}>;tag={role}t{id}\r\nTo: <sip:{target}@{DOMAIN}>\r\nCall-ID: {role}-{id}@churn\r\nCSeq: {seq} INVITE\r\nContact: <sip:{user}@127.0.0.1:5070>\r\nMax-Forwards: 70\r\n{auth}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
+        "INVITE sip:{target}@{DOMAIN} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{role}{id}x{seq}\r\nFrom: <sip:{user}@{DOMAIN}>;tag={role}t{id}\r\nTo: <sip:{target}@{DOMAIN}>\r\nCall-ID: {call_id}\r\nCSeq: {seq} INVITE\r\nContact: <sip:{user}@127.0.0.1:{port}>\r\nMax-Forwards: 70\r\n{auth}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len(),
+        port = line_port(id, role),
+        call_id = call_id(id, role)
     )
 }
 
@@ -538,7 +585,9 @@ fn in_dialog(
         format!("{role}{id}x{seq}")
     };
     format!(
-        "{method} {contact} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK{branch}\r\nFrom: <sip:{user}@{DOMAIN}>;tag={role}t{id}\r\nTo: <sip:peer@{DOMAIN}>;tag={tag}\r\nCall-ID: {role}-{id}@churn\r\nCSeq: {seq} {method}\r\nContact: <sip:{user}@127.0.0.1:5070>\r\nMax-Forwards: 70\r\n{extra}Content-Length: 0\r\n\r\n"
+        "{method} {contact} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{branch}\r\nFrom: <sip:{user}@{DOMAIN}>;tag={role}t{id}\r\nTo: <sip:peer@{DOMAIN}>;tag={tag}\r\nCall-ID: {call_id}\r\nCSeq: {seq} {method}\r\nContact: <sip:{user}@127.0.0.1:{port}>\r\nMax-Forwards: 70\r\n{extra}Content-Length: 0\r\n\r\n",
+        port = line_port(id, role),
+        call_id = call_id(id, role)
     )
 }
 
