@@ -183,12 +183,12 @@ pub fn source_of(s: &str) -> Source {
 
 /// Helper for implementations: a binding's Path as stored, one URI a line
 /// (header values are unfolded, so they hold no line breaks).
-pub(crate) fn path_text(path: &[String]) -> String {
+pub(crate) fn path_to_text(path: &[String]) -> String {
     path.join("\n")
 }
 
 /// Helper for implementations: a binding's Path from its stored text.
-pub(crate) fn path_of(text: &str) -> Vec<String> {
+pub(crate) fn path_from_text(text: &str) -> Vec<String> {
     text.lines()
         .filter(|l| !l.is_empty())
         .map(str::to_string)

@@ -498,7 +498,7 @@ impl Store for PostgresStore {
                 &b.call_id,
                 &i64::from(b.cseq),
                 &b.user_agent,
-                &crate::path_text(&b.path),
+                &crate::path_to_text(&b.path),
             ],
         )?;
         Ok(())
@@ -536,7 +536,7 @@ impl Store for PostgresStore {
                 call_id: r.get(5),
                 cseq: u32_of(r.get(6))?,
                 user_agent: r.get(7),
-                path: crate::path_of(r.get(8)),
+                path: crate::path_from_text(r.get(8)),
             })
         })
         .collect()
@@ -587,26 +587,8 @@ impl Store for PostgresStore {
     }
 
     fn save_parked(&mut self, p: &ParkedCall) -> Result<()> {
-        self.execute(
-            "INSERT INTO parked_calls (tenant, position, retrieval, parker, parked_party, since_ms,
-                deadline_ms, node)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT(tenant, position) DO UPDATE SET retrieval = excluded.retrieval,
-                parker = excluded.parker, parked_party = excluded.parked_party,
-                since_ms = excluded.since_ms, deadline_ms = excluded.deadline_ms
-             WHERE parked_calls.node = excluded.node",
-            &[
-                &p.tenant,
-                &p.position,
-                &p.retrieval,
-                &p.parker,
-                &p.parked_party,
-                &(p.since_ms as i64),
-                &(p.deadline_ms as i64),
-                &self.node,
-            ],
-        )?;
-        Ok(())
+        // The same write as a claim: another node's row stays as it is.
+        self.claim_parked(p).map(|_| ())
     }
 
     fn claim_parked(&mut self, p: &ParkedCall) -> Result<bool> {

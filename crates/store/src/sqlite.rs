@@ -426,7 +426,7 @@ impl Store for SqliteStore {
              ON CONFLICT(tenant, extension, contact) DO UPDATE SET source = excluded.source,
                 expires_at = excluded.expires_at, call_id = excluded.call_id, cseq = excluded.cseq,
                 user_agent = excluded.user_agent, path = excluded.path",
-            params![b.tenant, b.extension, b.contact, b.source.to_string(), b.expires_at as i64, b.call_id, b.cseq, b.user_agent, crate::path_text(&b.path)],
+            params![b.tenant, b.extension, b.contact, b.source.to_string(), b.expires_at as i64, b.call_id, b.cseq, b.user_agent, crate::path_to_text(&b.path)],
         )?;
         Ok(())
     }
@@ -467,7 +467,7 @@ impl Store for SqliteStore {
                 call_id: r.get(5)?,
                 cseq: r.get(6)?,
                 user_agent: r.get(7)?,
-                path: crate::path_of(&r.get::<_, String>(8)?),
+                path: crate::path_from_text(&r.get::<_, String>(8)?),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

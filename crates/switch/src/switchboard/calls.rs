@@ -66,30 +66,36 @@ pub(super) fn dialog_key_of(req: &Request) -> Option<DialogKey> {
 
 /// One outgoing INVITE to send.
 pub(super) struct OutgoingInvite<'a> {
-    pub uri: Uri,
-    pub target: Peer,
+    /// Where it goes: Request-URI, peer, `To`, `Route`s.
+    pub target: Target,
     pub from: &'a str,
-    pub to: String,
     pub max_forwards: u32,
     pub body: Bytes,
     /// The media protection `body` offers.
     pub security: LegSecurity,
     /// Sent to another node on the caller's behalf: carries the proof.
     pub to_node: bool,
-    /// `Route` values: the Path the callee registered through.
-    pub route: Vec<String>,
 }
 
-/// One place a route's INVITE goes.
+/// One place a request goes: a registered contact, another node, a trunk.
 pub(super) struct Target {
     /// Request-URI.
     pub uri: Uri,
-    /// Where the INVITE is sent.
+    /// Where the request is sent.
     pub peer: Peer,
     /// `To` value.
     pub to: String,
     /// `Route` values: the Path the callee registered through.
     pub route: Vec<String>,
+}
+
+impl Target {
+    /// Adds the target's `Route` headers (after `Via` and `Max-Forwards`).
+    pub fn push_route(&self, headers: &mut sip::Headers) {
+        for r in &self.route {
+            headers.push(Name::Route, r.clone());
+        }
+    }
 }
 
 /// Everything a new call starts from.
@@ -185,15 +191,7 @@ impl Switch {
                 number, contacts, ..
             } => contacts
                 .iter()
-                .filter_map(|b| {
-                    let uri = Uri::parse(b.contact.as_bytes()).ok()?;
-                    Some(Target {
-                        uri,
-                        peer: self.peer_for(&b.source)?,
-                        to: format!("<sip:{number}@{}>", tenant.domain),
-                        route: b.path.clone(),
-                    })
-                })
+                .filter_map(|b| self.contact_target(b, format!("<sip:{number}@{}>", tenant.domain)))
                 .collect(),
             Route::Node { address, number } => {
                 let to = format!("<sip:{number}@{}>", tenant.domain);
@@ -231,6 +229,18 @@ impl Switch {
                 .collect()
             }
         }
+    }
+
+    /// Where and how requests to a registered contact go (`to`: their
+    /// `To`): its URI, through its flow, along the Path it registered
+    /// through; `None` when the contact is unusable or unreachable now.
+    pub(super) fn contact_target(&self, b: &accounts::Binding, to: String) -> Option<Target> {
+        Some(Target {
+            uri: Uri::parse(b.contact.as_bytes()).ok()?,
+            peer: self.peer_for(&b.source)?,
+            to,
+            route: b.path.clone(),
+        })
     }
 
     /// The live peer for a binding's flow. A phone on TLS whose connection
@@ -600,28 +610,19 @@ impl Switch {
         let from = call.a.identity.name_addr(&tenant.domain);
         let policy = tenant.srtp.unwrap_or(self.cfg.srtp);
         let mut forks = Vec::new();
-        for Target {
-            uri,
-            peer: target,
-            to,
-            route: path,
-        } in targets
-        {
-            let security = LegSecurity::offering(policy, target, &mut self.keys);
+        for target in targets {
+            let security = LegSecurity::offering(policy, target.peer, &mut self.keys);
             let body = match call.phase.setup() {
                 Some(setup) => self.offer_to_b(&setup.offer, &call.b, &security),
                 None => Bytes::new(),
             };
             let out = OutgoingInvite {
-                uri,
                 target,
                 from: &from,
-                to,
                 max_forwards,
                 body,
                 security,
                 to_node: matches!(route, Route::Node { .. }),
-                route: path,
             };
             if let Some(fork) = self.send_fork(now, id, out) {
                 forks.push(fork);
@@ -648,24 +649,20 @@ impl Switch {
     /// Sends one outgoing INVITE of call `id` and indexes its transaction.
     pub(super) fn send_fork(&mut self, now: Now, id: CallId, out: OutgoingInvite) -> Option<Fork> {
         let OutgoingInvite {
-            uri,
-            target,
+            target: to,
             from,
-            to,
             max_forwards,
             body,
             security,
             to_node,
-            route,
         } = out;
+        let target = to.peer;
         let mut headers = sip::Headers::default();
         headers.push(Name::Via, self.via(target));
         headers.push(Name::MaxForwards, max_forwards.to_string());
-        for r in route {
-            headers.push(Name::Route, r);
-        }
+        to.push_route(&mut headers);
         headers.push(Name::From, format!("{from};tag={}", self.ids.tag()));
-        headers.push(Name::To, to);
+        headers.push(Name::To, to.to.clone());
         let call_id = self.ids.call_id();
         if to_node {
             let proof = crate::node_proof::proof(&self.cfg.secret, call_id.as_bytes());
@@ -684,7 +681,7 @@ impl Switch {
         headers.push(Name::ContentType, "application/sdp");
         let invite = Request {
             method: Method::Invite,
-            uri,
+            uri: to.uri,
             headers,
             body,
         };

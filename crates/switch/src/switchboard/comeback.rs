@@ -160,13 +160,11 @@ impl Switch {
         let policy = tenant.srtp.unwrap_or(self.cfg.srtp);
         let mut forks = Vec::new();
         for b in &contacts {
-            let (Ok(uri), Some(target)) = (
-                sip::Uri::parse(b.contact.as_bytes()),
-                self.peer_for(&b.source),
-            ) else {
+            let to = format!("<sip:{extension}@{}>", tenant.domain);
+            let Some(target) = self.contact_target(b, to) else {
                 continue;
             };
-            let security = LegSecurity::offering(policy, target, &mut self.keys);
+            let security = LegSecurity::offering(policy, target.peer, &mut self.keys);
             let (profile, crypto) = security.sdp_parts();
             let body = bytes::Bytes::from(media::sdp::write(&media::sdp::Offer {
                 session_id: sdp_ids.session_id,
@@ -179,17 +177,13 @@ impl Switch {
                 profile,
                 crypto,
             }));
-            let to = format!("<sip:{extension}@{}>", tenant.domain);
             let out = super::calls::OutgoingInvite {
-                uri,
                 target,
                 from: &from,
-                to,
                 max_forwards: 70,
                 body,
                 security,
                 to_node: false,
-                route: b.path.clone(),
             };
             if let Some(fork) = self.send_fork(now, id, out) {
                 forks.push(fork);

@@ -73,36 +73,32 @@ impl Switch {
         let contacts = self.registrar.lookup(text.tenant, text.to).to_vec();
         let mut sent = 0;
         for b in &contacts {
-            let (Ok(uri), Some(target)) = (
-                sip::Uri::parse(b.contact.as_bytes()),
-                self.peer_for(&b.source),
-            ) else {
+            let Some(target) = self.contact_target(b, format!("<sip:{}@{domain}>", text.to)) else {
                 continue;
             };
             let mut headers = sip::Headers::default();
-            headers.push(Name::Via, self.via(target));
+            headers.push(Name::Via, self.via(target.peer));
             headers.push(Name::MaxForwards, "70");
-            for r in &b.path {
-                headers.push(Name::Route, r.clone());
-            }
+            target.push_route(&mut headers);
             headers.push(
                 Name::From,
                 format!("{};tag={}", text.from.name_addr(&domain), self.ids.tag()),
             );
-            headers.push(Name::To, format!("<sip:{}@{domain}>", text.to));
+            headers.push(Name::To, target.to.clone());
             headers.push(Name::CallId, self.ids.call_id());
             headers.push(Name::CSeq, "1 MESSAGE");
             headers.push(Name::UserAgent, self.cfg.server_name.clone());
             headers.push(Name::ContentType, text.content_type.to_string());
+            let peer = target.peer;
             let message = Request {
                 method: Method::Message,
-                uri,
+                uri: target.uri,
                 headers,
                 body: text.body.clone(),
             };
             if self
                 .layer
-                .send_request(now.mono, message, target, target.is_reliable())
+                .send_request(now.mono, message, peer, peer.is_reliable())
                 .is_some()
             {
                 sent += 1;

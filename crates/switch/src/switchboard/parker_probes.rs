@@ -45,37 +45,35 @@ impl Switch {
 
     /// An OPTIONS to one registered contact, through its flow.
     fn send_contact_probe(&mut self, now: Now, key: &ContactKey) -> Option<ClientKey> {
+        let domain = self.dir.tenant(&key.tenant)?.domain.clone();
         let binding = self
             .registrar
             .lookup(&key.tenant, &key.extension)
             .iter()
-            .find(|b| b.contact == key.contact)?
-            .clone();
-        let target = self.peer_for(&binding.source)?;
-        let uri = sip::Uri::parse(binding.contact.as_bytes()).ok()?;
-        let domain = self.dir.tenant(&key.tenant)?.domain.clone();
+            .find(|b| b.contact == key.contact)?;
+        let to = format!("<sip:{}@{domain}>", key.extension);
+        let target = self.contact_target(binding, to)?;
         let mut headers = sip::Headers::default();
-        headers.push(Name::Via, self.via(target));
+        headers.push(Name::Via, self.via(target.peer));
         headers.push(Name::MaxForwards, "70");
-        for r in &binding.path {
-            headers.push(Name::Route, r.clone());
-        }
+        target.push_route(&mut headers);
         headers.push(
             Name::From,
             format!("<sip:parkline@{domain}>;tag={}", self.ids.tag()),
         );
-        headers.push(Name::To, format!("<sip:{}@{domain}>", key.extension));
+        headers.push(Name::To, target.to.clone());
         headers.push(Name::CallId, self.ids.call_id());
         headers.push(Name::CSeq, "1 OPTIONS");
         headers.push(Name::UserAgent, self.cfg.server_name.clone());
+        let peer = target.peer;
         let options = Request {
             method: Method::Options,
-            uri,
+            uri: target.uri,
             headers,
             body: bytes::Bytes::new(),
         };
         self.layer
-            .send_request(now.mono, options, target, target.is_reliable())
+            .send_request(now.mono, options, peer, peer.is_reliable())
     }
 
     /// Whether the contact `contact` of `extension` missed its last probe.

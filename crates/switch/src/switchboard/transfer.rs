@@ -148,25 +148,16 @@ impl Switch {
         let from = shown.name_addr(&tenant.domain);
         let policy = tenant.srtp.unwrap_or(self.cfg.srtp);
         let mut forks = Vec::new();
-        for super::calls::Target {
-            uri,
-            peer,
-            to,
-            route,
-        } in targets
-        {
-            let security = LegSecurity::offering(policy, peer, &mut self.keys);
+        for to in targets {
+            let security = LegSecurity::offering(policy, to.peer, &mut self.keys);
             let body = self.offer_for(codec, &target, &security);
             let out = OutgoingInvite {
-                uri,
-                target: peer,
+                target: to,
                 from: &from,
-                to,
                 max_forwards: 70,
                 body,
                 security,
                 to_node: false,
-                route,
             };
             if let Some(fork) = self.send_fork(now, id, out) {
                 forks.push(fork);
