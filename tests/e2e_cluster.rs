@@ -63,6 +63,14 @@ fn comeback_tenant() -> String {
     text
 }
 
+/// The suite's admin API token, for every node.
+fn admin_token() -> String {
+    format!(
+        "[[http.tokens]]\nname = \"test\"\nhash = \"{}\"\n\n",
+        support::token_hash(support::ADMIN_TOKEN)
+    )
+}
+
 /// A phone of the comeback tenant, registered through the edge.
 fn comeback_phone(number: usize) -> Phone {
     let local = format!("127.0.40.{}:0", number - 7990);
@@ -445,6 +453,45 @@ fn forged_sources_are_not_believed(cluster: &Cluster) {
     }
 }
 
+/// The operator's move of a parked call claims its new position across
+/// the cluster: onto a position another node holds, 409; to a free one,
+/// 200, and the call is retrieved there through another node.
+fn operators_move_across_nodes(cluster: &Cluster, phones: &mut Phones) {
+    let (mut p1, mut c1, _, c1s, n1) = held_call_away_from(phones, None);
+    assert_eq!(phone::park(&mut p1, "*707160"), "*717160");
+    let (mut p2, mut c2, _, mut c2s, n2) = held_call_away_from(phones, Some(n1));
+    assert_eq!(phone::park(&mut p2, "*707161"), "*717161");
+    let token = support::ADMIN_TOKEN;
+    let (status, body) = cluster.http(
+        n1,
+        "POST",
+        "/api/parked/load/7160/move",
+        token,
+        r#"{"to": "7161"}"#,
+    );
+    assert_eq!(
+        status, 409,
+        "node {n1} moved onto node {n2}'s position: {body}"
+    );
+    let (status, body) = cluster.http(
+        n1,
+        "POST",
+        "/api/parked/load/7160/move",
+        token,
+        r#"{"to": "7162"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("*717162"), "{body}");
+    let (mut r, mut other, mut rs0, _, _) = held_call_away_from(phones, Some(n1));
+    hang_up(&mut r, &mut rs0, &mut other);
+    let mut rs = r
+        .dial("*717162", &[PCMU])
+        .expect("the moved call is retrieved");
+    phone::assert_two_way(&r, &rs, &c1, &c1s);
+    hang_up(&mut r, &mut rs, &mut c1);
+    assert_eq!(c2.bye(&mut c2s).status, 200);
+}
+
 /// A blind transfer between phones whose calls go through different
 /// nodes: the transferee talks to the target.
 fn transfer_across_nodes(phones: &mut Phones) {
@@ -514,11 +561,12 @@ fn cluster_of_two_behind_kamailio() {
     if !cluster_ready(test) {
         return;
     }
-    let tenants = load_tenant(0) + &comeback_tenant();
+    let tenants = load_tenant(0) + &comeback_tenant() + &admin_token();
     let cluster = Cluster::up("cluster-2", 2, &tenants);
     let mut phones = Phones { next: 7000 };
     seed_scenario(&cluster);
     forged_sources_are_not_believed(&cluster);
+    operators_move_across_nodes(&cluster, &mut phones);
     transfer_across_nodes(&mut phones);
     comeback_and_fallback(&cluster);
     park_races(3, &mut phones);

@@ -81,7 +81,9 @@ pub struct MoveTo {
 }
 
 /// Moves a parked call to another position: the call as it is parked
-/// now, or 404 (nothing parked there), 409 (taken), 422 (not an extension).
+/// now, or 404 (nothing parked there), 409 (taken, here or on another node
+/// of the cluster), 422 (not an extension), 503 (the shared store did not
+/// answer the claim of the new position).
 pub async fn move_parked(
     State(api): State<Api>,
     Extension(grant): Extension<Grant>,
@@ -113,6 +115,11 @@ pub async fn move_parked(
             StatusCode::UNPROCESSABLE_ENTITY,
             Some("to"),
             "not an extension of this tenant (or a *code)",
+        ),
+        Ok(Err(switch::MoveRefusal::StoreUnavailable)) => refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            "the parking lot's store did not answer",
         ),
         Err(s) => s.into_response(),
     }

@@ -44,6 +44,16 @@ pub fn now() -> Now {
     }
 }
 
+/// The API's replies to operators' moves that wait for their claims in
+/// the shared lot, by the move's request id.
+#[derive(Default)]
+struct PendingMoves {
+    next: u64,
+    waiting: HashMap<u64, MoveReply>,
+}
+
+type MoveReply = tokio::sync::oneshot::Sender<Result<switch::ParkedInfo, switch::MoveRefusal>>;
+
 /// Where the core's outputs go besides the sockets.
 pub struct Outlets {
     /// The store thread's queue.
@@ -78,6 +88,7 @@ pub async fn run(
         .map(|s| (s.local_addr().map_or(true, |a| a.is_ipv4()), s))
         .collect();
     let mut tcp: Connections = HashMap::new();
+    let mut moves = PendingMoves::default();
     let mut batch = Vec::with_capacity(64);
     let mut closed = Vec::new();
     // The first tick starts the core's periodic work (sweeps, the trunks'
@@ -88,6 +99,7 @@ pub async fn run(
         &udp,
         &tcp,
         (&store, &media, &stream, &authorizer, &claims),
+        &mut moves,
     );
     // Everything resumed is open now.
     media.resume_done();
@@ -112,26 +124,26 @@ pub async fn run(
                         // After the batch's outputs: one of them may be the
                         // last answer on that connection (a 513, say).
                         Event::TcpClosed(id) => closed.push(id),
-                        ev => handle(&mut sw, &mut tcp, now, ev, (&media, &store)),
+                        ev => handle(&mut sw, &mut tcp, now, ev, (&media, &store), &mut moves),
                     }
                 }
-                carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream, &authorizer, &claims));
+                carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream, &authorizer, &claims), &mut moves);
                 for id in closed.drain(..) {
                     close_connection(&mut sw, &mut tcp, id);
                 }
                 if stop {
                     sw.flush(now);
-                    carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream, &authorizer, &claims));
+                    carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream, &authorizer, &claims), &mut moves);
                     return;
                 }
             }
             Some(report) = reports.recv() => {
                 sw.handle_media_event(now(), report);
-                carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream, &authorizer, &claims));
+                carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream, &authorizer, &claims), &mut moves);
             }
             _ = sleep => {
                 sw.handle_timeout(now());
-                carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream, &authorizer, &claims));
+                carry_out(&mut sw, &udp, &tcp, (&store, &media, &stream, &authorizer, &claims), &mut moves);
             }
         }
     }
@@ -149,6 +161,7 @@ fn carry_out(
         &Option<crate::authorizer::Authorizer>,
         &Option<crate::claims::ClaimQueue>,
     ),
+    moves: &mut PendingMoves,
 ) {
     while let Some(out) = sw.poll_output() {
         match out {
@@ -175,6 +188,11 @@ fn carry_out(
                 // Configured without a service: the core never asks.
                 None => tracing::error!("an authorization question without a service"),
             },
+            Output::MoveAnswered(answer) => {
+                if let Some(reply) = moves.waiting.remove(&answer.request) {
+                    let _ = reply.send(answer.result);
+                }
+            }
             Output::TrustFlow(peer) => {
                 if let Some(id) = peer.transport.connection() {
                     if let Some(c) = tcp.get(&id) {
@@ -192,6 +210,7 @@ fn handle(
     now: Now,
     ev: Event,
     (media, store): (&MediaHandle, &StoreQueue),
+    moves: &mut PendingMoves,
 ) {
     match ev {
         Event::Datagram(peer, data) => sw.handle_datagram(now, peer, data),
@@ -257,7 +276,19 @@ fn handle(
                 switch::Position::from_label(&from),
                 switch::Position::from_label(&to),
             );
-            let _ = reply.send(sw.move_parked(now, &tenant, &from, to));
+            moves.next += 1;
+            let request = moves.next;
+            match sw.move_parked(now, &tenant, &from, to, request) {
+                Ok(switch::MoveStarted::Moved(info)) => {
+                    let _ = reply.send(Ok(info));
+                }
+                Ok(switch::MoveStarted::Claiming) => {
+                    moves.waiting.insert(request, reply);
+                }
+                Err(refusal) => {
+                    let _ = reply.send(Err(refusal));
+                }
+            }
         }
         Event::Query(Query::SendParked {
             tenant,

@@ -89,6 +89,28 @@ impl Cluster {
             .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// `method` on node `i`'s admin API with bearer `token` and a JSON
+    /// `body`: the status and the body.
+    pub fn http(
+        &self,
+        i: usize,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: &str,
+    ) -> (u16, String) {
+        let out = Command::new("curl")
+            .args(["-sS", "-m", "10", "-X", method, "-w", "\n%{http_code}"])
+            .args(["-H", &format!("Authorization: Bearer {token}")])
+            .args(["-H", "Content-Type: application/json", "--data", body])
+            .arg(format!("http://127.0.0.{}:8080{path}", 10 + i))
+            .output()
+            .expect("run curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (status.trim().parse().unwrap_or(0), body.to_string())
+    }
+
     /// The PID of the cluster's process `name` (`node-1`, `kamailio`...).
     pub fn pid(&self, name: &str) -> Option<u32> {
         std::fs::read_to_string(self.dir.join(format!("{name}.pid")))

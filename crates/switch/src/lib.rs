@@ -50,6 +50,7 @@ pub use peer::{Peer, Transport};
 pub use registrar::Registrar;
 pub use switch_event::{EventKind, Refused, SwitchEvent};
 pub use switchboard::{
-    LiveCall, MoveRefusal, ParkedInfo, PositionClaim, PositionLookup, Resumed, SendRefusal, Switch,
+    LiveCall, MoveAnswer, MoveRefusal, MoveStarted, ParkedInfo, PositionClaim, PositionLookup,
+    Resumed, SendRefusal, Switch,
 };
 pub use time::Now;

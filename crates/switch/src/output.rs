@@ -116,4 +116,7 @@ pub enum Output {
     /// Ask the operator's authorization service; its verdict comes back
     /// through `Switch::handle_verdict` with the same id.
     Authorize(Box<crate::external_authorization::AuthorizationRequest>),
+    /// The outcome of an operator's move that waited for its claim in the
+    /// shared store (`MoveStarted::Claiming`).
+    MoveAnswered(Box<crate::switchboard::MoveAnswer>),
 }

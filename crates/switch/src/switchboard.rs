@@ -44,7 +44,7 @@ use admission::Admission;
 use bytes::Bytes;
 use calls::CallTable;
 pub use claims::{PositionClaim, PositionLookup};
-pub use operator::{LiveCall, MoveRefusal, SendRefusal};
+pub use operator::{LiveCall, MoveAnswer, MoveRefusal, MoveStarted, SendRefusal};
 pub use park::ParkedInfo;
 pub use resume::Resumed;
 use sip::transaction::{Incoming, Layer, Output as TxOut, ServerKey};

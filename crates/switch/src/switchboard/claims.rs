@@ -6,6 +6,7 @@
 //! `Switch::handle_claim` back. Meanwhile the position is reserved on
 //! this node, so two of its own parkers cannot both claim it.
 
+use super::operator::{MoveAnswer, MoveRefusal};
 use super::park::FeatureCall;
 use super::refer::ParkByTransfer;
 use super::Switch;
@@ -65,6 +66,14 @@ enum ClaimedPark {
         call: Box<FeatureCall>,
         pos: Position,
     },
+    /// An operator's move of a parked call to another position (the
+    /// shell's `request` id gets the outcome).
+    Move {
+        request: u64,
+        tenant: String,
+        from: Position,
+        to: Position,
+    },
 }
 
 impl ClaimedPark {
@@ -73,6 +82,7 @@ impl ClaimedPark {
         match self {
             ClaimedPark::Feature { call, pos, .. } => Some((&call.tenant.name, pos)),
             ClaimedPark::Transfer(r) => Some((&r.tenant.name, &r.pos)),
+            ClaimedPark::Move { tenant, to, .. } => Some((tenant, to)),
             ClaimedPark::Locate { .. } => None,
         }
     }
@@ -133,6 +143,25 @@ impl Switch {
             &refer.parker,
         );
         self.send_claim(now, parked, ClaimedPark::Transfer(Box::new(refer)));
+    }
+
+    /// Claims `to` in the shared store before moving the call parked at
+    /// `from` there (the row it gets: `parked`).
+    pub(super) fn claim_then_move(
+        &mut self,
+        now: Now,
+        request: u64,
+        (from, to): (Position, Position),
+        parked: ParkedCall,
+    ) {
+        let tenant = parked.tenant.clone();
+        let park = ClaimedPark::Move {
+            request,
+            tenant,
+            from,
+            to,
+        };
+        self.send_claim(now, parked, park);
     }
 
     fn send_claim(&mut self, now: Now, parked: ParkedCall, park: ClaimedPark) {
@@ -262,6 +291,12 @@ impl Switch {
                 pos,
             } => (*call, held, holder, pos),
             ClaimedPark::Transfer(refer) => return self.claimed_by_transfer(now, *refer, outcome),
+            ClaimedPark::Move {
+                request,
+                tenant,
+                from,
+                to,
+            } => return self.claimed_move(now, request, (&tenant, &from, to), outcome),
             ClaimedPark::Locate { call, pos } => {
                 // The store did not say who holds it in time.
                 self.retrieval_missed(now, &call);
@@ -294,6 +329,36 @@ impl Switch {
                 self.park_and_announce(now, call, (held, holder), pos);
             }
         }
+    }
+
+    /// Goes on with an operator's move (as [`Switch::claimed`]); says how
+    /// it went in `Output::MoveAnswered`.
+    fn claimed_move(
+        &mut self,
+        now: Now,
+        request: u64,
+        (tenant, from, to): (&str, &Position, Position),
+        outcome: Result<(), bool>,
+    ) {
+        let result = match outcome {
+            Err(true) => Err(MoveRefusal::StoreUnavailable),
+            Err(false) => Err(MoveRefusal::Taken),
+            Ok(()) => {
+                let label = to.label();
+                let moved = self.finish_move(now, tenant, from, to);
+                if moved.is_err() {
+                    // The call left meanwhile: give the claim back.
+                    self.outputs.push_back(Output::Store(StoreOp::RemoveParked {
+                        tenant: tenant.to_string(),
+                        position: label,
+                    }));
+                }
+                moved
+            }
+        };
+        let answer = MoveAnswer { request, result };
+        self.outputs
+            .push_back(Output::MoveAnswered(Box::new(answer)));
     }
 
     /// Goes on with a claimed park by transfer (as [`Switch::claimed`]).

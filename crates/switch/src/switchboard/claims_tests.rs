@@ -166,3 +166,60 @@ fn another_nodes_request_is_taken_for_its_extension_only_with_a_valid_proof() {
     assert!(did.lookups.is_empty());
     did.response_to(node, 200);
 }
+
+/// John's call to the room, parked at 333 on a shared lot.
+fn shared_lot_with_a_parked_call() -> World {
+    let (mut w, _) = shared_lot_with_john_holding();
+    let (did, _) = w.invite("333", JOHN, "*70333");
+    let id = did.claims[0].id;
+    w.sw.handle_claim(w.now, id, true);
+    w.collect();
+    assert_eq!(w.sw.parked_count(), 1);
+    w
+}
+
+#[test]
+fn an_operators_move_in_a_shared_lot_claims_the_new_position_first() {
+    use crate::lot::Position;
+    let mut w = shared_lot_with_a_parked_call();
+    let from = Position::from_label("333");
+    // Another node holds 444: the claim loses and the call stays at 333.
+    let started =
+        w.sw.move_parked(w.now, "acme", &from, Position::from_label("444"), 7);
+    assert_eq!(started, Ok(MoveStarted::Claiming));
+    let did = w.collect();
+    let claim = did.claims[0].clone();
+    assert_eq!(
+        (
+            claim.parked.position.as_str(),
+            claim.parked.retrieval.as_str()
+        ),
+        ("444", "*71444")
+    );
+    w.sw.handle_claim(w.now, claim.id, false);
+    let did = w.collect();
+    assert_eq!(did.moves.len(), 1);
+    assert_eq!(
+        (did.moves[0].request, did.moves[0].result.clone().err()),
+        (7, Some(MoveRefusal::Taken))
+    );
+    assert_eq!(w.sw.parked()[0].position, "333", "not moved");
+
+    // Meanwhile nothing else here may take a position being claimed; once
+    // the claim wins, the call moves.
+    let started =
+        w.sw.move_parked(w.now, "acme", &from, Position::from_label("444"), 8);
+    assert_eq!(started, Ok(MoveStarted::Claiming));
+    let claim = w.collect().claims[0].clone();
+    let again =
+        w.sw.move_parked(w.now, "acme", &from, Position::from_label("444"), 9);
+    assert_eq!(again, Err(MoveRefusal::Taken), "claimed by the first move");
+    w.sw.handle_claim(w.now, claim.id, true);
+    let did = w.collect();
+    let moved = did.moves[0].result.clone().expect("moved");
+    assert_eq!(
+        (did.moves[0].request, moved.retrieval.as_str()),
+        (8, "*71444")
+    );
+    assert_eq!(w.sw.parked()[0].position, "444");
+}

@@ -31,6 +31,8 @@ pub(super) struct Did {
     pub(super) claims: Vec<super::PositionClaim>,
     /// Positions looked up in the shared store.
     pub(super) lookups: Vec<super::PositionLookup>,
+    /// Outcomes of operators' moves that waited for their claims.
+    pub(super) moves: Vec<super::MoveAnswer>,
 }
 
 impl Did {
@@ -128,6 +130,7 @@ impl World {
             did.questions.extend(more.questions);
             did.claims.extend(more.claims);
             did.lookups.extend(more.lookups);
+            did.moves.extend(more.moves);
         }
         did
     }
@@ -141,6 +144,7 @@ impl World {
             questions: vec![],
             claims: vec![],
             lookups: vec![],
+            moves: vec![],
         };
         while let Some(o) = self.sw.poll_output() {
             match o {
@@ -156,6 +160,7 @@ impl World {
                 Output::Authorize(q) => did.questions.push(*q),
                 Output::Claim(c) => did.claims.push(*c),
                 Output::Locate(l) => did.lookups.push(*l),
+                Output::MoveAnswered(a) => did.moves.push(*a),
             }
         }
         did

@@ -85,40 +85,99 @@ impl Switch {
 pub enum MoveRefusal {
     /// Nothing is parked there (for this tenant).
     NothingParked,
-    /// The new position holds a call.
+    /// The new position holds a call (here, or on another node).
     Taken,
     /// The new position is not an extension of the tenant.
     NotAnExtension,
+    /// The shared lot's store did not answer the claim in time.
+    StoreUnavailable,
+}
+
+/// How an operator's move went on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MoveStarted {
+    /// Moved, as it is parked now.
+    Moved(ParkedInfo),
+    /// The lot is shared: the new position is being claimed in the store,
+    /// and `Output::MoveAnswered` with the move's request id brings the
+    /// outcome.
+    Claiming,
+}
+
+/// The outcome of a move that waited for its claim.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MoveAnswer {
+    /// The request id the shell gave `Switch::move_parked`.
+    pub request: u64,
+    /// The call as it is parked now, or why it was not moved.
+    pub result: Result<ParkedInfo, MoveRefusal>,
 }
 
 impl Switch {
     /// Moves the call parked at `from` of `tenant` to `to` (a free position:
     /// an extension of the tenant, or a code); its new retrieval number,
     /// lamps and store follow, and the extension it now waits under is told
-    /// (park alerts).
+    /// (park alerts). In a shared lot the new position is first claimed
+    /// in the store (`request` names the answer), as a park's is.
     pub fn move_parked(
         &mut self,
         now: Now,
         tenant: &str,
         from: &crate::lot::Position,
         to: crate::lot::Position,
-    ) -> Result<ParkedInfo, MoveRefusal> {
+        request: u64,
+    ) -> Result<MoveStarted, MoveRefusal> {
         use crate::lot::Position;
-        use crate::output::{Output, StoreOp};
         let Some(t) = self.dir.tenant(tenant).cloned() else {
             return Err(MoveRefusal::NothingParked);
         };
-        if self.calls.lot.at(tenant, from).is_none() {
+        let Some(now_parked) = self.parked_info(tenant, from) else {
             return Err(MoveRefusal::NothingParked);
-        }
+        };
         if let Position::Extension(e) = &to {
             if self.dir.extension(tenant, e).is_none() {
                 return Err(MoveRefusal::NotAnExtension);
             }
         }
-        if self.calls.lot.is_taken(tenant, &to) {
+        if self.calls.lot.is_taken(tenant, &to) || self.claims.reserves(tenant, &to) {
             return Err(MoveRefusal::Taken);
         }
+        if self.cfg.shared_lot {
+            let mut row = stored_row(&now_parked);
+            row.position = to.label();
+            row.retrieval = to.retrieval_number(&t.release_prefix);
+            self.claim_then_move(now, request, (from.clone(), to), row);
+            self.settle(now);
+            return Ok(MoveStarted::Claiming);
+        }
+        self.finish_move(now, tenant, from, to)
+            .map(MoveStarted::Moved)
+    }
+
+    /// The call parked at `pos` of `tenant`, as the API shows it.
+    fn parked_info(&self, tenant: &str, pos: &crate::lot::Position) -> Option<ParkedInfo> {
+        let label = pos.label();
+        self.calls.lot.at(tenant, pos)?;
+        self.parked()
+            .into_iter()
+            .find(|p| p.tenant == tenant && p.position == label)
+    }
+
+    /// Moves the call parked at `from` to `to` (free, and claimed when the
+    /// lot is shared).
+    pub(super) fn finish_move(
+        &mut self,
+        now: Now,
+        tenant: &str,
+        from: &crate::lot::Position,
+        to: crate::lot::Position,
+    ) -> Result<ParkedInfo, MoveRefusal> {
+        use crate::output::{Output, StoreOp};
+        let t = self
+            .dir
+            .tenant(tenant)
+            .cloned()
+            .ok_or(MoveRefusal::NothingParked)?;
         let mut parked = self
             .calls
             .lot
@@ -137,27 +196,30 @@ impl Switch {
                 to: parked.retrieval.clone(),
             });
         }
-        self.calls.lot.park(tenant, to, parked.clone());
+        self.calls.lot.park(tenant, to.clone(), parked.clone());
         let info = self
-            .parked()
-            .into_iter()
-            .find(|p| p.tenant == tenant && p.retrieval == parked.retrieval)
+            .parked_info(tenant, &to)
             .ok_or(MoveRefusal::NothingParked)?;
         self.outputs
-            .push_back(Output::Store(StoreOp::SaveParked(Box::new(
-                accounts::ParkedCall {
-                    tenant: tenant.to_string(),
-                    position: info.position.clone(),
-                    retrieval: info.retrieval.clone(),
-                    parker: info.parker.clone(),
-                    parked_party: info.parked_party.clone(),
-                    since_ms: info.since_ms,
-                    deadline_ms: info.comeback_ms.unwrap_or(info.since_ms),
-                },
-            ))));
+            .push_back(Output::Store(StoreOp::SaveParked(Box::new(stored_row(
+                &info,
+            )))));
         self.alert_parked(now, tenant, &parked);
         self.settle(now);
         Ok(info)
+    }
+}
+
+/// The store's row of a parked call.
+fn stored_row(info: &ParkedInfo) -> accounts::ParkedCall {
+    accounts::ParkedCall {
+        tenant: info.tenant.clone(),
+        position: info.position.clone(),
+        retrieval: info.retrieval.clone(),
+        parker: info.parker.clone(),
+        parked_party: info.parked_party.clone(),
+        since_ms: info.since_ms,
+        deadline_ms: info.comeback_ms.unwrap_or(info.since_ms),
     }
 }
 
