@@ -39,9 +39,7 @@ bench_config() {
 [sip]
 listen = ["udp:127.0.0.1:$sip"]
 default_tenant = "bench"
-${SWITCH_LIMITS-max_auth_failures_per_minute = 1000000
-max_transactions = 1000000
-max_transactions_per_source = 1000000}
+${SWITCH_LIMITS-max_auth_failures_per_minute = 1000000}
 [media]
 rtp_ports = "${SWITCH_RTP_PORTS:-10000-31999}"
 [http]

@@ -107,9 +107,13 @@ pub struct SipSection {
     pub max_message_bytes: usize,
     /// Most header lines in a message (400 beyond).
     pub max_headers: usize,
-    /// Most live server transactions (stateless 503 beyond).
-    pub max_transactions: usize,
-    /// Most live server transactions of one source IP (trunks exempt).
+    /// Most memory the SIP transactions may hold, MiB (stateless 503
+    /// beyond). Completed transactions wait 32 s (RFC 3261) as compact
+    /// records: about 0.25 KiB per call, so 512 MiB carry well over
+    /// 10,000 calls/s.
+    pub max_transaction_memory_mb: usize,
+    /// Most server transactions in progress (no final answer yet) of one
+    /// source IP (trunks and edges exempt).
     pub max_transactions_per_source: usize,
     /// Most open TCP connections.
     pub max_tcp_connections: usize,
@@ -162,7 +166,7 @@ impl Default for SipSection {
             max_contacts_per_extension: 10,
             max_message_bytes: 65_535,
             max_headers: 256,
-            max_transactions: 50_000,
+            max_transaction_memory_mb: 512,
             max_transactions_per_source: 5_000,
             max_tcp_connections: 4096,
             max_tcp_connections_per_ip: 32,

@@ -130,10 +130,13 @@ pub struct Status {
     pub stats: Stats,
     /// Live bindings.
     pub bindings: usize,
-    /// Live server transactions.
+    /// Live server transactions (compact records of answered ones included).
     pub server_transactions: usize,
-    /// Live client transactions.
+    /// Live client transactions (compact records of answered ones included).
     pub client_transactions: usize,
+    /// What the transactions hold, bytes (the layer's estimate; the
+    /// budget is `sip.max_transaction_memory_mb`).
+    pub transaction_bytes: usize,
     /// Open TCP connections.
     pub tcp_connections: usize,
     /// Live calls.

@@ -82,6 +82,10 @@ fn describe() {
         "parkline_transactions",
         "Live SIP transactions (server and client)."
     );
+    describe_gauge!(
+        "parkline_transaction_memory_bytes",
+        "Memory the SIP transactions hold, bytes (estimate; 503 at sip.max_transaction_memory_mb)."
+    );
     describe_counter!(
         "parkline_rtp_packets_total",
         "RTP packets, by direction (in, out)."
@@ -170,6 +174,7 @@ pub fn render(handle: &PrometheusHandle, snap: &MetricsSnapshot) -> String {
     let s = &snap.status;
     gauge!("parkline_calls_active").set(s.calls as f64);
     gauge!("parkline_transactions").set((s.server_transactions + s.client_transactions) as f64);
+    gauge!("parkline_transaction_memory_bytes").set(s.transaction_bytes as f64);
     gauge!("parkline_music_streams").set(snap.music_streams as f64);
     for t in &snap.tenants {
         gauge!("parkline_parked_calls", "tenant" => t.tenant.clone()).set(t.parked as f64);

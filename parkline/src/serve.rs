@@ -32,7 +32,7 @@ fn switch_config(cfg: &Config) -> SwitchConfig {
         max_expires: cfg.sip.max_expires,
         default_expires: cfg.sip.default_expires,
         max_contacts_per_extension: cfg.sip.max_contacts_per_extension,
-        max_transactions: cfg.sip.max_transactions,
+        max_transaction_bytes: cfg.sip.max_transaction_memory_mb << 20,
         max_transactions_per_source: cfg.sip.max_transactions_per_source,
         edges: cfg.cluster.edges.clone(),
         guessing: switch::GuessLimits {

@@ -23,6 +23,7 @@ fn status(sw: &Switch, tcp: usize, media: &MediaHandle, store: &StoreQueue) -> S
         bindings: sw.binding_count(),
         server_transactions,
         client_transactions,
+        transaction_bytes: sw.transaction_bytes(),
         tcp_connections: tcp,
         calls: sw.call_count(),
         rtp_ports_in_use: sw.ports_in_use(),

@@ -5,6 +5,7 @@
 mod client_invite;
 mod client_non_invite;
 mod key;
+mod lingering;
 mod server_invite;
 mod server_non_invite;
 mod timers;
@@ -12,6 +13,8 @@ mod timers;
 pub use client_invite::ClientInvite;
 pub use client_non_invite::ClientNonInvite;
 pub use key::{ClientKey, ServerKey};
+use lingering::LingerTable;
+pub use lingering::{ClientLinger, Linger};
 pub use server_invite::ServerInvite;
 pub use server_non_invite::ServerNonInvite;
 pub use timers::Timers;
@@ -41,8 +44,10 @@ pub enum Output<P> {
     ServerTimeout(ServerKey),
     /// A client transaction got no final response (timer B or F).
     ClientTimeout(ClientKey),
-    /// A server transaction ended and was forgotten; its first request
-    /// came from this peer.
+    /// A server transaction has its final answer: it ended, or only a
+    /// compact record of it waits to absorb retransmissions. Its first
+    /// request came from this peer (per-source counts of the work in
+    /// progress end here).
     ServerEnded(P),
 }
 
@@ -80,8 +85,15 @@ struct Entry<T, P, K> {
 }
 
 /// All transactions of one switch core.
+///
+/// A server transaction is whole while the TU owes it an answer (or it
+/// resends a non-2xx until the ACK); once it only absorbs retransmissions
+/// it becomes a record in the lingering table, which at a high call rate
+/// holds most of them. [`Layer::bytes`] says what all of it costs.
 pub struct Layer<P: Clone> {
     timers: Timers,
+    lingering: LingerTable<Linger>,
+    client_lingering: LingerTable<ClientLinger<P>>,
     servers: HashMap<ServerKey, u64>,
     clients: HashMap<ClientKey, u64>,
     // Entries are boxed so that growing a map with hundreds of thousands of
@@ -101,6 +113,8 @@ impl<P: Clone> Layer<P> {
     pub fn new(timers: Timers) -> Layer<P> {
         Layer {
             timers,
+            lingering: LingerTable::new(),
+            client_lingering: LingerTable::new(),
             servers: HashMap::new(),
             clients: HashMap::new(),
             server_entries: HashMap::new(),
@@ -113,14 +127,41 @@ impl<P: Clone> Layer<P> {
         }
     }
 
-    /// Number of live server and client transactions.
+    /// Number of server transactions (whole and lingering) and client
+    /// transactions.
     pub fn len(&self) -> (usize, usize) {
-        (self.server_entries.len(), self.client_entries.len())
+        (
+            self.server_entries.len() + self.lingering.len(),
+            self.client_entries.len() + self.client_lingering.len(),
+        )
+    }
+
+    /// Server transactions the TU has not answered yet (or that resend a
+    /// non-2xx until its ACK): the work in progress.
+    pub fn in_progress(&self) -> usize {
+        self.server_entries.len()
     }
 
     /// Whether there are no transactions.
     pub fn is_empty(&self) -> bool {
-        self.server_entries.is_empty() && self.client_entries.is_empty()
+        self.server_entries.is_empty()
+            && self.client_entries.is_empty()
+            && self.lingering.len() == 0
+            && self.client_lingering.len() == 0
+    }
+
+    /// An estimate of the memory the transactions hold, bytes: the
+    /// lingering records exactly, whole transactions by their fixed size,
+    /// their keys' text and the responses and requests they keep.
+    pub fn bytes(&self) -> usize {
+        let slots = 2 * (std::mem::size_of::<ServerKey>() + 16) * 8 / 7;
+        let server = std::mem::size_of::<Entry<Server, P, ServerKey>>() + slots + KEY_TEXT_BYTES;
+        let client = std::mem::size_of::<Entry<Client, P, ClientKey>>() + slots + KEY_TEXT_BYTES;
+        self.lingering.bytes()
+            + self.client_lingering.bytes()
+            + self.server_entries.len() * server
+            + self.client_entries.len() * client
+            + self.requests.len() * REQUEST_BYTES
     }
 
     /// Classifies a received request, creating a server transaction if new.
@@ -132,6 +173,17 @@ impl<P: Clone> Layer<P> {
         reliable: bool,
     ) -> Option<Incoming> {
         let key = ServerKey::of(req)?;
+        if let Some(linger) = self.lingering.get(&key) {
+            return Some(match (linger, &req.method) {
+                (Linger::Accepted, Method::Ack) => Incoming::AckForDialog,
+                (Linger::Confirmed, Method::Ack) => Incoming::AckAbsorbed,
+                (Linger::Answered(resp), _) => {
+                    self.outputs.push(Output::Transmit(peer, resp.clone()));
+                    Incoming::Retransmission
+                }
+                (Linger::Accepted | Linger::Confirmed, _) => Incoming::Retransmission,
+            });
+        }
         if let Some(&id) = self.servers.get(&key) {
             let entry = self.server_entries.get_mut(&id)?;
             let incoming = match (&mut entry.tx, &req.method) {
@@ -153,7 +205,7 @@ impl<P: Clone> Layer<P> {
                 }
             };
             entry.peer = peer;
-            self.flush_server(id);
+            self.flush_server(now, id);
             self.schedule_server(id);
             return Some(incoming);
         }
@@ -181,7 +233,7 @@ impl<P: Clone> Layer<P> {
 
     /// Whether a server transaction exists (e.g. the INVITE a CANCEL targets).
     pub fn has_server(&self, key: &ServerKey) -> bool {
-        self.servers.contains_key(key)
+        self.servers.contains_key(key) || self.lingering.contains(key)
     }
 
     /// The TU answers a server transaction.
@@ -200,7 +252,7 @@ impl<P: Clone> Layer<P> {
                 }
             }
         }
-        self.flush_server(id);
+        self.flush_server(now, id);
         self.schedule_server(id);
     }
 
@@ -243,7 +295,7 @@ impl<P: Clone> Layer<P> {
             }),
         );
         self.requests.insert(id, req);
-        self.flush_client(id);
+        self.flush_client(now, id);
         self.schedule_client(id);
         Some(key)
     }
@@ -251,7 +303,19 @@ impl<P: Clone> Layer<P> {
     /// Matches a response; returns its transaction key if the TU should see it.
     pub fn handle_response(&mut self, now: Instant, resp: &Response) -> Option<ClientKey> {
         let key = ClientKey::of_response(resp)?;
-        let id = *self.clients.get(&key)?;
+        let Some(&id) = self.clients.get(&key) else {
+            return match self.client_lingering.get(&key)? {
+                ClientLinger::Accepted => (200..300).contains(&resp.status).then_some(key),
+                ClientLinger::Acked(peer, ack) => {
+                    if resp.status >= 300 {
+                        self.outputs
+                            .push(Output::Transmit(peer.clone(), ack.clone()));
+                    }
+                    None
+                }
+                ClientLinger::Answered => None,
+            };
+        };
         let entry = self.client_entries.get_mut(&id)?;
         let up = match &mut entry.tx {
             Client::Invite(tx) => {
@@ -270,14 +334,22 @@ impl<P: Clone> Layer<P> {
             // Only the ACK of a non-2xx needed the parsed request; it is built.
             self.requests.remove(&id);
         }
-        self.flush_client(id);
+        self.flush_client(now, id);
         self.schedule_client(id);
         up.then_some(key)
     }
 
     /// The earliest deadline of any transaction.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.deadlines.peek().map(|Reverse((at, _))| *at)
+        let whole = self.deadlines.peek().map(|Reverse((at, _))| *at);
+        [
+            whole,
+            self.lingering.next_expiry(),
+            self.client_lingering.next_expiry(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Drops stale entries (a transaction ended or its deadline moved) from
@@ -311,6 +383,8 @@ impl<P: Clone> Layer<P> {
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.lingering.expire(now);
+        self.client_lingering.expire(now);
         while let Some(Reverse((at, id))) = self.deadlines.peek().copied() {
             if at > now {
                 break;
@@ -321,14 +395,14 @@ impl<P: Clone> Layer<P> {
                     Server::Invite(t) => t.handle_timeout(now, &self.timers, &mut self.scratch),
                     Server::NonInvite(t) => t.handle_timeout(now),
                 }
-                self.flush_server(id);
+                self.flush_server(now, id);
                 self.schedule_server(id);
             } else if let Some(e) = self.client_entries.get_mut(&id) {
                 match &mut e.tx {
                     Client::Invite(t) => t.handle_timeout(now, &mut self.scratch),
                     Client::NonInvite(t) => t.handle_timeout(now, &self.timers, &mut self.scratch),
                 }
-                self.flush_client(id);
+                self.flush_client(now, id);
                 self.schedule_client(id);
             }
         }
@@ -352,7 +426,7 @@ impl<P: Clone> Layer<P> {
         self.next_id
     }
 
-    fn flush_server(&mut self, id: u64) {
+    fn flush_server(&mut self, now: Instant, id: u64) {
         let Some(e) = self.server_entries.get(&id) else {
             return;
         };
@@ -362,19 +436,25 @@ impl<P: Clone> Layer<P> {
                 TxOutput::Timeout => Output::ServerTimeout(e.key.clone()),
             });
         }
-        let done = match &e.tx {
-            Server::Invite(t) => t.is_terminated(),
-            Server::NonInvite(t) => t.is_terminated(),
+        let (done, linger) = match &e.tx {
+            Server::Invite(t) => (t.is_terminated(), t.linger(&self.timers)),
+            Server::NonInvite(t) => (
+                t.is_terminated(),
+                t.linger().map(|l| (l, self.timers.t1x64())),
+            ),
         };
-        if done {
+        if done || linger.is_some() {
             if let Some(e) = self.server_entries.remove(&id) {
                 self.servers.remove(&e.key);
+                if let Some((linger, lifetime)) = linger {
+                    self.lingering.insert(&e.key, linger, now, lifetime);
+                }
                 self.outputs.push(Output::ServerEnded(e.origin));
             }
         }
     }
 
-    fn flush_client(&mut self, id: u64) {
+    fn flush_client(&mut self, now: Instant, id: u64) {
         let Some(e) = self.client_entries.get(&id) else {
             return;
         };
@@ -384,15 +464,18 @@ impl<P: Clone> Layer<P> {
                 TxOutput::Timeout => Output::ClientTimeout(e.key.clone()),
             });
         }
-        let done = match &e.tx {
-            Client::Invite(t) => t.is_terminated(),
-            Client::NonInvite(t) => t.is_terminated(),
+        let (done, linger) = match &e.tx {
+            Client::Invite(t) => (t.is_terminated(), t.linger(now, e.peer.clone())),
+            Client::NonInvite(t) => (t.is_terminated(), t.linger(now)),
         };
-        if done {
-            let key = e.key.clone();
-            self.client_entries.remove(&id);
-            self.clients.remove(&key);
-            self.requests.remove(&id);
+        if done || linger.is_some() {
+            if let Some(e) = self.client_entries.remove(&id) {
+                self.clients.remove(&e.key);
+                self.requests.remove(&id);
+                if let Some((linger, lifetime)) = linger {
+                    self.client_lingering.insert(&e.key, linger, now, lifetime);
+                }
+            }
         }
     }
 
@@ -407,6 +490,14 @@ impl<P: Clone> Layer<P> {
         self.schedule_server(id);
     }
 }
+
+/// Heap bytes a whole transaction's key holds (branch, sent-by, method),
+/// for [`Layer::bytes`]: typical lengths, rounded up to the allocator's sizes.
+const KEY_TEXT_BYTES: usize = 96;
+
+/// Bytes a client transaction's parsed request holds until its final
+/// response, for [`Layer::bytes`]: a typical INVITE with SDP.
+const REQUEST_BYTES: usize = 2048;
 
 /// The ACK for a non-2xx final response (RFC 3261 §17.1.1.3).
 fn ack_for(req: Option<&Request>, resp: &Response) -> Bytes {

@@ -23,11 +23,16 @@ pub struct SwitchConfig {
     pub default_expires: u32,
     /// Most contacts one extension may register (oldest is replaced).
     pub max_contacts_per_extension: usize,
-    /// Most live server transactions before new requests get 503. Only
-    /// trunks, authenticated requests and known dialogs make transactions.
-    pub max_transactions: usize,
-    /// Most live server transactions one source IP may hold (trunks are
-    /// exempt); beyond, its new requests get a stateless 503.
+    /// Most memory the transaction layer may hold, bytes (its estimate,
+    /// [`sip::transaction::Layer::bytes`]); beyond, new requests get a
+    /// stateless 503. Only trunks, authenticated requests and known
+    /// dialogs make transactions. A budget rather than a count: most
+    /// transactions at a high call rate are compact records that wait out
+    /// RFC 3261's 32 s, and their number grows with the rate.
+    pub max_transaction_bytes: usize,
+    /// Most server transactions in progress (not yet answered with a final
+    /// response) one source IP may have (trunks and edges are exempt);
+    /// beyond, its new requests get a stateless 503.
     pub max_transactions_per_source: usize,
     /// Seconds in the `Retry-After` of a 503 at a limit.
     pub retry_after_s: u32,
@@ -119,7 +124,7 @@ impl Default for SwitchConfig {
             max_expires: 3600,
             default_expires: 3600,
             max_contacts_per_extension: 10,
-            max_transactions: 50_000,
+            max_transaction_bytes: 512 << 20,
             max_transactions_per_source: 5_000,
             retry_after_s: 5,
             guessing: crate::guessing::GuessLimits::default(),

@@ -167,7 +167,7 @@ pub struct Switch {
     keys: crate::media_security::KeyMint,
     /// TLS connections whose client certificate names a trunk, by id.
     trunk_connections: HashMap<u64, String>,
-    /// Live server transactions per source IP.
+    /// Server transactions in progress per source IP.
     per_source: HashMap<std::net::IpAddr, usize>,
     timed_out: Vec<sip::transaction::ClientKey>,
     retrieve_failures: crate::rate_limit::RateLimit<(String, std::net::IpAddr)>,
@@ -317,9 +317,14 @@ impl Switch {
         self.stats
     }
 
-    /// Live (server, client) transactions.
+    /// Live (server, client) transactions, lingering ones included.
     pub fn transactions(&self) -> (usize, usize) {
         self.layer.len()
+    }
+
+    /// The transaction layer's memory, bytes (its estimate).
+    pub fn transaction_bytes(&self) -> usize {
+        self.layer.bytes()
     }
 
     /// Next output to carry out.
@@ -524,7 +529,7 @@ impl Switch {
     /// Whether a new transaction would pass the global limit or the
     /// source's own (trunks have none of their own).
     fn over_limits(&self, peer: Peer) -> bool {
-        if self.layer.len().0 >= self.cfg.max_transactions {
+        if self.layer.bytes() >= self.cfg.max_transaction_bytes {
             return true;
         }
         self.per_source.get(&peer.addr.ip()).copied().unwrap_or(0)
@@ -561,9 +566,9 @@ impl Switch {
             let since = self.overload_logged.map_or(1, |(_, n)| total - n);
             warn!(
                 %peer,
-                limit = self.cfg.max_transactions,
+                limit_mib = self.cfg.max_transaction_bytes >> 20,
                 refused = since,
-                "transaction limit reached: answering 503 (sip.max_transactions)"
+                "transaction memory limit reached: answering 503 (sip.max_transaction_memory_mb)"
             );
             self.overload_logged = Some((now.mono, total));
         }

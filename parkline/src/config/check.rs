@@ -182,6 +182,12 @@ impl Config {
                 c.file
             ));
         }
+        if !(1..=1 << 20).contains(&self.sip.max_transaction_memory_mb) {
+            c.errors.push(format!(
+                "{}: sip.max_transaction_memory_mb must be between 1 and 1048576 (MiB)",
+                c.file
+            ));
+        }
         if self.media.address.get_ref().parse::<IpAddr>().is_err() {
             c.err(
                 &self.media.address,

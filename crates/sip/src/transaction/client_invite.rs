@@ -1,7 +1,7 @@
 //! INVITE client transaction (RFC 3261 §17.1.1, Figure 5, with the RFC 6026
 //! Accepted state so retransmitted 2xx still reach the TU).
 
-use super::{Timers, TxOutput};
+use super::{ClientLinger, Timers, TxOutput};
 use bytes::Bytes;
 use std::time::{Duration, Instant};
 
@@ -131,6 +131,24 @@ impl ClientInvite {
             State::Completed => self.timer_d,
             State::Accepted => self.timer_m,
             State::Terminated => None,
+        }
+    }
+
+    /// Accepted (after a 2xx) and Completed (after the ACK of a non-2xx)
+    /// only handle retransmitted responses until timer M or D: what to keep
+    /// for that and for how long (the [`super::Layer`] then keeps a compact
+    /// record; `peer` is where a resent ACK goes).
+    pub fn linger<P>(&self, now: Instant, peer: P) -> Option<(ClientLinger<P>, Duration)> {
+        match (self.state, &self.ack) {
+            (State::Accepted, _) => Some((
+                ClientLinger::Accepted,
+                self.timer_m?.saturating_duration_since(now),
+            )),
+            (State::Completed, Some(ack)) => Some((
+                ClientLinger::Acked(peer, ack.clone()),
+                self.timer_d?.saturating_duration_since(now),
+            )),
+            _ => None,
         }
     }
 

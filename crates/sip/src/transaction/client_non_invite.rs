@@ -1,6 +1,6 @@
 //! Non-INVITE client transaction (RFC 3261 §17.1.2, Figure 6).
 
-use super::{Timers, TxOutput};
+use super::{ClientLinger, Timers, TxOutput};
 use bytes::Bytes;
 use std::time::{Duration, Instant};
 
@@ -102,6 +102,15 @@ impl ClientNonInvite {
             State::Completed => self.timer_k,
             State::Terminated => None,
         }
+    }
+
+    /// Completed only absorbs retransmitted responses until timer K: how
+    /// long that is (the [`super::Layer`] then keeps a compact record).
+    pub fn linger<P>(&self, now: Instant) -> Option<(ClientLinger<P>, std::time::Duration)> {
+        (self.state == State::Completed).then_some((
+            ClientLinger::Answered,
+            self.timer_k?.saturating_duration_since(now),
+        ))
     }
 
     /// Whether the transaction is over.

@@ -1,7 +1,7 @@
 //! INVITE server transaction (RFC 3261 §17.2.1, Figure 7, with the RFC 6026
 //! Accepted state that absorbs INVITE retransmissions after a 2xx).
 
-use super::{Timers, TxOutput};
+use super::{Linger, Timers, TxOutput};
 use bytes::Bytes;
 use std::time::{Duration, Instant};
 
@@ -142,6 +142,18 @@ impl ServerInvite {
                 .min(),
             State::Confirmed => self.timer_i,
             State::Accepted => self.timer_l,
+            _ => None,
+        }
+    }
+
+    /// Accepted (after a 2xx) and Confirmed (after the ACK of a non-2xx)
+    /// only absorb retransmissions until timer L or I: what to keep for
+    /// that and for how long (the [`super::Layer`] then keeps a compact
+    /// record). Completed still resends its response, so it stays whole.
+    pub fn linger(&self, timers: &Timers) -> Option<(Linger, Duration)> {
+        match self.state {
+            State::Accepted => Some((Linger::Accepted, timers.t1x64())),
+            State::Confirmed => Some((Linger::Confirmed, timers.t4)),
             _ => None,
         }
     }

@@ -1,6 +1,6 @@
 //! Non-INVITE server transaction (RFC 3261 §17.2.2, Figure 8).
 
-use super::{Timers, TxOutput};
+use super::{Linger, Timers, TxOutput};
 use bytes::Bytes;
 use std::time::Instant;
 
@@ -77,6 +77,16 @@ impl ServerNonInvite {
         (self.state == State::Completed)
             .then_some(self.timer_j)
             .flatten()
+    }
+
+    /// Once answered with a final response over an unreliable transport,
+    /// the transaction only resends it until timer J: what to keep for
+    /// that (the [`super::Layer`] then keeps a compact record).
+    pub fn linger(&self) -> Option<Linger> {
+        match (&self.state, &self.last_response) {
+            (State::Completed, Some(r)) => Some(Linger::Answered(r.clone())),
+            _ => None,
+        }
     }
 
     /// Whether the transaction is over.

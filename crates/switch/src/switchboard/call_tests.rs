@@ -188,6 +188,23 @@ pub(super) fn ports(media: &[MediaCommand]) -> Vec<u16> {
         .collect()
 }
 
+#[test]
+fn one_source_cannot_hold_every_transaction_in_progress() {
+    let mut w = World::new();
+    w.sw.cfg.max_transactions_per_source = 1;
+    w.register("444", ROOM);
+    let (did, _) = w.invite("333", JOHN, "444");
+    did.response_to(JOHN, 100);
+    let ringing = did.request_to(ROOM, Method::Invite);
+    let (did, _) = w.invite("333", JOHN, "444");
+    let refused = did.response_to(JOHN, 503);
+    assert_eq!(refused.headers.get_str(Name::RetryAfter).as_deref(), Some("5"));
+    // Once the first call is answered, its transaction is no longer in progress.
+    w.answer(ROOM, &ringing, 200, true).response_to(JOHN, 200);
+    let (did, _) = w.invite("333", JOHN, "444");
+    did.response_to(JOHN, 100);
+}
+
 /// John calls 444, registered twice: both ring, ROOM answers, ROOM2 is cancelled.
 fn established(w: &mut World) -> (Response, Vec<u16>) {
     w.register("444", ROOM);
