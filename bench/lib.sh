@@ -5,8 +5,9 @@
 bench_token=bench-token
 bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # The switch and load tools: release builds (BENCH_PROFILE=debug: the test
-# suite's smoke run, bench/smoke).
-bin_dir="$bench_root/target/${BENCH_PROFILE:-release}"
+# suite's smoke run, bench/smoke). BENCH_BIN=DIR takes them from DIR (an
+# A/B run: another commit's parkline beside these load tools).
+bin_dir=${BENCH_BIN:-"$bench_root/target/${BENCH_PROFILE:-release}"}
 clk_tck=$(getconf CLK_TCK)
 
 # Starts the switch with a generated config in $1 (a fresh folder);

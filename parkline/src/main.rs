@@ -9,6 +9,7 @@ mod claims;
 mod cli;
 mod config;
 mod console;
+mod datagram_batch;
 mod event;
 mod event_stream;
 mod http;

@@ -5,6 +5,7 @@
 //! go back through its queue. Nothing on the packet path allocates or takes
 //! a lock.
 
+use crate::datagram_batch::{RecvBatch, SendBatch, BATCH};
 use crate::event::Event;
 use crate::raw_send::RawSender;
 use crate::timer::Timer;
@@ -201,6 +202,9 @@ struct State {
     /// Batched sending of generated media, when permitted.
     raw: Option<RawSender>,
     continuity: Continuity,
+    /// Relayed packets: received in batches, sent on in batches.
+    received: RecvBatch,
+    relayed: SendBatch,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -221,11 +225,13 @@ fn run(
         failed: Vec::new(),
         raw: raw_sender(address, raw_send),
         continuity,
+        // Room after each packet for what SRTP adds on the way out.
+        received: RecvBatch::new(crate::datagram_batch::BUFFER - media::engine::SRTP_OVERHEAD),
+        relayed: SendBatch::default(),
     };
     let mut checkpointed = Instant::now();
     let mut timer = precise_timer(&poll);
     let mut ready = Events::with_capacity(1024);
-    let mut buf = vec![0u8; 2048];
     loop {
         let deadline = if st.engine.open_count() == 0 {
             None
@@ -264,7 +270,7 @@ fn run(
                 }
                 open.store(st.engine.open_count(), Ordering::Relaxed);
             } else {
-                st.drain_socket(ev.token(), &mut buf);
+                st.drain_socket(ev.token());
             }
         }
         if st.engine.open_count() > 0 && st.engine.handle_timeout(Instant::now()) {
@@ -406,32 +412,63 @@ impl State {
         }
     }
 
-    fn drain_socket(&mut self, token: Token, buf: &mut [u8]) {
+    /// Reads a ready socket until it is empty (a short batch says so: the
+    /// sockets are edge-triggered), relaying each batch on in one send per
+    /// sending socket.
+    fn drain_socket(&mut self, token: Token) {
         let (id, rtcp) = ((token.0 / 2) as EndpointId, token.0 % 2 == 1);
         let now = Instant::now();
+        // Errors a send left on the socket (an ICMP port unreachable) are
+        // reported by a receive once each: a few in a row, then give up.
+        let mut errors = 0;
         loop {
-            let Some(socks) = self.sockets.get(id as usize).and_then(Option::as_ref) else {
+            let Some(fd) = self.fd_of(id, rtcp) else {
                 return;
             };
-            let socket = if rtcp { &socks.rtcp } else { &socks.rtp };
-            // Room after the packet for what SRTP adds on the way out.
-            let room = buf.len() - media::engine::SRTP_OVERHEAD;
-            let (n, src) = match socket.recv_from(&mut buf[..room]) {
-                Ok(x) => x,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            let n = match self.received.recv(fd) {
+                Ok(n) => n,
                 Err(e) => {
                     debug!("media receive error: {e}");
+                    errors += 1;
+                    if errors > 4 {
+                        return;
+                    }
                     continue;
                 }
             };
-            if rtcp {
-                if let Some(tx) = self.engine.handle_rtcp(id, src, buf, n) {
-                    self.send(tx.from, true, &buf[tx.range], tx.to);
+            for i in 0..n {
+                let (src, buf, len) = self.received.datagram(i);
+                let Some(src) = src else { continue };
+                let tx = if rtcp {
+                    self.engine.handle_rtcp(id, src, buf, len)
+                } else {
+                    self.engine.handle_rtp(now, id, src, buf, len)
+                };
+                if let Some(tx) = tx {
+                    if let Some(out) = self.fd_of(tx.from, rtcp) {
+                        self.relayed.push(out, tx.to, i, tx.range);
+                    }
                 }
-            } else if let Some(tx) = self.engine.handle_rtp(now, id, src, buf, n) {
-                self.send(tx.from, false, &buf[tx.range], tx.to);
+            }
+            let refused = self.relayed.flush(&self.received);
+            if refused > 0 {
+                debug!(refused, "relayed media sends refused");
+            }
+            if n < BATCH {
+                return;
             }
         }
+    }
+
+    /// The raw descriptor of an endpoint's RTP or RTCP socket.
+    fn fd_of(&self, id: EndpointId, rtcp: bool) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        let s = self.sockets.get(id as usize)?.as_ref()?;
+        Some(if rtcp {
+            s.rtcp.as_raw_fd()
+        } else {
+            s.rtp.as_raw_fd()
+        })
     }
 
     fn send(&self, id: EndpointId, rtcp: bool, data: &[u8], to: SocketAddr) {

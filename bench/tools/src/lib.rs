@@ -161,6 +161,36 @@ pub fn big_receive_buffer(sock: &std::net::UdpSocket, bytes: i32) {
     }
 }
 
+/// `a` as the kernel's IPv4 socket address.
+pub fn sockaddr(a: SocketAddrV4) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: a.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*a.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+/// Sends a batch with `sendmmsg`; returns (sent, failed).
+pub fn send_batch(fd: i32, msgs: &mut [libc::mmsghdr]) -> (u64, u64) {
+    let mut done = 0usize;
+    let mut failed = 0u64;
+    while done < msgs.len() {
+        // SAFETY: msgs[done..] are valid mmsghdrs pointing at live buffers.
+        let r =
+            unsafe { libc::sendmmsg(fd, msgs[done..].as_mut_ptr(), (msgs.len() - done) as u32, 0) };
+        if r <= 0 {
+            failed += 1; // skip the message the kernel refused
+            done += 1;
+        } else {
+            done += r as usize;
+        }
+    }
+    ((msgs.len() as u64) - failed, failed)
+}
+
 /// Digest credentials answering a 407 for `method` to `uri` (RFC 7616, MD5,
 /// qop=auth), for a bench account whose password is `secret-<user>`.
 pub fn proxy_authorization(

@@ -18,7 +18,10 @@
 //! socket, and memory in order is cheaper. `BLASTER_ORDER=scattered` sends
 //! in a scattered order instead, to show how much (about 1.2× at 5,000).
 
-use bench_tools::{cpu_seconds, loopback, parse_ports, write_rtp_header, FRAME_BYTES, RTP_HEADER};
+use bench_tools::{
+    cpu_seconds, loopback, parse_ports, send_batch, sockaddr, write_rtp_header, FRAME_BYTES,
+    RTP_HEADER,
+};
 use std::net::UdpSocket;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
@@ -201,33 +204,4 @@ fn own_sockets(n: usize, epoll: bool) -> Vec<UdpSocket> {
 fn fail(msg: &str) -> ! {
     eprintln!("rtp-blaster: {msg}");
     std::process::exit(2);
-}
-
-fn sockaddr(a: std::net::SocketAddrV4) -> libc::sockaddr_in {
-    libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: a.port().to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(*a.ip()).to_be(),
-        },
-        sin_zero: [0; 8],
-    }
-}
-
-/// Sends a batch with `sendmmsg`; returns (sent, failed).
-fn send_batch(fd: i32, msgs: &mut [libc::mmsghdr]) -> (u64, u64) {
-    let mut done = 0usize;
-    let mut failed = 0u64;
-    while done < msgs.len() {
-        // SAFETY: msgs[done..] are valid mmsghdrs pointing at live buffers.
-        let r =
-            unsafe { libc::sendmmsg(fd, msgs[done..].as_mut_ptr(), (msgs.len() - done) as u32, 0) };
-        if r <= 0 {
-            failed += 1; // skip the message the kernel refused
-            done += 1;
-        } else {
-            done += r as usize;
-        }
-    }
-    ((msgs.len() as u64) - failed, failed)
 }

@@ -198,7 +198,10 @@ fn one_source_cannot_hold_every_transaction_in_progress() {
     let ringing = did.request_to(ROOM, Method::Invite);
     let (did, _) = w.invite("333", JOHN, "444");
     let refused = did.response_to(JOHN, 503);
-    assert_eq!(refused.headers.get_str(Name::RetryAfter).as_deref(), Some("5"));
+    assert_eq!(
+        refused.headers.get_str(Name::RetryAfter).as_deref(),
+        Some("5")
+    );
     // Once the first call is answered, its transaction is no longer in progress.
     w.answer(ROOM, &ringing, 200, true).response_to(JOHN, 200);
     let (did, _) = w.invite("333", JOHN, "444");

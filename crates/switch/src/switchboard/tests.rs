@@ -289,7 +289,12 @@ fn answered_transactions_are_compact_records_that_expire() {
         assert_eq!(authenticated_register(&mut h, cseq).status, 200);
     }
     let challenge = h.response(&register("333", 199, None, 60));
-    let last = register("333", 200, Some(answer(&challenge, "333", "secret-333", 1)), 60);
+    let last = register(
+        "333",
+        200,
+        Some(answer(&challenge, "333", "secret-333", 1)),
+        60,
+    );
     assert_eq!(h.response(&last).status, 200);
     let each = (h.sw.transaction_bytes() - before) / 100;
     assert!(
