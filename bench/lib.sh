@@ -55,7 +55,7 @@ level = "warn,parkline::serve=info"
 [[tenants]]
 name = "bench"
 domain = "bench.parkline.test"
-park_timeout_s = 3600
+park_timeout_s = ${SWITCH_PARK_TIMEOUT:-3600}
 park_code_length = 6
 max_outbound_calls = 0
 max_outbound_calls_per_minute = 0

@@ -109,8 +109,8 @@ pub struct SipSection {
     pub max_headers: usize,
     /// Most memory the SIP transactions may hold, MiB (stateless 503
     /// beyond). Completed transactions wait 32 s (RFC 3261) as compact
-    /// records: about 0.25 KiB per call, so 512 MiB carry well over
-    /// 10,000 calls/s.
+    /// records: about 0.7 KiB per call (bench/call-rate), so 512 MiB
+    /// carry some 20,000 calls/s.
     pub max_transaction_memory_mb: usize,
     /// Most server transactions in progress (no final answer yet) of one
     /// source IP (trunks and edges exempt).
@@ -207,6 +207,9 @@ pub struct MediaSection {
     /// SRTP (SDES keys): `off`, `optional` or `required`; a tenant's own
     /// `srtp` overrides it.
     pub srtp: Spanned<String>,
+    /// Media threads, each with its share of the calls (a call's legs on
+    /// one thread); unset: one per core.
+    pub threads: Option<usize>,
 }
 
 /// `[tls]`: what a `tls:` listener presents and accepts.
@@ -235,6 +238,7 @@ impl Default for MediaSection {
             rtp_timeout_s: 60,
             raw_send: true,
             srtp: Spanned::new(0..0, "optional".into()),
+            threads: None,
         }
     }
 }
@@ -757,6 +761,13 @@ impl Config {
     /// The listeners.
     pub fn listeners(&self) -> &[Listen] {
         &self.parsed.listeners
+    }
+
+    /// Media threads: `media.threads`, or one per core.
+    pub fn media_threads(&self) -> usize {
+        self.media.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
     }
 
     /// The address media is sent from and advertised in SDP.

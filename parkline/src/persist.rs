@@ -13,8 +13,14 @@ use tracing::{error, info};
 pub enum StoreMsg {
     /// Apply a write.
     Op(StoreOp),
-    /// Where the media streams had got to (replaces the last ones).
-    Media(Vec<store::MediaCheckpoint>),
+    /// Where the media streams of one media thread had got to (replaces
+    /// that thread's last ones; the store keeps every thread's latest).
+    Media {
+        /// The media thread.
+        shard: usize,
+        /// Its streams.
+        streams: Vec<store::MediaCheckpoint>,
+    },
     /// Flush and stop.
     Stop,
 }
@@ -80,19 +86,28 @@ pub fn run(
     // moment for a change to have slipped in.
     let mut checked = Instant::now() - RELOAD_CHECK;
     let mut batch = Vec::with_capacity(BATCH);
+    // Every media thread's latest checkpoints: the store holds their union.
+    let mut shards: Vec<Vec<store::MediaCheckpoint>> = Vec::new();
+    let mut keep = |shard: usize, streams| {
+        if shards.len() <= shard {
+            shards.resize_with(shard + 1, Vec::new);
+        }
+        shards[shard] = streams;
+        Some(shards.concat())
+    };
     loop {
         let mut stop = false;
         let mut media = None;
         match rx.recv_timeout(RELOAD_CHECK) {
             Ok(StoreMsg::Op(op)) => batch.push(op),
-            Ok(StoreMsg::Media(m)) => media = Some(m),
+            Ok(StoreMsg::Media { shard, streams }) => media = keep(shard, streams),
             Ok(StoreMsg::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => stop = true,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
         while !stop && (!batch.is_empty() || media.is_some()) && batch.len() < BATCH {
             match rx.try_recv() {
                 Ok(StoreMsg::Op(op)) => batch.push(op),
-                Ok(StoreMsg::Media(m)) => media = Some(m),
+                Ok(StoreMsg::Media { shard, streams }) => media = keep(shard, streams),
                 Ok(StoreMsg::Stop) | Err(mpsc::TryRecvError::Disconnected) => stop = true,
                 Err(mpsc::TryRecvError::Empty) => break,
             }

@@ -287,18 +287,26 @@ pub async fn serve(cfg: Config, opened: Opened) -> Result<()> {
         idle_timeout: std::time::Duration::from_secs(cfg.media.rtp_timeout_s),
     };
     let media = media_io::spawn(
-        cfg.media_address(),
-        cfg.media.raw_send,
-        engine,
+        media_io::MediaSettings {
+            address: cfg.media_address(),
+            raw_send: cfg.media.raw_send,
+            threads: cfg.media_threads(),
+            engine,
+        },
         media_io::Reports {
             calls: reports_tx,
             keys: events_tx.clone(),
         },
         continuity,
     )
-    .context("cannot start the media thread")?;
+    .context("cannot start the media threads")?;
+    let media_handle = media.handle().clone();
     let (low, high) = cfg.rtp_ports();
-    info!("media on {} ports {low}-{high}", cfg.media_address());
+    info!(
+        "media on {} ports {low}-{high}, {} threads",
+        cfg.media_address(),
+        cfg.media_threads()
+    );
     let shared_lot = claims_store.is_some();
     let mut sw = Switch::new(
         SwitchConfig {
@@ -341,7 +349,7 @@ pub async fn serve(cfg: Config, opened: Opened) -> Result<()> {
         udp,
         shell::Outlets {
             store: store_tx.clone(),
-            media: media.clone(),
+            media,
             stream,
             authorizer,
             claims,
@@ -361,9 +369,9 @@ pub async fn serve(cfg: Config, opened: Opened) -> Result<()> {
         tracing::warn!("the core did not stop in time: changes of the last 20 ms may be lost");
         core.abort();
     }
-    let media_saved = media.checkpoint(std::time::Duration::from_secs(2));
+    let media_saved = media_handle.checkpoint(std::time::Duration::from_secs(2));
     if !media_saved {
-        tracing::warn!("the media thread did not checkpoint its streams in time");
+        tracing::warn!("the media threads did not checkpoint their streams in time");
     }
     store_tx.stop();
     let _ = tokio::task::spawn_blocking(move || store_thread.join()).await;

@@ -13,10 +13,10 @@ use tracing::{debug, warn};
 
 pub use crate::event::{Event, Query, Status};
 use crate::event_stream::EventStream;
-use crate::media_io::MediaHandle;
+use crate::media_io::MediaRouter;
 use crate::persist::{StoreMsg, StoreQueue};
 
-fn status(sw: &Switch, tcp: usize, media: &MediaHandle, store: &StoreQueue) -> Status {
+fn status(sw: &Switch, tcp: usize, media: &MediaRouter, store: &StoreQueue) -> Status {
     let (server_transactions, client_transactions) = sw.transactions();
     Status {
         stats: sw.stats(),
@@ -27,7 +27,7 @@ fn status(sw: &Switch, tcp: usize, media: &MediaHandle, store: &StoreQueue) -> S
         tcp_connections: tcp,
         calls: sw.call_count(),
         rtp_ports_in_use: sw.ports_in_use(),
-        media_endpoints: media.open.load(std::sync::atomic::Ordering::Relaxed),
+        media_endpoints: media.handle().totals().open,
         parked: sw.parked_count(),
         subscriptions: sw.subscription_count(),
         store_writes_dropped: store.dropped.load(std::sync::atomic::Ordering::Relaxed),
@@ -59,8 +59,8 @@ type MoveReply = tokio::sync::oneshot::Sender<Result<switch::ParkedInfo, switch:
 pub struct Outlets {
     /// The store thread's queue.
     pub store: StoreQueue,
-    /// The media thread.
-    pub media: MediaHandle,
+    /// The media threads.
+    pub media: MediaRouter,
     /// Operators' event stream.
     pub stream: EventStream,
     /// The operator's authorization service, if one decides.
@@ -103,7 +103,7 @@ pub async fn run(
         &mut moves,
     );
     // Everything resumed is open now.
-    media.resume_done();
+    media.handle().resume_done();
     loop {
         let deadline = sw.poll_timeout();
         let sleep = async {
@@ -157,7 +157,7 @@ fn carry_out(
     tcp: &Connections,
     (store, media, stream, authorizer, claims): (
         &StoreQueue,
-        &MediaHandle,
+        &MediaRouter,
         &EventStream,
         &Option<crate::authorizer::Authorizer>,
         &Option<crate::claims::ClaimQueue>,
@@ -210,7 +210,7 @@ fn handle(
     tcp: &mut Connections,
     now: Now,
     ev: Event,
-    (media, store): (&MediaHandle, &StoreQueue),
+    (media, store): (&MediaRouter, &StoreQueue),
     moves: &mut PendingMoves,
 ) {
     match ev {
@@ -250,15 +250,13 @@ fn handle(
         Event::Claimed(id, won) => sw.handle_claim(now, id, won),
         Event::Located(id, node) => sw.handle_located(now, id, node),
         Event::Query(Query::Metrics(reply)) => {
-            let stats = &media.stats;
+            let totals = media.handle().totals();
             let _ = reply.send(crate::event::MetricsSnapshot {
                 status: status(sw, tcp.len(), media, store),
                 tenants: sw.tenant_load(),
-                music_streams: stats
-                    .music_streams
-                    .load(std::sync::atomic::Ordering::Relaxed),
-                rtp_in: stats.rtp_in.load(std::sync::atomic::Ordering::Relaxed),
-                rtp_out: stats.rtp_out.load(std::sync::atomic::Ordering::Relaxed),
+                music_streams: totals.music_streams,
+                rtp_in: totals.rtp_in,
+                rtp_out: totals.rtp_out,
                 events_dropped: 0,
                 webhook_delivered: 0,
                 webhook_dropped: 0,

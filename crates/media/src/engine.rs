@@ -142,6 +142,18 @@ struct Endpoint {
     rejected: u64,
 }
 
+/// An endpoint on its way from one engine to another (see
+/// [`Engine::depart`]): opaque, it only moves.
+#[derive(Debug)]
+pub struct Departed(Box<Endpoint>);
+
+impl Departed {
+    /// The endpoint's port.
+    pub fn port(&self) -> u16 {
+        self.0.port
+    }
+}
+
 /// Where an endpoint's outgoing stream has got to: what a new process needs
 /// to continue it (same SSRC, numbers ahead of any sent).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -343,11 +355,48 @@ impl Engine {
         };
     }
 
+    /// Takes an endpoint out of this engine, with all its state (its
+    /// stream's numbering, SRTP contexts, latch, what it plays), for
+    /// another engine to [`Engine::adopt`]: a media thread hands a leg to
+    /// the thread of the leg it is bridged to. Links to endpoints of this
+    /// engine are cut as by [`Engine::close`]; a relayed source falls
+    /// silent until the new engine bridges it again.
+    pub fn depart(&mut self, id: EndpointId) -> Option<Departed> {
+        let mut ep = self.unlink(id)?;
+        ep.listener = None;
+        if ep.source.relayed().is_some() {
+            ep.source = Source::Silence;
+            ep.out.rebase = true;
+        }
+        Some(Departed(Box::new(ep)))
+    }
+
+    /// Opens an endpoint another engine let go ([`Engine::depart`]).
+    pub fn adopt(&mut self, departed: Departed) -> EndpointId {
+        let ep = *departed.0;
+        let port = ep.port;
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.endpoints[id as usize] = Some(ep);
+                id
+            }
+            None => {
+                self.endpoints.push(Some(ep));
+                (self.endpoints.len() - 1) as EndpointId
+            }
+        };
+        self.by_port.insert(port, id);
+        id
+    }
+
     /// Closes an endpoint; anything relaying from it falls silent.
     pub fn close(&mut self, id: EndpointId) {
-        let Some(ep) = self.endpoints.get_mut(id as usize).and_then(Option::take) else {
-            return;
-        };
+        self.unlink(id);
+    }
+
+    /// Removes an endpoint and cuts every link to it.
+    fn unlink(&mut self, id: EndpointId) -> Option<Endpoint> {
+        let ep = self.endpoints.get_mut(id as usize).and_then(Option::take)?;
         self.by_port.remove(&ep.port);
         if let Some(l) = ep.listener {
             self.set_source(l, Source::Silence);
@@ -360,6 +409,7 @@ impl Engine {
             }
         }
         self.free.push(id);
+        Some(ep)
     }
 
     fn ep_mut(&mut self, id: EndpointId) -> Option<&mut Endpoint> {

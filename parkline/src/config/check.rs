@@ -182,6 +182,12 @@ impl Config {
                 c.file
             ));
         }
+        if self.media.threads.is_some_and(|n| !(1..=256).contains(&n)) {
+            c.errors.push(format!(
+                "{}: media.threads must be between 1 and 256 (leave it out for one per core)",
+                c.file
+            ));
+        }
         if !(1..=1 << 20).contains(&self.sip.max_transaction_memory_mb) {
             c.errors.push(format!(
                 "{}: sip.max_transaction_memory_mb must be between 1 and 1048576 (MiB)",

@@ -654,3 +654,55 @@ fn a_handover_gives_up_the_music_after_a_second_of_silence() {
     );
     assert_eq!(e.source(parked), Some(Source::Relay(retriever)));
 }
+
+#[test]
+fn a_departed_endpoint_keeps_its_stream_in_the_engine_that_adopts_it() {
+    let t0 = Instant::now();
+    let mut one = engine();
+    let mut two = engine();
+    let (a, b) = two_parties(&mut one);
+    one.bridge(a, b);
+    let mut p = packet(0, 100, 8000, 7, 0x55);
+    one.handle_rtp(t0, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
+        .unwrap();
+    let before = rtp::parse(&p).unwrap();
+    // B moves to the engine of C, its new partner; A falls silent.
+    let departed = one.depart(b).unwrap();
+    assert_eq!(departed.port(), 20002);
+    assert_eq!(one.endpoint_at(20002), None);
+    assert_eq!(one.source(a), Some(Source::Silence), "A's partner left");
+    let mut p = packet(0, 101, 8160, 7, 0x55);
+    assert!(one
+        .handle_rtp(t0 + TICK, a, addr("127.0.0.1:4000"), &mut p, usize::MAX)
+        .is_none());
+    let c = two.open(30000);
+    two.configure(c, addr("127.0.0.3:6000"), None, Codec::Pcmu, 0, None);
+    let b2 = two.adopt(departed);
+    assert_eq!(two.endpoint_at(20002), Some(b2));
+    assert_eq!(two.source(b2), Some(Source::Silence));
+    two.bridge(c, b2);
+    let mut p = packet(0, 9, 1000, 8, 0x66);
+    let t = two
+        .handle_rtp(t0 + TICK * 2, c, addr("127.0.0.3:6000"), &mut p, usize::MAX)
+        .unwrap();
+    assert_eq!(
+        (t.from_port, t.to),
+        (20002, addr("127.0.0.2:5000")),
+        "B's latch came along"
+    );
+    let after = rtp::parse(&p).unwrap();
+    assert_eq!(after.ssrc, before.ssrc, "B's stream keeps its SSRC");
+    assert_eq!(after.seq, before.seq.wrapping_add(1), "and its numbering");
+    // And B's party is still accepted on the new engine.
+    let mut p = packet(0, 50, 500, 9, 0x77);
+    let back = two
+        .handle_rtp(
+            t0 + TICK * 2,
+            b2,
+            addr("127.0.0.2:5000"),
+            &mut p,
+            usize::MAX,
+        )
+        .unwrap();
+    assert_eq!(back.to, addr("127.0.0.3:6000"));
+}

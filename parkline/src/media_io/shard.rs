@@ -1,10 +1,12 @@
-//! The media thread: one `mio` poll over every RTP and RTCP socket, the
-//! sans-IO [`media::Engine`], and its tick (a [`Timer`], as precise as the
+//! One media thread (a shard): one `mio` poll over its RTP and RTCP
+//! sockets, its sans-IO [`media::Engine`], and its tick (a [`Timer`], as precise as the
 //! kernel's high-resolution timers; `epoll`'s own timeout has 1 ms steps).
 //! Commands come from the core task through a channel and a waker; events
 //! go back through its queue. Nothing on the packet path allocates or takes
 //! a lock.
 
+use super::continuity::unix_ms;
+use super::{Arrival, Continuity, Link, MediaMsg, MediaStats, Reports};
 use crate::datagram_batch::{RecvBatch, SendBatch, BATCH};
 use crate::event::Event;
 use crate::raw_send::RawSender;
@@ -12,138 +14,27 @@ use crate::timer::Timer;
 use media::engine::{Config as EngineConfig, EndpointId};
 use media::Engine;
 use mio::net::UdpSocket;
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Events, Interest, Poll, Token};
+use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
 use switch::{MediaCommand, MediaEvent};
-use tokio::sync::mpsc as tmpsc;
 use tracing::{debug, info, warn};
 
-const WAKE: Token = Token(usize::MAX);
+/// The token of the waker that says the shard's queue has messages.
+pub(super) const WAKE: Token = Token(usize::MAX);
 const TICK: Token = Token(usize::MAX - 1);
 
-/// How often the media thread records where its streams have got to.
+/// How often a media thread records where its streams have got to.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// What the media thread is asked.
-enum MediaMsg {
-    /// Something the core wants done.
-    Command(MediaCommand),
-    /// The resumed calls' endpoints are open: checkpoints not used by now
-    /// belong to no live call.
-    ResumeDone,
-    /// Record where every stream has got to now, then answer.
-    Checkpoint(mpsc::Sender<()>),
-}
-
-/// Handle for the core task.
-#[derive(Clone)]
-pub struct MediaHandle {
-    tx: mpsc::Sender<MediaMsg>,
-    waker: Arc<Waker>,
-    /// Open endpoints, as the media thread counts them.
-    pub open: Arc<AtomicUsize>,
-    /// Packet totals and music listeners, as the media thread last
-    /// published them.
-    pub stats: Arc<MediaStats>,
-}
-
-/// What the media thread publishes for metrics: stored once per loop (the
-/// totals) or per second (the listeners), never per packet.
-#[derive(Debug, Default)]
-pub struct MediaStats {
-    /// RTP packets accepted from parties.
-    pub rtp_in: std::sync::atomic::AtomicU64,
-    /// RTP packets sent to parties.
-    pub rtp_out: std::sync::atomic::AtomicU64,
-    /// Endpoints hearing the music.
-    pub music_streams: AtomicUsize,
-}
-
-impl MediaHandle {
-    /// Sends a command.
-    pub fn send(&self, cmd: MediaCommand) {
-        self.post(MediaMsg::Command(cmd));
-    }
-
-    /// Says that the resumed calls' endpoints have all been opened.
-    pub fn resume_done(&self) {
-        self.post(MediaMsg::ResumeDone);
-    }
-
-    /// Has the media thread write a checkpoint of every stream to the
-    /// store now (before a clean stop); waits up to `wait` for it.
-    pub fn checkpoint(&self, wait: std::time::Duration) -> bool {
-        let (tx, rx) = mpsc::channel();
-        self.post(MediaMsg::Checkpoint(tx));
-        rx.recv_timeout(wait).is_ok()
-    }
-
-    fn post(&self, msg: MediaMsg) {
-        if self.tx.send(msg).is_ok() {
-            let _ = self.waker.wake();
-        }
-    }
-}
-
-/// The streams of the previous process to continue, and where checkpoints go.
-pub struct Continuity {
-    /// By port: where the stream had got to, and when (Unix ms).
-    pub resume: std::collections::HashMap<u16, (media::engine::StreamPosition, u64)>,
-    /// The store thread.
-    pub store: crate::persist::StoreQueue,
-}
-
-impl Continuity {
-    /// From the store's checkpoints.
-    pub fn from_checkpoints(
-        all: Vec<store::MediaCheckpoint>,
-        store: crate::persist::StoreQueue,
-    ) -> Continuity {
-        let resume = all
-            .into_iter()
-            .map(|c| {
-                let pos = media::engine::StreamPosition {
-                    ssrc: c.ssrc,
-                    seq: c.seq,
-                    ts: c.ts,
-                };
-                (c.port, (pos, c.at_ms))
-            })
-            .collect();
-        Continuity { resume, store }
-    }
-
-    fn write(&self, engine: &Engine) {
-        let at_ms = unix_ms();
-        let all = engine
-            .positions()
-            .map(|(port, p)| store::MediaCheckpoint {
-                port,
-                ssrc: p.ssrc,
-                seq: p.seq,
-                ts: p.ts,
-                roc: 0,
-                at_ms,
-            })
-            .collect();
-        self.store.push(crate::persist::StoreMsg::Media(all));
-    }
-}
-
-fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 /// The sockets of one endpoint. Its RTP socket is registered as token
 /// `2 * id`, its RTCP socket as `2 * id + 1`, so a readiness event or an
 /// engine output finds its socket by indexing, without a map lookup.
-struct Sockets {
+pub(super) struct Sockets {
     rtp: UdpSocket,
     rtcp: UdpSocket,
 }
@@ -152,48 +43,20 @@ fn token(id: EndpointId, rtcp: bool) -> Token {
     Token(id as usize * 2 + usize::from(rtcp))
 }
 
-/// Where the media thread's reports go. What the core must act on (a prompt
-/// done, a silent party, a port that failed) has a queue of its own that is
-/// never full, so a flood of SIP cannot make the core miss it (at most a few
-/// reports per open endpoint are ever pending); key presses, which the core
-/// only logs, share the SIP queue and are dropped when it is full.
-pub struct Reports {
-    /// Reports the core acts on.
-    pub calls: tmpsc::UnboundedSender<MediaEvent>,
-    /// The core's shared queue (key presses).
-    pub keys: tmpsc::Sender<Event>,
-}
-
-/// Starts the media thread.
-pub fn spawn(
-    address: IpAddr,
-    raw_send: bool,
-    cfg: EngineConfig,
-    events: Reports,
-    continuity: Continuity,
-) -> std::io::Result<MediaHandle> {
-    let poll = Poll::new()?;
-    let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
-    let (tx, rx) = mpsc::channel();
-    let open = Arc::new(AtomicUsize::new(0));
-    let stats = Arc::new(MediaStats::default());
-    let counters = (open.clone(), stats.clone());
-    std::thread::Builder::new()
-        .name("media".into())
-        .spawn(move || {
-            run(
-                poll, rx, address, raw_send, cfg, events, counters, continuity,
-            )
-        })?;
-    Ok(MediaHandle {
-        tx,
-        waker,
-        open,
-        stats,
-    })
+/// One media thread, before it runs.
+pub(super) struct Shard {
+    /// Its place among the shards (its checkpoints are stored under it).
+    pub index: usize,
+    pub address: IpAddr,
+    pub raw_send: bool,
+    pub engine: EngineConfig,
+    pub events: Reports,
+    pub stats: Arc<MediaStats>,
+    pub continuity: Continuity,
 }
 
 struct State {
+    index: usize,
     engine: Engine,
     /// Sockets by endpoint id (the engine reuses ids, so this stays dense).
     sockets: Vec<Option<Sockets>>,
@@ -205,114 +68,238 @@ struct State {
     /// Relayed packets: received in batches, sent on in batches.
     received: RecvBatch,
     relayed: SendBatch,
+    /// Endpoints on their way from another shard, with what came for them
+    /// first (carried out, in order, once they arrive).
+    awaiting: HashMap<u16, Vec<Held>>,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run(
-    mut poll: Poll,
-    rx: mpsc::Receiver<MediaMsg>,
-    address: IpAddr,
-    raw_send: bool,
-    cfg: EngineConfig,
-    events: Reports,
-    (open, stats): (Arc<AtomicUsize>, Arc<MediaStats>),
-    continuity: Continuity,
-) {
-    let mut st = State {
-        engine: Engine::new(cfg, rand::random()),
-        sockets: Vec::new(),
-        address,
-        failed: Vec::new(),
-        raw: raw_sender(address, raw_send),
-        continuity,
-        // Room after each packet for what SRTP adds on the way out.
-        received: RecvBatch::new(crate::datagram_batch::BUFFER - media::engine::SRTP_OVERHEAD),
-        relayed: SendBatch::default(),
-    };
-    let mut checkpointed = Instant::now();
-    let mut timer = precise_timer(&poll);
-    let mut ready = Events::with_capacity(1024);
-    loop {
-        let deadline = if st.engine.open_count() == 0 {
-            None
-        } else {
-            Some(st.engine.poll_timeout().unwrap_or_else(Instant::now))
+/// What waits for an endpoint on its way here.
+enum Held {
+    /// A command for it.
+    Command(MediaCommand),
+    /// It is to move on to another shard (the router booked a second move
+    /// before the first had arrived).
+    Depart(Link),
+}
+
+impl Shard {
+    /// Runs the thread until the router is gone.
+    pub(super) fn run(self, mut poll: Poll, rx: mpsc::Receiver<MediaMsg>) {
+        let Shard {
+            index,
+            address,
+            raw_send,
+            engine,
+            events,
+            stats,
+            continuity,
+        } = self;
+        let mut st = State {
+            index,
+            engine: Engine::new(engine, rand::random()),
+            sockets: Vec::new(),
+            address,
+            failed: Vec::new(),
+            raw: raw_sender(address, raw_send),
+            continuity,
+            // Room after each packet for what SRTP adds on the way out.
+            received: RecvBatch::new(crate::datagram_batch::BUFFER - media::engine::SRTP_OVERHEAD),
+            relayed: SendBatch::default(),
+            awaiting: HashMap::new(),
         };
-        // A deadline already passed polls without waiting.
-        let now = Instant::now();
-        let timeout = match &mut timer {
-            Some(t) => t.arm(deadline, now),
-            None => deadline.map(|d| d.saturating_duration_since(now)),
-        };
-        if let Err(e) = poll.poll(&mut ready, timeout) {
-            if e.kind() != ErrorKind::Interrupted {
-                warn!("media poll failed: {e}");
-            }
-            continue;
-        }
-        for ev in ready.iter() {
-            if ev.token() == TICK {
-                if let Some(t) = &mut timer {
-                    t.clear();
-                }
-            } else if ev.token() == WAKE {
-                loop {
-                    match rx.try_recv() {
-                        Ok(MediaMsg::Command(cmd)) => st.apply(&poll, cmd),
-                        Ok(MediaMsg::ResumeDone) => st.continuity.resume.clear(),
-                        Ok(MediaMsg::Checkpoint(done)) => {
-                            st.continuity.write(&st.engine);
-                            let _ = done.send(());
-                        }
-                        Err(mpsc::TryRecvError::Empty) => break,
-                        Err(mpsc::TryRecvError::Disconnected) => return,
-                    }
-                }
-                open.store(st.engine.open_count(), Ordering::Relaxed);
+        let mut checkpointed = Instant::now();
+        let mut timer = precise_timer(&poll);
+        let mut ready = Events::with_capacity(1024);
+        loop {
+            let deadline = if st.engine.open_count() == 0 {
+                None
             } else {
-                st.drain_socket(ev.token());
+                Some(st.engine.poll_timeout().unwrap_or_else(Instant::now))
+            };
+            // A deadline already passed polls without waiting.
+            let now = Instant::now();
+            let timeout = match &mut timer {
+                Some(t) => t.arm(deadline, now),
+                None => deadline.map(|d| d.saturating_duration_since(now)),
+            };
+            if let Err(e) = poll.poll(&mut ready, timeout) {
+                if e.kind() != ErrorKind::Interrupted {
+                    warn!("media poll failed: {e}");
+                }
+                continue;
+            }
+            for ev in ready.iter() {
+                if ev.token() == TICK {
+                    if let Some(t) = &mut timer {
+                        t.clear();
+                    }
+                } else if ev.token() == WAKE {
+                    if !st.take_messages(&poll, &rx) {
+                        return;
+                    }
+                    stats.open.store(st.engine.open_count(), Ordering::Relaxed);
+                } else {
+                    st.drain_socket(ev.token());
+                }
+            }
+            if st.engine.open_count() > 0 && st.engine.handle_timeout(Instant::now()) {
+                st.send_generated();
+            }
+            let totals = st.engine.totals();
+            stats.rtp_in.store(totals.rx, Ordering::Relaxed);
+            stats.rtp_out.store(totals.tx, Ordering::Relaxed);
+            if st.engine.open_count() > 0 && checkpointed.elapsed() >= CHECKPOINT_EVERY {
+                checkpointed = Instant::now();
+                st.continuity.write(st.index, &st.engine);
+                let music = st.engine.music_listeners();
+                stats.music_streams.store(music, Ordering::Relaxed);
+            } else if st.engine.open_count() == 0 {
+                stats.music_streams.store(0, Ordering::Relaxed);
+            }
+            st.report(&events);
+        }
+    }
+}
+
+impl State {
+    /// Carries out the queue's messages; false when the router is gone.
+    fn take_messages(&mut self, poll: &Poll, rx: &mpsc::Receiver<MediaMsg>) -> bool {
+        loop {
+            match rx.try_recv() {
+                Ok(MediaMsg::Command(cmd)) => self.apply(poll, cmd),
+                Ok(MediaMsg::ResumeDone) => self.continuity.resume.clear(),
+                Ok(MediaMsg::Checkpoint(done)) => {
+                    self.continuity.write(self.index, &self.engine);
+                    let _ = done.send(());
+                }
+                Ok(MediaMsg::Expect(port)) => {
+                    self.awaiting.insert(port, Vec::new());
+                }
+                Ok(MediaMsg::Depart(port, to)) => match self.awaiting.get_mut(&port) {
+                    Some(held) => held.push(Held::Depart(to)),
+                    None => self.send_away(poll, port, &to),
+                },
+                Ok(MediaMsg::Arrive(port, arrival)) => self.arrive(poll, port, arrival),
+                Err(mpsc::TryRecvError::Empty) => return true,
+                Err(mpsc::TryRecvError::Disconnected) => return false,
             }
         }
-        if st.engine.open_count() > 0 && st.engine.handle_timeout(Instant::now()) {
-            st.send_generated();
-        }
-        let totals = st.engine.totals();
-        stats.rtp_in.store(totals.rx, Ordering::Relaxed);
-        stats.rtp_out.store(totals.tx, Ordering::Relaxed);
-        if st.engine.open_count() > 0 && checkpointed.elapsed() >= CHECKPOINT_EVERY {
-            checkpointed = Instant::now();
-            st.continuity.write(&st.engine);
-            let music = st.engine.music_listeners();
-            stats.music_streams.store(music, Ordering::Relaxed);
-        } else if st.engine.open_count() == 0 {
-            stats.music_streams.store(0, Ordering::Relaxed);
-        }
-        for port in st.failed.drain(..) {
+    }
+
+    /// Sends the core what the engine and the sockets reported.
+    fn report(&mut self, events: &Reports) {
+        for port in self.failed.drain(..) {
             let _ = events.calls.send(MediaEvent::OpenFailed(port));
         }
-        while let Some(ev) = st.engine.poll_event() {
+        while let Some(ev) = self.engine.poll_event() {
             match ev {
                 media::Event::Dtmf(id, k) => {
-                    if let Some(p) = st.engine.port_of(id) {
+                    if let Some(p) = self.engine.port_of(id) {
                         let _ = events.keys.try_send(Event::Media(MediaEvent::Dtmf(p, k)));
                     }
                 }
                 media::Event::PromptDone(id) => {
-                    if let Some(p) = st.engine.port_of(id) {
+                    if let Some(p) = self.engine.port_of(id) {
                         let _ = events.calls.send(MediaEvent::PromptDone(p));
                     }
                 }
                 media::Event::Idle(id) => {
-                    if let Some(p) = st.engine.port_of(id) {
+                    if let Some(p) = self.engine.port_of(id) {
                         let _ = events.calls.send(MediaEvent::Idle(p));
                     }
                 }
             }
         }
     }
-}
 
-impl State {
+    /// Hands the endpoint on `port` (or word that there is none) to the
+    /// shard behind `to`.
+    fn send_away(&mut self, poll: &Poll, port: u16, to: &Link) {
+        let arrival = self.depart(poll, port);
+        to.post(MediaMsg::Arrive(port, arrival));
+    }
+
+    /// Lets the endpoint on `port` go, with its sockets, to another shard.
+    fn depart(&mut self, poll: &Poll, port: u16) -> Option<Box<Arrival>> {
+        let id = self.engine.endpoint_at(port)?;
+        let mut sockets = self.sockets.get_mut(id as usize).and_then(Option::take)?;
+        let _ = poll.registry().deregister(&mut sockets.rtp);
+        let _ = poll.registry().deregister(&mut sockets.rtcp);
+        let endpoint = self.engine.depart(id)?;
+        Some(Box::new(Arrival { endpoint, sockets }))
+    }
+
+    /// Takes in an endpoint from another shard, then carries out the
+    /// commands for it that came first.
+    fn arrive(&mut self, poll: &Poll, port: u16, arrival: Option<Box<Arrival>>) {
+        let waiting = self.awaiting.remove(&port).unwrap_or_default();
+        if let Some(a) = arrival {
+            let Arrival {
+                endpoint,
+                mut sockets,
+            } = *a;
+            let id = self.engine.adopt(endpoint);
+            let reg = poll.registry();
+            let registered = reg
+                .register(&mut sockets.rtp, token(id, false), Interest::READABLE)
+                .and_then(|()| {
+                    reg.register(&mut sockets.rtcp, token(id, true), Interest::READABLE)
+                });
+            if let Err(e) = registered {
+                warn!(port, "cannot watch RTP/RTCP sockets of a moved leg: {e}");
+                let _ = reg.deregister(&mut sockets.rtp);
+                self.engine.close(id);
+                self.failed.push(port);
+            } else {
+                self.place(id, sockets);
+                // What queued while it was away is read now (edge-triggered:
+                // no new arrival would say so).
+                self.drain_socket(token(id, false));
+                self.drain_socket(token(id, true));
+            }
+        }
+        for held in waiting {
+            match held {
+                Held::Command(cmd) => self.apply(poll, cmd),
+                Held::Depart(to) => self.send_away(poll, port, &to),
+            }
+        }
+    }
+
+    fn place(&mut self, id: EndpointId, sockets: Sockets) {
+        let i = id as usize;
+        if self.sockets.len() <= i {
+            self.sockets.resize_with(i + 1, || None);
+        }
+        self.sockets[i] = Some(sockets);
+    }
+
+    /// Whether `cmd` concerns an endpoint still on its way here: then it
+    /// waits with it.
+    fn held_back(&mut self, cmd: MediaCommand) -> Option<MediaCommand> {
+        let ports = match &cmd {
+            MediaCommand::Bridge(a, b) => [Some(*a), Some(*b)],
+            MediaCommand::Open(p)
+            | MediaCommand::Close(p)
+            | MediaCommand::Music(p)
+            | MediaCommand::Play(p, _)
+            | MediaCommand::Silence(p)
+            | MediaCommand::WatchIdle(p, _)
+            | MediaCommand::Configure { port: p, .. } => [Some(*p), None],
+        };
+        match ports
+            .into_iter()
+            .flatten()
+            .find(|p| self.awaiting.contains_key(p))
+        {
+            Some(p) => {
+                self.awaiting.entry(p).or_default().push(Held::Command(cmd));
+                None
+            }
+            None => Some(cmd),
+        }
+    }
+
     fn bind(&self, port: u16) -> std::io::Result<Sockets> {
         Ok(Sockets {
             rtp: UdpSocket::bind(SocketAddr::new(self.address, port))?,
@@ -345,11 +332,7 @@ impl State {
             self.failed.push(port);
             return;
         }
-        let i = id as usize;
-        if self.sockets.len() <= i {
-            self.sockets.resize_with(i + 1, || None);
-        }
-        self.sockets[i] = Some(socks);
+        self.place(id, socks);
     }
 
     fn close(&mut self, poll: &Poll, port: u16) {
@@ -364,6 +347,9 @@ impl State {
     }
 
     fn apply(&mut self, poll: &Poll, cmd: MediaCommand) {
+        let Some(cmd) = self.held_back(cmd) else {
+            return;
+        };
         let id_of = |st: &State, port: u16| st.engine.endpoint_at(port);
         match cmd {
             MediaCommand::Open(port) => self.open(poll, port),
