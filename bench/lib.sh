@@ -19,10 +19,13 @@ clk_tck=$(getconf CLK_TCK)
 # at 127.0.0.1:$3; SIP on $2, HTTP on $4. $SWITCH_LIMITS replaces the
 # raised limits the load scenarios need (empty: the defaults).
 # $SWITCH_EXTRA_TOML is appended at the end (e.g. a [[webhooks]] table).
+# $SWITCH_MEDIA_THREADS sets media.threads; $SWITCH_CPUS pins the switch
+# to those CPUs (taskset -c LIST), for the scaling runs.
 start_switch() {
-  local dir=$1 http=$4
+  local dir=$1 http=$4 pin=()
   bench_config "$@"
-  "$bin_dir/parkline" serve --config "$dir/bench.toml" > "$dir/switch.log" 2>&1 &
+  [ -z "${SWITCH_CPUS:-}" ] || pin=(taskset -c "$SWITCH_CPUS")
+  "${pin[@]}" "$bin_dir/parkline" serve --config "$dir/bench.toml" > "$dir/switch.log" 2>&1 &
   local pid=$!
   echo "$pid" > "$dir/switch.pid"
   for _ in $(seq 1 100); do
@@ -43,6 +46,7 @@ default_tenant = "bench"
 ${SWITCH_LIMITS-max_auth_failures_per_minute = 1000000}
 [media]
 rtp_ports = "${SWITCH_RTP_PORTS:-10000-31999}"
+${SWITCH_MEDIA_THREADS:+threads = $SWITCH_MEDIA_THREADS}
 [http]
 listen = "127.0.0.1:$http"
 [[http.tokens]]

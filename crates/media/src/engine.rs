@@ -5,13 +5,16 @@
 //! owns sockets and calls [`Engine::handle_rtp`] with each packet and
 //! [`Engine::handle_timeout`] at [`Engine::poll_timeout`]. No allocation per packet.
 //!
-//! Generated media (music, prompts) is paced in [`PHASES`] phases that
-//! follow each other [`STEP`] apart; each endpoint sends every 20 ms in
-//! its phase ([`phase_of`]). Each wake-up then sends a tenth of the
-//! packets, so their send times vary less and the receivers see a steadier
-//! 20 ms spacing than if all listeners were served in one burst. Phases
-//! take endpoints in runs of [`PHASE_RUN`] consecutive ids, so a phase walks
-//! memory in order, as one pass over all endpoints would.
+//! Generated media (music, prompts) is paced in up to [`PHASES`] phases
+//! that split each 20 ms tick evenly; each endpoint sends every 20 ms in
+//! its phase ([`phase_of`]). Under load each wake-up then sends a tenth of
+//! the packets, so their send times vary less and the receivers see a
+//! steadier 20 ms spacing than if all listeners were served in one burst.
+//! With few endpoints the tick has fewer phases ([`adapt_phases`]): one per
+//! [`PHASE_LOAD`] open endpoints, so a light engine does not wake 500 times
+//! a second to send a handful of packets. Phases take endpoints in runs of
+//! [`PHASE_RUN`] consecutive ids, so a phase walks memory in order, as one
+//! pass over all endpoints would.
 
 use crate::clip::Clip;
 use crate::codec::{Codec, FRAME_SAMPLES};
@@ -224,7 +227,11 @@ pub struct Engine {
     totals: Totals,
     music_frame: u32,
     next_tick: Option<Instant>,
+    /// The phase to run next, below `phases`.
     phase: u32,
+    /// The phases of the current tick (1 to [`PHASES`]); changed only
+    /// between ticks.
+    phases: u32,
     generated: Vec<Generated>,
     /// Generated packets for SRTP parties, encrypted into `sealed_bytes`.
     sealed: Vec<Sealed>,
@@ -237,18 +244,41 @@ pub struct Engine {
 /// Packet period of generated media.
 pub const TICK: Duration = Duration::from_millis(20);
 
-/// Phases a tick is split into.
+/// The most phases a tick is split into (under load).
 pub const PHASES: u32 = 10;
 
-/// Time from one phase to the next.
+/// Time from one phase to the next with [`PHASES`] phases, the shortest.
 pub const STEP: Duration = Duration::from_millis(20 / PHASES as u64);
 
 /// Consecutive endpoint ids that share a phase.
 pub const PHASE_RUN: u32 = 64;
 
-/// The phase in which endpoint `id` sends generated media.
-pub fn phase_of(id: EndpointId) -> u32 {
-    (id / PHASE_RUN) % PHASES
+/// Open endpoints per phase: a tick has one phase per `PHASE_LOAD` open
+/// endpoints (at least 1, at most [`PHASES`]). A wake-up costs about as
+/// much as sending a few dozen packets, so below this a phase of its own
+/// would cost more in wake-ups than it gains in steadier spacing.
+pub const PHASE_LOAD: u32 = 256;
+
+/// The phase in which endpoint `id` sends generated media in a tick of
+/// `phases` phases.
+pub fn phase_of(id: EndpointId, phases: u32) -> u32 {
+    (id / PHASE_RUN) % phases
+}
+
+/// The phases of the next tick, given the current tick's and the open
+/// endpoints. Grows as soon as the load needs it; shrinks only when the
+/// load is half a phase's share below the smaller count, so a load that
+/// hovers at a boundary does not move listeners between phases every tick
+/// (each change shifts their send time once).
+pub fn adapt_phases(current: u32, open: usize) -> u32 {
+    let load = PHASE_LOAD as usize;
+    let want = (open.div_ceil(load) as u32).clamp(1, PHASES);
+    let clearly_below = open + load / 2 <= (current as usize - 1) * load;
+    if want > current || (want < current && clearly_below) {
+        want
+    } else {
+        current
+    }
 }
 
 impl Engine {
@@ -264,6 +294,7 @@ impl Engine {
             music_frame: 0,
             next_tick: None,
             phase: 0,
+            phases: 1,
             generated: Vec::with_capacity(512),
             sealed: Vec::new(),
             sealed_bytes: Vec::new(),
@@ -725,6 +756,11 @@ impl Engine {
         self.ep(id).map(|e| e.port)
     }
 
+    /// The phases of the current tick (see [`adapt_phases`]).
+    pub fn phases(&self) -> u32 {
+        self.phases
+    }
+
     /// When [`Engine::handle_timeout`] must next run (the next phase).
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.next_tick
@@ -745,7 +781,7 @@ impl Engine {
         }
         while let Some(due) = self.next_tick.filter(|&t| t <= now) {
             self.run_phase(now);
-            self.next_tick = Some(due + STEP);
+            self.next_tick = Some(due + TICK / self.phases);
         }
         if self
             .last_idle_check
@@ -761,9 +797,11 @@ impl Engine {
         let phase = self.phase;
         if phase == 0 {
             self.music_frame = self.music_frame.wrapping_add(1);
+            let open = self.endpoints.len() - self.free.len();
+            self.phases = adapt_phases(self.phases, open);
         }
-        self.phase = (phase + 1) % PHASES;
-        let (run, period) = (PHASE_RUN as usize, (PHASE_RUN * PHASES) as usize);
+        self.phase = (phase + 1) % self.phases;
+        let (run, period) = (PHASE_RUN as usize, (PHASE_RUN * self.phases) as usize);
         let mut start = phase as usize * run;
         while start < self.endpoints.len() {
             for id in start..(start + run).min(self.endpoints.len()) {

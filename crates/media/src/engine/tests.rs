@@ -248,22 +248,23 @@ fn latched_source_only() {
 fn each_listener_sends_every_20_ms_in_its_own_phase() {
     let mut e = engine();
     let t0 = Instant::now();
-    let n = PHASE_RUN * PHASES * 2 + 5;
+    let n = PHASE_RUN * PHASES * 4 + 5;
     listeners(&mut e, n);
     let mut phase_sizes = Vec::new();
     let mut now = t0;
     let mut when: Vec<Vec<Instant>> = vec![Vec::new(); n as usize];
     for k in 0..PHASES * 4 {
         assert!(e.handle_timeout(now));
+        assert_eq!(e.phases(), PHASES, "{n} listeners fill every phase");
         phase_sizes.push(e.generated().len());
         for g in e.generated() {
-            assert_eq!(phase_of(g.from), k % PHASES);
+            assert_eq!(phase_of(g.from, PHASES), k % PHASES);
             when[g.from as usize].push(now);
         }
         assert_eq!(e.poll_timeout(), Some(now + STEP));
         now += STEP;
     }
-    let full = (PHASE_RUN * 2) as usize;
+    let full = (PHASE_RUN * 4) as usize;
     assert!(
         phase_sizes.iter().all(|&k| k == full || k == full + 5),
         "{phase_sizes:?}"
@@ -275,11 +276,89 @@ fn each_listener_sends_every_20_ms_in_its_own_phase() {
 }
 
 #[test]
+fn a_light_engine_wakes_once_per_tick() {
+    let mut e = engine();
+    let t0 = Instant::now();
+    listeners(&mut e, 3);
+    assert!(e.handle_timeout(t0));
+    assert_eq!(e.generated().len(), 3, "every listener in the one phase");
+    assert_eq!(e.phases(), 1);
+    assert_eq!(e.poll_timeout(), Some(t0 + TICK));
+}
+
+#[test]
+fn phases_grow_with_the_load_and_shrink_only_well_below_it() {
+    assert_eq!(adapt_phases(1, 0), 1);
+    assert_eq!(adapt_phases(1, 256), 1);
+    assert_eq!(adapt_phases(1, 257), 2);
+    assert_eq!(adapt_phases(2, 1000), 4);
+    assert_eq!(adapt_phases(4, 100_000), PHASES);
+    // 10 phases hold down to 9 phases' share less half a share.
+    assert_eq!(adapt_phases(10, 2304 - 128 + 1), 10);
+    assert_eq!(adapt_phases(10, 2304 - 128), 9);
+    assert_eq!(adapt_phases(10, 0), 1);
+    assert_eq!(adapt_phases(3, 640), 3, "at a boundary: no change");
+}
+
+#[test]
+fn listeners_keep_their_20_ms_when_the_load_changes_the_phases() {
+    // 300 listeners: 2 phases (runs 0, 2, 4 in the first, 1, 3 10 ms
+    // later); with 10 phases run k goes k steps in. Each must still send
+    // one packet per tick, continuing its stream, as the phases change.
+    const N: usize = 300;
+    let mut e = engine();
+    let t0 = Instant::now();
+    listeners(&mut e, N as u32);
+    let mut count = vec![0u64; N];
+    let mut last = vec![None; N];
+    let mut now = t0;
+    let mut run_until = |e: &mut Engine, end: Instant| {
+        while now < end {
+            if e.handle_timeout(now) {
+                for g in e.generated().iter().filter(|g| (g.from as usize) < N) {
+                    let h = rtp::parse(&g.header).unwrap();
+                    let i = g.from as usize;
+                    if let Some((seq, ts)) = last[i] {
+                        let next: (u16, u32) = (seq, ts);
+                        assert_eq!(
+                            (h.seq, h.ts),
+                            (next.0.wrapping_add(1), next.1.wrapping_add(160))
+                        );
+                    }
+                    last[i] = Some((h.seq, h.ts));
+                    count[i] += 1;
+                }
+            }
+            now += STEP;
+        }
+        count.clone()
+    };
+    let seen = run_until(&mut e, t0 + TICK * 5);
+    assert_eq!(e.phases(), 2);
+    assert!(seen.iter().all(|&c| c == 5), "{seen:?}");
+    for i in 0..3000u32 {
+        let id = e.open(30000 + i as u16);
+        let to = SocketAddr::new("127.0.0.2".parse().unwrap(), 10000 + i as u16);
+        e.configure(id, to, None, Codec::Pcmu, 0, None);
+        e.set_source(id, Source::Music);
+    }
+    let seen = run_until(&mut e, t0 + TICK * 10);
+    assert_eq!(e.phases(), PHASES);
+    assert!(seen.iter().all(|&c| c == 10), "{seen:?}");
+    for id in N as u32..N as u32 + 3000 {
+        e.close(id);
+    }
+    let seen = run_until(&mut e, t0 + TICK * 15);
+    assert_eq!(e.phases(), 2);
+    assert!(seen.iter().all(|&c| c == 15), "{seen:?}");
+}
+
+#[test]
 fn a_late_wake_up_catches_up_the_phases_it_missed() {
     let mut e = engine();
     let t0 = Instant::now();
-    listeners(&mut e, PHASE_RUN * PHASES);
-    let run = PHASE_RUN as usize;
+    listeners(&mut e, PHASE_LOAD * PHASES);
+    let run = PHASE_LOAD as usize; // 40 runs of 64 over 10 phases
     assert!(e.handle_timeout(t0));
     assert_eq!(e.generated().len(), run);
     assert!(e.handle_timeout(t0 + STEP * 4 + STEP / 2));
@@ -332,11 +411,14 @@ proptest::proptest! {
             e.handle_timeout(now);
             tally(&e, &mut count, &mut last).map_err(proptest::test_runner::TestCaseError::fail)?;
         }
-        // Phases fall due at t0, t0 + STEP, ...; listener i's phase comes
+        // The load is fixed, so the first tick sets the phases for good.
+        // Phases fall due at t0, t0 + step, ...; listener i's phase comes
         // phase_of(i) steps into each 20 ms round.
+        let phases = e.phases();
+        proptest::prop_assert_eq!(phases, n.div_ceil(PHASE_LOAD).min(PHASES));
         let elapsed = now - t0;
         for (i, &c) in count.iter().enumerate() {
-            let offset = STEP * phase_of(i as u32);
+            let offset = TICK / phases * phase_of(i as u32, phases);
             let due = match elapsed.checked_sub(offset) {
                 None => 0,
                 Some(d) => (d.as_micros() / TICK.as_micros()) as u64 + 1,
