@@ -1,7 +1,10 @@
 //! The store thread: applies the core's writes off the signalling path and
 //! notices changes made by other processes (the CLI) to reload accounts.
 
+mod checkpoints;
+
 use crate::event::Event;
+use checkpoints::Checkpoints;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use store::Store;
@@ -87,14 +90,8 @@ pub fn run(
     let mut checked = Instant::now() - RELOAD_CHECK;
     let mut batch = Vec::with_capacity(BATCH);
     // Every media thread's latest checkpoints: the store holds their union.
-    let mut shards: Vec<Vec<store::MediaCheckpoint>> = Vec::new();
-    let mut keep = |shard: usize, streams| {
-        if shards.len() <= shard {
-            shards.resize_with(shard + 1, Vec::new);
-        }
-        shards[shard] = streams;
-        Some(shards.concat())
-    };
+    let mut checkpoints = Checkpoints::default();
+    let mut keep = |shard: usize, streams| Some(checkpoints.keep(shard, streams));
     loop {
         let mut stop = false;
         let mut media = None;
