@@ -12,6 +12,7 @@ mod console;
 mod datagram_batch;
 mod event;
 mod event_stream;
+mod file_limit;
 mod http;
 mod media_io;
 mod metrics;

@@ -95,32 +95,6 @@ fn local_sip(cfg: &Config) -> std::net::SocketAddr {
         .unwrap_or_else(|| SwitchConfig::default().local_sip)
 }
 
-/// Raises the soft limit on open files to the hard limit: every call needs
-/// two RTP/RTCP socket pairs.
-fn raise_file_limit() {
-    #[cfg(unix)]
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            let wanted = libc::rlimit {
-                rlim_cur: lim.rlim_max,
-                rlim_max: lim.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0 {
-                info!(
-                    from = lim.rlim_cur,
-                    to = lim.rlim_max,
-                    "raised the open-file limit"
-                );
-            }
-        }
-    }
-}
-
 /// The store as a start finds it: open, provisioned from the
 /// configuration, with what the previous run left.
 pub struct Opened {
@@ -192,7 +166,9 @@ pub fn open_store(cfg: &Config, db: &store::Location) -> Result<Opened> {
 /// Runs the switch until SIGINT/SIGTERM.
 pub async fn serve(cfg: Config, opened: Opened) -> Result<()> {
     let started = std::time::Instant::now();
-    raise_file_limit();
+    let file_limit = crate::file_limit::raise();
+    let rtp_ports =
+        crate::file_limit::rtp_ports(cfg.rtp_ports(), file_limit, cfg.sip.max_tcp_connections);
     let Opened {
         store,
         snapshots,
@@ -301,7 +277,7 @@ pub async fn serve(cfg: Config, opened: Opened) -> Result<()> {
     )
     .context("cannot start the media threads")?;
     let media_handle = media.handle().clone();
-    let (low, high) = cfg.rtp_ports();
+    let (low, high) = rtp_ports;
     info!(
         "media on {} ports {low}-{high}, {} threads",
         cfg.media_address(),
@@ -311,6 +287,7 @@ pub async fn serve(cfg: Config, opened: Opened) -> Result<()> {
     let mut sw = Switch::new(
         SwitchConfig {
             shared_lot,
+            rtp_ports,
             ..switch_config(&cfg)
         },
         dir,

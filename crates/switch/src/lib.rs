@@ -45,7 +45,7 @@ pub use feature_code::Feature;
 pub use feature_refusal::FeatureRefusal;
 pub use guessing::GuessLimits;
 pub use lot::Position;
-pub use output::{MediaCommand, MediaEvent, Output, StoreOp};
+pub use output::{MediaCommand, MediaEvent, OpenFailure, Output, StoreOp};
 pub use peer::{Peer, Transport};
 pub use registrar::Registrar;
 pub use switch_event::{EventKind, Refused, SwitchEvent};

@@ -88,8 +88,18 @@ pub enum MediaEvent {
     PromptDone(u16),
     /// The party sent no RTP for the idle timeout.
     Idle(u16),
-    /// The port (or its RTCP neighbour) could not be bound: no media there.
-    OpenFailed(u16),
+    /// The port (or its RTCP neighbour) could not be opened: no media there.
+    OpenFailed(u16, OpenFailure),
+}
+
+/// Why a media port could not be opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenFailure {
+    /// Something else holds the port (another process): it is retired.
+    Taken,
+    /// The process ran out of something (open files, memory): the port
+    /// itself is fine and goes back to the pool.
+    Exhausted,
 }
 
 /// One output of the core.

@@ -90,6 +90,11 @@ impl Ports {
         self.retired.insert(port);
     }
 
+    /// Ports retired for good.
+    pub fn retired(&self) -> usize {
+        self.retired.len()
+    }
+
     /// Ports in use (retired ones do not count).
     pub fn in_use(&self) -> usize {
         self.total - self.free.len() - self.cooling.len() - self.retired.len()

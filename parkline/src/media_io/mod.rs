@@ -35,7 +35,8 @@ enum MediaMsg {
     /// commands for it wait until it arrives.
     Expect(u16),
     /// Hand the endpoint on this port to the shard behind the link (which
-    /// expects it).
+    /// expects it); with none here (it was closed), an empty arrival tells
+    /// that shard the port is free to bind.
     Depart(u16, Link),
     /// An endpoint another shard let go (`None`: it had none on the port).
     Arrive(u16, Option<Box<Arrival>>),
@@ -144,7 +145,17 @@ impl MediaRouter {
         let mut placement = self.placement.borrow_mut();
         let links = &self.handle.links;
         let shard = match &cmd {
-            MediaCommand::Open(port) => Some(placement.open(*port)),
+            MediaCommand::Open(port) => {
+                let opening = placement.open(*port);
+                if let Some(closer) = opening.after {
+                    // The shard that closed the port answers (once it has
+                    // closed it) with an empty arrival; until then the open
+                    // and what follows it wait.
+                    links[opening.shard].post(MediaMsg::Expect(*port));
+                    links[closer].post(MediaMsg::Depart(*port, links[opening.shard].clone()));
+                }
+                Some(opening.shard)
+            }
             MediaCommand::Close(port) => placement.close(*port),
             MediaCommand::Bridge(a, b) => match placement.bridge(*a, *b) {
                 BridgePlan::Local(s) => Some(s),

@@ -21,7 +21,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
-use switch::{MediaCommand, MediaEvent};
+use switch::{MediaCommand, MediaEvent, OpenFailure};
 use tracing::{debug, info, warn};
 
 /// The token of the waker that says the shard's queue has messages.
@@ -61,7 +61,8 @@ struct State {
     /// Sockets by endpoint id (the engine reuses ids, so this stays dense).
     sockets: Vec<Option<Sockets>>,
     address: IpAddr,
-    failed: Vec<u16>,
+    /// Ports that could not be opened, and why: reported to the core.
+    failed: Vec<(u16, OpenFailure)>,
     /// Batched sending of generated media, when permitted.
     raw: Option<RawSender>,
     continuity: Continuity,
@@ -188,8 +189,8 @@ impl State {
 
     /// Sends the core what the engine and the sockets reported.
     fn report(&mut self, events: &Reports) {
-        for port in self.failed.drain(..) {
-            let _ = events.calls.send(MediaEvent::OpenFailed(port));
+        for (port, why) in self.failed.drain(..) {
+            let _ = events.calls.send(MediaEvent::OpenFailed(port, why));
         }
         while let Some(ev) = self.engine.poll_event() {
             match ev {
@@ -249,7 +250,7 @@ impl State {
                 warn!(port, "cannot watch RTP/RTCP sockets of a moved leg: {e}");
                 let _ = reg.deregister(&mut sockets.rtp);
                 self.engine.close(id);
-                self.failed.push(port);
+                self.failed.push((port, OpenFailure::Exhausted));
             } else {
                 self.place(id, sockets);
                 // What queued while it was away is read now (edge-triggered:
@@ -312,7 +313,11 @@ impl State {
             Ok(s) => s,
             Err(e) => {
                 warn!(port, "cannot bind RTP/RTCP port pair: {e}");
-                self.failed.push(port);
+                let why = match e.kind() {
+                    ErrorKind::AddrInUse => OpenFailure::Taken,
+                    _ => OpenFailure::Exhausted,
+                };
+                self.failed.push((port, why));
                 return;
             }
         };
@@ -329,7 +334,7 @@ impl State {
             warn!(port, "cannot watch RTP/RTCP sockets: {e}");
             let _ = reg.deregister(&mut socks.rtp);
             self.engine.close(id);
-            self.failed.push(port);
+            self.failed.push((port, OpenFailure::Exhausted));
             return;
         }
         self.place(id, socks);

@@ -357,18 +357,25 @@ fn the_first_retrieval_wins() {
 
 #[test]
 fn a_media_port_that_cannot_be_bound_ends_the_call_cleanly() {
-    let mut w = World::new();
-    w.register("444", ROOM);
-    let (did, _) = w.invite("333", JOHN, "444");
-    let opened = ports(&did.media);
-    let inv = did.request_to(ROOM, Method::Invite);
-    w.sw.handle_media_event(w.now, crate::output::MediaEvent::OpenFailed(opened[0]));
-    let did = w.collect();
-    assert_eq!(did.response_to(JOHN, 503).reason, "Media port unavailable");
-    did.request_to(ROOM, Method::Cancel);
-    assert!(did.media.contains(&MediaCommand::Close(opened[1])));
-    let _ = inv;
-    assert_eq!((w.sw.call_count(), w.sw.ports_in_use()), (0, 0));
+    use crate::output::{MediaEvent, OpenFailure};
+    for (why, retired) in [(OpenFailure::Taken, 1), (OpenFailure::Exhausted, 0)] {
+        let mut w = World::new();
+        w.register("444", ROOM);
+        let (did, _) = w.invite("333", JOHN, "444");
+        let opened = ports(&did.media);
+        did.request_to(ROOM, Method::Invite);
+        w.sw.handle_media_event(w.now, MediaEvent::OpenFailed(opened[0], why));
+        let did = w.collect();
+        assert_eq!(did.response_to(JOHN, 503).reason, "Media port unavailable");
+        did.request_to(ROOM, Method::Cancel);
+        assert!(did.media.contains(&MediaCommand::Close(opened[1])));
+        assert_eq!((w.sw.call_count(), w.sw.ports_in_use()), (0, 0));
+        assert_eq!(
+            w.sw.ports_retired(),
+            retired,
+            "{why:?}: only a port another socket holds is retired"
+        );
+    }
 }
 
 /// An in-dialog request from the callee (it answered `inv` with To tag

@@ -3,7 +3,7 @@
 
 use super::Switch;
 use crate::call::{CallId, Due, Ended, Ending, Phase, Side};
-use crate::output::{MediaCommand, Output, StoreOp};
+use crate::output::{MediaCommand, OpenFailure, Output, StoreOp};
 use crate::time::Now;
 use accounts::Outcome;
 use tracing::{debug, info, warn};
@@ -153,15 +153,25 @@ impl Switch {
                     self.end_call(now, id, None, Outcome::Answered, 408, "RTP timeout");
                 }
             }
-            MediaEvent::OpenFailed(port) => {
+            MediaEvent::OpenFailed(port, why) => {
                 let Some(&(id, _)) = self.calls.by_port.get(&port) else {
                     return;
                 };
-                warn!(
-                    call = id,
-                    port, "RTP port could not be bound: retired, ending the call"
-                );
-                self.ports.retire(port);
+                match why {
+                    OpenFailure::Taken => {
+                        warn!(
+                            call = id,
+                            port, "RTP port held by another socket: retired, ending the call"
+                        );
+                        self.ports.retire(port);
+                    }
+                    OpenFailure::Exhausted => {
+                        warn!(
+                            call = id,
+                            port, "RTP port could not be opened: ending the call"
+                        );
+                    }
+                }
                 let ringing = self
                     .calls
                     .calls
@@ -205,6 +215,11 @@ impl Switch {
     /// RTP ports in use.
     pub fn ports_in_use(&self) -> usize {
         self.ports.in_use()
+    }
+
+    /// RTP ports retired for good (another socket held them).
+    pub fn ports_retired(&self) -> usize {
+        self.ports.retired()
     }
 
     /// Closes an RTP port's endpoint, returns the port to the pool and
