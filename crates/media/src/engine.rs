@@ -339,18 +339,7 @@ impl Engine {
             dropped: 0,
             rejected: 0,
         };
-        let id = match self.free.pop() {
-            Some(id) => {
-                self.endpoints[id as usize] = Some(ep);
-                id
-            }
-            None => {
-                self.endpoints.push(Some(ep));
-                (self.endpoints.len() - 1) as EndpointId
-            }
-        };
-        self.by_port.insert(port, id);
-        id
+        self.insert(port, ep)
     }
 
     /// Where every open endpoint's outgoing stream has got to, by port.
@@ -405,7 +394,11 @@ impl Engine {
     /// Opens an endpoint another engine let go ([`Engine::depart`]).
     pub fn adopt(&mut self, departed: Departed) -> EndpointId {
         let ep = *departed.0;
-        let port = ep.port;
+        self.insert(ep.port, ep)
+    }
+
+    /// Puts an endpoint in a free slot (or a new one) and indexes its port.
+    fn insert(&mut self, port: u16, ep: Endpoint) -> EndpointId {
         let id = match self.free.pop() {
             Some(id) => {
                 self.endpoints[id as usize] = Some(ep);
