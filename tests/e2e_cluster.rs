@@ -345,12 +345,49 @@ fn losing_a_node(cluster: &Cluster, phones: &mut Phones) {
     hang_up(&mut retriever, &mut rs, &mut caller);
 }
 
+/// The caller, parker and retriever of one cycle.
+type Trio = (Phone, Phone, Phone);
+
 /// `cycles` park/retrieve cycles at once, spread over the nodes: every
 /// retriever hears its own parked party's tone (a frequency per cycle).
+/// The phones register first (the edge forks each REGISTER to every node),
+/// so the cycles' calls do not queue behind 1,200 registrations: this is
+/// a test of parking, not of a registration storm. The cycles then start
+/// 10 ms apart (all of them run at once after 2 s): these phones send
+/// each request once, and 200 INVITEs in the same millisecond overflow
+/// the edge's socket, where real phones would resend.
 fn park_retrieve_cycles(cluster: &Cluster, cycles: usize) {
+    let registering = Instant::now();
+    let trios: Vec<Trio> = (0..cycles)
+        .map(|i| {
+            std::thread::spawn(move || {
+                (
+                    load_phone(4000 + i),
+                    load_phone(5000 + i),
+                    load_phone(6000 + i),
+                )
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|r| r.join().unwrap())
+        .collect();
+    eprintln!(
+        "{} phones registered in {:.1} s",
+        3 * cycles,
+        registering.elapsed().as_secs_f64()
+    );
     let started = Instant::now();
-    let workers: Vec<_> = (0..cycles)
-        .map(|i| std::thread::spawn(move || park_retrieve_cycle(i, cycles)))
+    let workers: Vec<_> = trios
+        .into_iter()
+        .enumerate()
+        .map(|(i, trio)| {
+            let start = started + Duration::from_millis(10 * i as u64);
+            std::thread::spawn(move || {
+                std::thread::sleep(start.saturating_duration_since(Instant::now()));
+                park_retrieve_cycle(i, cycles, trio)
+            })
+        })
         .collect();
     let results: Vec<_> = workers.into_iter().map(|w| w.join().unwrap()).collect();
     let failures: Vec<&str> = results
@@ -383,12 +420,8 @@ fn park_retrieve_cycles(cluster: &Cluster, cycles: usize) {
 }
 
 /// Cycle `i` of `cycles`: parked on which node, retrieved through which.
-fn park_retrieve_cycle(i: usize, cycles: usize) -> Result<(usize, usize), String> {
-    let (mut caller, mut parker, mut retriever) = (
-        load_phone(4000 + i),
-        load_phone(5000 + i),
-        load_phone(6000 + i),
-    );
+fn park_retrieve_cycle(i: usize, cycles: usize, trio: Trio) -> Result<(usize, usize), String> {
+    let (mut caller, mut parker, mut retriever) = trio;
     let (_, callers, parked_on) = held_call(&mut parker, &mut caller);
     let number = phone::park(&mut parker, &format!("*70{}", 5000 + i));
     if number != format!("*71{}", 5000 + i) {

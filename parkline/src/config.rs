@@ -115,6 +115,9 @@ pub struct SipSection {
     /// Most server transactions in progress (no final answer yet) of one
     /// source IP (trunks and edges exempt).
     pub max_transactions_per_source: usize,
+    /// Longest a new INVITE or SUBSCRIBE may wait to be read, ms; a later
+    /// one gets 503 (0: never). Just below the cluster edge's 2 s fr_timer.
+    pub max_request_wait_ms: u64,
     /// Most open TCP connections.
     pub max_tcp_connections: usize,
     /// Most open TCP connections from one IP.
@@ -168,6 +171,7 @@ impl Default for SipSection {
             max_headers: 256,
             max_transaction_memory_mb: 512,
             max_transactions_per_source: 5_000,
+            max_request_wait_ms: 1500,
             max_tcp_connections: 4096,
             max_tcp_connections_per_ip: 32,
             tcp_message_timeout_s: 10,

@@ -25,10 +25,11 @@ pub struct Connection {
 
 /// Inputs of the core task.
 pub enum Event {
-    /// A UDP datagram.
-    Datagram(Peer, Bytes),
-    /// A message framed from a TCP stream.
-    Message(Peer, Box<sip::Message>),
+    /// A UDP datagram, and when it was read from its socket (the core
+    /// refuses new calls that waited too long for it).
+    Datagram(Peer, Bytes, std::time::Instant),
+    /// A message framed from a TCP stream, and when it was framed.
+    Message(Peer, Box<sip::Message>, std::time::Instant),
     /// A TCP stream that failed to frame.
     ParseError(Peer, sip::ParseError),
     /// Raw bytes to send (TCP keep-alive pong).

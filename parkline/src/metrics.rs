@@ -99,6 +99,10 @@ fn describe() {
         "Requests refused with 503 at a transaction limit."
     );
     describe_counter!(
+        "parkline_late_refusals_total",
+        "New calls and subscriptions refused with 503 because they waited too long to be read."
+    );
+    describe_counter!(
         "parkline_events_dropped_total",
         "Events a slow event-stream client missed."
     );
@@ -191,6 +195,7 @@ pub fn render(handle: &PrometheusHandle, snap: &MetricsSnapshot) -> String {
     }
     counter!("parkline_auth_failures_total").absolute(s.stats.auth_failures);
     counter!("parkline_overload_refusals_total").absolute(s.stats.overload_refusals);
+    counter!("parkline_late_refusals_total").absolute(s.stats.late_refusals);
     counter!("parkline_rtp_packets_total", "direction" => "in").absolute(snap.rtp_in);
     counter!("parkline_rtp_packets_total", "direction" => "out").absolute(snap.rtp_out);
     counter!("parkline_events_dropped_total").absolute(snap.events_dropped);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use store::Store;
 use switch::StoreOp;
 use tokio::sync::mpsc as tmpsc;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 /// Messages to the store thread.
 pub enum StoreMsg {
@@ -110,18 +110,28 @@ pub fn run(
             }
         }
         if !batch.is_empty() || media.is_some() {
-            let mut ops = Some(latest_only(std::mem::take(&mut batch)));
-            let mut media = media;
-            let committed = store.transaction(&mut |s| {
-                ops.take().into_iter().flatten().for_each(|op| apply(s, op));
-                if let Some(m) = media.take() {
-                    if let Err(e) = s.replace_media_checkpoints(&m) {
+            let ops = latest_only(std::mem::take(&mut batch));
+            let mut write = |s: &mut dyn Store| {
+                ops.iter().for_each(|op| apply(s, op));
+                if let Some(m) = &media {
+                    if let Err(e) = s.replace_media_checkpoints(m) {
                         error!("media checkpoint write failed: {e}");
                     }
                 }
-            });
-            if let Err(e) = committed {
-                error!("store commit failed: {e}");
+            };
+            match store.transaction(&mut write) {
+                Ok(()) => {}
+                // One write failed (a deadlock with another node's writes,
+                // say) and took the others with it: each on its own now,
+                // so that only the failing one is lost.
+                Err(store::StoreError::RolledBack) => {
+                    warn!(
+                        writes = ops.len(),
+                        "store transaction rolled back: writing one by one"
+                    );
+                    write(store.as_mut());
+                }
+                Err(e) => error!("store commit failed: {e}"),
             }
         }
         if stop {
@@ -172,8 +182,8 @@ fn latest_only(ops: Vec<StoreOp>) -> Vec<StoreOp> {
         .collect()
 }
 
-fn apply(store: &mut dyn Store, op: StoreOp) {
-    let result = match &op {
+fn apply(store: &mut dyn Store, op: &StoreOp) {
+    let result = match op {
         StoreOp::SaveBinding(b) => store.save_binding(b),
         StoreOp::RemoveBinding {
             tenant,

@@ -34,6 +34,8 @@ fn switch_config(cfg: &Config) -> SwitchConfig {
         max_contacts_per_extension: cfg.sip.max_contacts_per_extension,
         max_transaction_bytes: cfg.sip.max_transaction_memory_mb << 20,
         max_transactions_per_source: cfg.sip.max_transactions_per_source,
+        max_request_wait: (cfg.sip.max_request_wait_ms > 0)
+            .then(|| std::time::Duration::from_millis(cfg.sip.max_request_wait_ms)),
         edges: cfg.cluster.edges.clone(),
         guessing: switch::GuessLimits {
             per_source_user: cfg.sip.max_auth_failures_per_minute,

@@ -214,8 +214,8 @@ fn handle(
     moves: &mut PendingMoves,
 ) {
     match ev {
-        Event::Datagram(peer, data) => sw.handle_datagram(now, peer, data),
-        Event::Message(peer, msg) => sw.handle_message(now, peer, *msg),
+        Event::Datagram(peer, data, arrived) => sw.handle_datagram(now, arrived, peer, data),
+        Event::Message(peer, msg, arrived) => sw.handle_message(now, arrived, peer, *msg),
         Event::ParseError(peer, err) => sw.handle_parse_error(peer, err),
         Event::Send(peer, data) => {
             if let Some(id) = peer.transport.connection() {

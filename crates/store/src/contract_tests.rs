@@ -277,6 +277,44 @@ fn a_transaction_commits_together() {
 }
 
 #[test]
+fn a_failed_write_in_a_transaction_keeps_all_the_others_or_says_none_were_kept() {
+    on_both("a_failed_write_in_a_transaction_keeps_all", |s| {
+        s.upsert_tenant(&Tenant::new("acme", "acme.example"))
+            .unwrap();
+        // PostgreSQL refuses a NUL in text (the write fails in the server,
+        // as a deadlock would); SQLite stores it.
+        let mut bad = record(2, Outcome::Answered);
+        bad.caller = "33\u{0}3".into();
+        let result = s.transaction(&mut |s| {
+            s.upsert_extension(&ext("acme", "444", Source::Manual))
+                .unwrap();
+            let _ = s.save_call_record(&bad);
+            s.upsert_extension(&ext("acme", "555", Source::Manual))
+                .unwrap_or_default();
+        });
+        let kept = s.extensions(Some("acme")).unwrap().len();
+        match result {
+            Ok(()) => assert_eq!(kept, 2, "every other write kept"),
+            Err(StoreError::RolledBack) => assert_eq!(kept, 0, "none kept, as said"),
+            Err(e) => panic!("unexpected: {e}"),
+        }
+        // The store is usable afterwards, in and out of transactions.
+        s.transaction(&mut |s| {
+            s.upsert_extension(&ext("acme", "666", Source::Manual))
+                .unwrap();
+        })
+        .unwrap();
+        let numbers: Vec<String> = s
+            .extensions(Some("acme"))
+            .unwrap()
+            .into_iter()
+            .map(|e| e.number)
+            .collect();
+        assert!(numbers.contains(&"666".to_string()), "{numbers:?}");
+    });
+}
+
+#[test]
 fn nodes_sharing_a_database_keep_their_own_calls_and_positions() {
     let Some(url) = fresh_postgres_url("nodes_sharing_a_database_keep_their_own_calls") else {
         return;

@@ -27,7 +27,7 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
     /// PostgreSQL failed.
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", postgres_detail(.0))]
     Postgres(#[from] ::postgres::Error),
     /// A reference to something that does not exist.
     #[error("{0}")]
@@ -38,10 +38,27 @@ pub enum StoreError {
     /// The change would leave something dangling (what remains, in words).
     #[error("{0}")]
     Conflict(String),
+    /// A write inside [`Store::transaction`] failed (a deadlock with
+    /// another node's writes, say), so PostgreSQL rolled the whole
+    /// transaction back: none of its writes were kept.
+    #[error("a write in the transaction failed: all of it was rolled back")]
+    RolledBack,
 }
 
 /// Result alias.
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// What PostgreSQL said, with its SQLSTATE (the client's own text for a
+/// server error is only "db error"), or the client's error and its cause.
+fn postgres_detail(e: &::postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{} {}: {}", db.severity(), db.code().code(), db.message());
+    }
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}
 
 /// Everything Parkline keeps across restarts. Implementations: SQLite now,
 /// PostgreSQL later (same schema).
@@ -124,7 +141,9 @@ pub trait Store: Send {
     /// own errors are its business. If no transaction can be begun, `f`
     /// still runs, write by write, and the error is returned for the log;
     /// a failed commit is rolled back (its writes are lost, and the error
-    /// says so), never left open.
+    /// says so), never left open. Where one failed write spoils the rest
+    /// (PostgreSQL), the transaction is rolled back and the answer is
+    /// [`StoreError::RolledBack`]: the caller may write again one by one.
     fn transaction(&mut self, f: &mut dyn FnMut(&mut dyn Store)) -> Result<()>;
     /// A number that changes whenever the accounts (tenants, extensions,
     /// DIDs, trunks) change, whoever changed them: a running switch

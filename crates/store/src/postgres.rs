@@ -21,6 +21,10 @@ pub struct PostgresStore {
     /// Dropped by [`Drop`]: the client runs its own small runtime, which
     /// may not be shut down inside another's (the switch's async code).
     client: ManuallyDrop<RefCell<Client>>,
+    /// Inside [`Store::transaction`], the first statement that failed:
+    /// PostgreSQL then ignores the rest and turns the COMMIT into a
+    /// rollback without an error, so the store must say so itself.
+    failed_in_transaction: std::cell::Cell<Option<bool>>,
 }
 
 impl Drop for PostgresStore {
@@ -72,6 +76,7 @@ impl PostgresStore {
         let store = PostgresStore {
             node: node.to_string(),
             client: ManuallyDrop::new(RefCell::new(client)),
+            failed_in_transaction: std::cell::Cell::new(None),
         };
         store.migrate()?;
         Ok(store)
@@ -133,7 +138,9 @@ impl PostgresStore {
     }
 
     fn execute(&self, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<u64> {
-        Ok(self.client.borrow_mut().execute(sql, params)?)
+        let result = self.client.borrow_mut().execute(sql, params);
+        self.note_failure(result.is_err());
+        Ok(result?)
     }
 
     fn query(
@@ -141,7 +148,16 @@ impl PostgresStore {
         sql: &str,
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Vec<Row>> {
-        Ok(self.client.borrow_mut().query(sql, params)?)
+        let result = self.client.borrow_mut().query(sql, params);
+        self.note_failure(result.is_err());
+        Ok(result?)
+    }
+
+    /// Remembers, inside a transaction, that a statement failed.
+    fn note_failure(&self, failed: bool) {
+        if failed && self.failed_in_transaction.get() == Some(false) {
+            self.failed_in_transaction.set(Some(true));
+        }
     }
 }
 
@@ -746,7 +762,13 @@ impl Store for PostgresStore {
             f(self);
             return Err(e.into());
         }
+        self.failed_in_transaction.set(Some(false));
         f(self);
+        let failed = self.failed_in_transaction.replace(None) == Some(true);
+        if failed {
+            let _ = self.client.get_mut().batch_execute("ROLLBACK");
+            return Err(StoreError::RolledBack);
+        }
         if let Err(e) = self.client.get_mut().batch_execute("COMMIT") {
             let _ = self.client.get_mut().batch_execute("ROLLBACK");
             return Err(e.into());

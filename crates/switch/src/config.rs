@@ -36,6 +36,13 @@ pub struct SwitchConfig {
     pub max_transactions_per_source: usize,
     /// Seconds in the `Retry-After` of a 503 at a limit.
     pub retry_after_s: u32,
+    /// Longest a new INVITE or SUBSCRIBE may have waited between its
+    /// arrival and the switch reading it; later ones get a 503 (`None`:
+    /// never). A little shorter than the cluster edge's wait for a node's
+    /// first answer (2 s), so an edge that has given up on this node and
+    /// asked another never sees two nodes act on one request, yet a
+    /// request that would be answered in time is not moved.
+    pub max_request_wait: Option<Duration>,
     /// Password-guessing limits.
     pub guessing: crate::guessing::GuessLimits,
     /// Failed retrievals (an empty position) one extension may make from
@@ -127,6 +134,7 @@ impl Default for SwitchConfig {
             max_transaction_bytes: 512 << 20,
             max_transactions_per_source: 5_000,
             retry_after_s: 5,
+            max_request_wait: Some(Duration::from_millis(1500)),
             guessing: crate::guessing::GuessLimits::default(),
             default_tenant: None,
             server_name: "Parkline".to_string(),

@@ -14,6 +14,7 @@ mod ending;
 mod forks;
 mod in_dialog;
 mod lamps;
+mod late_requests;
 mod message;
 mod operator;
 mod park;
@@ -88,6 +89,9 @@ pub struct Stats {
     pub auth_failures: u64,
     /// Requests refused with 503 because a transaction limit was reached.
     pub overload_refusals: u64,
+    /// New INVITEs and SUBSCRIBEs refused with 503 because they had waited
+    /// longer than [`SwitchConfig::max_request_wait`] to be read.
+    pub late_refusals: u64,
     /// New requests answered without a transaction (challenges, refusals,
     /// OPTIONS, 481): what a flood of strangers costs.
     pub stateless_answers: u64,
@@ -154,6 +158,8 @@ pub struct Switch {
     /// When refusals at the transaction limit were last logged, and the
     /// refusal count then.
     overload_logged: Option<(Instant, u64)>,
+    /// When late requests were last logged, and the count then.
+    late_logged: Option<(Instant, u64)>,
     calls: CallTable,
     ports: Ports,
     ids: Ids,
@@ -230,6 +236,7 @@ impl Switch {
             next_sweep: None,
             stats: Stats::default(),
             overload_logged: None,
+            late_logged: None,
             calls: CallTable::default(),
             ports,
             ids,
@@ -388,10 +395,10 @@ impl Switch {
         }
     }
 
-    /// A UDP datagram arrived.
-    pub fn handle_datagram(&mut self, now: Now, peer: Peer, data: Bytes) {
+    /// A UDP datagram arrived at `arrived` (it is read now).
+    pub fn handle_datagram(&mut self, now: Now, arrived: Instant, peer: Peer, data: Bytes) {
         match sip::parse_datagram(&data, &self.cfg.limits) {
-            Ok(Some(msg)) => self.handle_message(now, peer, msg),
+            Ok(Some(msg)) => self.handle_message(now, arrived, peer, msg),
             Ok(None) => {}
             Err(e) => self.handle_parse_error(peer, e),
         }
@@ -446,15 +453,16 @@ impl Switch {
         }
     }
 
-    /// A parsed message arrived (UDP, or framed from a TCP stream).
-    pub fn handle_message(&mut self, now: Now, peer: Peer, msg: Message) {
-        self.dispatch(now, peer, msg);
+    /// A parsed message arrived (UDP, or framed from a TCP stream) at
+    /// `arrived`; it is read now.
+    pub fn handle_message(&mut self, now: Now, arrived: Instant, peer: Peer, msg: Message) {
+        self.dispatch(now, arrived, peer, msg);
         self.settle(now);
     }
 
-    fn dispatch(&mut self, now: Now, peer: Peer, msg: Message) {
+    fn dispatch(&mut self, now: Now, arrived: Instant, peer: Peer, msg: Message) {
         match msg {
-            Message::Request(req) => self.handle_request(now, peer, req),
+            Message::Request(req) => self.handle_request(now, arrived, peer, req),
             Message::Response(resp) => {
                 self.stats.responses += 1;
                 let key = self.layer.handle_response(now.mono, &resp);
@@ -474,7 +482,7 @@ impl Switch {
         }
     }
 
-    fn handle_request(&mut self, now: Now, peer: Peer, mut req: Request) {
+    fn handle_request(&mut self, now: Now, arrived: Instant, peer: Peer, mut req: Request) {
         self.stats.requests += 1;
         self.stats.requests_by_method[method_slot(&req.method)] += 1;
         if let Some(id) = peer.transport.connection() {
@@ -521,6 +529,10 @@ impl Switch {
             self.count_source(resp_peer);
             if peer.is_reliable() {
                 self.outputs.push_back(Output::TrustFlow(peer));
+            }
+            let waited = now.mono.saturating_duration_since(arrived);
+            if self.too_late(waited, &req, &admission) {
+                return self.refuse_late(now, key, &req, waited);
             }
             self.handle_new_request(now, peer, key, req, admission);
         }
@@ -697,6 +709,8 @@ mod call_tests;
 mod claims_tests;
 #[cfg(test)]
 mod harness;
+#[cfg(test)]
+mod late_requests_tests;
 #[cfg(test)]
 mod phone_tests;
 #[cfg(test)]

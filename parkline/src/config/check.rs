@@ -188,6 +188,12 @@ impl Config {
                 c.file
             ));
         }
+        if self.sip.max_request_wait_ms > 60_000 {
+            c.errors.push(format!(
+                "{}: sip.max_request_wait_ms must be 0 (never refuse) to 60000",
+                c.file
+            ));
+        }
         if !(1..=1 << 20).contains(&self.sip.max_transaction_memory_mb) {
             c.errors.push(format!(
                 "{}: sip.max_transaction_memory_mb must be between 1 and 1048576 (MiB)",

@@ -304,7 +304,14 @@ impl Reader {
                 }
                 Ok(sip::StreamItem::Message(msg, n)) => {
                     self.last_message = Instant::now();
-                    (n, events.send(Event::Message(peer, msg)).await.is_ok())
+                    let arrived = self.last_message;
+                    (
+                        n,
+                        events
+                            .send(Event::Message(peer, msg, arrived))
+                            .await
+                            .is_ok(),
+                    )
                 }
                 Err(e) => {
                     // A stream cannot be resynchronised after a framing error.

@@ -39,12 +39,17 @@ pub async fn read_loop(socket: Arc<UdpSocket>, events: mpsc::Sender<Event>, max_
                 continue;
             }
         };
+        let arrived = std::time::Instant::now();
         let peer = Peer {
             transport: Transport::Udp,
             addr,
         };
         let data = Bytes::copy_from_slice(&buf[..n]);
-        if events.send(Event::Datagram(peer, data)).await.is_err() {
+        if events
+            .send(Event::Datagram(peer, data, arrived))
+            .await
+            .is_err()
+        {
             return;
         }
     }

@@ -10,7 +10,12 @@
 //!   address and SSRC; from then on the switch sends there.
 //! - A latched party moves to another address (of an allowed IP) only on a
 //!   plausible change: the same SSRC with the sequence continuing (at most
-//!   [`MAX_SEQ_STEP`] ahead), as after a NAT rebinding. A new SDP address
+//!   [`MAX_SEQ_STEP`] ahead), as after a NAT rebinding, or to the exact
+//!   address its SDP names. The latter matters where one IP sends many
+//!   calls' media (another node of the cluster, a trunk's gateway): late
+//!   packets of a call just ended there may reach a port the switch has
+//!   given to a new call and latch it first; the party's own stream, from
+//!   the address it announced, takes the latch back. A new SDP address
 //!   unlatches (the shell reconfigures the party).
 //! - RTCP is accepted only from the IP the RTP is latched to (any allowed IP
 //!   before that), and is sent back to where it came from (symmetric RTCP),
@@ -97,7 +102,8 @@ impl Latch {
                 seq: last,
             } if addr != src => {
                 let step = seq.wrapping_sub(last);
-                if s != ssrc || step == 0 || step > MAX_SEQ_STEP {
+                let continues = s == ssrc && step != 0 && step <= MAX_SEQ_STEP;
+                if !continues && self.sdp != Some(src) {
                     return Verdict::Drop;
                 }
                 self.rtcp = None;
@@ -203,6 +209,21 @@ mod tests {
         assert_eq!(l.rtp_target(), Some(a("198.51.100.7:62000")));
         // The latched source may change its SSRC (a new stream from the phone).
         assert_eq!(l.handle_rtp(a("198.51.100.7:62000"), 9, 1), Verdict::Accept);
+    }
+
+    #[test]
+    fn the_address_the_sdp_names_takes_the_latch_from_a_stray_stream() {
+        // A node of the cluster: its SDP names 10.0.0.5:4000, and its
+        // late packets of another call come from 10.0.0.5:4100.
+        let mut l = latch();
+        assert_eq!(l.handle_rtp(a("10.0.0.5:4100"), 3, 900), Verdict::Accept);
+        assert_eq!(l.rtp_target(), Some(a("10.0.0.5:4100")));
+        // The party's own stream, another SSRC and sequence: it wins.
+        assert_eq!(l.handle_rtp(a("10.0.0.5:4000"), 7, 10), Verdict::Accept);
+        assert_eq!(l.rtp_target(), Some(a("10.0.0.5:4000")));
+        // The stray one no longer gets through.
+        assert_eq!(l.handle_rtp(a("10.0.0.5:4100"), 3, 901), Verdict::Drop);
+        assert_eq!(l.rtp_target(), Some(a("10.0.0.5:4000")));
     }
 
     #[test]

@@ -41,7 +41,7 @@ impl Switch {
     /// The extension another node of the cluster sends this INVITE for:
     /// its proof (`X-Parkline-Node`) holds, and its From user is an
     /// extension of the tenant its Request-URI names.
-    fn node_caller(&self, req: &Request) -> Option<accounts::Extension> {
+    pub(super) fn node_caller(&self, req: &Request) -> Option<accounts::Extension> {
         let presented = req.headers.get(Name::ParklineNode)?;
         let call_id = req.call_id()?;
         if !crate::node_proof::verify(&self.cfg.secret, call_id, presented) {

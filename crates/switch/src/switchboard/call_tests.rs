@@ -99,6 +99,19 @@ impl World {
         number: &str,
         extra: &str,
     ) -> (Did, String) {
+        self.invite_read_after(user, addr, number, extra, Duration::ZERO)
+    }
+
+    /// [`World::invite_with`] whose authenticated INVITE is read `waited`
+    /// after it arrived.
+    pub(super) fn invite_read_after(
+        &mut self,
+        user: &str,
+        addr: &str,
+        number: &str,
+        extra: &str,
+        waited: Duration,
+    ) -> (Did, String) {
         let n = self.next();
         let text = |auth: &str, cseq: u32, branch: &str| {
             format!("INVITE sip:{number}@acme.example SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@acme.example>;tag=c{n}\r\nTo: <sip:{number}@acme.example>\r\nCall-ID: call{n}\r\nCSeq: {cseq} INVITE\r\nContact: <sip:{user}@{addr}>\r\n{extra}{auth}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP}", SDP.len())
@@ -124,7 +137,7 @@ impl World {
             2,
             &format!("z9hG4bKi{n}b"),
         );
-        (self.from(addr, &t), t)
+        (self.read_late(addr, &t, waited), t)
     }
 
     /// The callee's response to an INVITE the switch sent.

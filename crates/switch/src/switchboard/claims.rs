@@ -269,7 +269,9 @@ impl Switch {
             .collect();
         for id in late {
             if let Some(c) = self.claims.waiting.remove(&id) {
-                info!("the store did not answer a parking claim in time");
+                if !matches!(c.park, ClaimedPark::Locate { .. }) {
+                    info!("the store did not answer a parking claim in time");
+                }
                 self.claimed(now, c, Err(true));
             }
         }
@@ -297,15 +299,12 @@ impl Switch {
                 from,
                 to,
             } => return self.claimed_move(now, request, (&tenant, &from, to), outcome),
-            ClaimedPark::Locate { call, pos } => {
-                // The store did not say who holds it in time.
-                self.retrieval_missed(now, &call);
-                let retrieval = pos.retrieval_number(&call.tenant.release_prefix);
-                return self.refuse_feature(
-                    now,
-                    *call,
-                    FeatureRefusal::NothingParked { retrieval },
-                );
+            ClaimedPark::Locate { call, .. } => {
+                // The store did not say who holds it in time: the position
+                // may well hold a call, so this is no miss (no guessing
+                // counted) and not "nothing parked".
+                info!("the store did not answer a parking lookup in time");
+                return self.refuse_feature(now, *call, FeatureRefusal::StoreUnavailable);
             }
         };
         let tenant = call.tenant.name.clone();

@@ -121,7 +121,8 @@ impl World {
                 transport: Transport::Udp,
                 addr: addr.parse().unwrap(),
             };
-            self.sw.handle_datagram(self.now, peer, ok.encode());
+            self.sw
+                .handle_datagram(self.now, self.now.mono, peer, ok.encode());
             let more = self.drain();
             did.sent.extend(more.sent);
             did.media.extend(more.media);
@@ -167,12 +168,22 @@ impl World {
     }
 
     pub(super) fn from(&mut self, addr: &str, text: &str) -> Did {
+        self.read_late(addr, text, Duration::ZERO)
+    }
+
+    /// `text` from `addr`, read `waited` after it arrived.
+    pub(super) fn read_late(&mut self, addr: &str, text: &str, waited: Duration) -> Did {
         let peer = Peer {
             transport: Transport::Udp,
             addr: addr.parse().unwrap(),
         };
-        self.sw
-            .handle_datagram(self.now, peer, Bytes::copy_from_slice(text.as_bytes()));
+        let arrived = self.now.mono - waited;
+        self.sw.handle_datagram(
+            self.now,
+            arrived,
+            peer,
+            Bytes::copy_from_slice(text.as_bytes()),
+        );
         self.collect()
     }
 
@@ -207,8 +218,12 @@ impl World {
 
     /// Sends `text` from [`World::peer`]; every output, unparsed.
     pub(super) fn send(&mut self, text: &str) -> Vec<Output> {
-        self.sw
-            .handle_datagram(self.now, self.peer, Bytes::copy_from_slice(text.as_bytes()));
+        self.sw.handle_datagram(
+            self.now,
+            self.now.mono,
+            self.peer,
+            Bytes::copy_from_slice(text.as_bytes()),
+        );
         std::iter::from_fn(|| self.sw.poll_output()).collect()
     }
 

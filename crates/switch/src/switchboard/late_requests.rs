@@ -1,0 +1,69 @@
+//! Requests read too late to act on. The shell stamps each datagram when
+//! it arrives; when the core falls behind (a burst, a slow machine), a new
+//! INVITE or SUBSCRIBE may be read seconds later. The cluster's edge waits
+//! 2 s for a node's first answer and then sends the request to another
+//! node, so acting on it late would make two nodes take one call (the
+//! caller gets two answers, two retrievals race for one parked call). A
+//! late request is therefore refused with `503` and `Retry-After`, through
+//! its transaction (a retransmission read afterwards gets the same 503,
+//! not a call). Requests another node sends on a caller's behalf are
+//! exempt: that node has answered the caller and waits for this one.
+
+use super::admission::Admission;
+use super::{Switch, OVERLOAD_LOG_EVERY};
+use crate::time::Now;
+use sip::transaction::ServerKey;
+use sip::{Name, Request};
+use std::time::Duration;
+use tracing::warn;
+
+impl Switch {
+    /// Whether a new request admitted as `admission`, read `waited` after
+    /// it arrived, is refused for its wait.
+    pub(super) fn too_late(&self, waited: Duration, req: &Request, admission: &Admission) -> bool {
+        let Some(limit) = self.cfg.max_request_wait else {
+            return false;
+        };
+        if waited <= limit {
+            return false;
+        }
+        match admission {
+            Admission::Call(_) => self.node_caller(req).is_none(),
+            Admission::Subscribe(_) => true,
+            Admission::Register(_)
+            | Admission::InDialog
+            | Admission::Cancel
+            | Admission::Message(_) => false,
+        }
+    }
+
+    /// Answers a late request `503` through its transaction; logs the first
+    /// and then at most one summary per [`OVERLOAD_LOG_EVERY`].
+    pub(super) fn refuse_late(
+        &mut self,
+        now: Now,
+        key: ServerKey,
+        req: &Request,
+        waited: Duration,
+    ) {
+        self.stats.late_refusals += 1;
+        let total = self.stats.late_refusals;
+        let due = self
+            .late_logged
+            .is_none_or(|(at, _)| now.mono.saturating_duration_since(at) >= OVERLOAD_LOG_EVERY);
+        if due {
+            let since = self.late_logged.map_or(1, |(_, n)| total - n);
+            warn!(
+                waited_ms = waited.as_millis() as u64,
+                refused = since,
+                method = %req.method,
+                "requests read too late to act on (the switch is behind): answering 503 (sip.max_request_wait_ms)"
+            );
+            self.late_logged = Some((now.mono, total));
+        }
+        let mut resp = self.response(req, 503, Some("Overloaded"));
+        resp.headers
+            .push(Name::RetryAfter, self.cfg.retry_after_s.to_string());
+        self.reply(now, &key, resp);
+    }
+}
