@@ -353,9 +353,9 @@ type Trio = (Phone, Phone, Phone);
 /// The phones register first (the edge forks each REGISTER to every node),
 /// so the cycles' calls do not queue behind 1,200 registrations: this is
 /// a test of parking, not of a registration storm. The cycles then start
-/// 10 ms apart (all of them run at once after 2 s): these phones send
-/// each request once, and 200 INVITEs in the same millisecond overflow
-/// the edge's socket, where real phones would resend.
+/// 20 ms apart, over 4 s (a cycle lasts about 6 s: they all overlap):
+/// these phones send each request once, and 200 INVITEs in the same
+/// millisecond overflow the edge's socket, where real phones would resend.
 fn park_retrieve_cycles(cluster: &Cluster, cycles: usize) {
     let registering = Instant::now();
     let trios: Vec<Trio> = (0..cycles)
@@ -382,7 +382,7 @@ fn park_retrieve_cycles(cluster: &Cluster, cycles: usize) {
         .into_iter()
         .enumerate()
         .map(|(i, trio)| {
-            let start = started + Duration::from_millis(10 * i as u64);
+            let start = started + Duration::from_millis(20 * i as u64);
             std::thread::spawn(move || {
                 std::thread::sleep(start.saturating_duration_since(Instant::now()));
                 park_retrieve_cycle(i, cycles, trio)
@@ -447,7 +447,10 @@ fn park_retrieve_cycle(i: usize, cycles: usize, trio: Trio) -> Result<(usize, us
     for (who, heard) in [("retriever", heard_r), ("caller", heard_c)] {
         let samples = phone::decode(&heard[heard.len().min(3)..]);
         if samples.is_empty() {
-            return Err(format!("{i}: the {who} hears nothing"));
+            return Err(format!(
+                "{i}: the {who} hears nothing (node port {}, caller's {})",
+                retrievers.media, callers.media
+            ));
         }
         let best = (0..cycles)
             .map(|j| 400.0 + 10.0 * j as f64)

@@ -6,11 +6,16 @@
 //! caller gets two answers, two retrievals race for one parked call). A
 //! late request is therefore refused with `503` and `Retry-After`, through
 //! its transaction (a retransmission read afterwards gets the same 503,
-//! not a call). Requests another node sends on a caller's behalf are
-//! exempt: that node has answered the caller and waits for this one.
+//! not a call). Exempt are requests another node sends on a caller's
+//! behalf (that node has answered the caller and waits for this one) and
+//! calls of an extension holding a call here: the edge sends a phone's
+//! calls to the node of its calls, and only this node can park the held
+//! party or make the consultation call of a transfer (any other would
+//! answer "no held call").
 
 use super::admission::Admission;
 use super::{Switch, OVERLOAD_LOG_EVERY};
+use crate::authorize::Caller;
 use crate::time::Now;
 use sip::transaction::ServerKey;
 use sip::{Name, Request};
@@ -28,6 +33,11 @@ impl Switch {
             return false;
         }
         match admission {
+            Admission::Call(Caller::Extension(e))
+                if self.find_held(&e.tenant, &e.number).is_some() =>
+            {
+                false
+            }
             Admission::Call(_) => self.node_caller(req).is_none(),
             Admission::Subscribe(_) => true,
             Admission::Register(_)

@@ -90,3 +90,25 @@ fn a_call_another_node_sends_for_its_caller_is_acted_on_however_late() {
     did.request_to(ROOM, Method::Invite);
     assert_eq!(w.sw.stats().late_refusals, 0);
 }
+
+#[test]
+fn a_park_read_late_is_still_served_by_the_node_holding_the_call() {
+    let mut w = world();
+    let (did, _) = w.invite("333", JOHN, "444");
+    let inv = did.request_to(ROOM, Method::Invite);
+    let ok = w.answer(ROOM, &inv, 200, true).response_to(JOHN, 200);
+    w.from(JOHN, &super::call_tests::in_dialog(&ok, "ACK", 2, "", JOHN));
+    // John holds (sendonly), then dials *70 late: only this node can park.
+    let hold = super::call_tests::SDP.replace("sendrecv", "sendonly");
+    let reinvite = super::call_tests::in_dialog(&ok, "INVITE", 3, &hold, JOHN);
+    w.from(JOHN, &reinvite).response_to(JOHN, 200);
+    let (did, _) = w.invite_read_after("333", JOHN, "*70", "", Duration::from_secs(3));
+    assert!(
+        did.to(JOHN)
+            .iter()
+            .all(|m| !matches!(m, sip::Message::Response(r) if r.status == 503)),
+        "not refused for its wait"
+    );
+    assert_eq!(w.sw.stats().late_refusals, 0);
+    assert_eq!(w.sw.parked_count(), 1, "parked");
+}
