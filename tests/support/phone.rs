@@ -51,6 +51,10 @@ pub struct Phone {
     pub domain: String,
     /// The last request sent, retransmitted while no answer comes (RFC 3261 timers A/E).
     last_request: Option<Vec<u8>>,
+    /// The INVITEs (Call-ID, CSeq) this phone has rung for: a late
+    /// retransmission of one is not a new call (a transaction layer
+    /// would absorb it).
+    rung: std::collections::HashSet<(String, u32)>,
 }
 
 /// What the test phone says it takes (`Allow`), as desk phones do.
@@ -81,6 +85,7 @@ impl Phone {
             server: server.parse().unwrap(),
             seq: 0,
             pending: VecDeque::new(),
+            rung: std::collections::HashSet::new(),
             invite_headers: String::new(),
             last_final: None,
             domain,
@@ -102,6 +107,7 @@ impl Phone {
             server: "127.0.0.1:9".parse().unwrap(),
             seq: 0,
             pending: VecDeque::new(),
+            rung: std::collections::HashSet::new(),
             invite_headers: String::new(),
             last_final: None,
             domain: String::new(),
@@ -418,11 +424,23 @@ impl Phone {
         self.sip.send_to(&r.encode(), self.server).unwrap();
     }
 
-    /// Waits for an INVITE and rings (180).
+    /// Waits for a new INVITE (not a retransmission of one already rung
+    /// for) and rings (180).
     pub fn ring(&mut self) -> Request {
-        let inv = self
-            .request("INVITE", Duration::from_secs(10))
-            .unwrap_or_else(|| panic!("{}: no INVITE", self.user));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let inv = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let inv = self
+                .request("INVITE", left)
+                .unwrap_or_else(|| panic!("{}: no INVITE", self.user));
+            let key = (
+                text(inv.headers.get(Name::CallId).unwrap()),
+                inv.cseq().map_or(0, |c| c.seq),
+            );
+            if self.rung.insert(key) {
+                break inv;
+            }
+        };
         self.respond(&inv, 180, "Ringing", Some("callee"), "");
         inv
     }
