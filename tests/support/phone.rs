@@ -685,6 +685,19 @@ pub fn connect(
     (dialed, answered)
 }
 
+/// Whether `samples` are a tone of `freq`: most of their energy at that
+/// one frequency (about half of a pure tone's mean square shows as its
+/// Goertzel power; speech, a prompt or music spreads theirs over many
+/// frequencies and shows a small fraction at any one).
+pub fn is_tone(samples: &[i16], freq: f64) -> bool {
+    if samples.is_empty() {
+        return false;
+    }
+    let mean_square =
+        samples.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / samples.len() as f64;
+    mean_square > 1.0 && tone_power(samples, freq) > 0.2 * mean_square
+}
+
 /// Power of `freq` in linear samples (Goertzel), normalised by length.
 pub fn tone_power(samples: &[i16], freq: f64) -> f64 {
     let w = 2.0 * std::f64::consts::PI * freq / 8000.0;
