@@ -22,6 +22,7 @@ mod park_alerts;
 mod parker_probes;
 mod probes;
 mod refer;
+mod refusal_log;
 mod replaces;
 mod reporting;
 mod resume;
@@ -141,9 +142,6 @@ fn method_slot(method: &Method) -> usize {
         .unwrap_or(METHOD_LABELS.len() - 1)
 }
 
-/// How often, at most, refusals at the transaction limit are logged.
-const OVERLOAD_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// The sans-IO switch.
 pub struct Switch {
     cfg: SwitchConfig,
@@ -157,9 +155,9 @@ pub struct Switch {
     stats: Stats,
     /// When refusals at the transaction limit were last logged, and the
     /// refusal count then.
-    overload_logged: Option<(Instant, u64)>,
+    overload_logged: refusal_log::RefusalLog,
     /// When late requests were last logged, and the count then.
-    late_logged: Option<(Instant, u64)>,
+    late_logged: refusal_log::RefusalLog,
     calls: CallTable,
     ports: Ports,
     ids: Ids,
@@ -235,8 +233,8 @@ impl Switch {
             outputs: VecDeque::new(),
             next_sweep: None,
             stats: Stats::default(),
-            overload_logged: None,
-            late_logged: None,
+            overload_logged: Default::default(),
+            late_logged: Default::default(),
             calls: CallTable::default(),
             ports,
             ids,
@@ -565,29 +563,28 @@ impl Switch {
         *self.per_source.entry(peer.addr.ip()).or_insert(0) += 1;
     }
 
-    /// Answers 503 at the transaction limit; logs the first refusal and
-    /// then at most one summary per [`OVERLOAD_LOG_EVERY`], so a flood
-    /// does not turn into a flood of log lines.
+    /// Answers 503 at the transaction limit, logged as [`refusal_log`] says.
     fn refuse_overloaded(&mut self, now: Now, peer: Peer, req: &Request) {
         self.stats.overload_refusals += 1;
         let total = self.stats.overload_refusals;
-        let due = self
-            .overload_logged
-            .is_none_or(|(at, _)| now.mono.saturating_duration_since(at) >= OVERLOAD_LOG_EVERY);
-        if due {
-            let since = self.overload_logged.map_or(1, |(_, n)| total - n);
+        if let Some(since) = self.overload_logged.due(now.mono, total) {
             warn!(
                 %peer,
                 limit_mib = self.cfg.max_transaction_bytes >> 20,
                 refused = since,
                 "transaction memory limit reached: answering 503 (sip.max_transaction_memory_mb)"
             );
-            self.overload_logged = Some((now.mono, total));
         }
-        let mut resp = self.response(req, 503, Some("Service Unavailable"));
+        let resp = self.unavailable(req, "Service Unavailable");
+        self.answer_statelessly(peer, resp);
+    }
+
+    /// A 503 with `reason` and the configured `Retry-After`.
+    fn unavailable(&self, req: &Request, reason: &str) -> Response {
+        let mut resp = self.response(req, 503, Some(reason));
         resp.headers
             .push(Name::RetryAfter, self.cfg.retry_after_s.to_string());
-        self.answer_statelessly(peer, resp);
+        resp
     }
 
     fn handle_new_request(

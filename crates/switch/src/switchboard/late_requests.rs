@@ -14,11 +14,11 @@
 //! answer "no held call").
 
 use super::admission::Admission;
-use super::{Switch, OVERLOAD_LOG_EVERY};
+use super::Switch;
 use crate::authorize::Caller;
 use crate::time::Now;
 use sip::transaction::ServerKey;
-use sip::{Name, Request};
+use sip::Request;
 use std::time::Duration;
 use tracing::warn;
 
@@ -47,8 +47,8 @@ impl Switch {
         }
     }
 
-    /// Answers a late request `503` through its transaction; logs the first
-    /// and then at most one summary per [`OVERLOAD_LOG_EVERY`].
+    /// Answers a late request `503` through its transaction, logged as
+    /// [`super::refusal_log`] says.
     pub(super) fn refuse_late(
         &mut self,
         now: Now,
@@ -58,22 +58,15 @@ impl Switch {
     ) {
         self.stats.late_refusals += 1;
         let total = self.stats.late_refusals;
-        let due = self
-            .late_logged
-            .is_none_or(|(at, _)| now.mono.saturating_duration_since(at) >= OVERLOAD_LOG_EVERY);
-        if due {
-            let since = self.late_logged.map_or(1, |(_, n)| total - n);
+        if let Some(since) = self.late_logged.due(now.mono, total) {
             warn!(
                 waited_ms = waited.as_millis() as u64,
                 refused = since,
                 method = %req.method,
                 "requests read too late to act on (the switch is behind): answering 503 (sip.max_request_wait_ms)"
             );
-            self.late_logged = Some((now.mono, total));
         }
-        let mut resp = self.response(req, 503, Some("Overloaded"));
-        resp.headers
-            .push(Name::RetryAfter, self.cfg.retry_after_s.to_string());
+        let resp = self.unavailable(req, "Overloaded");
         self.reply(now, &key, resp);
     }
 }
