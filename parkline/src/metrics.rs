@@ -33,6 +33,22 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
     Ok(handle)
 }
 
+/// How often histogram samples are folded into their buckets when nobody
+/// scrapes: the recorder keeps every sample until an upkeep, so a switch
+/// without a Prometheus would otherwise grow by each call's setup time.
+pub const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Folds the recorded samples every [`UPKEEP_EVERY`], for as long as the
+/// process runs (a scrape does the same, see [`render`]).
+pub async fn keep_up(handle: PrometheusHandle) {
+    let mut every = tokio::time::interval(UPKEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        handle.run_upkeep();
+    }
+}
+
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     describe_gauge!(

@@ -229,6 +229,7 @@ pub async fn serve(cfg: Config, opened: Opened) -> Result<()> {
     }
     let metrics_handle =
         crate::metrics::install().context("cannot install the metrics recorder")?;
+    tokio::spawn(crate::metrics::keep_up(metrics_handle.clone()));
     let stream = crate::event_stream::EventStream::default();
     let webhooks = crate::webhooks::spawn(&cfg.webhooks, &stream);
     let http_addr = cfg.http.listen.get_ref();
