@@ -2,6 +2,7 @@
 //! INVITE and non-INVITE, matched by branch, driven by events and deadlines.
 //! No IO: the caller passes `now`, feeds messages and collects what to send.
 
+mod churn_map;
 mod client_invite;
 mod client_non_invite;
 mod key;
@@ -10,6 +11,7 @@ mod server_invite;
 mod server_non_invite;
 mod timers;
 
+use churn_map::ChurnMap;
 pub use client_invite::ClientInvite;
 pub use client_non_invite::ClientNonInvite;
 pub use key::{ClientKey, ServerKey};
@@ -23,7 +25,7 @@ use crate::message::{Request, Response, SipHeaders};
 use crate::method::Method;
 use bytes::Bytes;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::time::Instant;
 
 /// What a single transaction asks for.
@@ -94,14 +96,14 @@ pub struct Layer<P: Clone> {
     timers: Timers,
     lingering: LingerTable<Linger>,
     client_lingering: LingerTable<ClientLinger<P>>,
-    servers: HashMap<ServerKey, u64>,
-    clients: HashMap<ClientKey, u64>,
+    servers: ChurnMap<ServerKey, u64>,
+    clients: ChurnMap<ClientKey, u64>,
     // Entries are boxed so that growing a map with hundreds of thousands of
     // transactions (3,000 calls/s keep ~300,000 alive for RFC 3261's 32 s)
     // moves 16-byte slots, not whole entries: no stall of tens of ms.
-    server_entries: HashMap<u64, Box<Entry<Server, P, ServerKey>>>,
-    client_entries: HashMap<u64, Box<Entry<Client, P, ClientKey>>>,
-    requests: HashMap<u64, Request>,
+    server_entries: ChurnMap<u64, Box<Entry<Server, P, ServerKey>>>,
+    client_entries: ChurnMap<u64, Box<Entry<Client, P, ClientKey>>>,
+    requests: ChurnMap<u64, Request>,
     deadlines: BinaryHeap<Reverse<(Instant, u64)>>,
     next_id: u64,
     outputs: Vec<Output<P>>,
@@ -115,11 +117,11 @@ impl<P: Clone> Layer<P> {
             timers,
             lingering: LingerTable::new(),
             client_lingering: LingerTable::new(),
-            servers: HashMap::new(),
-            clients: HashMap::new(),
-            server_entries: HashMap::new(),
-            client_entries: HashMap::new(),
-            requests: HashMap::new(),
+            servers: ChurnMap::new(),
+            clients: ChurnMap::new(),
+            server_entries: ChurnMap::new(),
+            client_entries: ChurnMap::new(),
+            requests: ChurnMap::new(),
             deadlines: BinaryHeap::new(),
             next_id: 0,
             outputs: Vec::new(),
@@ -150,15 +152,20 @@ impl<P: Clone> Layer<P> {
             && self.client_lingering.len() == 0
     }
 
-    /// An estimate of the memory the transactions hold, bytes: the
-    /// lingering records exactly, whole transactions by their fixed size,
-    /// their keys' text and the responses and requests they keep.
+    /// An estimate of the memory the transactions hold, bytes: the tables
+    /// (allocated, so at least twice their entries), the lingering records
+    /// exactly, whole transactions by their fixed size, their keys' text
+    /// and the responses and requests they keep.
     pub fn bytes(&self) -> usize {
-        let slots = 2 * (std::mem::size_of::<ServerKey>() + 16) * 8 / 7;
-        let server = std::mem::size_of::<Entry<Server, P, ServerKey>>() + slots + KEY_TEXT_BYTES;
-        let client = std::mem::size_of::<Entry<Client, P, ClientKey>>() + slots + KEY_TEXT_BYTES;
+        let server = std::mem::size_of::<Entry<Server, P, ServerKey>>() + KEY_TEXT_BYTES;
+        let client = std::mem::size_of::<Entry<Client, P, ClientKey>>() + KEY_TEXT_BYTES;
         self.lingering.bytes()
             + self.client_lingering.bytes()
+            + self.servers.table_bytes()
+            + self.clients.table_bytes()
+            + self.server_entries.table_bytes()
+            + self.client_entries.table_bytes()
+            + self.requests.table_bytes()
             + self.server_entries.len() * server
             + self.client_entries.len() * client
             + self.requests.len() * REQUEST_BYTES

@@ -9,8 +9,9 @@
 //! per lifetime: every record of a queue lives equally long, so the queue
 //! is in expiry order without a heap.
 
+use super::churn_map::ChurnMap;
 use bytes::Bytes;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::time::{Duration, Instant};
 
@@ -78,7 +79,7 @@ struct Record<L> {
 
 /// The records, their expiry queues and their memory.
 pub(super) struct LingerTable<L> {
-    records: HashMap<Digest, Record<L>>,
+    records: ChurnMap<Digest, Record<L>>,
     /// One queue per lifetime, each in expiry order.
     queues: Vec<(Duration, VecDeque<(Instant, Digest)>)>,
     hash: (RandomState, RandomState),
@@ -86,18 +87,12 @@ pub(super) struct LingerTable<L> {
     payload: usize,
 }
 
-/// Bytes one record costs besides its response: the map's slot (with its
-/// control byte, at the map's 7/8 load) and the queue's entry.
-pub(super) const fn record_bytes<L>() -> usize {
-    (std::mem::size_of::<(Digest, Record<L>)>() + 1) * 8 / 7 + QUEUE_ENTRY
-}
-
 const QUEUE_ENTRY: usize = std::mem::size_of::<(Instant, Digest)>();
 
 impl<L: Payload> LingerTable<L> {
     pub(super) fn new() -> LingerTable<L> {
         LingerTable {
-            records: HashMap::new(),
+            records: ChurnMap::new(),
             queues: Vec::new(),
             hash: (RandomState::new(), RandomState::new()),
             payload: 0,
@@ -166,12 +161,11 @@ impl<L: Payload> LingerTable<L> {
         self.records.len()
     }
 
-    /// Bytes held: the records, their responses and the queues' entries.
+    /// Bytes held: the records' table, their responses and the queues'
+    /// entries. The table stays allocated when the records expire.
     pub(super) fn bytes(&self) -> usize {
         let queued: usize = self.queues.iter().map(|(_, q)| q.len()).sum();
-        self.records.len() * (record_bytes::<L>() - QUEUE_ENTRY)
-            + queued * QUEUE_ENTRY
-            + self.payload
+        self.records.table_bytes() + queued * QUEUE_ENTRY + self.payload
     }
 }
 
@@ -213,7 +207,7 @@ mod tests {
             long,
         );
         assert_eq!(t.len(), 3);
-        assert_eq!(t.bytes(), 3 * record_bytes::<Linger>() + 300);
+        assert_eq!(t.bytes(), t.records.table_bytes() + 3 * QUEUE_ENTRY + 300);
         assert_eq!(t.next_expiry(), Some(t0 + Duration::from_secs(6)));
         t.expire(t0 + Duration::from_secs(6));
         assert!(!t.contains(&key("b")) && t.contains(&key("a")));
@@ -222,7 +216,11 @@ mod tests {
         assert_eq!(t.get(&key("a")), None);
         assert_eq!(t.get(&key("c")), Some(&Linger::Accepted));
         t.expire(t0 + Duration::from_secs(34));
-        assert_eq!((t.len(), t.bytes(), t.next_expiry()), (0, 0, None));
+        assert_eq!(
+            (t.len(), t.bytes(), t.next_expiry()),
+            (0, t.records.table_bytes(), None),
+            "only the empty table is left"
+        );
     }
 
     #[test]
@@ -243,7 +241,7 @@ mod tests {
             Some(&Linger::Answered(Bytes::from_static(b"x")))
         );
         t.expire(t0 + life + Duration::from_secs(10));
-        assert_eq!((t.len(), t.bytes()), (0, 0));
+        assert_eq!((t.len(), t.bytes()), (0, t.records.table_bytes()));
     }
 
     #[test]
