@@ -5,6 +5,7 @@
 //! first moves one leg (its sockets and its engine state) to the other's,
 //! so a relayed packet never crosses threads and nothing takes a lock.
 
+mod awaiting;
 mod continuity;
 mod placement;
 mod shard;

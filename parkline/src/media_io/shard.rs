@@ -5,6 +5,7 @@
 //! go back through its queue. Nothing on the packet path allocates or takes
 //! a lock.
 
+use super::awaiting::Awaiting;
 use super::continuity::unix_ms;
 use super::{Arrival, Continuity, Link, MediaMsg, MediaStats, Reports};
 use crate::datagram_batch::{RecvBatch, SendBatch, BATCH};
@@ -15,7 +16,6 @@ use media::engine::{Config as EngineConfig, EndpointId};
 use media::Engine;
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
-use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
@@ -71,7 +71,7 @@ struct State {
     relayed: SendBatch,
     /// Endpoints on their way from another shard, with what came for them
     /// first (carried out, in order, once they arrive).
-    awaiting: HashMap<u16, Vec<Held>>,
+    awaiting: Awaiting<Held>,
 }
 
 /// What waits for an endpoint on its way here.
@@ -106,7 +106,7 @@ impl Shard {
             // Room after each packet for what SRTP adds on the way out.
             received: RecvBatch::new(crate::datagram_batch::BUFFER - media::engine::SRTP_OVERHEAD),
             relayed: SendBatch::default(),
-            awaiting: HashMap::new(),
+            awaiting: Awaiting::default(),
         };
         let mut checkpointed = Instant::now();
         let mut timer = precise_timer(&poll);
@@ -173,13 +173,12 @@ impl State {
                     self.continuity.write(self.index, &self.engine);
                     let _ = done.send(());
                 }
-                Ok(MediaMsg::Expect(port)) => {
-                    self.awaiting.insert(port, Vec::new());
+                Ok(MediaMsg::Expect(port)) => self.awaiting.expect(port),
+                Ok(MediaMsg::Depart(port, to)) => {
+                    if let Some(Held::Depart(to)) = self.awaiting.hold(port, Held::Depart(to)) {
+                        self.send_away(poll, port, &to);
+                    }
                 }
-                Ok(MediaMsg::Depart(port, to)) => match self.awaiting.get_mut(&port) {
-                    Some(held) => held.push(Held::Depart(to)),
-                    None => self.send_away(poll, port, &to),
-                },
                 Ok(MediaMsg::Arrive(port, arrival)) => self.arrive(poll, port, arrival),
                 Err(mpsc::TryRecvError::Empty) => return true,
                 Err(mpsc::TryRecvError::Disconnected) => return false,
@@ -233,7 +232,7 @@ impl State {
     /// Takes in an endpoint from another shard, then carries out the
     /// commands for it that came first.
     fn arrive(&mut self, poll: &Poll, port: u16, arrival: Option<Box<Arrival>>) {
-        let waiting = self.awaiting.remove(&port).unwrap_or_default();
+        let waiting = self.awaiting.arrived(port);
         if let Some(a) = arrival {
             let Arrival {
                 endpoint,
@@ -291,12 +290,12 @@ impl State {
         match ports
             .into_iter()
             .flatten()
-            .find(|p| self.awaiting.contains_key(p))
+            .find(|p| self.awaiting.awaits(*p))
         {
-            Some(p) => {
-                self.awaiting.entry(p).or_default().push(Held::Command(cmd));
-                None
-            }
+            Some(p) => match self.awaiting.hold(p, Held::Command(cmd)) {
+                Some(Held::Command(cmd)) => Some(cmd),
+                _ => None,
+            },
             None => Some(cmd),
         }
     }
