@@ -104,6 +104,10 @@ struct Churn {
     wrong: u64,
     failed: u64,
     no_position: u64,
+    /// Cycles that timed out, by the step they were in (index: `State as usize`).
+    timed_out: [u64; 5],
+    /// Cycles refused by a final response >= 300.
+    refused: u64,
     times: Histogram,
     buf: Vec<u8>,
 }
@@ -140,6 +144,8 @@ fn main() {
         wrong: 0,
         failed: 0,
         no_position: 0,
+        timed_out: [0; 5],
+        refused: 0,
         times: Histogram::default(),
         buf: vec![0; 65536],
     };
@@ -177,6 +183,10 @@ fn main() {
         c.times.quantile_us(0.99) as f64 / 1000.0,
         c.times.max_us() as f64 / 1000.0,
     );
+    line.push_str(&format!(
+        " refused={} timed_out_calling={} timed_out_parking={} timed_out_retrieving={} timed_out_verifying={} timed_out_hanging_up={}",
+        c.refused, c.timed_out[0], c.timed_out[1], c.timed_out[2], c.timed_out[3], c.timed_out[4]
+    ));
     if let (Some(p), Some(c0)) = (pid.as_deref(), cpu0) {
         line.push_str(&format!(" watched_cpu_s={:.3}", proc_cpu(p) - c0));
     }
@@ -338,6 +348,7 @@ impl Churn {
                     let _ = self.ext[line(id, role)].send_to(ack_407(&r).as_bytes(), self.switch);
                 }
                 eprintln!("cycle {id}: {method} got {status} {}", r.reason);
+                self.refused += 1;
                 self.finish(id, false);
             }
             _ => {}
@@ -490,6 +501,9 @@ impl Churn {
         for id in expired {
             let state = self.cycles.get(&id).map(|c| c.state);
             eprintln!("cycle {id}: timed out in state {state:?}");
+            if let Some(state) = state {
+                self.timed_out[state as usize] += 1;
+            }
             self.finish(id, false);
         }
     }
