@@ -5,7 +5,8 @@ mod checkpoints;
 
 use crate::event::Event;
 use checkpoints::Checkpoints;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 use store::Store;
 use switch::StoreOp;
@@ -33,36 +34,69 @@ pub enum StoreMsg {
 pub const QUEUE: usize = 200_000;
 
 /// The sending side of the store thread's bounded queue.
+///
+/// The bound is a count beside a growable channel, not a preallocated
+/// ring: a ring of [`QUEUE`] slots is written whole when it is made, 40 MiB
+/// of an idle switch's memory for a queue that is nearly always empty.
 #[derive(Clone)]
 pub struct StoreQueue {
-    tx: mpsc::SyncSender<StoreMsg>,
+    tx: mpsc::Sender<StoreMsg>,
+    /// Messages sent and not yet taken by the store thread.
+    depth: Arc<AtomicUsize>,
     /// Writes dropped because the queue was full.
-    pub dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    pub dropped: Arc<AtomicU64>,
+}
+
+/// The store thread's side of the queue: what it takes frees room.
+pub struct StoreInbox {
+    rx: mpsc::Receiver<StoreMsg>,
+    depth: Arc<AtomicUsize>,
 }
 
 impl StoreQueue {
-    /// A queue and the receiver the store thread reads.
-    pub fn new() -> (StoreQueue, mpsc::Receiver<StoreMsg>) {
-        let (tx, rx) = mpsc::sync_channel(QUEUE);
-        let dropped = Default::default();
-        (StoreQueue { tx, dropped }, rx)
+    /// A queue and the inbox the store thread reads.
+    pub fn new() -> (StoreQueue, StoreInbox) {
+        let (tx, rx) = mpsc::channel();
+        let depth = Arc::new(AtomicUsize::new(0));
+        let queue = StoreQueue {
+            tx,
+            depth: depth.clone(),
+            dropped: Default::default(),
+        };
+        (queue, StoreInbox { rx, depth })
     }
 
     /// Queues a write; a full queue drops it and counts it.
     pub fn push(&self, msg: StoreMsg) {
-        if let Err(mpsc::TrySendError::Full(_)) = self.tx.try_send(msg) {
-            let n = self
-                .dropped
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self.depth.fetch_add(1, Ordering::Relaxed) >= QUEUE {
+            self.depth.fetch_sub(1, Ordering::Relaxed);
+            let n = self.dropped.fetch_add(1, Ordering::Relaxed);
             if n.is_power_of_two() {
                 error!(dropped = n + 1, "the store queue is full: writes dropped");
             }
+            return;
         }
+        let _ = self.tx.send(msg);
     }
 
-    /// Queues the stop, waiting for room.
+    /// Queues the stop, beyond the bound: it is never dropped.
     pub fn stop(&self) {
+        self.depth.fetch_add(1, Ordering::Relaxed);
         let _ = self.tx.send(StoreMsg::Stop);
+    }
+}
+
+impl StoreInbox {
+    fn recv_timeout(&self, wait: Duration) -> Result<StoreMsg, mpsc::RecvTimeoutError> {
+        let msg = self.rx.recv_timeout(wait)?;
+        self.depth.fetch_sub(1, Ordering::Relaxed);
+        Ok(msg)
+    }
+
+    fn try_recv(&self) -> Result<StoreMsg, mpsc::TryRecvError> {
+        let msg = self.rx.try_recv()?;
+        self.depth.fetch_sub(1, Ordering::Relaxed);
+        Ok(msg)
     }
 }
 
@@ -78,12 +112,7 @@ const RELOAD_CHECK: Duration = Duration::from_secs(1);
 /// `baseline` is the store's data version read *before* the directory the
 /// core starts from was loaded: a change another process commits after that
 /// load (even before this thread starts) differs from it and is reloaded.
-pub fn run(
-    mut store: Box<dyn Store>,
-    baseline: i64,
-    rx: mpsc::Receiver<StoreMsg>,
-    events: tmpsc::Sender<Event>,
-) {
+pub fn run(mut store: Box<dyn Store>, baseline: i64, rx: StoreInbox, events: tmpsc::Sender<Event>) {
     let mut version = baseline;
     // The first look is at once: the start-up window is the likeliest
     // moment for a change to have slipped in.
@@ -215,6 +244,37 @@ mod tests {
 
     /// The start-up race: the CLI commits between the load of the directory
     /// the core starts from and the moment the store thread first looks.
+    fn removal(n: usize) -> StoreMsg {
+        StoreMsg::Op(StoreOp::RemoveCall(n as u64))
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_and_what_is_taken_makes_room() {
+        let (queue, inbox) = StoreQueue::new();
+        for n in 0..QUEUE + 3 {
+            queue.push(removal(n));
+        }
+        assert_eq!(queue.dropped.load(Ordering::Relaxed), 3);
+        assert!(matches!(
+            inbox.try_recv(),
+            Ok(StoreMsg::Op(StoreOp::RemoveCall(0)))
+        ));
+        queue.push(removal(7));
+        assert_eq!(queue.dropped.load(Ordering::Relaxed), 3, "room for one");
+        queue.push(removal(8));
+        assert_eq!(queue.dropped.load(Ordering::Relaxed), 4);
+        queue.stop();
+        let mut last = None;
+        while let Ok(msg) = inbox.try_recv() {
+            last = Some(msg);
+        }
+        assert!(
+            matches!(last, Some(StoreMsg::Stop)),
+            "the stop is never dropped"
+        );
+        assert_eq!(inbox.depth.load(Ordering::Relaxed), 0);
+    }
+
     #[test]
     fn a_change_committed_before_the_store_thread_starts_is_reloaded() {
         let dir = std::env::temp_dir().join(format!("parkline-persist-{}", std::process::id()));
