@@ -101,7 +101,7 @@ impl Switch {
         call.features = features;
         if let Some(at) = call.deadline() {
             call.scheduled = Some(at);
-            self.calls.deadlines.schedule(at, id);
+            self.calls.schedule(at, id);
         }
         self.calls.calls.insert(id, call);
         self.calls.by_port.insert(port, (id, Side::A));

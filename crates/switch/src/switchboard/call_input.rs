@@ -34,7 +34,7 @@ impl Switch {
         let reports = std::mem::take(&mut ctx.reports);
         if let Some(at) = call.deadline().filter(|at| call.scheduled != Some(*at)) {
             call.scheduled = Some(at);
-            self.calls.deadlines.schedule(at, id);
+            self.calls.schedule(at, id);
         }
         self.drain_layer();
         for r in reports {

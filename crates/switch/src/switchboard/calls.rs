@@ -55,6 +55,16 @@ impl CallTable {
     pub fn len(&self) -> usize {
         self.calls.len()
     }
+
+    /// Schedules call `id`'s timer at `at` (the call has noted it in
+    /// `scheduled`), dropping entries no call waits for any more.
+    pub(super) fn schedule(&mut self, at: std::time::Instant, id: CallId) {
+        self.deadlines.schedule(at, id);
+        let calls = &self.calls;
+        self.deadlines.drop_stale(calls.len(), |at, id| {
+            calls.get(&id).is_some_and(|c| c.scheduled == Some(at))
+        });
+    }
 }
 
 pub(super) fn dialog_key_of(req: &Request) -> Option<DialogKey> {

@@ -120,7 +120,7 @@ impl Switch {
                 Some(at)
             });
             if let Some(at) = next {
-                self.calls.deadlines.schedule(at, id);
+                self.calls.schedule(at, id);
             }
         }
     }

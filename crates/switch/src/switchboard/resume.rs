@@ -355,7 +355,7 @@ impl Switch {
         }
         if let Some(at) = call.deadline() {
             call.scheduled = Some(at);
-            self.calls.deadlines.schedule(at, id);
+            self.calls.schedule(at, id);
         }
         self.calls.calls.insert(id, call);
     }
