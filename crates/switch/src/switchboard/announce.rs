@@ -99,11 +99,13 @@ impl Switch {
         });
         let mut call = Call::announcement(fc.tenant.name.clone(), leg, ok, record);
         call.features = features;
-        if let Some(at) = call.deadline() {
-            call.scheduled = Some(at);
+        let at = call.deadline();
+        call.scheduled = at;
+        // In the table first: scheduling drops entries of calls not in it.
+        self.calls.calls.insert(id, call);
+        if let Some(at) = at {
             self.calls.schedule(at, id);
         }
-        self.calls.calls.insert(id, call);
         self.calls.by_port.insert(port, (id, Side::A));
         if let Some(k) = dkey {
             self.calls.by_dialog.insert(k, (id, Side::A));

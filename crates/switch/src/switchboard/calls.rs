@@ -647,10 +647,11 @@ impl Switch {
         self.calls.by_invite.insert(key, id);
         self.calls.by_port.insert(pa, (id, Side::A));
         self.calls.by_port.insert(pb, (id, Side::B));
-        self.calls
-            .deadlines
-            .schedule(call.deadline().unwrap_or(now.mono), id);
+        let at = call.deadline().unwrap_or(now.mono);
+        call.scheduled = Some(at);
+        // In the table first: scheduling drops entries of calls not in it.
         self.calls.calls.insert(id, call);
+        self.calls.schedule(at, id);
         if no_forks {
             self.fail_call(now, id, 480, "Temporarily Unavailable");
         }

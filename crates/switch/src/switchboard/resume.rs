@@ -353,11 +353,13 @@ impl Switch {
         if let Some(ext) = &call.outbound_by {
             self.outbound.resumed(&call.tenant, ext);
         }
-        if let Some(at) = call.deadline() {
-            call.scheduled = Some(at);
+        let at = call.deadline();
+        call.scheduled = at;
+        // In the table first: scheduling drops entries of calls not in it.
+        self.calls.calls.insert(id, call);
+        if let Some(at) = at {
             self.calls.schedule(at, id);
         }
-        self.calls.calls.insert(id, call);
     }
 
     /// Opens a resumed leg's port and points it at the party again.
